@@ -1,0 +1,1 @@
+"""Datasets: real loaders and synthetic stand-ins in the same on-disk formats."""

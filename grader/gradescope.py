@@ -1,0 +1,126 @@
+"""The one module that knows Gradescope's results.json schema.
+
+Fields follow Gradescope's autograder specification: top level score, execution_time,
+output, output_format, stdout_visibility, extra_data and tests; each test name, number,
+score, max_score, status ("passed"/"failed"), output, output_format, visibility and
+extra_data. Files are written atomically, so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from .records import PASSED, SKIPPED, CheckResult, GradingRun
+
+TEST_STATUSES = ("passed", "failed")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+def _test(result: CheckResult) -> dict[str, Any]:
+    entry = {
+        "name": result.name,
+        "number": result.check_id,
+        "score": round(result.score, 4),
+        "max_score": result.max_score,
+        "status": "passed" if result.status == PASSED else "failed",
+        "output": result.message,
+        "output_format": "text",
+        "visibility": result.visibility,
+        "extra_data": {"outcome": result.status, "seconds": round(result.seconds, 3),
+                       **({"staff_note": result.staff_note} if result.staff_note else {}),
+                       **dict(result.details)},
+    }
+    return entry
+
+
+def hidden_count(run: GradingRun) -> int:
+    """How many checks students do not see yet."""
+    return sum(1 for r in run.results if r.visibility != "visible")
+
+
+def summary_line(run: GradingRun) -> str:
+    """The run's headline for students."""
+    if run.grader_error:
+        return ("Grader error, contact course staff: the grader itself failed "
+                f"({run.grader_error}). Checks graded before it stopped are listed.")
+    public = [r for r in run.results if r.visibility == "visible"]
+    hidden = hidden_count(run)
+    failed = [r for r in public if r.status not in (PASSED, SKIPPED)]
+    head = (f"{len(public) - len(failed)} of {len(public)} public checks passed"
+            if failed else "Public checks passed")
+    if hidden:
+        head += f"; {hidden} hidden check{'s' if hidden != 1 else ''} graded after the due date"
+    if not run.complete:
+        head += " (grading did not finish: checks not reached are marked pending)"
+    return head + "."
+
+
+def results_json(run: GradingRun) -> dict[str, Any]:
+    """Gradescope's results.json content for a run."""
+    info = run.info
+    lines = [summary_line(run), info.dataset_note]
+    if run.manual:
+        total = sum(m.points for m in run.manual)
+        lines.append(f"Graded by hand later ({total:g} points): " + ", ".join(
+            f"{m.question} {m.title} ({m.points:g})" for m in run.manual))
+    return {
+        "score": round(run.score, 4),
+        "execution_time": max(0, int(math.ceil(run.seconds))),
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "complete": run.complete, "grader_error": run.grader_error,
+            "submission": info.submission, "rubric_version": info.rubric_version,
+            "seed": info.seed, "dataset_kind": info.dataset_kind,
+            "dataset_note": info.dataset_note, "public_only": info.public_only,
+            "versions": dict(info.versions), "device": info.device, "started": info.started,
+            "max_score": run.max_score,
+            "manual": [{"question": m.question, "title": m.title, "points": m.points}
+                       for m in run.manual],
+        },
+        "tests": [_test(r) for r in run.results],
+    }
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    """Writes JSON atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(content, indent=2, allow_nan=False, default=str))
+    os.replace(tmp, path)
+
+
+def validate(content: dict[str, Any]) -> list[str]:
+    """Problems with a results.json against Gradescope's documented fields (empty: valid)."""
+    problems = []
+    allowed_top = {"score", "execution_time", "output", "output_format", "test_output_format",
+                   "test_name_format", "visibility", "stdout_visibility", "extra_data",
+                   "tests", "leaderboard"}
+    allowed_test = {"score", "max_score", "status", "name", "name_format", "number",
+                    "output", "output_format", "tags", "visibility", "extra_data"}
+    problems += [f"unknown top-level field {k}" for k in content if k not in allowed_top]
+    tests = content.get("tests", [])
+    if "score" not in content and any("score" not in t for t in tests):
+        problems.append("score missing at the top and on some tests")
+    for key in ("score", "execution_time"):
+        if key in content and not isinstance(content[key], (int, float)):
+            problems.append(f"{key} is not a number")
+    for i, test in enumerate(tests):
+        problems += [f"tests[{i}]: unknown field {k}" for k in test if k not in allowed_test]
+        if test.get("status", "passed") not in TEST_STATUSES:
+            problems.append(f"tests[{i}]: status {test.get('status')!r}")
+        if test.get("visibility", "visible") not in VISIBILITIES:
+            problems.append(f"tests[{i}]: visibility {test.get('visibility')!r}")
+        for key in ("score", "max_score"):
+            if key in test and not isinstance(test[key], (int, float)):
+                problems.append(f"tests[{i}]: {key} is not a number")
+        if test.get("score", 0) > test.get("max_score", math.inf) + 1e-9:
+            problems.append(f"tests[{i}]: score above max_score")
+    for key in ("visibility", "stdout_visibility"):
+        if content.get(key, "visible") not in VISIBILITIES:
+            problems.append(f"{key} {content.get(key)!r}")
+    return problems

@@ -1,0 +1,152 @@
+"""What the suites share: the grading context, the @graded decorator and Feedback.
+
+A suite is a pytest file of small test functions, one per rubric check:
+
+    @graded("1a.1")
+    def test_toy(grading, feedback):
+        run = grading.probe("part1", "forward", "1a.1", inputs=..., params=...)
+        conclude(feedback, judge_something(run))
+
+`graded` takes points, number and visibility from the rubric through gradescope-utils'
+decorators; `conclude` records the message and fails the test when points were lost.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from gradescope_utils.autograder_utils.decorators import (number, partial_credit,
+                                                          visibility, weight)
+
+from . import rubric as rubric_mod
+from .judge import Verdict
+from .sandbox import ProbeRun, run_probe
+
+RUBRIC = rubric_mod.load()
+
+
+def graded(check_id: str) -> Callable:
+    """Decorates a test as the rubric's check `check_id` (weight, number, visibility)."""
+    check = RUBRIC.check(check_id)
+
+    def decorate(func: Callable) -> Callable:
+        if check.partial:
+            func = partial_credit(check.points)(func)
+        else:
+            func = weight(check.points)(func)
+        func = number(check.id)(visibility(check.visibility)(func))
+        func.__check_id__ = check.id
+        return pytest.mark.check(check.id)(func)
+
+    return decorate
+
+
+@dataclass
+class Feedback:
+    """What one check tells the student (lines) and the report (numbers, curves)."""
+
+    lines: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, line: str) -> None:
+        """Adds one line of feedback."""
+        if line:
+            self.lines.append(line)
+
+    def record(self, **values: Any) -> None:
+        """Keeps JSON-able numbers or curves for results.json's extra_data and the report."""
+        self.details.update(values)
+
+
+def conclude(feedback: Feedback, verdict: Verdict, set_score: Callable | None = None,
+             points: float | None = None) -> None:
+    """Records a verdict; fails the test (with its message) unless every point was earned."""
+    feedback.say(verdict.message)
+    if set_score is not None and points is not None:
+        set_score(round(points * verdict.fraction, 4))
+    if not verdict.passed:
+        pytest.fail("\n".join(feedback.lines), pytrace=False)
+
+
+def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> Verdict | None:
+    """A zero verdict when the sandboxed call (or one case of it) gave no result."""
+    failure = run.failure if case is None else run.case_failure(case)
+    if failure is None:
+        return None
+    lines = [(f"{what}: " if what else "") + failure.line()]
+    if failure.detail:
+        lines.append(failure.detail.rstrip())
+    hint = HINTS_BY_KIND.get(failure.kind)
+    if hint:
+        lines.append("Hint: " + hint)
+    return Verdict(0.0, "\n".join(lines))
+
+
+HINTS_BY_KIND = {
+    "todo": "this part of the template is still a stub; replace the NotImplementedError "
+            "with your code.",
+    "missing": "submit the handout's files under their original names.",
+    "syntax": "run `python two_layernet.py` locally to see the error.",
+    "import": "the grader provides numpy, matplotlib and the standard library.",
+    "timeout": "check loops and num_iters; the check's time budget is in the handout.",
+    "cpu": "check loops and num_iters; the check's time budget is in the handout.",
+    "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
+              "on minibatches.",
+    "output": "remove prints inside loops, or print every 100 iterations only.",
+    "exit": "remove sys.exit()/exit()/quit() from the graded code.",
+}
+
+
+class GradingContext:
+    """One grading run's settings, shared by every suite through the `grading` fixture."""
+
+    def __init__(self, submission: Path, data_dir: Path | None, public_only: bool,
+                 full: bool, rubric: rubric_mod.Rubric = RUBRIC, progress: bool = True):
+        self.submission = Path(submission).resolve()
+        self.data_dir = data_dir
+        self.public_only = public_only  # self-check: public checks only
+        self.full = full  # self-check: also train on CIFAR-10
+        self.rubric = rubric
+        self.progress = progress
+        self._data = None
+
+    def data(self):
+        """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
+        if self._data is None:
+            from .data import prepare
+            self._data = prepare.load(self.data_dir, dict(self.rubric.datasets))
+        return self._data
+
+    def probe(self, probe: str | Path, function: str, check_id: str, *,
+              kind: str | None = None, **kwargs: Any) -> ProbeRun:
+        """Runs a probe under the check's sandbox limits (kind picks per-dataset budgets)."""
+        limits = self.rubric.limits_for(self.rubric.check(check_id), kind)
+        if self.progress and "on_progress" not in kwargs:
+            kwargs["on_progress"] = _progress_printer(check_id)
+        run = run_probe(probe, function, submission=self.submission, limits=limits, **kwargs)
+        if self.progress:
+            sys.stderr.write("\n" if getattr(_progress_printer, "active", False) else "")
+            _progress_printer.active = False
+        return run
+
+
+def _progress_printer(check_id: str) -> Callable[[int, int], None]:
+    """Prints a one-line progress bar for long sandboxed work (training)."""
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if not tty and pct // 10 == last[0] // 10:
+            return
+        last[0] = pct
+        bar = "#" * (pct // 5) + "." * (20 - pct // 5)
+        sys.stderr.write(("\r" if tty else "") + f"  {check_id} [{bar}] {done}/{total} "
+                         f"iterations ({pct}%)" + ("" if tty else "\n"))
+        sys.stderr.flush()
+        _progress_printer.active = tty
+
+    return show

@@ -1,0 +1,78 @@
+"""Comparisons, in the grader's own process: what came back against what was expected.
+
+Every function takes plain values (what a probe returned, what netmath computed) and
+returns a Verdict or a problem string in the student's terms: what was expected, what
+was got. Nothing here runs student code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one check."""
+
+    fraction: float  # share of the check's points earned, 0..1
+    message: str  # expected / got / hint, one finding per line
+
+    @property
+    def passed(self) -> bool:
+        """Whether every point was earned."""
+        return self.fraction >= 1.0
+
+
+def shaped(value: Any, shape: Sequence[int], what: str) -> tuple[np.ndarray | None, str]:
+    """The value as a finite float array of `shape`, or (None, what is wrong).
+
+    A bias returned as (1, H) instead of (H,) (or any extra axes of length 1) is accepted.
+    """
+    if value is None:
+        return None, f"{what}: nothing was returned"
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        return None, f"{what}: expected numbers, got an array of dtype {arr.dtype}"
+    if arr.shape != tuple(shape):
+        if arr.size == int(np.prod(shape)) and arr.squeeze().shape == tuple(
+                s for s in shape if s != 1):
+            arr = arr.reshape(shape)
+        else:
+            return None, f"{what}: expected shape {tuple(shape)}, got {arr.shape}"
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        return None, (f"{what}: {bad} entr{'y is' if bad == 1 else 'ies are'} NaN or inf "
+                      "(overflow in exp? a division by zero?)")
+    return arr, ""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
+            what: str) -> str:
+    """'' when got matches expected within tolerance, else where and by how much not."""
+    diff = np.abs(got - expected)
+    allowed = atol + rtol * np.abs(expected)
+    if np.all(diff <= allowed):
+        return ""
+    worst = np.unravel_index(np.argmax(diff - allowed), diff.shape) if diff.ndim else ()
+    index = f" at {tuple(int(i) for i in worst)}" if worst else ""
+    return (f"{what}: expected {_fmt(expected[worst])}, got {_fmt(got[worst])}{index} "
+            f"(max abs difference {diff.max():.3g}; {int(np.sum(diff > allowed))} of "
+            f"{diff.size} entries off)")
+
+
+def fraction_of(found: Sequence[str], total: int) -> float:
+    """Share of `total` parts with no problem, given the problems found."""
+    return max(0.0, (total - len(found)) / total) if total else 1.0
+
+
+def accuracy_line(name: str, value: float, threshold: float | None = None) -> str:
+    """'validation accuracy 51.2% (needs > 48.0%)'."""
+    text = f"{name} {100 * value:.1f}%"
+    return text + (f" (needs > {100 * threshold:.1f}%)" if threshold is not None else "")

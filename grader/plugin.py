@@ -1,0 +1,197 @@
+"""pytest plugin: turns test outcomes into CheckResults and writes results.json as it goes.
+
+gradescope-utils' decorators put __weight__, __number__, __visibility__ (and, through
+partial_credit, __score__) on test functions; its own JSON runner serves unittest only,
+so this plugin reads them for pytest. Every collected check is written as "pending"
+first and replaced when graded, so a grader killed midway leaves a valid results.json
+naming what was and was not graded. Failures, errors and skips are all graded outcomes
+with a message; nothing is dropped.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from . import gradescope
+from .grading import Feedback, GradingContext
+from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
+                      ManualItem, RunInfo)
+
+FEEDBACK_KEY = pytest.StashKey[Feedback]()
+GRADER_FAULT = "Grader error on this check, contact course staff (your other checks are unaffected)."
+
+
+def _check_of(item: pytest.Item):
+    func = getattr(item, "function", None)
+    return getattr(func, "__check_id__", None), func
+
+
+class ResultsPlugin:
+    """Collects outcomes into CheckResults; writes results.json after every check."""
+
+    name = "grader-results"
+
+    def __init__(self, context: GradingContext, out_dir: Path | None, info: RunInfo,
+                 questions: set[str] | None = None,
+                 on_result: Callable[[CheckResult], None] | None = None):
+        self.context = context
+        self.out_dir = out_dir
+        self.info = info
+        self.questions = questions
+        self.on_result = on_result
+        self.results: dict[str, CheckResult] = {}
+        self.order: list[str] = []
+        self.started = time.monotonic()
+        self.complete = False
+        self.grader_error = ""
+        self._began: dict[str, float] = {}
+
+    # -- the run as records -------------------------------------------------------------
+    def run(self) -> GradingRun:
+        """The grading run as it stands."""
+        manual = tuple(ManualItem(q.id, q.title, q.points) for q in self.context.rubric.manual
+                       if self.questions is None or q.id in self.questions)
+        if self.context.public_only:
+            manual = ()
+        return GradingRun(self.info, tuple(self.results[c] for c in self.order), manual,
+                          time.monotonic() - self.started, self.complete, self.grader_error)
+
+    def write(self) -> None:
+        """Writes results.json (atomically) when an output folder was given."""
+        if self.out_dir is not None:
+            gradescope.write_json(self.out_dir / "results.json",
+                                  gradescope.results_json(self.run()))
+
+    # -- pytest hooks -------------------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def grading(self) -> GradingContext:
+        """The grading context of this run."""
+        return self.context
+
+    @pytest.fixture
+    def feedback(self, request: pytest.FixtureRequest) -> Feedback:
+        """Feedback lines and details of the current check."""
+        fb = Feedback()
+        request.node.stash[FEEDBACK_KEY] = fb
+        return fb
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list) -> None:
+        """Keeps the selected checks (questions, public only) and marks them pending."""
+        keep, drop = [], []
+        for item in items:
+            cid, _ = _check_of(item)
+            check = self.context.rubric.check(cid) if cid else None
+            chosen = check is not None and (
+                self.questions is None or check.question in self.questions) and (
+                not self.context.public_only or check.public)
+            (keep if chosen else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = sorted(keep, key=lambda it: _rubric_index(self.context, _check_of(it)[0]))
+        for item in items:
+            check = self.context.rubric.check(_check_of(item)[0])
+            self.order.append(check.id)
+            self.results[check.id] = CheckResult(
+                check.id, check.name, 0.0, check.points, PENDING, check.visibility,
+                "Not graded: the grader stopped before reaching this check.")
+        self.write()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A suite that cannot even be collected is a grader fault: say so, loudly."""
+        if report.failed:
+            self.grader_error = f"a test suite failed to load ({report.nodeid})"
+            sys.stderr.write(f"grader: cannot collect {report.nodeid}:\n{report.longreprtext}\n")
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Starts the check's clock and clears a partial score left by an earlier run."""
+        cid, func = _check_of(item)
+        self._began[cid] = time.monotonic()
+        if hasattr(func, "__score__"):
+            del func.__score__
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        """Turns the report of the phase that decides a check into its CheckResult."""
+        outcome = yield
+        report = outcome.get_result()
+        cid, func = _check_of(item)
+        if cid is None:
+            return
+        decisive = report.when == "call" or (report.when == "setup" and not report.passed)
+        if not decisive:
+            return
+        check = self.context.rubric.check(cid)
+        fb = item.stash.get(FEEDBACK_KEY, Feedback())
+        seconds = time.monotonic() - self._began.get(cid, time.monotonic())
+        status, score, message, staff = _judge_outcome(report, call, func, check.points, fb)
+        result = CheckResult(cid, check.name, score, check.points, status, check.visibility,
+                             message, _jsonable(fb.details), seconds, staff)
+        self.results[cid] = result
+        self.write()
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Marks the run complete and writes the final results.json."""
+        self.complete = not self.grader_error and all(
+            r.status != PENDING for r in self.results.values())
+        self.write()
+
+
+def _rubric_index(context: GradingContext, cid: str) -> int:
+    return [c.id for c in context.rubric.checks].index(cid)
+
+
+def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, func: Any,
+                   points: float, fb: Feedback) -> tuple[str, float, str, str]:
+    """(status, score, message, staff note) of a finished check."""
+    partial = getattr(func, "__score__", None)
+    message = "\n".join(fb.lines)
+    if report.passed:
+        score = points if partial is None else min(max(float(partial), 0.0), points)
+        return (PASSED if score >= points else FAILED), score, message, ""
+    if report.skipped:
+        reason = call.excinfo.value.msg if call.excinfo is not None else "skipped"
+        return SKIPPED, 0.0, f"Not graded in this run: {reason}", ""
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, pytest.fail.Exception) and report.when == "call":
+        score = 0.0 if partial is None else min(max(float(partial), 0.0), points)
+        return FAILED, score, exc.msg or message, ""
+    staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext
+    return ERROR, 0.0, GRADER_FAULT, staff[-4000:]
+
+
+def _jsonable(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (numpy values converted)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> RunInfo:
+    """The RunInfo of a run on this machine."""
+    import platform
+
+    import numpy as np
+
+    from . import __version__
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "pytest": pytest.__version__, "grader": __version__}
+    return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
+                   dataset_kind, dataset_note, context.public_only, versions,
+                   f"cpu ({platform.machine()}, {platform.processor() or 'unknown'}); no GPU used",
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"))

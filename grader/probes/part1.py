@@ -1,0 +1,226 @@
+"""Sandbox probes of Part 1: call the student's TwoLayerNet and record plain results.
+
+Runs only inside a sandbox child (grader/sandbox_child.py loads it by path and passes a
+ProbeContext); it imports nothing but numpy and judges nothing: expected values stay in
+the grader's process. Input arrays arrive keyed "case/field" (W1, b1, W2, b2, X, y, reg).
+"""
+import json
+import os
+
+import numpy as np
+
+MODULE = "two_layernet"
+CLASS = "TwoLayerNet"
+NAMES = ("W1", "b1", "W2", "b2")
+HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
+
+
+def _net_class(ctx):
+    module = ctx.import_student(MODULE)
+    cls = getattr(module, CLASS, None)
+    if cls is None:
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        ctx.fail("missing", f"{MODULE}.py defines no class {CLASS}",
+                 detail="names it defines: " + ", ".join(names[:20]))
+    return cls
+
+
+def _case(ctx, name):
+    prefix = name + "/"
+    return {k[len(prefix):]: v for k, v in ctx.inputs.items() if k.startswith(prefix)}
+
+
+def _make_net(ctx, cls, params):
+    """A student TwoLayerNet of the case's shape, its params replaced by the case's."""
+    D, H = params["W1"].shape
+    C = params["W2"].shape[1]
+    net = ctx.call(cls, D, H, C)
+    store = getattr(net, "params", None)
+    try:
+        for key in NAMES:
+            store[key] = np.array(params[key], dtype=np.float64, copy=True)
+    except Exception:  # noqa: BLE001 - anything that is not a dict-like params
+        ctx.fail("api", f"{CLASS}(...).params should be a dict holding W1, b1, W2, b2 "
+                 f"(got {type(store).__name__})")
+    return net
+
+
+def _put_params(ctx, prefix, net):
+    store = getattr(net, "params", None)
+    for key in NAMES:
+        try:
+            value = store[key]
+        except Exception:  # noqa: BLE001
+            ctx.fail("api", f"after train(), self.params has no {key!r}")
+        ctx.put(f"{prefix}/{key}", ctx.array(value, f"self.params[{key!r}] after train()"))
+
+
+def _put_history(ctx, prefix, stats):
+    if not isinstance(stats, dict):
+        ctx.fail("api", "train() should return a dict with loss_history, train_acc_history "
+                 f"and val_acc_history; got {type(stats).__name__}")
+    ctx.put(f"{prefix}/history_keys", sorted(str(k) for k in stats)[:20])
+    for key in HISTORY_KEYS:
+        if key in stats:
+            with ctx.case(f"{prefix}/{key}"):
+                ctx.put(f"{prefix}/{key}", ctx.array(stats[key], f"stats[{key!r}]").ravel())
+
+
+def forward(ctx):
+    """Probabilities loss(X) returns with y=None, per case."""
+    cls = _net_class(ctx)
+    for name in ctx.params["cases"]:
+        with ctx.case(name):
+            case = _case(ctx, name)
+            net = _make_net(ctx, cls, case)
+            probs = ctx.call(net.loss, case["X"].copy())
+            ctx.put(f"{name}/probs", ctx.array(probs, "loss(X) with y=None"))
+
+
+def loss_grads(ctx):
+    """(loss, grads) that loss(X, y, reg) returns, per case."""
+    cls = _net_class(ctx)
+    for name in ctx.params["cases"]:
+        with ctx.case(name):
+            case = _case(ctx, name)
+            net = _make_net(ctx, cls, case)
+            out = ctx.call(net.loss, case["X"].copy(), y=case["y"].copy(),
+                           reg=float(case["reg"]))
+            if not (isinstance(out, tuple) and len(out) == 2):
+                ctx.fail("api", "loss(X, y, reg) should return a tuple (loss, grads); got "
+                         f"{type(out).__name__}")
+            loss, grads = out
+            ctx.put(f"{name}/loss", ctx.array(loss, "the loss"))
+            if not isinstance(grads, dict):
+                ctx.fail("api", f"grads should be a dict; got {type(grads).__name__}")
+            ctx.put(f"{name}/grad_keys", sorted(str(k) for k in grads)[:20])
+            for key in NAMES:
+                if key in grads:
+                    ctx.put(f"{name}/grad_{key}", ctx.array(grads[key], f"grads[{key!r}]"))
+
+
+def time_forward(ctx):
+    """Best-of-k seconds of the student's forward pass on one large batch."""
+    cls = _net_class(ctx)
+    net = _make_net(ctx, cls, ctx.inputs)
+    X = ctx.inputs["X"]
+    ctx.call(net.loss, X)  # warm-up
+    times = []
+    for _ in range(int(ctx.params["repeats"])):
+        start = ctx.perf_counter()
+        ctx.call(net.loss, X)
+        times.append(ctx.perf_counter() - start)
+    ctx.put("seconds", times)
+
+
+def _spy(net, log, rows):
+    """Wraps net.loss to log (params before, grads, batch row indices) of each call with y."""
+    original = net.loss
+
+    def spy(*args, **kwargs):
+        before = {k: np.array(net.params[k], dtype=np.float64, copy=True) for k in NAMES}
+        out = original(*args, **kwargs)
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        if y is not None and isinstance(out, tuple) and len(out) == 2:
+            grads = {k: np.array(out[1][k], dtype=np.float64, copy=True) for k in NAMES}
+            batch = [rows.get(np.asarray(r, dtype=np.float64).tobytes(), -1) for r in X]
+            log.append((before, grads, batch))
+        return out
+
+    net.loss = spy
+
+
+def train_steps(ctx):
+    """Every SGD step of train() on a small problem: params before, grads, batch rows."""
+    cls = _net_class(ctx)
+    settings = ctx.params["settings"]
+    for name in ctx.params["cases"]:
+        with ctx.case(name):
+            case, s = _case(ctx, name), settings[name]
+            net = _make_net(ctx, cls, case)
+            X, y = case["X"], case["y"]
+            rows = {X[i].tobytes(): i for i in range(X.shape[0])}
+            log = []
+            _spy(net, log, rows)
+            ctx.call(net.train, X.copy(), y.copy(), X.copy(), y.copy(),
+                     learning_rate=s["learning_rate"],
+                     learning_rate_decay=s["learning_rate_decay"], reg=s["reg"],
+                     num_iters=s["num_iters"], batch_size=s["batch_size"], verbose=False)
+            if not log:
+                ctx.fail("api", "train() never called self.loss(X_batch, y=y_batch, reg=reg), "
+                         "so its SGD steps could not be observed")
+            for key in NAMES:
+                ctx.put(f"{name}/before_{key}", np.stack([entry[0][key] for entry in log]))
+                ctx.put(f"{name}/grad_{key}", np.stack([entry[1][key] for entry in log]))
+            sizes = [len(entry[2]) for entry in log]
+            flat = [i for entry in log for i in entry[2]]
+            ctx.put(f"{name}/batch_sizes", np.array(sizes, dtype=np.int64))
+            ctx.put(f"{name}/batch_rows", np.array(flat, dtype=np.int64))
+            _put_params(ctx, name + "/final", net)
+            pred = ctx.call(net.predict, case["X_pred"].copy())
+            ctx.put(f"{name}/pred", ctx.array(pred, "predict(X)").ravel())
+
+
+def train_toy(ctx):
+    """The handout's toy training run: final params and the returned history."""
+    cls = _net_class(ctx)
+    case = _case(ctx, "toy")
+    s = ctx.params["settings"]
+    net = _make_net(ctx, cls, case)
+    X, y = case["X"], case["y"]
+    stats = ctx.call(net.train, X.copy(), y.copy(), X.copy(), y.copy(),
+                     learning_rate=s["learning_rate"], reg=s["reg"],
+                     num_iters=s["num_iters"], verbose=False)
+    _put_params(ctx, "final", net)
+    _put_history(ctx, "stats", stats)
+
+
+class _Progress:
+    """Writes out/progress.json now and then so the grader can show how far training is."""
+
+    def __init__(self, ctx, total):
+        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+        self.total, self.done, self.last = total, 0, -1.0
+        self.clock = ctx.perf_counter
+
+    def step(self):
+        self.done += 1
+        now = self.clock()
+        if now - self.last >= 1.0 or self.done >= self.total:
+            self.last = now
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as fh:
+                json.dump({"done": self.done, "total": self.total}, fh)
+            os.replace(tmp, self.path)
+
+
+def train_cifar(ctx):
+    """3b: the student's train() with their hyperparameters on the grader's data files."""
+    files = ctx.data_files
+    X = np.load(files["X_train"], mmap_mode="c", allow_pickle=False)
+    y = np.load(files["y_train"], allow_pickle=False)
+    X_val = np.load(files["X_val"], allow_pickle=False)
+    y_val = np.load(files["y_val"], allow_pickle=False)
+    hp = ctx.params["hyperparams"]
+    cls = _net_class(ctx)
+    np.random.seed(int(ctx.params["seed"]))
+    extra = {"std": hp["std"]} if "std" in hp else {}
+    net = ctx.call(cls, X.shape[1], int(hp["hidden_size"]), int(ctx.params["num_classes"]),
+                   **extra)
+    progress = _Progress(ctx, int(hp["num_iters"]))
+    original = net.loss
+
+    def counting_loss(*args, **kwargs):
+        out = original(*args, **kwargs)
+        if len(args) > 1 or kwargs.get("y") is not None:
+            progress.step()
+        return out
+
+    net.loss = counting_loss
+    stats = ctx.call(net.train, X, y, X_val, y_val, learning_rate=hp["learning_rate"],
+                     learning_rate_decay=hp["learning_rate_decay"], reg=hp["reg"],
+                     num_iters=int(hp["num_iters"]), batch_size=int(hp["batch_size"]),
+                     verbose=False)
+    _put_params(ctx, "final", net)
+    _put_history(ctx, "stats", stats)

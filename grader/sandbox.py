@@ -1,0 +1,280 @@
+"""Runs one probe next to student code in a separate, resource-limited child process.
+
+The child (grader/sandbox_child.py) gets a fresh copy of the submission, a scratch working
+directory, a clean environment, limits on CPU time, address space, file size, processes and
+open files, and its own session. When it ends (or its wall-clock time runs out) its whole
+process group is killed, and any process that slipped out of the group but still carries
+this run's token in its environment is killed too: nothing outlives a call. What comes back
+is plain data, decoded without pickle.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SandboxError
+from .rubric import Limits
+
+CHILD = Path(__file__).with_name("sandbox_child.py")
+PROBES = Path(__file__).with_name("probes")
+TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why student code gave no result, in the student's terms."""
+
+    kind: str  # exception, todo, missing, syntax, import, exit, timeout, cpu, memory, ...
+    message: str  # one line: what happened
+    where: str = ""  # "two_layernet.py:57", the student's own frame, when known
+    detail: str = ""  # the student's frames of the traceback, or other context
+
+    def line(self) -> str:
+        """The message with its location, for feedback."""
+        return f"{self.message} [{self.where}]" if self.where else self.message
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """The outcome of one sandboxed call."""
+
+    values: Mapping[str, Any]  # key -> np.ndarray or JSON scalar the probe recorded
+    failure: Failure | None  # the call as a whole failed (import error, timeout, ...)
+    case_failures: Mapping[str, Failure] = field(default_factory=dict)  # per-case failures
+    output: str = ""  # the child's stdout and stderr, head and tail kept
+    wall_seconds: float = 0.0  # elapsed time of the child, seconds
+    cpu_seconds: float = 0.0  # user + system CPU time of the child, seconds
+    peak_rss_mb: float = 0.0  # peak resident memory of the child, MiB
+
+    def case_failure(self, case: str) -> Failure | None:
+        """The failure of one case: the call's own failure, else the case's."""
+        return self.failure or self.case_failures.get(case)
+
+
+def copy_submission(src: Path, dst: Path, max_bytes: int) -> list[str]:
+    """Copies the regular files of a submission (no symlinks, capped); returns notes."""
+    notes: list[str] = []
+    total = 0
+    src = src.resolve()
+    for root, dirs, files in os.walk(src, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")))
+        rel = Path(root).relative_to(src)
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_symlink() or not path.is_file():
+                notes.append(f"skipped {rel / name}: not a regular file (symlink?)")
+                continue
+            size = path.stat().st_size
+            if total + size > max_bytes:
+                notes.append(f"skipped {rel / name}: submission larger than "
+                             f"{max_bytes // _MB} MB in total")
+                continue
+            total += size
+            (dst / rel).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dst / rel / name)
+    return notes
+
+
+def _limit_child(limits: Limits):
+    """Returns the function the child runs before exec: sets its resource limits."""
+    cpu = max(1, int(limits.cpu_seconds))
+    settings = [
+        (resource.RLIMIT_CPU, (cpu, cpu + 2)),
+        (resource.RLIMIT_AS, (limits.memory_mb * _MB,) * 2),
+        (resource.RLIMIT_FSIZE, (limits.max_output_mb * _MB,) * 2),
+        (resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2),
+        (resource.RLIMIT_NPROC, (limits.max_processes,) * 2),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+
+    def apply() -> None:
+        for which, value in settings:
+            resource.setrlimit(which, value)
+
+    return apply
+
+
+def _environment(work: Path, token: str) -> dict[str, str]:
+    bindir = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work / ".matplotlib"),
+        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        # steadier timings: fewer page faults from numpy's large temporaries
+        "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "2147483648",
+        TOKEN_VAR: token,
+    }
+
+
+def _kill_stragglers(pgid: int, token: str) -> None:
+    """Kills the child's process group and every process that carries this run's token."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    needle = f"{TOKEN_VAR}={token}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def _wait(pid: int, wall_seconds: float, progress: Path,
+          on_progress: Callable[[int, int], None] | None) -> tuple[int | None, Any, float]:
+    """Waits for the child; returns (wait status or None on timeout, rusage, elapsed).
+
+    While it waits it passes (done, total) from the probe's progress.json to on_progress.
+    """
+    start = time.monotonic()
+    delay, seen = 0.002, None
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        elapsed = time.monotonic() - start
+        if done:
+            return status, usage, elapsed
+        if elapsed > wall_seconds:
+            return None, None, elapsed
+        if on_progress is not None and progress.exists():
+            try:
+                state = json.loads(progress.read_text())
+                step = (int(state["done"]), int(state["total"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                step = seen
+            if step is not None and step != seen:
+                seen = step
+                on_progress(*step)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+
+
+def _read_output(path: Path, keep_kb: int) -> str:
+    size = path.stat().st_size if path.exists() else 0
+    keep = keep_kb * 1024
+    with open(path, "rb") as fh:
+        if size <= keep:
+            text = fh.read()
+        else:
+            head = fh.read(keep // 2)
+            fh.seek(size - keep // 2)
+            text = head + f"\n... [{size - keep} bytes of output left out] ...\n".encode() + fh.read()
+    return text.decode("utf-8", errors="replace")
+
+
+def _failure_of_exit(status: int | None, usage: Any, limits: Limits, wall: float,
+                     output_bytes: int) -> Failure:
+    if status is None:
+        return Failure("timeout", f"did not finish within {limits.wall_seconds:g} s "
+                       "(wall clock): an infinite loop, a blocking call or too much work?")
+    cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_seconds):
+            return Failure("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
+        if sig == signal.SIGXFSZ or output_bytes >= limits.max_output_mb * _MB:
+            return Failure("output", f"wrote more than {limits.max_output_mb} MB to one file "
+                           "(a flood of print output?)")
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
+        return Failure("signal", f"the process was killed by signal {name} (a crash in "
+                       f"compiled code, or the {limits.memory_mb} MB memory limit?)")
+    code = os.WEXITSTATUS(status)
+    return Failure("exit", f"the process ended with exit code {code} before returning a "
+                   "result (os._exit() or a crash?)")
+
+
+def _load_results(out: Path) -> tuple[dict[str, Any], Failure | None, dict[str, Failure]]:
+    meta = json.loads((out / "meta.json").read_text())
+    values: dict[str, Any] = dict(meta.get("scalars", {}))
+    with np.load(out / "values.npz", allow_pickle=False) as npz:
+        for key in npz.files:
+            values[key] = npz[key]
+    failure = Failure(**meta["failure"]) if meta.get("failure") else None
+    cases = {k: Failure(**v) for k, v in meta.get("case_failures", {}).items()}
+    return values, failure, cases
+
+
+def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Limits,
+              inputs: Mapping[str, np.ndarray] | None = None,
+              params: Mapping[str, Any] | None = None,
+              data_files: Mapping[str, str] | None = None,
+              on_progress: Callable[[int, int], None] | None = None) -> ProbeRun:
+    """Runs `function` of a probe module against a copy of the submission.
+
+    probe: a module name under grader/probes/ or a path to a probe file; inputs: arrays
+    handed to the probe (saved without pickle); params: JSON-able settings; data_files:
+    name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
+    is called as a long probe reports progress. Never raises for anything student code
+    does: that comes back as ProbeRun.failure.
+    """
+    probe_path = Path(probe) if str(probe).endswith(".py") else PROBES / f"{probe}.py"
+    root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+    try:
+        ctl, work, sub, out = (root / d for d in ("ctl", "work", "sub", "out"))
+        for d in (ctl, work, sub, out):
+            d.mkdir()
+        notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB)
+        np.savez(ctl / "inputs.npz", **dict(inputs or {}))
+        request = {"probe": str(probe_path), "function": function,
+                   "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
+                   "params": {**dict(params or {}), "progress_dir": str(out)},
+                   "data_files": dict(data_files or {})}
+        (ctl / "request.json").write_text(json.dumps(request))
+        token = uuid.uuid4().hex
+        log = ctl / "output.log"
+        with open(log, "wb") as logfh:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", str(CHILD), str(ctl / "request.json")],
+                    cwd=work, env=_environment(work, token), stdin=subprocess.DEVNULL,
+                    stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=_limit_child(limits), close_fds=True)
+            except OSError as exc:
+                raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
+            try:
+                status, usage, wall = _wait(proc.pid, limits.wall_seconds,
+                                             out / "progress.json", on_progress)
+            finally:
+                _kill_stragglers(proc.pid, token)
+            if status is None:
+                _, usage_after, _ = os.wait4(proc.pid, 0)
+                usage = usage_after
+            proc.returncode = 0  # reaped above; keeps Popen from waiting again
+        output = _read_output(log, limits.output_kb)
+        if notes:
+            output = "\n".join(notes) + "\n" + output
+        cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
+        rss = usage.ru_maxrss / 1024 if usage else 0.0
+        timing = {"output": output, "wall_seconds": wall, "cpu_seconds": cpu,
+                  "peak_rss_mb": rss}
+        exited_cleanly = status is not None and os.WIFEXITED(status) and not os.WEXITSTATUS(status)
+        if exited_cleanly and (out / "meta.json").exists():
+            try:
+                values, failure, cases = _load_results(out)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                failure = Failure("protocol", f"the result could not be read back ({exc}); "
+                                  "did your code write into the grader's files?")
+                return ProbeRun({}, failure, **timing)
+            return ProbeRun(values, failure, cases, **timing)
+        failure = _failure_of_exit(status, usage, limits, wall, log.stat().st_size)
+        return ProbeRun({}, failure, **timing)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,190 @@
+"""Entry point of a sandboxed child process: runs one probe next to student code.
+
+Started by grader/sandbox.py as `python -I sandbox_child.py REQUEST.json`, by path, so the
+grader package is not importable from here. It imports only the standard library and numpy;
+a probe module is loaded by file path and receives a ProbeContext. Everything it sends back
+is plain data: arrays in values.npz (read with allow_pickle=False) and scalars, strings and
+failure descriptions in meta.json, written last so a half-written result is never read.
+"""
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+
+# Captured before any student code is imported, so a submission that patches the time
+# module cannot fake the timings the probes take.
+perf_counter = time.perf_counter
+
+_MAX_TEXT = 400
+
+
+def _safe_str(obj, limit=_MAX_TEXT):
+    """str(obj), or a placeholder when its __str__ raises; capped at `limit` characters."""
+    try:
+        text = str(obj)
+    except BaseException:  # noqa: BLE001 - a hostile __str__ may raise anything
+        text = "<unprintable>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class StudentFailure(Exception):
+    """Raised by a probe to stop one case with a message for the student."""
+
+    def __init__(self, kind, message, where="", detail=""):
+        super().__init__(message)
+        self.record = {"kind": kind, "message": message, "where": where, "detail": detail}
+
+
+class ProbeContext:
+    """What a probe function gets: the submission, its inputs and a place for results."""
+
+    def __init__(self, request, inputs):
+        self.submission = os.path.realpath(request["submission"])
+        self.params = request.get("params", {})
+        self.inputs = inputs  # name -> np.ndarray (read-only copies)
+        self.data_files = request.get("data_files", {})
+        self.values = {}  # key -> array or JSON-able scalar
+        self.case_failures = {}  # case name -> failure record
+        self.perf_counter = perf_counter
+
+    # -- student code -------------------------------------------------------------------
+    def import_student(self, module_name):
+        """Imports a module of the submission; raises StudentFailure naming the problem."""
+        path = os.path.join(self.submission, module_name + ".py")
+        if not os.path.isfile(path):
+            present = sorted(f for f in os.listdir(self.submission) if f.endswith(".py"))
+            raise StudentFailure(
+                "missing", f"{module_name}.py not found in the submission",
+                detail="Python files submitted: " + (", ".join(present) or "none"))
+        try:
+            return importlib.import_module(module_name)
+        except SyntaxError as exc:
+            where = f"{os.path.basename(exc.filename or path)}:{exc.lineno}"
+            raise StudentFailure("syntax", f"SyntaxError in {module_name}.py: {exc.msg}",
+                                 where, _safe_str(exc.text).strip()) from None
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] != module_name:
+                raise StudentFailure(
+                    "import", f"{module_name}.py imports {exc.name!r}, which the grader does "
+                    "not provide", self.where(exc),
+                    "Remove the import or use a package from the handout's list.") from None
+            raise self.failure_of(exc, "while importing " + module_name) from None
+        except BaseException as exc:  # noqa: BLE001 - import-time crash of student code
+            raise self.failure_of(exc, "while importing " + module_name) from None
+
+    def call(self, func, *args, **kwargs):
+        """Calls student code; turns whatever it raises into a StudentFailure."""
+        try:
+            return func(*args, **kwargs)
+        except StudentFailure:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit included
+            raise self.failure_of(exc) from None
+
+    def where(self, exc):
+        """'file.py:LINE' of the innermost frame of the traceback that is student code."""
+        found = ""
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            name = os.path.realpath(frame.f_code.co_filename)
+            if name.startswith(self.submission + os.sep):
+                found = f"{os.path.relpath(name, self.submission)}:{lineno}"
+        return found
+
+    def failure_of(self, exc, during=""):
+        """A StudentFailure describing an exception raised by student code."""
+        where = self.where(exc)
+        suffix = f" ({during})" if during else ""
+        if isinstance(exc, SystemExit):
+            return StudentFailure("exit", f"your code called sys.exit({_safe_str(exc.code)})"
+                                  f"{suffix}; graded functions must return, not exit", where)
+        if isinstance(exc, NotImplementedError):
+            return StudentFailure("todo", "not implemented yet (NotImplementedError)" + suffix,
+                                  where)
+        if isinstance(exc, MemoryError):
+            return StudentFailure("memory", "ran out of memory" + suffix, where)
+        name = _safe_str(type(exc).__name__, 80)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if os.path.realpath(f.filename).startswith(self.submission + os.sep)]
+        detail = "".join(traceback.format_list(frames[-6:]))
+        return StudentFailure("exception", f"{name}: {_safe_str(exc)}{suffix}", where, detail)
+
+    def fail(self, kind, message, where="", detail=""):
+        """Stops the current case (or the whole probe) with a message for the student."""
+        raise StudentFailure(kind, message, where, detail)
+
+    # -- results ------------------------------------------------------------------------
+    @contextmanager
+    def case(self, name):
+        """Runs one case; a StudentFailure inside is recorded and the next case goes on."""
+        try:
+            yield
+        except StudentFailure as failure:
+            self.case_failures[name] = failure.record
+
+    def put(self, key, value):
+        """Records one result: a numpy array, a number, a string or a list of those."""
+        self.values[key] = value
+
+    def array(self, obj, what, dtype="float64"):
+        """Converts what student code returned into a numpy array, or fails clearly."""
+        import numpy as np
+        try:
+            arr = np.array(obj, dtype=dtype, copy=True)
+        except BaseException as exc:  # noqa: BLE001 - objects pretending to be arrays
+            raise StudentFailure(
+                "type", f"{what} should be a numpy array of numbers; got "
+                f"{_safe_str(type(obj).__name__, 80)} ({_safe_str(exc, 120)})") from None
+        if arr.dtype == object:
+            raise StudentFailure("type", f"{what} is not numeric")
+        return arr
+
+
+def _write_results(out_dir, ctx, failure):
+    import numpy as np
+    arrays, scalars = {}, {}
+    for key, value in ctx.values.items():
+        if isinstance(value, np.ndarray):
+            arrays[key] = value
+        else:
+            scalars[key] = value
+    np.savez(os.path.join(out_dir, "values.npz"), **arrays)
+    meta = {"complete": True, "scalars": scalars, "failure": failure,
+            "case_failures": ctx.case_failures}
+    tmp = os.path.join(out_dir, "meta.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(meta, fh, default=_safe_str)
+    os.replace(tmp, os.path.join(out_dir, "meta.json"))
+
+
+def main(request_path):
+    """Runs the probe a request names and writes its results; returns the exit code."""
+    with open(request_path) as fh:
+        request = json.load(fh)
+    out_dir = request["output"]
+    import numpy as np
+    with np.load(request["inputs"], allow_pickle=False) as npz:
+        inputs = {k: npz[k] for k in npz.files}
+    sys.path.insert(0, os.path.realpath(request["submission"]))
+    ctx = ProbeContext(request, inputs)
+    spec = importlib.util.spec_from_file_location("grader_probe", request["probe"])
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    failure = None
+    try:
+        getattr(probe, request["function"])(ctx)
+    except StudentFailure as exc:
+        failure = exc.record
+    except BaseException as exc:  # noqa: BLE001 - student code escaping ctx.call
+        failure = ctx.failure_of(exc).record
+    # Student code may have replaced sys.stdout or closed files; results go to out_dir.
+    _write_results(out_dir, ctx, failure)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1])
+    sys.stdout.flush()
+    os._exit(code)  # skip atexit hooks a submission may have registered

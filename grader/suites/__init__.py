@@ -1,0 +1,1 @@
+"""The grading suites: one pytest file per question, one test per rubric check."""

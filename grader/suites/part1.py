@@ -1,0 +1,54 @@
+"""Shared steps of the Part 1 suites: run a probe over cases, judge each case."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .. import netmath
+from ..cases import Case
+from ..grading import GradingContext, failure_verdict
+from ..judge import Verdict, fraction_of
+from ..sandbox import ProbeRun
+
+
+def inputs_of(cases: Sequence[Case]) -> dict[str, np.ndarray]:
+    """The arrays of several cases, for one probe call."""
+    merged: dict[str, np.ndarray] = {}
+    for case in cases:
+        merged.update(case.arrays())
+    return merged
+
+
+def run_cases(grading: GradingContext, function: str, check_id: str,
+              cases: Sequence[Case]) -> ProbeRun:
+    """Runs a part1 probe on the cases."""
+    return grading.probe("part1", function, check_id, inputs=inputs_of(cases),
+                         params={"cases": [c.name for c in cases]})
+
+
+def judge_cases(run: ProbeRun, cases: Sequence[Case],
+                judge_one: Callable[[ProbeRun, Case], list[str]], label: str) -> Verdict:
+    """Judges each case; all-or-nothing unless some cases pass (then a share)."""
+    whole = failure_verdict(run)
+    if whole is not None:
+        return whole
+    problems: list[str] = []
+    failed = 0
+    for case in cases:
+        stopped = failure_verdict(run, case.name, f"{label} {case.name}")
+        found = [stopped.message] if stopped else judge_one(run, case)
+        if found:
+            failed += 1
+            seed = f" (seed {case.seed})" if case.seed is not None else ""
+            problems.append(f"{label} {case.name}{seed}: " + found[0])
+    if not problems:
+        return Verdict(1.0, f"{len(cases)} of {len(cases)} {label}s correct.")
+    return Verdict(fraction_of(problems, len(cases)) if len(cases) > 1 else 0.0,
+                   "\n".join([f"{len(cases) - failed} of {len(cases)} {label}s correct."]
+                             + problems))
+
+
+def expected_probs(case: Case) -> np.ndarray:
+    """The grader's probabilities for a case."""
+    return netmath.probabilities(case.params, case.X)

@@ -1,0 +1,41 @@
+"""1a: the forward pass returns the softmax probabilities of the ReLU network."""
+from ..cases import TOY_PROBS, hidden_cases, toy_case
+from ..grading import RUBRIC, conclude, graded
+from ..judge import compare, shaped
+from .part1 import expected_probs, judge_cases, run_cases
+
+
+def _judge_probs(check):
+    def judge_one(run, case):
+        shape = (case.X.shape[0], case.params["W2"].shape[1])
+        got, problem = shaped(run.values.get(f"{case.name}/probs"), shape, "loss(X)")
+        if problem:
+            return [problem]
+        problem = compare(got, expected_probs(case), check.value("rtol"), check.value("atol"),
+                          "probabilities")
+        if problem and abs(got.sum(axis=1) - 1).max() > 1e-6:
+            problem += "\nHint: rows do not sum to 1; loss(X) must return softmax " \
+                       "probabilities, not raw scores."
+        elif problem:
+            problem += "\nHint: check the ReLU (max(0, z), not on the output) and that " \
+                       "biases are added."
+        return [problem] if problem else []
+    return judge_one
+
+
+@graded("1a.1")
+def test_toy_probabilities(grading, feedback):
+    check = RUBRIC.check("1a.1")
+    case = toy_case()
+    assert abs(expected_probs(case) - TOY_PROBS).max() < 1e-7, "grader toy values drifted"
+    run = run_cases(grading, "forward", check.id, [case])
+    return conclude(feedback, judge_cases(run, [case], _judge_probs(check), "toy problem"))
+
+
+@graded("1a.2")
+def test_hidden_probabilities(grading, feedback):
+    check = RUBRIC.check("1a.2")
+    cases = hidden_cases(RUBRIC.seed, check.id, check.value("cases"))
+    feedback.record(seeds=[c.seed for c in cases])
+    run = run_cases(grading, "forward", check.id, cases)
+    return conclude(feedback, judge_cases(run, cases, _judge_probs(check), "random network"))

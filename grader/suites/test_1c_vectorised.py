@@ -1,0 +1,65 @@
+"""1c: the forward pass is vectorised (speed against the reference; no loop over samples)."""
+from pathlib import Path
+
+import numpy as np
+
+from .. import netmath
+from ..cases import case_seed, random_network, toy_case
+from ..grading import RUBRIC, conclude, failure_verdict, graded
+from ..judge import Verdict
+from ..staticcheck import loops_over_samples, read_source
+from .part1 import run_cases
+
+
+@graded("1c.1")
+def test_forward_speed(grading, feedback):
+    check = RUBRIC.check("1c.1")
+    N, D, H, C = check.value("batch")
+    rng = np.random.RandomState(case_seed(RUBRIC.seed, check.id, 0))
+    inputs = {**random_network(rng, D, H, C), "X": 10 * rng.randn(N, D)}
+    params = {"repeats": check.value("repeats")}
+    reference = grading.probe(Path(netmath.__file__), "time_forward", check.id,
+                              inputs=inputs, params=params)
+    student = grading.probe("part1", "time_forward", check.id, inputs=inputs, params=params)
+    if reference.failure is not None:
+        raise RuntimeError(f"reference timing failed: {reference.failure}")
+    stopped = failure_verdict(student, what="forward pass on a large batch")
+    if stopped is not None:
+        return conclude(feedback, stopped)
+    ref_s, got_s = min(reference.values["seconds"]), min(student.values["seconds"])
+    ratio = got_s / max(ref_s, 1e-6)
+    limit = check.value("max_slowdown")
+    feedback.record(student_seconds=got_s, reference_seconds=ref_s, slowdown=ratio, batch=[N, D, H, C])
+    line = (f"forward pass on {N} samples: {1000 * got_s:.1f} ms, reference "
+            f"{1000 * ref_s:.1f} ms ({ratio:.1f}x; must be at most {limit:g}x)")
+    if ratio <= limit:
+        return conclude(feedback, Verdict(1.0, line))
+    return conclude(feedback, Verdict(0.0, line + "\nHint: replace Python loops over samples with "
+                               "matrix products (X.dot(W1) handles the whole batch at once)."))
+
+
+@graded("1c.2")
+def test_no_loop_over_samples(grading, feedback):
+    source = read_source(grading.submission, "two_layernet.py")
+    if source is None:
+        return conclude(feedback, Verdict(0.0, "two_layernet.py not found in the submission"))
+    try:
+        found = loops_over_samples(source, "TwoLayerNet", "loss")
+    except SyntaxError as exc:
+        return conclude(feedback, Verdict(0.0, f"two_layernet.py does not parse: {exc.msg} "
+                                   f"(line {exc.lineno})"))
+    if "class TwoLayerNet" not in source or "def loss" not in source:
+        return conclude(feedback, Verdict(0.0, "no TwoLayerNet.loss found in two_layernet.py"))
+    # Vectorised code that does not run earns nothing: the forward pass must work first.
+    run = run_cases(grading, "forward", "1c.2", [toy_case()])
+    stopped = failure_verdict(run, "toy", "loss(X) on the toy problem")
+    if stopped is not None:
+        return conclude(feedback, stopped)
+    if found:
+        lines = [f"line {f.line}: {f.code}" for f in found]
+        return conclude(feedback, Verdict(0.0, "Python loop over samples in loss():\n" +
+                                   "\n".join(lines) + "\nHint: operate on the whole (N, D) "
+                                   "batch with matrix products and fancy indexing "
+                                   "(probs[np.arange(N), y])."))
+    return conclude(feedback, Verdict(1.0, "no loop over samples found in loss()."))
+
