@@ -1,0 +1,16 @@
+"""Question 3b: the hyperparameters of your best two-layer network on CIFAR-10.
+
+The grader reads this file without running it and retrains your TwoLayerNet with exactly
+these settings (TwoLayerNet(3072, hidden_size, 10), then train(...) on the 49,000
+training images), so keep BEST_HYPERPARAMS a plain dict of numbers: no imports, no
+expressions, no function calls. Optional key: "std" (scale of the initial weights).
+"""
+
+BEST_HYPERPARAMS = {
+    "hidden_size": 150,
+    "num_iters": 3000,
+    "batch_size": 200,
+    "learning_rate": 1e-3,
+    "learning_rate_decay": 0.95,
+    "reg": 0.25,
+}

@@ -1,0 +1,143 @@
+"""End to end: grade real submission folders with the CLI, as course staff would."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import gradescope, rubric
+from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
+
+RUBRIC = rubric.load()
+CHEAP = "1a,1b,1c,2d,3a"  # every Part 1 question but the CIFAR-10 retraining
+AUTO_IDS = [c.id for c in RUBRIC.checks]
+
+
+def grade(submission: Path, out: Path, questions: str | None = None) -> dict:
+    """Runs `python -m grader grade` and returns results.json (asserting it is valid)."""
+    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out), "--quiet"]
+    if questions:
+        cmd += ["--questions", questions]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert gradescope.validate(results) == []
+    assert results["extra_data"]["complete"], results["output"]
+    return results
+
+
+def by_id(results: dict) -> dict:
+    return {t["number"]: t for t in results["tests"]}
+
+
+def test_reference_full_marks(tmp_path):
+    results = grade(REFERENCE, tmp_path)
+    tests = by_id(results)
+    assert sorted(tests) == sorted(AUTO_IDS)
+    lost = {k: t["output"] for k, t in tests.items() if t["score"] != t["max_score"]}
+    assert not lost
+    assert results["score"] == sum(c.points for c in RUBRIC.checks)
+    assert "SYNTHETIC" in results["output"]  # never passed off as CIFAR-10
+    assert tests["3b.2"]["extra_data"]["dataset_kind"] == "synthetic"
+    assert "2a" in results["output"] and "by hand" in results["output"]
+
+
+def test_template_scores_zero_everywhere(tmp_path):
+    results = grade(ROOT / "student_template", tmp_path)
+    tests = by_id(results)
+    assert sorted(tests) == sorted(AUTO_IDS)
+    earned = {k: t["score"] for k, t in tests.items() if t["score"]}
+    assert not earned
+    assert all(t["output"] for t in tests.values())  # every zero says why
+
+
+def test_variant_written_differently_keeps_full_marks(tmp_path):
+    results = grade(ROOT / "tests" / "submissions" / "variant_student", tmp_path, CHEAP)
+    lost = {k: t["output"] for k, t in by_id(results).items() if t["score"] != t["max_score"]}
+    assert not lost
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_loses_points_only_where_its_bug_is(mutant, tmp_path):
+    sub = mutant.write(tmp_path / "sub")
+    questions = sorted({c.split(".")[0] for c in mutant.loses} | set(mutant.keeps))
+    tests = by_id(grade(sub, tmp_path / "out", ",".join(questions)))
+    for cid in mutant.loses:
+        assert tests[cid]["score"] < tests[cid]["max_score"], f"{cid} missed: {mutant.bug}"
+        assert tests[cid]["output"]
+    for cid, test in tests.items():
+        if cid.split(".")[0] in mutant.keeps:
+            assert test["score"] == test["max_score"], (cid, test["output"])
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=[b.name for b in BROKEN])
+def test_broken_submission_gets_a_clear_message(broken, tmp_path):
+    sub = broken.write(tmp_path / "sub")
+    results = grade(sub, tmp_path / "out", CHEAP)
+    for test in results["tests"]:
+        assert test["score"] == 0
+        if test["number"] != "1c.2" or broken.name not in ("syntax_error", "missing_file"):
+            assert broken.phrase in test["output"], (test["number"], test["output"])
+
+
+def test_missing_hyperparams_costs_3b_only(tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(REFERENCE, sub)
+    (sub / "hyperparams.py").write_text("BEST_HYPERPARAMS = dict(hidden_size=100)\n")
+    tests = by_id(grade(sub, tmp_path / "out", "1a,3b"))
+    assert tests["1a.1"]["score"] == 2
+    assert tests["3b.1"]["score"] == 0 and "literal dict" in tests["3b.1"]["output"]
+    assert tests["3b.2"]["score"] == 0
+
+
+def test_self_check_runs_public_checks_only(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(REFERENCE), "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    visibilities = {t["visibility"] for t in results["tests"]}
+    assert visibilities == {"visible"}
+    skipped = [t for t in results["tests"] if t["extra_data"]["outcome"] == "skipped"]
+    assert [t["number"] for t in skipped] == ["3b.1", "3b.2"]
+    assert "--full" in skipped[0]["output"]
+    assert "Score on public checks" in proc.stdout
+
+
+def test_self_check_of_template_explains_stubs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", "student_template",
+                           "--questions", "1a,2d"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0
+    assert "not implemented yet" in proc.stdout
+    assert "two_layernet.py:" in proc.stdout  # the student's own file and line
+
+
+def test_killed_grader_leaves_valid_results(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(REFERENCE), "--out",
+                             str(out), "--quiet", "--questions", "1a,3b"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    graded = []
+    while time.monotonic() < deadline and not graded:
+        time.sleep(0.2)
+        if (out / "results.json").exists():
+            results = json.loads((out / "results.json").read_text())
+            graded = [t for t in results["tests"] if t["extra_data"]["outcome"] != "pending"]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    results = json.loads((out / "results.json").read_text())
+    assert gradescope.validate(results) == []
+    assert not results["extra_data"]["complete"]
+    outcomes = {t["number"]: t["extra_data"]["outcome"] for t in results["tests"]}
+    assert outcomes["1a.1"] == "passed"
+    assert outcomes["3b.2"] == "pending"
+    assert "did not finish" in results["output"]
