@@ -25,10 +25,15 @@ class Verdict:
         return self.fraction >= 1.0
 
 
-def shaped(value: Any, shape: Sequence[int], what: str) -> tuple[np.ndarray | None, str]:
+NAN_HINT = "overflow in exp? a division by zero?"
+
+
+def shaped(value: Any, shape: Sequence[int], what: str,
+           nan_hint: str = NAN_HINT) -> tuple[np.ndarray | None, str]:
     """The value as a finite float array of `shape`, or (None, what is wrong).
 
-    A bias returned as (1, H) instead of (H,) (or any extra axes of length 1) is accepted.
+    A bias returned as (1, H) instead of (H,) (or any extra axes of length 1) is accepted;
+    nan_hint says what NaN or inf most likely means where the value came from.
     """
     if value is None:
         return None, f"{what}: nothing was returned"
@@ -45,7 +50,7 @@ def shaped(value: Any, shape: Sequence[int], what: str) -> tuple[np.ndarray | No
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         return None, (f"{what}: {bad} entr{'y is' if bad == 1 else 'ies are'} NaN or inf "
-                      "(overflow in exp? a division by zero?)")
+                      f"({nan_hint})")
     return arr, ""
 
 

@@ -89,15 +89,29 @@ def copy_submission(src: Path, dst: Path, max_bytes: int) -> list[str]:
     return notes
 
 
+def _processes_of_user(uid: int) -> int:
+    """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+        except OSError:
+            continue
+    return count
+
+
 def _limit_child(limits: Limits):
     """Returns the function the child runs before exec: sets its resource limits."""
     cpu = max(1, int(limits.cpu_seconds))
+    # RLIMIT_NPROC counts every process of the user (a student's browser included), so the
+    # child may start max_processes more than the user already runs.
+    nproc = _processes_of_user(os.getuid()) + limits.max_processes
     settings = [
         (resource.RLIMIT_CPU, (cpu, cpu + 2)),
         (resource.RLIMIT_AS, (limits.memory_mb * _MB,) * 2),
         (resource.RLIMIT_FSIZE, (limits.max_output_mb * _MB,) * 2),
         (resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2),
-        (resource.RLIMIT_NPROC, (limits.max_processes,) * 2),
+        (resource.RLIMIT_NPROC, (nproc, nproc)),
         (resource.RLIMIT_CORE, (0, 0)),
     ]
 

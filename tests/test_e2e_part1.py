@@ -45,7 +45,9 @@ def test_reference_full_marks(tmp_path):
     assert not lost
     assert results["score"] == sum(c.points for c in RUBRIC.checks)
     assert "SYNTHETIC" in results["output"]  # never passed off as CIFAR-10
-    assert tests["3b.2"]["extra_data"]["dataset_kind"] == "synthetic"
+    extra = tests["3b.2"]["extra_data"]
+    assert extra["dataset_kind"] == "synthetic"
+    assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # clears it with margin
     assert "2a" in results["output"] and "by hand" in results["output"]
 
 

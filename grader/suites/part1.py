@@ -11,6 +11,9 @@ from ..grading import GradingContext, failure_verdict
 from ..judge import Verdict, fraction_of
 from ..sandbox import ProbeRun
 
+DIVERGED = ("training diverged: lower the learning rate, and check that gradients are "
+            "averaged over the batch (2d)")
+
 
 def inputs_of(cases: Sequence[Case]) -> dict[str, np.ndarray]:
     """The arrays of several cases, for one probe call."""

@@ -5,6 +5,7 @@ from .. import netmath
 from ..cases import case_seed, random_network, toy_case
 from ..grading import RUBRIC, conclude, failure_verdict, graded
 from ..judge import Verdict, shaped
+from .part1 import DIVERGED
 from ..sgd import Settings, StepLog, judge_steps, predictions_match
 
 NAMES = netmath.PARAM_NAMES
@@ -14,7 +15,7 @@ def _final_params(run, prefix, shapes):
     params, problems = {}, []
     for name in NAMES:
         got, problem = shaped(run.values.get(f"{prefix}/{name}"), shapes[name],
-                              f"self.params[{name!r}] after train()")
+                              f"self.params[{name!r}] after train()", DIVERGED)
         params[name] = got
         if problem:
             problems.append(problem)

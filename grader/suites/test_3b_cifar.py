@@ -11,6 +11,7 @@ import pytest
 from .. import hyperparams, netmath
 from ..grading import RUBRIC, conclude, failure_verdict, graded
 from ..judge import Verdict, accuracy_line, shaped
+from .part1 import DIVERGED
 from ..sandbox import ProbeRun
 
 TRAIN_CHECK = "3b.2"
@@ -118,11 +119,12 @@ def test_validation_accuracy(grading, retrained, feedback):
     params, problems = {}, []
     for name, shape in shapes.items():
         params[name], problem = shaped(run.values.get(f"final/{name}"), shape,
-                                       f"self.params[{name!r}] after train()")
+                                       f"self.params[{name!r}] after train()", DIVERGED)
         if problem:
             problems.append(problem)
     if problems:
-        return conclude(feedback, Verdict(0.0, "\n".join(problems)))
+        return conclude(feedback, Verdict(0.0, problems[0] if DIVERGED in problems[0]
+                                          else "\n".join(problems)))
     val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
     test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
     threshold = check.value("threshold", data.kind)

@@ -1,0 +1,45 @@
+"""3b's synthetic threshold means something: what must clear it does, what must not does not.
+
+The reference's declared hyperparameters clear it with a margin (test_e2e_part1); the
+handout's default hyperparameters, a train() that never updates and a gradient N times too
+large stay below it. (A missing ReLU mask still trains well on the synthetic data: 2d, not
+3b, catches that bug.)
+"""
+import shutil
+
+import pytest
+
+from grader import rubric
+from mutants import MUTANTS, ROOT
+from test_e2e_part1 import by_id, grade
+
+THRESHOLD = rubric.load().check("3b.2").value("threshold", "synthetic")
+MARGIN = 0.10  # how far from the threshold each side must stay
+
+
+def _mutant(name):
+    return next(m for m in MUTANTS if m.name == name)
+
+
+def _val_accuracy(results):
+    return by_id(results)["3b.2"]["extra_data"].get("val_accuracy")
+
+
+def test_handout_defaults_stay_clearly_below(tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(ROOT / "reference", sub)
+    shutil.copy(ROOT / "student_template" / "hyperparams.py", sub / "hyperparams.py")
+    results = grade(sub, tmp_path / "out", "3b")
+    assert by_id(results)["3b.1"]["score"] == 1  # valid settings, history returned
+    assert _val_accuracy(results) < THRESHOLD - MARGIN
+    assert "Hint:" in by_id(results)["3b.2"]["output"]
+
+
+@pytest.mark.parametrize("name", ["no_update", "not_averaged"])
+def test_broken_training_stays_below(name, tmp_path):
+    sub = _mutant(name).write(tmp_path / "sub")
+    results = grade(sub, tmp_path / "out", "3b")
+    test = by_id(results)["3b.2"]
+    assert test["score"] == 0
+    accuracy = _val_accuracy(results)
+    assert accuracy is None or accuracy < THRESHOLD - MARGIN, test["output"]
