@@ -279,6 +279,10 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         rss = usage.ru_maxrss / 1024 if usage else 0.0
         timing = {"output": output, "wall_seconds": wall, "cpu_seconds": cpu,
                   "peak_rss_mb": rss}
+        flooded = log.stat().st_size >= limits.max_output_mb * _MB
+        if flooded:  # Python ignores SIGXFSZ: the flood surfaced as an OSError somewhere
+            return ProbeRun({}, Failure("output", f"printed more than {limits.max_output_mb} MB "
+                                        "of output; the call was stopped"), **timing)
         exited_cleanly = status is not None and os.WIFEXITED(status) and not os.WEXITSTATUS(status)
         if exited_cleanly and (out / "meta.json").exists():
             try:
