@@ -115,10 +115,12 @@ def validate(content: dict[str, Any]) -> list[str]:
             problems.append(f"tests[{i}]: status {test.get('status')!r}")
         if test.get("visibility", "visible") not in VISIBILITIES:
             problems.append(f"tests[{i}]: visibility {test.get('visibility')!r}")
+        numbers = True
         for key in ("score", "max_score"):
             if key in test and not isinstance(test[key], (int, float)):
                 problems.append(f"tests[{i}]: {key} is not a number")
-        if test.get("score", 0) > test.get("max_score", math.inf) + 1e-9:
+                numbers = False
+        if numbers and test.get("score", 0) > test.get("max_score", math.inf) + 1e-9:
             problems.append(f"tests[{i}]: score above max_score")
     for key in ("visibility", "stdout_visibility"):
         if content.get(key, "visible") not in VISIBILITIES:

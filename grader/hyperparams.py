@@ -6,6 +6,7 @@ ast.literal_eval, so nothing in it executes.
 from __future__ import annotations
 
 import ast
+import math
 from pathlib import Path
 
 from .rubric import Check
@@ -33,12 +34,19 @@ def read(submission: Path, check: Check) -> tuple[dict | None, str]:
         return None, f"{FILENAME} assigns no {NAME}"
     try:
         raw = ast.literal_eval(nodes[-1])
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None, (f"{NAME} must be a literal dict of numbers (no names, calls or "
                       "arithmetic): the grader reads it without running your code")
     if not isinstance(raw, dict):
         return None, f"{NAME} should be a dict, got {type(raw).__name__}"
     return _validate(raw, check)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _validate(raw: dict, check: Check) -> tuple[dict | None, str]:
@@ -51,13 +59,14 @@ def _validate(raw: dict, check: Check) -> tuple[dict | None, str]:
     hp: dict = {}
     for key in INTS:
         value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) \
+                or value != int(value) or value < 1:
             return None, f"{NAME}[{key!r}] should be a positive whole number, got {value!r}"
         hp[key] = int(value)
     for key in FLOATS + tuple(k for k in OPTIONAL if k in raw):
         value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            return None, f"{NAME}[{key!r}] should be a number, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            return None, f"{NAME}[{key!r}] should be a finite number, got {value!r}"
         hp[key] = float(value)
     bounds = {"hidden_size": check.value("max_hidden_size"),
               "num_iters": check.value("max_num_iters"),

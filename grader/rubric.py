@@ -208,7 +208,9 @@ def load(path: Path | str = RUBRIC_PATH) -> Rubric:
         raise RubricError(f"{path}: {exc}") from exc
     questions = tuple(_load_question(q) for q in raw.get("question", ()))
     ids = [q.id for q in questions] + [c.id for q in questions for c in q.checks]
-    if len(ids) != len(set(ids)):
-        raise RubricError(f"{path}: duplicate question or check ids")
-    return Rubric(str(head["version"]), str(head.get("assignment", "")), int(head["seed"]),
-                  limits, MappingProxyType(datasets), questions)
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise RubricError(f"{path}: duplicate question or check ids: {', '.join(duplicates)}")
+    return Rubric(str(_require(head, "version", "[rubric]")), str(head.get("assignment", "")),
+                  int(_require(head, "seed", "[rubric]")), limits, MappingProxyType(datasets),
+                  questions)

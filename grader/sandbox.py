@@ -269,8 +269,7 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
             finally:
                 _kill_stragglers(proc.pid, token)
             if status is None:
-                _, usage_after, _ = os.wait4(proc.pid, 0)
-                usage = usage_after
+                _, _, usage = os.wait4(proc.pid, 0)  # (pid, status, rusage)
             proc.returncode = 0  # reaped above; keeps Popen from waiting again
         output = _read_output(log, limits.output_kb)
         if notes:

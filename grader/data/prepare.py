@@ -8,6 +8,7 @@ ever made, and the sandbox memory-maps them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -92,8 +93,10 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
     key = f"{kind}-{spec.num_train}-{spec.num_val}-{spec.num_test}"
     if kind == "synthetic":
         key += "-" + json.dumps(meta[cifar.SYNTHETIC_MARK], sort_keys=True)
-    digest = abs(hash((str(root.resolve()), key))) if kind == "synthetic" else key
-    where = cache_dir() / "prepared" / str(digest).replace(" ", "")
+    # a stable digest (not hash(), which differs per process) so the cache is reused
+    source = f"{root.resolve()}\n{key}".encode()
+    digest = hashlib.sha256(source).hexdigest()[:16] if kind == "synthetic" else key
+    where = cache_dir() / "prepared" / digest.replace(" ", "")
     files = {f"{a}_{s}": where / f"{a}_{s}.npy" for s in SPLITS for a in ("X", "y")}
     labels = tuple(meta.get("label_names", ()))
     done = where / "done.json"

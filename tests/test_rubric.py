@@ -1,0 +1,132 @@
+"""grader/rubric.py: the shipped rubric is consistent, and a broken one is refused clearly."""
+import re
+
+import pytest
+
+from grader import rubric
+from grader.errors import GraderError, RubricError
+
+RUBRIC = rubric.load()
+TEXT = rubric.RUBRIC_PATH.read_text()
+
+
+def test_auto_questions_add_up():
+    for q in RUBRIC.questions:
+        if q.graded == "auto":
+            assert q.checks, q.id
+            assert sum(c.points for c in q.checks) == pytest.approx(q.points), q.id
+        else:
+            assert q.checks == (), q.id
+
+
+def test_check_ids_start_with_their_question():
+    for q in RUBRIC.questions:
+        for c in q.checks:
+            assert c.id.startswith(q.id + "."), c.id
+            assert c.question == q.id
+
+
+def test_part1_points():
+    part1 = {q.id: (q.points, q.graded) for q in RUBRIC.questions if q.part == 1}
+    assert part1 == {
+        "1a": (4, "auto"), "1b": (4, "auto"), "1c": (2, "auto"), "2d": (5, "auto"),
+        "3a": (3, "auto"), "3b": (7, "auto"),
+        "2a": (2, "manual"), "2b": (2, "manual"), "2c": (6, "manual"),
+    }
+    assert [q.id for q in RUBRIC.manual] == ["2a", "2b", "2c"]
+    assert sum(c.points for c in RUBRIC.checks) == 25
+
+
+def test_values_per_dataset_kind():
+    check = RUBRIC.check("3b.2")
+    assert check.value("threshold", "real") == 0.48
+    assert check.value("threshold", "synthetic") == 0.45
+    assert RUBRIC.check("1b.1").value("reg") == 0.05  # a plain value ignores the kind
+    with pytest.raises(RubricError, match="no parameter 'nope'"):
+        check.value("nope")
+    with pytest.raises(RubricError, match="no entry for None"):
+        check.value("threshold")
+    assert check.get("nope", 7) == 7
+
+
+def test_limits_for_applies_overrides():
+    check = RUBRIC.check("3b.2")
+    limits = RUBRIC.limits_for(check, "real")
+    assert (limits.wall_seconds, limits.cpu_seconds, limits.memory_mb) == (540, 540, 3072)
+    assert limits.output_kb == RUBRIC.limits.output_kb
+    assert RUBRIC.limits_for(RUBRIC.check("1a.1")) == RUBRIC.limits
+
+
+def test_lookup_of_unknown_ids():
+    with pytest.raises(RubricError, match="no check '9z.1'"):
+        RUBRIC.check("9z.1")
+    with pytest.raises(RubricError, match="no question '9z'"):
+        RUBRIC.question("9z")
+
+
+def test_rubric_is_frozen():
+    with pytest.raises(TypeError):
+        RUBRIC.check("3b.2").params["threshold"] = {}  # MappingProxyType
+    assert issubclass(RubricError, GraderError)
+
+
+def _broken(tmp_path, old, new, count=1):
+    assert TEXT.count(old) >= count, old
+    path = tmp_path / "rubric.toml"
+    path.write_text(TEXT.replace(old, new, count))
+    return path
+
+
+def test_a_copy_loads(tmp_path):
+    path = tmp_path / "rubric.toml"
+    path.write_text(TEXT)
+    assert rubric.load(path) == RUBRIC
+
+
+@pytest.mark.parametrize("old, new, message", [
+    # question 1a without its points
+    ('id = "1a"\ntitle = "Forward pass: softmax probabilities"\npart = 1\npoints = 4\n',
+     'id = "1a"\ntitle = "Forward pass: softmax probabilities"\npart = 1\n',
+     "question 1a: missing 'points'"),
+    # a check without its points
+    ('id = "1a.1"\n  name = "toy problem: probabilities match the handout\'s"\n  points = 2\n',
+     'id = "1a.1"\n  name = "toy problem: probabilities match the handout\'s"\n',
+     "check 1a.1: missing 'points'"),
+    # checks no longer add up to the question's points
+    ('id = "1b.1"\n  name = "toy problem: loss with reg=0.05 is 1.30378789133"\n  points = 2',
+     'id = "1b.1"\n  name = "toy problem: loss with reg=0.05 is 1.30378789133"\n  points = 3',
+     "question 1b: checks add up to 5.0, not 4.0"),
+    ('visibility = "after_due_date"', 'visibility = "later"',
+     "visibility 'later' not in"),
+    ('id = "1a.2"', 'id = "1a.1"', "duplicate question or check ids"),
+    ('id = "1a.2"', 'id = "1b.9"', "must start with its question id '1a'"),
+    ('graded = "manual"', 'graded = "by hand"', "graded must be 'auto' or 'manual'"),
+    ('threshold = { real = 0.48, synthetic = 0.45 }', 'threshold = { real = 0.48, fake = 0.4 }',
+     "threshold keys must be among"),
+    ('[sandbox]\n', '[sandbox]\nnot_a_limit = 1\n', "not_a_limit"),
+    ('[rubric]\n', '[rubric\n', "cannot read rubric"),
+])
+def test_broken_rubric_is_refused(tmp_path, old, new, message):
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(RubricError, match=re.escape(message)):
+        rubric.load(path)
+
+
+def test_manual_question_with_checks_is_refused(tmp_path):
+    old = 'graded = "manual"\n\n[[question]]\nid = "2b"'
+    new = ('graded = "manual"\n\n  [[question.check]]\n  id = "2a.1"\n  name = "x"\n'
+           '  points = 2\n\n[[question]]\nid = "2b"')
+    with pytest.raises(RubricError, match="2a is graded manually but lists checks"):
+        rubric.load(_broken(tmp_path, old, new))
+
+
+def test_missing_file_is_refused(tmp_path):
+    with pytest.raises(RubricError, match="cannot read rubric"):
+        rubric.load(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("line, key", [("seed = 20260531\n", "seed"),
+                                       ('version = "2026.11-part1"\n', "version")])
+def test_rubric_header_without_a_field_is_refused(tmp_path, line, key):
+    with pytest.raises(RubricError, match=rf"\[rubric\]: missing '{key}'"):
+        rubric.load(_broken(tmp_path, line, ""))

@@ -1,0 +1,368 @@
+"""grader/sandbox.py: what comes back from a child, and what a hostile child cannot do.
+
+Each test writes a probe file and a tiny submission into tmp_path and runs one probe
+function in the sandbox with small limits (conftest's tiny_limits).
+"""
+import os
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from grader.sandbox import ProbeRun, copy_submission, run_probe
+
+PROBE = '''
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def values(ctx):
+    ctx.put("double", ctx.inputs["x"] * 2)
+    ctx.put("scale", ctx.params["scale"])
+    ctx.put("name", "two")
+    ctx.put("list", [1.5, 2.5])
+
+
+def call(ctx):
+    """Imports the student module named in params and calls its function `f`."""
+    module = ctx.import_student(ctx.params.get("module", "student"))
+    ctx.put("result", ctx.call(module.f, *ctx.params.get("args", [])))
+
+
+def cases(ctx):
+    module = ctx.import_student("student")
+    for name in ("good", "bad", "also_good"):
+        with ctx.case(name):
+            ctx.put(name, ctx.call(module.f, name))
+
+
+def fails(ctx):
+    ctx.put("early", 1)
+    ctx.fail("api", "no such method", "student.py:3", "detail text")
+'''
+
+
+def _write(folder, files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder
+
+
+@pytest.fixture
+def probe(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text(PROBE)
+    return path
+
+
+def run_student(tmp_path, probe, limits, source, **params):
+    """Runs probe `call` on a submission whose student.py is `source`."""
+    sub = _write(tmp_path / "sub", {"student.py": source})
+    return run_probe(probe, "call", submission=sub, limits=limits, params=params)
+
+
+def test_arrays_and_scalars_come_back(tmp_path, probe, tiny_limits):
+    x = np.arange(6.0).reshape(2, 3)
+    run = run_probe(probe, "values", submission=_write(tmp_path / "sub", {}),
+                    limits=tiny_limits, inputs={"x": x}, params={"scale": 0.5})
+    assert isinstance(run, ProbeRun)
+    assert run.failure is None, run.failure
+    np.testing.assert_array_equal(run.values["double"], 2 * x)
+    assert run.values["double"].dtype == np.float64
+    assert run.values["scale"] == 0.5
+    assert run.values["name"] == "two"
+    assert run.values["list"] == [1.5, 2.5]
+    assert run.wall_seconds > 0 and run.cpu_seconds > 0 and run.peak_rss_mb > 0
+
+
+def test_student_result_and_output(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import sys
+        def f(a, b):
+            print("hello from f")
+            print("to stderr", file=sys.stderr)
+            return a + b
+        """, args=[2, 3])
+    assert run.failure is None, run.failure
+    assert run.values["result"] == 5
+    assert "hello from f" in run.output and "to stderr" in run.output
+
+
+def test_output_is_capped_head_and_tail(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        def f():
+            print("FIRST LINE")
+            for i in range(20000):
+                print("filler line", i)
+            print("LAST LINE")
+            return 1
+        """)
+    assert run.failure is None, run.failure
+    assert "FIRST LINE" in run.output and "LAST LINE" in run.output
+    assert "bytes of output left out" in run.output
+    assert "filler line 10000\n" not in run.output
+    assert len(run.output) < tiny_limits.output_kb * 1024 + 200
+
+
+def test_infinite_loop_is_stopped(tmp_path, probe, tiny_limits):
+    limits = tiny_limits.replace(cpu_seconds=1, wall_seconds=3)
+    start = time.monotonic()
+    run = run_student(tmp_path, probe, limits, """
+        def f():
+            while True:
+                pass
+        """)
+    assert run.failure is not None and run.failure.kind in ("cpu", "timeout")
+    assert run.values == {}
+    assert time.monotonic() - start < limits.wall_seconds + 2
+
+
+def test_sleep_past_the_wall_clock_times_out(tmp_path, probe, tiny_limits):
+    limits = tiny_limits.replace(wall_seconds=1)
+    start = time.monotonic()
+    run = run_student(tmp_path, probe, limits, """
+        import time
+        def f():
+            time.sleep(30)
+        """)
+    assert run.failure is not None and run.failure.kind == "timeout"
+    assert "1 s" in run.failure.message
+    assert time.monotonic() - start < 4
+
+
+def test_sys_exit_is_reported(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import sys
+        def f():
+            sys.exit(3)
+        """)
+    assert run.failure is not None and run.failure.kind == "exit"
+    assert "sys.exit(3)" in run.failure.message
+    assert run.failure.where == "student.py:4"
+
+
+def test_os_exit_is_reported_with_its_code(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import os
+        def f():
+            os._exit(7)
+        """)
+    assert run.failure is not None and run.failure.kind == "exit"
+    assert "exit code 7" in run.failure.message
+
+
+def test_huge_allocation_is_a_memory_failure(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import numpy as np
+        def f():
+            return np.ones(5 * 1024 ** 3 // 8).sum()
+        """)
+    assert run.failure is not None and run.failure.kind == "memory", run.failure
+    assert run.failure.where == "student.py:4"
+
+
+def test_output_flood_stops_the_call(tmp_path, probe, tiny_limits):
+    start = time.monotonic()
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import sys
+        def f():
+            line = "x" * 1000 + "\\n"
+            while True:
+                sys.stdout.write(line)
+        """)
+    assert run.failure is not None and run.failure.kind == "output", run.failure
+    assert f"{tiny_limits.max_output_mb} MB" in run.failure.message
+    assert len(run.output) < tiny_limits.output_kb * 1024 + 200
+    assert time.monotonic() - start < tiny_limits.wall_seconds + 2
+
+
+def _alive(pid):
+    """Whether a process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_escaped_grandchild_is_killed(tmp_path, probe, tiny_limits):
+    pidfile = tmp_path / "grandchild.pid"
+    run = run_student(tmp_path, probe, tiny_limits, f"""
+        import os
+        import time
+        def f():
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()
+                with open({str(pidfile)!r}, "w") as fh:
+                    fh.write(str(os.getpid()))
+                time.sleep(60)
+                os._exit(0)
+            for _ in range(200):
+                if os.path.exists({str(pidfile)!r}):
+                    break
+                time.sleep(0.01)
+            time.sleep(0.1)
+            return pid
+        """)
+    assert run.failure is None, run.failure
+    pid = int(pidfile.read_text())
+    assert pid == run.values["result"]
+    deadline = time.monotonic() + 1.0
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), f"grandchild {pid} survived the sandbox"
+
+
+def test_fake_result_files_are_ignored(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import json
+        import os
+        import numpy as np
+        def f():
+            for folder in (".", os.environ.get("HOME", "."), os.path.dirname(__file__)):
+                with open(os.path.join(folder, "meta.json"), "w") as fh:
+                    json.dump({"scalars": {"result": 100, "forged": 1}, "failure": None}, fh)
+                np.savez(os.path.join(folder, "values.npz"), forged=np.ones(3))
+            return 1
+        """)
+    assert run.failure is None, run.failure
+    assert run.values["result"] == 1
+    assert "forged" not in run.values
+
+
+def test_symlinks_are_not_copied(tmp_path, probe, tiny_limits):
+    sub = _write(tmp_path / "sub", {"student.py": """
+        import os
+        def f():
+            return sorted(os.listdir(os.path.dirname(__file__)))
+        """})
+    (sub / "passwd").symlink_to("/etc/passwd")
+    (sub / "linked.py").symlink_to(sub / "student.py")
+    run = run_probe(probe, "call", submission=sub, limits=tiny_limits)
+    assert run.failure is None, run.failure
+    assert "passwd" not in run.values["result"] and "linked.py" not in run.values["result"]
+    assert "student.py" in run.values["result"]
+    assert "skipped passwd: not a regular file" in run.output
+
+
+def test_large_submission_is_capped(tmp_path, probe, tiny_limits):
+    limits = tiny_limits.replace(max_copy_mb=1)
+    sub = _write(tmp_path / "sub", {"student.py": """
+        import os
+        def f():
+            return sorted(os.listdir(os.path.dirname(__file__)))
+        """})
+    (sub / "zz_big.bin").write_bytes(b"\0" * (2 * 1024 * 1024))
+    run = run_probe(probe, "call", submission=sub, limits=limits)
+    assert run.failure is None, run.failure
+    assert "zz_big.bin" not in run.values["result"]
+    assert "skipped zz_big.bin: submission larger than 1 MB in total" in run.output
+
+
+def test_copy_submission_skips_hidden_and_cache_folders(tmp_path):
+    sub = _write(tmp_path / "sub", {"a.py": "x = 1\n"})
+    _write(sub / ".git", {"config": "secret"})
+    _write(sub / "__pycache__", {"a.pyc": "old"})
+    _write(sub / "pkg", {"b.py": "y = 2\n"})
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    assert copy_submission(sub, dst, 1 << 20) == []
+    copied = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
+    assert copied == ["a.py", "pkg/b.py"]
+
+
+def test_not_implemented_is_todo(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        def f():
+            raise NotImplementedError
+        """)
+    assert run.failure is not None and run.failure.kind == "todo"
+    assert run.failure.where == "student.py:3"
+
+
+def test_exception_names_the_student_line(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        def f():
+            return 1 / 0
+        """)
+    assert run.failure.kind == "exception"
+    assert run.failure.message.startswith("ZeroDivisionError: division by zero")
+    assert run.failure.where == "student.py:3"
+    assert "probe.py" not in run.failure.detail and "student.py" in run.failure.detail
+
+
+def test_missing_import_names_the_module(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import definitely_not_a_module_xyz
+        def f():
+            return 1
+        """)
+    assert run.failure is not None and run.failure.kind == "import"
+    assert "'definitely_not_a_module_xyz'" in run.failure.message
+    assert run.failure.where == "student.py:2"
+
+
+def test_missing_file_is_reported(tmp_path, probe, tiny_limits):
+    sub = _write(tmp_path / "sub", {"other.py": "x = 1\n"})
+    run = run_probe(probe, "call", submission=sub, limits=tiny_limits)
+    assert run.failure.kind == "missing"
+    assert "student.py not found" in run.failure.message
+    assert "other.py" in run.failure.detail
+
+
+def test_syntax_error_has_file_and_line(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        def f():
+            return 1
+
+        def g(:
+            pass
+        """)
+    assert run.failure is not None and run.failure.kind == "syntax"
+    assert run.failure.where == "student.py:5"
+    assert "SyntaxError in student.py" in run.failure.message
+
+
+def test_case_failures_keep_other_cases(tmp_path, probe, tiny_limits):
+    sub = _write(tmp_path / "sub", {"student.py": """
+        def f(name):
+            if name == "bad":
+                raise ValueError("bad case")
+            return name.upper()
+        """})
+    run = run_probe(probe, "cases", submission=sub, limits=tiny_limits)
+    assert run.failure is None
+    assert run.values["good"] == "GOOD" and run.values["also_good"] == "ALSO_GOOD"
+    assert "bad" not in run.values
+    assert set(run.case_failures) == {"bad"}
+    assert run.case_failure("bad").message == "ValueError: bad case"
+    assert run.case_failure("good") is None
+
+
+def test_probe_failure_keeps_values_put_before(tmp_path, probe, tiny_limits):
+    run = run_probe(probe, "fails", submission=_write(tmp_path / "sub", {}),
+                    limits=tiny_limits)
+    assert run.failure.kind == "api" and run.failure.message == "no such method"
+    assert run.failure.line() == "no such method [student.py:3]"
+    assert run.values["early"] == 1
+    assert run.case_failure("anything") is run.failure
+
+
+def test_environment_is_clean(tmp_path, probe, tiny_limits, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "s3cret")
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import os
+        def f():
+            return [os.environ.get("GRADER_TEST_SECRET"), os.getcwd() == os.environ["HOME"]]
+        """)
+    assert run.values["result"] == [None, True]
