@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--questions", help="comma-separated question ids")
     check.add_argument("--data-dir", type=Path)
     check.add_argument("--out", type=Path, help="also write results.json here")
+    synth = sub.add_parser("make-data", help="write synthetic CIFAR-format data (for "
+                           "benchmarks: --rows-per-batch 10000 is CIFAR-10's size)")
+    synth.add_argument("dest", type=Path, help="folder to hold cifar-10-batches-py/")
+    synth.add_argument("--rows-per-batch", type=int, default=10000)
+    synth.add_argument("--seed", type=int, default=1729)
     return parser
 
 
@@ -77,6 +82,11 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
 def main(argv: list[str] | None = None) -> int:
     """Runs a subcommand; returns the exit code (0 whenever grading completed)."""
     args = _parser().parse_args(argv)
+    if args.command == "make-data":
+        from .data import synthetic
+        root = synthetic.generate(args.dest, args.rows_per_batch, args.seed)
+        print(f"synthetic CIFAR-format data in {root}")
+        return 0
     questions = {q.strip() for q in args.questions.split(",")} if args.questions else None
     if questions:
         from .grading import RUBRIC

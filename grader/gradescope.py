@@ -36,6 +36,12 @@ def _test(result: CheckResult) -> dict[str, Any]:
     return entry
 
 
+def _own_peak_rss_mb() -> float:
+    """Peak resident memory of this (the grader's) process, MiB."""
+    import resource
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def hidden_count(run: GradingRun) -> int:
     """How many checks students do not see yet."""
     return sum(1 for r in run.results if r.visibility != "visible")
@@ -79,6 +85,7 @@ def results_json(run: GradingRun) -> dict[str, Any]:
             "dataset_note": info.dataset_note, "public_only": info.public_only,
             "versions": dict(info.versions), "device": info.device, "started": info.started,
             "max_score": run.max_score,
+            "grader_peak_rss_mb": _own_peak_rss_mb(),
             "manual": [{"question": m.question, "title": m.title, "points": m.points}
                        for m in run.manual],
         },

@@ -112,6 +112,7 @@ class GradingContext:
         self.rubric = rubric
         self.progress = progress
         self._data = None
+        self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
 
     def data(self):
         """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
@@ -127,6 +128,7 @@ class GradingContext:
         if self.progress and "on_progress" not in kwargs:
             kwargs["on_progress"] = _progress_printer(check_id)
         run = run_probe(probe, function, submission=self.submission, limits=limits, **kwargs)
+        self.probe_runs.append(run)
         if self.progress:
             sys.stderr.write("\n" if getattr(_progress_printer, "active", False) else "")
             _progress_printer.active = False

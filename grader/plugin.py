@@ -112,6 +112,7 @@ class ResultsPlugin:
         """Starts the check's clock and clears a partial score left by an earlier run."""
         cid, func = _check_of(item)
         self._began[cid] = time.monotonic()
+        self.context.probe_runs.clear()
         if hasattr(func, "__score__"):
             del func.__score__
 
@@ -130,8 +131,12 @@ class ResultsPlugin:
         fb = item.stash.get(FEEDBACK_KEY, Feedback())
         seconds = time.monotonic() - self._began.get(cid, time.monotonic())
         status, score, message, staff = _judge_outcome(report, call, func, check.points, fb)
+        runs = self.context.probe_runs
+        cost = {"sandbox_calls": len(runs),
+                "sandbox_seconds": round(sum(r.wall_seconds for r in runs), 3),
+                "sandbox_peak_rss_mb": round(max((r.peak_rss_mb for r in runs), default=0.0), 1)}
         result = CheckResult(cid, check.name, score, check.points, status, check.visibility,
-                             message, _jsonable(fb.details), seconds, staff)
+                             message, _jsonable({**fb.details, **cost}), seconds, staff)
         self.results[cid] = result
         self.write()
         if self.on_result is not None:

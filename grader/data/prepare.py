@@ -23,6 +23,7 @@ from ..rubric import DatasetSpec
 from . import cifar, synthetic
 
 SPLITS = ("train", "val", "test")
+CIFAR_ROWS_PER_BATCH = 10000
 _CHUNK = 2000
 
 
@@ -126,4 +127,12 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
 def load(data_dir: Path | None, specs: dict) -> PreparedData:
     """The CIFAR-10 data to grade with: real if present and verified, else synthetic."""
     root, kind, note = locate(data_dir, specs["synthetic"])
-    return prepare(root, kind, note, specs[kind])
+    return prepare(root, kind, note, specs[split_for(root, kind, specs)])
+
+
+def split_for(root: Path, kind: str, specs: dict) -> str:
+    """Which rubric split fits: a synthetic set of CIFAR-10's size is split like CIFAR-10."""
+    if kind == "real":
+        return "real"
+    rows = cifar.read_meta(root)[cifar.SYNTHETIC_MARK].get("rows_per_batch")
+    return "real" if rows == CIFAR_ROWS_PER_BATCH else "synthetic"
