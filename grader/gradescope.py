@@ -31,7 +31,7 @@ def _test(result: CheckResult) -> dict[str, Any]:
         "visibility": result.visibility,
         "extra_data": {"outcome": result.status, "seconds": round(result.seconds, 3),
                        **({"staff_note": result.staff_note} if result.staff_note else {}),
-                       **dict(result.details)},
+                       **{k: v for k, v in result.details.items() if k != "report"}},
     }
     return entry
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 
-from . import gradescope
+from . import gradescope, report
 from .grading import Feedback, GradingContext
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
                       ManualItem, RunInfo)
@@ -65,8 +65,9 @@ class ResultsPlugin:
     def write(self) -> None:
         """Writes results.json (atomically) when an output folder was given."""
         if self.out_dir is not None:
-            gradescope.write_json(self.out_dir / "results.json",
-                                  gradescope.results_json(self.run()))
+            run = self.run()
+            gradescope.write_json(self.out_dir / "results.json", gradescope.results_json(run))
+            report.write(run, self.context.rubric, self.out_dir)
 
     # -- pytest hooks -------------------------------------------------------------------
     @pytest.fixture(scope="session")

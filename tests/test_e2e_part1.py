@@ -49,6 +49,8 @@ def test_reference_full_marks(tmp_path):
     assert extra["dataset_kind"] == "synthetic"
     assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # clears it with margin
     assert "2a" in results["output"] and "by hand" in results["output"]
+    html = (tmp_path / "report.html").read_text()
+    assert "<svg" in html and "data:image/png;base64," in html  # curves and weight tiles
 
 
 def test_template_scores_zero_everywhere(tmp_path):
@@ -143,3 +145,4 @@ def test_killed_grader_leaves_valid_results(tmp_path):
     assert outcomes["1a.1"] == "passed"
     assert outcomes["3b.2"] == "pending"
     assert "did not finish" in results["output"]
+    assert "pending" in (out / "report.html").read_text()

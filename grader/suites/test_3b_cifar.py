@@ -10,6 +10,7 @@ import pytest
 
 from .. import hyperparams, netmath
 from ..grading import RUBRIC, conclude, failure_verdict, graded
+from ..charts import weight_tiles_png
 from ..judge import Verdict, accuracy_line, shaped
 from .part1 import DIVERGED
 from ..sandbox import ProbeRun
@@ -133,7 +134,8 @@ def test_validation_accuracy(grading, retrained, feedback):
                     peak_rss_mb=run.peak_rss_mb, hyperparams=retrained.hp,
                     loss_history=_curve(_history(run, "loss_history")),
                     train_acc_history=_curve(_history(run, "train_acc_history")),
-                    val_acc_history=_curve(_history(run, "val_acc_history")))
+                    val_acc_history=_curve(_history(run, "val_acc_history")),
+                    report={"w1_tiles": weight_tiles_png(params["W1"])})
     name = "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
     lines = [f"on {name}, retrained in {run.wall_seconds:.0f} s: "
              + accuracy_line("validation accuracy", val, threshold),

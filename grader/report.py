@@ -1,0 +1,67 @@
+"""The feedback report: results -> a self-contained HTML page (Jinja2, inline CSS and SVG).
+
+Rendered from the project's own records (GradingRun), never from results.json, and
+rewritten with results.json after every check, so a run that stops midway still leaves a
+report of what was graded. Student output and messages are data: autoescape is on.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from . import gradescope
+from .charts import line_chart
+from .records import CheckResult, GradingRun
+
+REPORT_ONLY = "report"  # details key kept out of results.json (large pictures)
+_ENV = Environment(loader=PackageLoader("grader", "templates"),
+                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                   lstrip_blocks=True)
+
+
+def _pictures(result: CheckResult) -> list[Any]:
+    """The charts of one check, from the numbers it recorded."""
+    d = result.details
+    charts = []
+    if d.get("loss_history"):
+        charts.append(line_chart({"loss": d["loss_history"]}, "training loss (reported by "
+                                 "your train())", "iteration (sampled)"))
+    accs = {k: d.get(f"{k}_acc_history") for k in ("train", "val")}
+    if any(accs.values()):
+        threshold = d.get("threshold")
+        charts.append(line_chart(accs, "accuracy per epoch (reported by your train())", "epoch",
+                                 hline=(threshold, f"threshold {threshold:.0%}")
+                                 if threshold is not None else None))
+    return charts
+
+
+def _questions(run: GradingRun, rubric) -> list[dict]:
+    groups: dict[str, dict] = {}
+    titles = {q.id: q.title for q in rubric.questions}
+    for r in run.results:
+        g = groups.setdefault(r.question, {"id": r.question, "title": titles.get(r.question, ""),
+                                           "checks": [], "score": 0.0, "max_score": 0.0})
+        g["checks"].append({"result": r, "charts": _pictures(r),
+                            "tiles": r.details.get(REPORT_ONLY, {}).get("w1_tiles")})
+        g["score"] += r.score
+        g["max_score"] += r.max_score
+    return list(groups.values())
+
+
+def render_html(run: GradingRun, rubric) -> str:
+    """The report as one HTML page."""
+    return _ENV.get_template("report.html.j2").render(
+        run=run, info=run.info, questions=_questions(run, rubric),
+        headline=gradescope.summary_line(run))
+
+
+def write(run: GradingRun, rubric, out_dir: Path) -> Path:
+    """Writes OUT/report.html atomically; returns its path."""
+    path = out_dir / "report.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(run, rubric))
+    os.replace(tmp, path)
+    return path
