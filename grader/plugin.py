@@ -9,6 +9,7 @@ with a message; nothing is dropped.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -199,5 +200,5 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> R
                 "pytest": pytest.__version__, "grader": __version__}
     return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
                    dataset_kind, dataset_note, context.public_only, versions,
-                   f"cpu ({platform.machine()}, {platform.processor() or 'unknown'}); no GPU used",
+                   f"CPU ({platform.machine()}, {os.cpu_count()} cores); no GPU used",
                    datetime.now(timezone.utc).isoformat(timespec="seconds"))
