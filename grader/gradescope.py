@@ -90,7 +90,24 @@ def results_json(run: GradingRun) -> dict[str, Any]:
                        for m in run.manual],
         },
         "tests": [_test(r) for r in run.results],
+        **({"leaderboard": board} if (board := leaderboard(run)) else {}),
     }
+
+
+# Leaderboard columns: check id -> (column name, details key); CIFAR-10 accuracies only
+# (later parts add 4b, 5d and 6c here).
+LEADERBOARD = {"3b.2": ("3b validation accuracy", "val_accuracy")}
+
+
+def leaderboard(run: GradingRun) -> list[dict[str, Any]]:
+    """Gradescope leaderboard entries for the accuracies this run measured."""
+    entries = []
+    for result in run.results:
+        column = LEADERBOARD.get(result.check_id)
+        if column and result.details.get(column[1]) is not None:
+            entries.append({"name": column[0], "value": round(100 * result.details[column[1]], 2),
+                            "order": "desc"})
+    return entries
 
 
 def write_json(path: Path, content: dict[str, Any]) -> None:
@@ -129,6 +146,9 @@ def validate(content: dict[str, Any]) -> list[str]:
                 numbers = False
         if numbers and test.get("score", 0) > test.get("max_score", math.inf) + 1e-9:
             problems.append(f"tests[{i}]: score above max_score")
+    for i, entry in enumerate(content.get("leaderboard", [])):
+        if not {"name", "value"} <= set(entry) or entry.get("order", "desc") not in ("asc", "desc"):
+            problems.append(f"leaderboard[{i}]: needs name and value, order asc or desc")
     for key in ("visibility", "stdout_visibility"):
         if content.get(key, "visible") not in VISIBILITIES:
             problems.append(f"{key} {content.get(key)!r}")

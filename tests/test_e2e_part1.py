@@ -48,6 +48,9 @@ def test_reference_full_marks(tmp_path):
     extra = tests["3b.2"]["extra_data"]
     assert extra["dataset_kind"] == "synthetic"
     assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # clears it with margin
+    assert results["leaderboard"] == [{"name": "3b validation accuracy",
+                                       "value": round(100 * extra["val_accuracy"], 2),
+                                       "order": "desc"}]
     assert "2a" in results["output"] and "by hand" in results["output"]
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and "data:image/png;base64," in html  # curves and weight tiles
