@@ -149,3 +149,13 @@ def test_killed_grader_leaves_valid_results(tmp_path):
     assert outcomes["3b.2"] == "pending"
     assert "did not finish" in results["output"]
     assert "pending" in (out / "report.html").read_text()
+
+
+def test_part1_never_imports_torch(tmp_path):
+    code = ("import sys; from grader import cli; "
+            f"cli.main(['grade', 'reference', '--out', {str(tmp_path)!r}, '--quiet', "
+            "'--questions', '1a,3a']); "
+            "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules, 'torch imported'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
