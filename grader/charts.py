@@ -1,7 +1,8 @@
 """Pictures for the report, as inline SVG or PNG data: no files, no network, no matplotlib.
 
-line_chart draws curves (loss, accuracies) as an SVG polyline chart; weight_tiles_png turns
-first-layer weights into a grid of 32 x 32 colour tiles, PNG-encoded with zlib.
+line_chart draws curves (loss, accuracies) as an SVG polyline chart; bar_chart draws
+histograms and rates (the batch summary); weight_tiles_png turns first-layer weights into
+a grid of 32 x 32 colour tiles, PNG-encoded with zlib.
 """
 from __future__ import annotations
 
@@ -61,6 +62,40 @@ def line_chart(series: Mapping[str, Sequence[float]], title: str, x_label: str,
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
                      'stroke="#555" stroke-dasharray="4 3"/>')
         parts.append(f'<text x="{left + 4}" y="{y - 3:.1f}" font-size="10">{escape(hline[1])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], title: str, x_label: str = "",
+              width: int = 420, height: int = 200, top: float | None = None,
+              value_format: str = "{:g}") -> Markup:
+    """An SVG bar chart: one bar per (label, value) with the value written above it;
+    `top` fixes the height of the scale (e.g. 100 for percentages), else the largest value."""
+    if not bars:
+        return Markup("")
+    left, right, head, foot = 10, 10, 32, 34
+    pw, ph = width - left - right, height - head - foot
+    scale = top if top else max(max(v for _, v in bars), 1e-12)
+    slot = pw / len(bars)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="{escape(title)}">',
+             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
+             f'<line x1="{left}" x2="{left + pw}" y1="{head + ph}" y2="{head + ph}" '
+             'stroke="#999"/>']
+    for i, (label, value) in enumerate(bars):
+        h = ph * max(0.0, min(value / scale, 1.0))
+        x = left + i * slot
+        parts.append(f'<rect x="{x + slot * 0.12:.1f}" y="{head + ph - h:.1f}" '
+                     f'width="{slot * 0.76:.1f}" height="{h:.1f}" fill="{COLOURS[0]}"/>')
+        if value:
+            parts.append(f'<text x="{x + slot / 2:.1f}" y="{head + ph - h - 3:.1f}" '
+                         f'font-size="10" text-anchor="middle">'
+                         f'{escape(value_format.format(value))}</text>')
+        parts.append(f'<text x="{x + slot / 2:.1f}" y="{head + ph + 12:.1f}" font-size="10" '
+                     f'text-anchor="middle">{escape(label)}</text>')
+    if x_label:
+        parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" font-size="10" '
+                     f'text-anchor="middle">{escape(x_label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

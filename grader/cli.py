@@ -1,9 +1,12 @@
-"""Command line: `python -m grader grade ...` for staff, `python -m grader check` for students."""
+"""Command line: `python -m grader grade ...` and `grade-all ...` for staff, `python -m grader
+check` for students."""
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 from . import summary
@@ -35,6 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--questions", help="comma-separated question ids")
     check.add_argument("--data-dir", type=Path)
     check.add_argument("--out", type=Path, help="also write results.json here")
+    batch = sub.add_parser("grade-all", help="grade a folder of submissions (sub-folders, "
+                           ".zip files or Gradescope's export) into OUT/gradebook.csv")
+    batch.add_argument("submissions", type=Path, help="folder with one entry per submission")
+    batch.add_argument("--out", type=Path, required=True,
+                       help="folder for OUT/<student>/, gradebook.csv and summary.html")
+    batch.add_argument("-j", "--jobs", type=int, default=1,
+                       help="submissions graded at once (at most the machine's cores)")
+    batch.add_argument("--questions", help="comma-separated question ids, e.g. 1a,2d")
+    batch.add_argument("--data-dir", type=Path, help="folder holding cifar-10-batches-py/")
+    batch.add_argument("--timeout", type=float, default=1200.0,
+                       help="wall-clock seconds one submission may take (default 1200)")
+    batch.add_argument("--force", action="store_true",
+                       help="regrade submissions already graded completely")
     synth = sub.add_parser("make-data", help="write synthetic CIFAR-format data (for "
                            "benchmarks: --rows-per-batch 10000 is CIFAR-10's size)")
     synth.add_argument("dest", type=Path, help="folder to hold cifar-10-batches-py/")
@@ -79,6 +95,47 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     return plugin.run()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Turns SIGTERM into KeyboardInterrupt: the running graders are killed, not orphaned."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
+    """Runs `grade-all`; returns 0 when every submission graded ok, 1 when some need a
+    look (timed out, grader error, incomplete), 2 on a usage error."""
+    from . import batch, batch_report
+    from .errors import BatchError
+    if args.jobs < 1 or args.timeout <= 0:
+        print("-j must be at least 1 and --timeout positive", file=sys.stderr)
+        return 2
+    selected = tuple(q.id for q in batch.RUBRIC.questions if q.id in questions) \
+        if questions else None
+    data_dir = args.data_dir or default_data_dir()
+    start = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's kill cleans up like Ctrl-C
+    try:
+        rows = batch.run_batch(args.submissions, args.out, args.jobs, selected, data_dir,
+                               args.timeout, args.force,
+                               log=lambda line: print(line, file=sys.stderr, flush=True))
+    except BatchError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: graded submissions are kept; run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+    gradebook, summary_page = batch_report.write(rows, selected, str(args.submissions),
+                                                 args.out.resolve())
+    attention = [r for r in rows if r.status != batch.OK]
+    print(f"{len(rows)} submissions in {time.monotonic() - start:.0f} s "
+          f"({sum(r.resumed for r in rows)} already graded); gradebook {gradebook}, "
+          f"summary {summary_page}")
+    if attention:
+        print(f"{len(attention)} need a look: " + ", ".join(
+            f"{r.student} ({r.status})" for r in attention), file=sys.stderr)
+    return 1 if attention else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs a subcommand; returns the exit code (0 whenever grading completed)."""
     args = _parser().parse_args(argv)
@@ -94,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"unknown question ids: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
+    if args.command == "grade-all":
+        return grade_all(args, questions)
     if not args.submission.is_dir():
         print(f"{args.submission} is not a folder; pass the folder holding two_layernet.py",
               file=sys.stderr)

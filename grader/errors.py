@@ -19,3 +19,7 @@ class DataError(GraderError):
 
 class SandboxError(GraderError):
     """The sandbox could not start a child process (not: the child failed)."""
+
+
+class BatchError(GraderError):
+    """A batch folder (grade-all) cannot be read or holds no submission."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .records import PASSED, SKIPPED, CheckResult, GradingRun
+from .records import PASSED, PENDING, SKIPPED, CheckResult, GradingRun, RunSummary
 
 TEST_STATUSES = ("passed", "failed")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -54,9 +54,13 @@ def summary_line(run: GradingRun) -> str:
                 f"({run.grader_error}). Checks graded before it stopped are listed.")
     public = [r for r in run.results if r.visibility == "visible"]
     hidden = hidden_count(run)
-    failed = [r for r in public if r.status not in (PASSED, SKIPPED)]
-    head = (f"{len(public) - len(failed)} of {len(public)} public checks passed"
-            if failed else "Public checks passed")
+    pending = [r for r in public if r.status == PENDING]
+    failed = [r for r in public if r.status not in (PASSED, SKIPPED, PENDING)]
+    passed = len(public) - len(failed) - len(pending)
+    head = (f"{passed} of {len(public)} public checks passed" if failed or pending
+            else "Public checks passed")
+    if pending:
+        head += f" ({len(pending)} not reached)"
     if hidden:
         head += f"; {hidden} hidden check{'s' if hidden != 1 else ''} graded after the due date"
     if not run.complete:
@@ -116,6 +120,33 @@ def write_json(path: Path, content: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(content, indent=2, allow_nan=False, default=str))
     os.replace(tmp, path)
+
+
+def read_summary(content: dict[str, Any]) -> RunSummary:
+    """The scores, completeness and grader error a results.json records (pending checks
+    have no score); raises ValueError when it is not a results.json of this grader."""
+    if not isinstance(content, dict) or not isinstance(content.get("tests"), list):
+        raise ValueError("not a results.json: no list of tests")
+    extra = content.get("extra_data") or {}
+    scores, checks = {}, []
+    for test in content["tests"]:
+        number = str(test.get("number", ""))
+        checks.append(number)
+        if (test.get("extra_data") or {}).get("outcome") != PENDING:
+            scores[number] = float(test.get("score", 0.0))
+    return RunSummary(scores, tuple(checks), extra.get("complete") is True,
+                      str(extra.get("grader_error") or ""), str(extra.get("rubric_version", "")),
+                      float(content.get("execution_time", 0.0)))
+
+
+def mark_stopped(content: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A copy of a partial results.json that says why grading stopped (e.g. the batch's
+    wall-clock cap): the reason heads the output and is kept as extra_data.stopped."""
+    extra = {**(content.get("extra_data") or {}), "complete": False, "stopped": reason}
+    head = (f"Grading stopped: {reason}. Checks graded before it stopped are listed; the "
+            "others are marked pending.")
+    return {**content, "output": head + "\n" + str(content.get("output", "")),
+            "extra_data": extra}
 
 
 def validate(content: dict[str, Any]) -> list[str]:

@@ -73,3 +73,15 @@ class GradingRun:
     def max_score(self) -> float:
         """Points available on the automatic checks of this run."""
         return sum(r.max_score for r in self.results)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a results.json says about a run, read back (the batch's gradebook row)."""
+
+    scores: Mapping[str, float]  # check id -> points earned, graded checks only
+    checks: tuple[str, ...]  # every check id listed, graded or still pending
+    complete: bool  # grading reached the end
+    grader_error: str  # "" unless the grader itself failed
+    rubric_version: str  # rubric the run was graded with
+    seconds: float  # execution time, seconds

@@ -1,0 +1,337 @@
+"""Instructor batch grading: every submission of a folder, each in its own grader process.
+
+run_batch finds the submissions (batch_inputs), skips those already graded (resume),
+grades the others N at once and returns one BatchRow per student; batch_report turns the
+rows into gradebook.csv and summary.html. Grading one submission is one call of
+grade_one(job) -> BatchRow: it runs `python -m grader grade SUB --out OUT/<student>
+--quiet` in a child process with a wall-clock cap, so a crash or hang of one submission
+never stops the batch.
+
+The pool is a ThreadPoolExecutor over those subprocesses. grade_one is a pure function of
+its Job (paths and settings; everything it produces lands in job.out_dir), so another pool
+backend can replace the thread pool to grade past one machine on a shared filesystem:
+`ray.get([ray.remote(grade_one).remote(j) for j in jobs])` or `dask_client.map(grade_one,
+jobs)`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from . import __version__, gradescope, rubric
+from .batch_inputs import Submission, discover
+from .errors import BatchError, GraderError
+from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
+
+# Status of one student's grading in the gradebook.
+OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
+DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
+RUBRIC = rubric.load()
+_ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade and where its outputs go."""
+
+    submission: Submission
+    out_dir: Path  # OUT/<student>: results.json, report.html, grade.log
+    scratch: Path  # the grader's TMPDIR (sandbox copies), removed afterwards
+    questions: tuple[str, ...] | None  # question ids to grade (None: all)
+    data_dir: Path | None  # folder holding cifar-10-batches-py/ (None: synthetic)
+    timeout_s: float = DEFAULT_TIMEOUT_S  # wall-clock cap of the whole grading, seconds
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One student's line of the gradebook."""
+
+    student: str  # folder under OUT holding results.json and report.html
+    name: str  # submitters' names (Gradescope metadata), "" when unknown
+    email: str  # submitters' emails (Gradescope metadata), "" when unknown
+    status: str  # OK, INCOMPLETE, GRADER_ERROR or TIMED_OUT
+    scores: Mapping[str, float] = field(default_factory=dict)  # check id -> points, graded only
+    seconds: float = 0.0  # grading wall time, seconds (the earlier run's when resumed)
+    resumed: bool = False  # skipped: a complete results.json was already there
+    note: str = ""  # for staff: what went wrong, what extraction left out
+
+    @property
+    def score(self) -> float:
+        """Points earned on the graded checks."""
+        return sum(self.scores.values())
+
+
+def selected_checks(questions: tuple[str, ...] | None) -> tuple[rubric.Check, ...]:
+    """The rubric's automatic checks of the selected questions, in rubric order."""
+    return tuple(c for c in RUBRIC.checks if questions is None or c.question in questions)
+
+
+def previous_row(job: Job) -> BatchRow | None:
+    """The row of an earlier complete grading of this job's checks, or None (grade it)."""
+    summary = _read_summary(job.out_dir / "results.json")
+    wanted = {c.id for c in selected_checks(job.questions)}
+    if summary is None or not summary.complete or summary.grader_error \
+            or summary.rubric_version != RUBRIC.version or set(summary.checks) != wanted:
+        return None
+    sub = job.submission
+    return BatchRow(sub.student, sub.name, sub.email, OK, summary.scores, summary.seconds,
+                    True, sub.note)
+
+
+def grade_one(job: Job) -> BatchRow:
+    """Grades one submission in a child grader process; returns its row (never raises).
+
+    The child gets job.timeout_s seconds of wall clock; past that its process group and
+    every process it started are killed. When it leaves no results.json, one is written
+    that says why (timed out, or the exit code), so every student has a valid file.
+    """
+    sub = job.submission
+    start = time.monotonic()
+    try:
+        return _grade(job, start)
+    except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
+        return BatchRow(sub.student, sub.name, sub.email, GRADER_ERROR, {},
+                        time.monotonic() - start, False,
+                        _join(sub.note, f"the batch could not grade it: "
+                                        f"{type(exc).__name__}: {exc}"))
+    finally:
+        shutil.rmtree(job.scratch, ignore_errors=True)
+
+
+def _grade(job: Job, start: float) -> BatchRow:
+    """grade_one's work: run the grader, then read (or write) its results.json."""
+    sub = job.submission
+    code = _run_grader(job)
+    seconds = time.monotonic() - start
+    results = job.out_dir / "results.json"
+    summary = _read_summary(results)
+    if code is None:
+        status = INCOMPLETE if _ABORT.is_set() else TIMED_OUT
+        note = ("grading interrupted (Ctrl-C or SIGTERM)" if status == INCOMPLETE else
+                f"grader timed out after {job.timeout_s:g} s (grade-all --timeout)")
+    elif summary is None:
+        status, note = GRADER_ERROR, (f"grader process ended with exit code {code} and no "
+                                      f"results.json; see {sub.student}/grade.log")
+    elif summary.grader_error or code != 0:
+        status = GRADER_ERROR
+        note = (f"grader error: {summary.grader_error or f'exit code {code}'}; "
+                f"see {sub.student}/grade.log")
+    else:
+        status, note = (OK, "") if summary.complete else (INCOMPLETE, "grading did not finish")
+    if summary is None:
+        write_stand_in(job, note, seconds)
+        summary = _read_summary(results)
+    elif code is None:  # the child's partial results.json: say why it stops there
+        content = json.loads(results.read_text())
+        gradescope.write_json(results, gradescope.mark_stopped(content, note))
+    scores = summary.scores if summary is not None else {}
+    return BatchRow(sub.student, sub.name, sub.email, status, scores, seconds, False,
+                    _join(sub.note, note))
+
+
+def _run_grader(job: Job) -> int | None:
+    """Runs `python -m grader grade` for the job; its exit code, None when stopped."""
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    job.scratch.mkdir(parents=True, exist_ok=True)
+    (job.out_dir / "results.json").unlink(missing_ok=True)  # never mistake an old one
+    cmd = [sys.executable, "-m", "grader", "grade", str(job.submission.path),
+           "--out", str(job.out_dir), "--quiet"]
+    if job.questions:
+        cmd += ["--questions", ",".join(job.questions)]
+    if job.data_dir is not None:
+        cmd += ["--data-dir", str(job.data_dir)]
+    path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(job.scratch)}
+    with open(job.out_dir / "grade.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + job.timeout_s
+        while True:
+            try:
+                return proc.wait(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline or _ABORT.is_set():
+                    _kill_tree(proc.pid)
+                    proc.wait()
+                    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every living descendant of pid (from /proc; [] where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _kill_tree(pid: int) -> None:
+    """Kills the grader's process group and its descendants: its sandbox children run in
+    sessions of their own, so killing the group alone would leave them running."""
+    for sig, targets in ((signal.SIGSTOP, ()), (signal.SIGKILL, _descendants(pid)),
+                         (signal.SIGKILL, _descendants(pid))):
+        for target in targets:
+            try:
+                os.kill(target, sig)
+            except OSError:
+                pass
+        try:
+            os.killpg(pid, sig)
+        except OSError:
+            pass
+
+
+def write_stand_in(job: Job, reason: str, seconds: float) -> None:
+    """Writes results.json and report.html for a grading that left none: every selected
+    check pending, and the reason as the grader error."""
+    from . import report  # jinja2 only when needed
+    checks = selected_checks(job.questions)
+    message = f"Not graded: {reason}."
+    results = tuple(CheckResult(c.id, c.name, 0.0, c.points, PENDING, c.visibility, message)
+                    for c in checks)
+    manual = tuple(ManualItem(q.id, q.title, q.points) for q in RUBRIC.manual
+                   if job.questions is None or q.id in job.questions)
+    info = RunInfo(str(job.submission.path), RUBRIC.version, RUBRIC.seed, "not used",
+                   "No data used: the grading did not run to the end.", False,
+                   {"python": platform.python_version(), "grader": __version__},
+                   f"CPU ({platform.machine()}, {os.cpu_count()} cores); no GPU used",
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    run = GradingRun(info, results, manual, seconds, False, reason)
+    gradescope.write_json(job.out_dir / "results.json", gradescope.results_json(run))
+    report.write(run, RUBRIC, job.out_dir)
+
+
+def _read_summary(path: Path) -> RunSummary | None:
+    """The RunSummary of a results.json, or None when missing or unreadable."""
+    try:
+        return gradescope.read_summary(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def needs_data(questions: tuple[str, ...] | None) -> bool:
+    """Whether the selected questions train on CIFAR-10 (3b)."""
+    return questions is None or "3b" in questions
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+@dataclass
+class Progress:
+    """The counter and ETA of a running batch."""
+
+    total: int  # submissions in the batch
+    done: int  # finished so far (skipped ones included)
+    workers: int  # graders running at once
+    max_score: float  # points available per submission
+    spent: list = field(default_factory=list)  # seconds of each submission graded this run
+
+    def line(self, row: BatchRow) -> str:
+        """`[3/40] alice 23/25 (41 s, eta 12 min)`: one finished submission."""
+        self.done += 1
+        self.spent.append(row.seconds)
+        left = self.total - self.done
+        eta = left * (sum(self.spent) / len(self.spent)) / max(1, min(self.workers, left))
+        status = "" if row.status == OK else f" {row.status}"
+        when = f"eta {_duration(eta)}" if left else "done"
+        return (f"[{self.done}/{self.total}] {row.student} {row.score:.4g}/{self.max_score:.4g}"
+                f"{status} ({_duration(row.seconds)}, {when})")
+
+
+def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] | None = None,
+              data_dir: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+              force: bool = False, log: Callable[[str], None] = lambda s: None
+              ) -> list[BatchRow]:
+    """Grades every submission under root into out; returns the rows sorted by student.
+
+    Submissions whose out/<student>/results.json is complete for these questions are
+    skipped unless force. Raises BatchError when root holds no submission.
+    """
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    subs = discover(root, work, exclude=(out,))
+    if not subs:
+        raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
+                         "submission, or Gradescope's export (submission_metadata.yml)")
+    all_jobs = [Job(s, out / s.student, work / "tmp" / s.student, questions,
+                    data_dir.resolve() if data_dir else None, timeout_s) for s in subs]
+    rows: dict[str, BatchRow] = {}
+    todo = []
+    for job in all_jobs:
+        row = None if force else previous_row(job)
+        if row is None:
+            todo.append(job)
+        else:
+            rows[row.student] = row
+    if rows:
+        log(f"resuming: {len(rows)} of {len(all_jobs)} submissions already graded, skipped "
+            "(--force regrades them)")
+    if jobs > (os.cpu_count() or 1):
+        log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
+            "will share cores (slower, and timed checks such as 1c.1 get noisier)")
+    if todo and needs_data(questions):
+        _prepare_data(data_dir, log)
+    max_score = sum(c.points for c in selected_checks(questions))
+    progress = Progress(len(all_jobs), len(rows), max(1, jobs), max_score)
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    try:
+        futures = [pool.submit(grade_one, job) for job in todo]
+        for future in as_completed(futures):
+            row = future.result()
+            rows[row.student] = row
+            log(progress.line(row))
+    except BaseException:
+        _ABORT.set()  # running graders are killed, queued ones never start
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _ABORT.clear()
+        shutil.rmtree(work / "tmp", ignore_errors=True)
+    return [rows[k] for k in sorted(rows)]
+
+
+def _prepare_data(data_dir: Path | None, log: Callable[[str], None]) -> None:
+    """Prepares the CIFAR-10 splits once, before the graders start (they share the cache)."""
+    from .data import prepare
+    log("preparing the CIFAR-10 data once for every grader ...")
+    try:
+        prepare.load(data_dir, dict(RUBRIC.datasets))
+    except GraderError as exc:
+        log(f"dataset unavailable ({exc}); each grader will report it")

@@ -1,0 +1,130 @@
+"""The outputs of a batch: gradebook.csv (one row per student) and summary.html.
+
+Both are rendered from BatchRows and the rubric, never from results.json dicts. The
+summary is one self-contained page (Jinja2, autoescape on, inline CSS and SVG, no
+network): pass rates and score histograms per question, then every student with a link
+to their report.html.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .batch import OK, RUBRIC, BatchRow, selected_checks
+from .charts import bar_chart
+
+_ENV = Environment(loader=PackageLoader("grader", "templates"),
+                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                   lstrip_blocks=True)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 4):g}"
+
+
+def _text(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _questions(questions: tuple[str, ...] | None) -> list[tuple[str, tuple]]:
+    """(question id, its selected checks) in rubric order, automatic questions only."""
+    checks = selected_checks(questions)
+    order = list(dict.fromkeys(c.question for c in checks))
+    return [(q, tuple(c for c in checks if c.question == q)) for q in order]
+
+
+def _question_score(row: BatchRow, checks: Sequence) -> float | None:
+    graded = [row.scores[c.id] for c in checks if c.id in row.scores]
+    return sum(graded) if graded else None
+
+
+def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None) -> str:
+    """The gradebook as CSV text: student, name, email, status, one column per check id
+    in rubric order (blank: not graded), the per-question totals, total, out of, note."""
+    groups = _questions(questions)
+    checks = [c for _, cs in groups for c in cs]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "name", "email", "status", *[c.id for c in checks],
+                     *[f"{q} total" for q, _ in groups], "total", "out of", "note"])
+    out_of = _num(sum(c.points for c in checks))
+    for row in rows:
+        per_check = [_num(row.scores[c.id]) if c.id in row.scores else "" for c in checks]
+        per_question = [_num(s) if (s := _question_score(row, cs)) is not None else ""
+                        for _, cs in groups]
+        writer.writerow([_text(row.student), _text(row.name), _text(row.email), row.status,
+                         *per_check, *per_question, _num(row.score), out_of, _text(row.note)])
+    return buffer.getvalue()
+
+
+def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, float]]:
+    """Counts per score: one bar per point when scores are whole and at most 10 points,
+    else ten bins labelled by their lower end as a share of max_score."""
+    if max_score <= 10 and all(float(v).is_integer() for v in values):
+        counts = Counter(int(v) for v in values)
+        return [(str(k), counts.get(k, 0)) for k in range(int(max_score) + 1)]
+    counts = Counter(min(int(10 * v / max_score), 9) if max_score > 0 else 0 for v in values)
+    return [(f"{10 * k}%", counts.get(k, 0)) for k in range(10)]
+
+
+def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
+                   source: str, out: Path) -> str:
+    """The batch summary page as HTML."""
+    titles = {q.id: q.title for q in RUBRIC.questions}
+    n = len(rows)
+    stats = []
+    for qid, checks in _questions(questions):
+        points = sum(c.points for c in checks)
+        scores = [_question_score(r, checks) or 0.0 for r in rows]
+        full = sum(1 for s in scores if s >= points - 1e-9)
+        stats.append({"id": qid, "title": titles.get(qid, ""), "points": points,
+                      "pass_rate": full / n if n else 0.0,
+                      "mean": sum(scores) / n if n else 0.0,
+                      "chart": bar_chart(histogram(scores, points),
+                                         f"{qid}: students per score", f"points (of {points:g})",
+                                         width=300, height=170)})
+    checks = []
+    for c in selected_checks(questions):
+        full = sum(1 for r in rows if r.scores.get(c.id, 0.0) >= c.points - 1e-9)
+        mean = sum(r.scores.get(c.id, 0.0) for r in rows) / n if n else 0.0
+        checks.append({"check": c, "pass_rate": full / n if n else 0.0, "mean": mean})
+    max_score = sum(c.points for c in selected_checks(questions))
+    rates = bar_chart([(q["id"], 100 * q["pass_rate"]) for q in stats],
+                      "students with full marks, per question (%)", "question", top=100,
+                      value_format="{:.0f}")
+    totals = bar_chart(histogram([r.score for r in rows], max_score),
+                       "students per total score", f"total (of {max_score:g})")
+    students = [{"row": r, "report": (out / r.student / "report.html").is_file()}
+                for r in rows]
+    return _ENV.get_template("summary.html.j2").render(
+        source=source, count=n, statuses=sorted(Counter(r.status for r in rows).items()),
+        ok=OK, questions=stats, checks=checks, rates_chart=rates, totals_chart=totals,
+        students=students, max_score=max_score, rubric_version=RUBRIC.version,
+        selection=", ".join(questions) if questions else "all automatic questions",
+        mean_total=sum(r.score for r in rows) / n if n else 0.0,
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write(rows: Sequence[BatchRow], questions: tuple[str, ...] | None, source: str,
+          out: Path) -> tuple[Path, Path]:
+    """Writes out/gradebook.csv and out/summary.html; returns their paths."""
+    gradebook = _write_atomic(out / "gradebook.csv", gradebook_csv(rows, questions))
+    summary = _write_atomic(out / "summary.html", render_summary(rows, questions, source, out))
+    return gradebook, summary
