@@ -68,8 +68,9 @@ def summary_line(run: GradingRun) -> str:
     return head + "."
 
 
-def results_json(run: GradingRun) -> dict[str, Any]:
-    """Gradescope's results.json content for a run."""
+def results_json(run: GradingRun, markdown: str | None = None) -> dict[str, Any]:
+    """Gradescope's results.json content for a run; `markdown`, when given, is the
+    top-level output (the report's summary), else a plain-text one is made here."""
     info = run.info
     lines = [summary_line(run), info.dataset_note]
     if run.manual:
@@ -79,8 +80,8 @@ def results_json(run: GradingRun) -> dict[str, Any]:
     return {
         "score": round(run.score, 4),
         "execution_time": max(0, int(math.ceil(run.seconds))),
-        "output": "\n".join(lines),
-        "output_format": "text",
+        "output": markdown if markdown is not None else "\n".join(lines),
+        "output_format": "md" if markdown is not None else "text",
         "stdout_visibility": "hidden",
         "extra_data": {
             "complete": run.complete, "grader_error": run.grader_error,

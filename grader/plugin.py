@@ -67,7 +67,9 @@ class ResultsPlugin:
         """Writes results.json (atomically) when an output folder was given."""
         if self.out_dir is not None:
             run = self.run()
-            gradescope.write_json(self.out_dir / "results.json", gradescope.results_json(run))
+            markdown = report.render_markdown(run, self.context.rubric)
+            gradescope.write_json(self.out_dir / "results.json",
+                                  gradescope.results_json(run, markdown))
             report.write(run, self.context.rubric, self.out_dir)
 
     # -- pytest hooks -------------------------------------------------------------------

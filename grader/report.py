@@ -58,6 +58,22 @@ def render_html(run: GradingRun, rubric) -> str:
         headline=gradescope.summary_line(run))
 
 
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_MD_ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=False,
+                      trim_blocks=True, lstrip_blocks=True)
+_MD_ENV.filters["cell"] = _md_cell
+
+
+def render_markdown(run: GradingRun, rubric) -> str:
+    """The run's summary as Markdown, for Gradescope's top-level output field."""
+    return _MD_ENV.get_template("summary.md.j2").render(
+        run=run, info=run.info, questions=_questions(run, rubric),
+        headline=gradescope.summary_line(run)).strip() + "\n"
+
+
 def write(run: GradingRun, rubric, out_dir: Path) -> Path:
     """Writes OUT/report.html atomically; returns its path."""
     path = out_dir / "report.html"

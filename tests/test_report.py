@@ -54,3 +54,12 @@ def test_partial_run_and_grader_error_are_visible(tmp_path):
     assert "did not finish" in html or "Grader error" in html
     assert 'class="pending"' in html and 'class="error-status"' in html
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_markdown_summary_never_reveals_hidden_outcomes():
+    results = [_result("1a.1", PASSED, 2.0), _result("1a.2", FAILED, 0.0, "secret detail"),
+               _result("2d.1", PASSED, 3.0), _result("2d.2", PASSED, 2.0)]
+    md = report.render_markdown(_run(results), RUBRIC)
+    assert "1a.1 passed" in md and "| 2 / 2 |" in md
+    assert "1a.2" not in md and "2d.2" not in md and "secret" not in md
+    assert "by hand" in md
