@@ -6,8 +6,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import netmath
-from ..cases import Case
-from ..grading import GradingContext, failure_verdict
+from ..cases import Case, hidden_cases
+from ..grading import Feedback, GradingContext, conclude, failure_verdict
+from ..rubric import Check
 from ..judge import Verdict, fraction_of
 from ..sandbox import ProbeRun
 
@@ -50,6 +51,24 @@ def judge_cases(run: ProbeRun, cases: Sequence[Case],
     return Verdict(fraction_of(problems, len(cases)) if len(cases) > 1 else 0.0,
                    "\n".join([f"{len(cases) - failed} of {len(cases)} {label}s correct."]
                              + problems))
+
+
+def grade_cases(grading: GradingContext, feedback: Feedback, check: Check, function: str,
+                cases: Sequence[Case], judge_one: Callable[[ProbeRun, Case], list[str]],
+                label: str) -> None:
+    """Runs a part1 probe on the cases and concludes the check on all of them."""
+    seeds = [c.seed for c in cases if c.seed is not None]
+    if seeds:
+        feedback.record(seeds=seeds)
+    run = run_cases(grading, function, check.id, cases)
+    conclude(feedback, judge_cases(run, cases, judge_one, label))
+
+
+def grade_hidden(grading: GradingContext, feedback: Feedback, check: Check, function: str,
+                 judge_one: Callable[[ProbeRun, Case], list[str]]) -> None:
+    """grade_cases on the check's hidden random networks (count from the rubric)."""
+    cases = hidden_cases(grading.rubric.seed, check.id, check.value("cases"))
+    grade_cases(grading, feedback, check, function, cases, judge_one, "random network")
 
 
 def expected_probs(case: Case) -> np.ndarray:

@@ -1,8 +1,8 @@
 """1a: the forward pass returns the softmax probabilities of the ReLU network."""
-from ..cases import TOY_PROBS, hidden_cases, toy_case
+from ..cases import TOY_PROBS, toy_case
 from ..grading import RUBRIC, conclude, graded
 from ..judge import compare, shaped
-from .part1 import expected_probs, judge_cases, run_cases
+from .part1 import expected_probs, grade_cases, grade_hidden
 
 
 def _judge_probs(check):
@@ -28,14 +28,10 @@ def test_toy_probabilities(grading, feedback):
     check = RUBRIC.check("1a.1")
     case = toy_case()
     assert abs(expected_probs(case) - TOY_PROBS).max() < 1e-7, "grader toy values drifted"
-    run = run_cases(grading, "forward", check.id, [case])
-    return conclude(feedback, judge_cases(run, [case], _judge_probs(check), "toy problem"))
+    grade_cases(grading, feedback, check, "forward", [case], _judge_probs(check), "toy problem")
 
 
 @graded("1a.2")
 def test_hidden_probabilities(grading, feedback):
     check = RUBRIC.check("1a.2")
-    cases = hidden_cases(RUBRIC.seed, check.id, check.value("cases"))
-    feedback.record(seeds=[c.seed for c in cases])
-    run = run_cases(grading, "forward", check.id, cases)
-    return conclude(feedback, judge_cases(run, cases, _judge_probs(check), "random network"))
+    grade_hidden(grading, feedback, check, "forward", _judge_probs(check))

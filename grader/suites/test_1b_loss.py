@@ -2,10 +2,10 @@
 import numpy as np
 
 from .. import netmath
-from ..cases import TOY_LOSS, hidden_cases, toy_case
+from ..cases import TOY_LOSS, toy_case
 from ..grading import RUBRIC, conclude, graded
 from ..judge import shaped
-from .part1 import judge_cases, run_cases
+from .part1 import grade_cases, grade_hidden
 
 
 def _diagnose(got, case):
@@ -45,14 +45,10 @@ def test_toy_loss(grading, feedback):
     check = RUBRIC.check("1b.1")
     case = toy_case(reg=check.value("reg"))
     assert abs(netmath.loss(case.params, case.X, case.y, case.reg) - TOY_LOSS) < 1e-10
-    run = run_cases(grading, "loss_grads", check.id, [case])
-    return conclude(feedback, judge_cases(run, [case], _judge_loss(check), "toy problem"))
+    grade_cases(grading, feedback, check, "loss_grads", [case], _judge_loss(check), "toy problem")
 
 
 @graded("1b.2")
 def test_hidden_loss(grading, feedback):
     check = RUBRIC.check("1b.2")
-    cases = hidden_cases(RUBRIC.seed, check.id, check.value("cases"))
-    feedback.record(seeds=[c.seed for c in cases])
-    run = run_cases(grading, "loss_grads", check.id, cases)
-    return conclude(feedback, judge_cases(run, cases, _judge_loss(check), "random network"))
+    grade_hidden(grading, feedback, check, "loss_grads", _judge_loss(check))
