@@ -37,7 +37,10 @@ def shaped(value: Any, shape: Sequence[int], what: str,
     """
     if value is None:
         return None, f"{what}: nothing was returned"
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):  # a ragged list
+        return None, f"{what}: expected an array of numbers, got a {type(value).__name__}"
     if arr.dtype.kind not in "biuf":
         return None, f"{what}: expected numbers, got an array of dtype {arr.dtype}"
     if arr.shape != tuple(shape):
@@ -52,6 +55,12 @@ def shaped(value: Any, shape: Sequence[int], what: str,
         return None, (f"{what}: {bad} entr{'y is' if bad == 1 else 'ies are'} NaN or inf "
                       f"({nan_hint})")
     return arr, ""
+
+
+def names(value: Any, limit: int = 20) -> list[str]:
+    """A list of names a probe reported (dict keys), as short strings, whatever it holds."""
+    items = value if isinstance(value, (list, tuple)) else []
+    return [str(v)[:40] for v in items[:limit]]
 
 
 def _fmt(x: float) -> str:

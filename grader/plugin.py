@@ -136,6 +136,9 @@ class ResultsPlugin:
         seconds = time.monotonic() - self._began.get(cid, time.monotonic())
         status, score, message, staff = _judge_outcome(report, call, func, check.points, fb)
         runs = self.context.probe_runs
+        notes = list(dict.fromkeys(n for r in runs for n in r.notes))
+        if notes and status in (PASSED, FAILED):  # e.g. a symlink or an oversized file
+            message = "\n".join(([message] if message else []) + [f"Note: {n}" for n in notes])
         cost = {"sandbox_calls": len(runs),
                 "sandbox_seconds": round(sum(r.wall_seconds for r in runs), 3),
                 "sandbox_peak_rss_mb": round(max((r.peak_rss_mb for r in runs), default=0.0), 1)}

@@ -4,11 +4,14 @@ The child (grader/sandbox_child.py) gets a fresh copy of the submission, a scrat
 directory, a clean environment, limits on CPU time, address space, file size, processes and
 open files, and its own session. When it ends (or its wall-clock time runs out) its whole
 process group is killed, and any process that slipped out of the group but still carries
-this run's token in its environment is killed too: nothing outlives a call. What comes back
-is plain data, decoded without pickle.
+this run's token in its environment is killed too. The grader is the child subreaper of its
+descendants, so a process that left the session and cleared its environment (execve) is
+reparented to the grader when its parent dies, and killed as an orphan: nothing outlives a
+call. What comes back is plain data, decoded without pickle, its size capped.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -32,6 +35,7 @@ CHILD = Path(__file__).with_name("sandbox_child.py")
 PROBES = Path(__file__).with_name("probes")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
+_PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class ProbeRun:
     wall_seconds: float = 0.0  # elapsed time of the child, seconds
     cpu_seconds: float = 0.0  # user + system CPU time of the child, seconds
     peak_rss_mb: float = 0.0  # peak resident memory of the child, MiB
+    notes: tuple[str, ...] = ()  # files of the submission not copied, and why
 
     def case_failure(self, case: str) -> Failure | None:
         """The failure of one case: the call's own failure, else the case's."""
@@ -153,6 +158,48 @@ def _kill_stragglers(pgid: int, token: str) -> None:
             continue
 
 
+def _become_subreaper() -> None:
+    """Makes this process the reaper of its orphaned descendants (Linux; else a no-op)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _stat(pid: int | str) -> tuple[int, int]:
+    """(parent pid, start time in clock ticks since boot) from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[19])
+
+
+def _kill_orphans(since: int, seconds: float = 2.0) -> None:
+    """Kills and reaps the processes reparented to this one that started at or after
+    `since` (the sandbox child's start time): descendants of a child that left its
+    session and cleared its environment. Run after the child was reaped; assumes this
+    process starts no other child while a call runs (the grader does not)."""
+    me, deadline = os.getpid(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                ppid, start = _stat(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == me and start >= since:
+                found.append(int(entry))
+        if not found:
+            return
+        for pid in found:  # killing one reparents its children to us: scan again
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                continue
+
+
 def _wait(pid: int, wall_seconds: float, progress: Path,
           on_progress: Callable[[int, int], None] | None) -> tuple[int | None, Any, float]:
     """Waits for the child; returns (wait status or None on timeout, rusage, elapsed).
@@ -215,14 +262,32 @@ def _failure_of_exit(status: int | None, usage: Any, limits: Limits, wall: float
                    "result (os._exit() or a crash?)")
 
 
-def _load_results(out: Path) -> tuple[dict[str, Any], Failure | None, dict[str, Failure]]:
+def _failure_of_record(record: Any) -> Failure:
+    """A Failure from a record the child wrote; TypeError unless it holds strings only."""
+    if not isinstance(record, dict) or not all(isinstance(v, str) for v in record.values()):
+        raise TypeError("a failure record is not a dict of strings")
+    return Failure(**record)
+
+
+def _load_results(out: Path, max_bytes: int
+                  ) -> tuple[dict[str, Any], Failure | None, dict[str, Failure]]:
+    """Reads what the child wrote; raises (anything) when it is malformed or larger than
+    max_bytes of arrays (np.savez does not compress: a genuine result cannot be larger
+    than the file-size limit the child ran under)."""
     meta = json.loads((out / "meta.json").read_text())
+    if not isinstance(meta, dict) or not isinstance(meta.get("scalars", {}), dict) \
+            or not isinstance(meta.get("case_failures", {}), dict):
+        raise TypeError("meta.json is not a dict of the expected fields")
     values: dict[str, Any] = dict(meta.get("scalars", {}))
     with np.load(out / "values.npz", allow_pickle=False) as npz:
+        size = sum(info.file_size for info in npz.zip.infolist())
+        if size > max_bytes:
+            raise ValueError(f"{size // _MB} MB of arrays, more than the "
+                             f"{max_bytes // _MB} MB a call may return")
         for key in npz.files:
             values[key] = npz[key]
-    failure = Failure(**meta["failure"]) if meta.get("failure") else None
-    cases = {k: Failure(**v) for k, v in meta.get("case_failures", {}).items()}
+    failure = _failure_of_record(meta["failure"]) if meta.get("failure") else None
+    cases = {str(k): _failure_of_record(v) for k, v in meta.get("case_failures", {}).items()}
     return values, failure, cases
 
 
@@ -254,6 +319,7 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         (ctl / "request.json").write_text(json.dumps(request))
         token = uuid.uuid4().hex
         log = ctl / "output.log"
+        _become_subreaper()
         with open(log, "wb") as logfh:
             try:
                 proc = subprocess.Popen(
@@ -264,20 +330,27 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
             except OSError as exc:
                 raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
             try:
+                since: int | None = _stat(proc.pid)[1]  # readable until reaped below
+            except (OSError, ValueError, IndexError):
+                since = None
+            status = None
+            try:
                 status, usage, wall = _wait(proc.pid, limits.wall_seconds,
                                              out / "progress.json", on_progress)
             finally:
                 _kill_stragglers(proc.pid, token)
-            if status is None:
-                _, _, usage = os.wait4(proc.pid, 0)  # (pid, status, rusage)
-            proc.returncode = 0  # reaped above; keeps Popen from waiting again
+                if status is None:
+                    _, _, usage = os.wait4(proc.pid, 0)  # (pid, status, rusage)
+                proc.returncode = 0  # reaped; keeps Popen from waiting again
+                if since is not None:
+                    _kill_orphans(since)
         output = _read_output(log, limits.output_kb)
         if notes:
             output = "\n".join(notes) + "\n" + output
         cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
         rss = usage.ru_maxrss / 1024 if usage else 0.0
         timing = {"output": output, "wall_seconds": wall, "cpu_seconds": cpu,
-                  "peak_rss_mb": rss}
+                  "peak_rss_mb": rss, "notes": tuple(notes)}
         flooded = log.stat().st_size >= limits.max_output_mb * _MB
         if flooded:  # Python ignores SIGXFSZ: the flood surfaced as an OSError somewhere
             return ProbeRun({}, Failure("output", f"printed more than {limits.max_output_mb} MB "
@@ -285,9 +358,10 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         exited_cleanly = status is not None and os.WIFEXITED(status) and not os.WEXITSTATUS(status)
         if exited_cleanly and (out / "meta.json").exists():
             try:
-                values, failure, cases = _load_results(out)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                failure = Failure("protocol", f"the result could not be read back ({exc}); "
+                values, failure, cases = _load_results(out, limits.max_output_mb * _MB)
+            except Exception as exc:  # noqa: BLE001 - the child wrote these files
+                failure = Failure("protocol", f"the result could not be read back "
+                                  f"({type(exc).__name__}: {str(exc)[:200]}); "
                                   "did your code write into the grader's files?")
                 return ProbeRun({}, failure, **timing)
             return ProbeRun(values, failure, cases, **timing)

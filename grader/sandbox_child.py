@@ -19,6 +19,7 @@ from contextlib import contextmanager
 perf_counter = time.perf_counter
 
 _MAX_TEXT = 400
+_SPARE_FDS = 8  # held while student code runs, closed before results are written
 
 
 def _safe_str(obj, limit=_MAX_TEXT):
@@ -53,6 +54,11 @@ class ProbeContext:
     # -- student code -------------------------------------------------------------------
     def import_student(self, module_name):
         """Imports a module of the submission; raises StudentFailure naming the problem."""
+        # Only now is the submission importable: a file of it named like a module the
+        # grader's own code imports (__future__.py, ...) cannot replace that module in a
+        # probe that never imports student code (the reference timing of 1c).
+        if self.submission not in sys.path:
+            sys.path.insert(0, self.submission)
         path = os.path.join(self.submission, module_name + ".py")
         if not os.path.isfile(path):
             present = sorted(f for f in os.listdir(self.submission) if f.endswith(".py"))
@@ -167,8 +173,10 @@ def main(request_path):
     import numpy as np
     with np.load(request["inputs"], allow_pickle=False) as npz:
         inputs = {k: npz[k] for k in npz.files}
-    sys.path.insert(0, os.path.realpath(request["submission"]))
     ctx = ProbeContext(request, inputs)
+    # A few descriptors kept free: student code that opens files up to the limit and
+    # keeps them open must not keep its results from being written.
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(_SPARE_FDS)]
     spec = importlib.util.spec_from_file_location("grader_probe", request["probe"])
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
@@ -180,6 +188,11 @@ def main(request_path):
     except BaseException as exc:  # noqa: BLE001 - student code escaping ctx.call
         failure = ctx.failure_of(exc).record
     # Student code may have replaced sys.stdout or closed files; results go to out_dir.
+    for fd in spare:
+        try:
+            os.close(fd)
+        except OSError:  # closed by student code already
+            pass
     _write_results(out_dir, ctx, failure)
     return 0
 

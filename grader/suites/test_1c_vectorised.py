@@ -26,12 +26,25 @@ def test_forward_speed(grading, feedback):
     stopped = failure_verdict(student, what="forward pass on a large batch")
     if stopped is not None:
         return conclude(feedback, stopped)
-    ref_s, got_s = min(reference.values["seconds"]), min(student.values["seconds"])
+    ref_s = min(reference.values["seconds"])
+    got = student.values.get("seconds")
+    if not (isinstance(got, list) and got and all(
+            isinstance(s, (int, float)) and 0 <= s < float("inf") for s in got)):
+        return conclude(feedback, Verdict(0.0, "the forward pass ran, but its timings did not "
+                                          "come back as numbers: did your code change the "
+                                          "grader's timer or its results?"))
+    got_s = min(got)
     ratio = got_s / max(ref_s, 1e-6)
-    limit = check.value("max_slowdown")
+    limit, floor = check.value("max_slowdown"), check.value("min_slowdown")
     feedback.record(student_seconds=got_s, reference_seconds=ref_s, slowdown=ratio, batch=[N, D, H, C])
     line = (f"forward pass on {N} samples: {1000 * got_s:.1f} ms, reference "
             f"{1000 * ref_s:.1f} ms ({ratio:.1f}x; must be at most {limit:g}x)")
+    if ratio < floor:
+        return conclude(feedback, Verdict(0.0, line + f"\nA forward pass more than "
+                                          f"{1 / floor:g}x faster than the reference's is not "
+                                          "a credible timing (results cached between calls, "
+                                          "or the grader's timer changed?): compute the "
+                                          "forward pass on every call."))
     if ratio <= limit:
         return conclude(feedback, Verdict(1.0, line))
     return conclude(feedback, Verdict(0.0, line + "\nHint: replace Python loops over samples with "

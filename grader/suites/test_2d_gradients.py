@@ -5,7 +5,7 @@ from .. import netmath
 from ..cases import hidden_cases, toy_case
 from ..grading import RUBRIC, conclude, failure_verdict, graded
 from ..hints import gradient_hint
-from ..judge import Verdict, shaped
+from ..judge import Verdict, names, shaped
 from .part1 import run_cases
 
 NAMES = netmath.PARAM_NAMES
@@ -25,7 +25,7 @@ def _without_relu_mask(case):
 def _param_errors(run, case, want):
     """{name: (rel error or None, problem text)} for each parameter."""
     out = {}
-    keys = run.values.get(f"{case.name}/grad_keys", [])
+    keys = names(run.values.get(f"{case.name}/grad_keys"))
     no_mask = _without_relu_mask(case)
     for name in NAMES:
         value = run.values.get(f"{case.name}/grad_{name}")

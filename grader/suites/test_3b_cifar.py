@@ -11,7 +11,7 @@ import pytest
 from .. import hyperparams, netmath
 from ..grading import RUBRIC, conclude, failure_verdict, graded
 from ..charts import weight_tiles_png
-from ..judge import Verdict, accuracy_line, shaped
+from ..judge import Verdict, accuracy_line, names, shaped
 from .part1 import DIVERGED
 from ..sandbox import ProbeRun
 
@@ -69,7 +69,7 @@ def test_hyperparams_and_history(retrained, feedback):
     problems = []
     loss = _history(run, "loss_history")
     if loss is None:
-        keys = run.values.get("stats/history_keys", [])
+        keys = names(run.values.get("stats/history_keys"))
         problems.append(f"train() returned no loss_history (keys: {', '.join(keys) or 'none'})")
     elif len(loss) != hp["num_iters"] or not np.all(np.isfinite(loss)):
         problems.append(f"loss_history should hold {hp['num_iters']} finite losses; got "
