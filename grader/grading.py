@@ -117,6 +117,7 @@ class GradingContext:
         self._data = None
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
         self._memo: dict[str, ProbeRun] = {}  # call key -> its run, within this grading
+        self.reused_runs: list[ProbeRun] = []  # memoised runs the current check used again
 
     def data(self):
         """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
@@ -131,6 +132,7 @@ class GradingContext:
         limits = self.rubric.limits_for(self.rubric.check(check_id), kind)
         key = _call_key(probe, function, limits, kwargs)
         if key in self._memo:  # the same call on the same inputs, e.g. the toy in 1b and 2d
+            self.reused_runs.append(self._memo[key])
             return self._memo[key]
         if self.progress and "on_progress" not in kwargs:
             kwargs["on_progress"] = _progress_printer(check_id)

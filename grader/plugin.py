@@ -117,6 +117,7 @@ class ResultsPlugin:
         cid, func = _check_of(item)
         self._began[cid] = time.monotonic()
         self.context.probe_runs.clear()
+        self.context.reused_runs.clear()
         if hasattr(func, "__score__"):
             del func.__score__
 
@@ -136,7 +137,7 @@ class ResultsPlugin:
         seconds = time.monotonic() - self._began.get(cid, time.monotonic())
         status, score, message, staff = _judge_outcome(report, call, func, check.points, fb)
         runs = self.context.probe_runs
-        notes = list(dict.fromkeys(n for r in runs for n in r.notes))
+        notes = list(dict.fromkeys(n for r in runs + self.context.reused_runs for n in r.notes))
         if notes and status in (PASSED, FAILED):  # e.g. a symlink or an oversized file
             message = "\n".join(([message] if message else []) + [f"Note: {n}" for n in notes])
         cost = {"sandbox_calls": len(runs),
