@@ -205,6 +205,17 @@ def _no_expected_values_seen(tmp: Path) -> None:
                 or n.startswith("TOY_")]
 
 
+# A class whose instances refuse every conversion and comparison, even being printed.
+RAISING_OBJECT = '''
+            class _HRaising:
+                def _refuse(self, *args, **kwargs):
+                    raise RuntimeError("refused")
+
+                __array__ = __float__ = __int__ = __index__ = __len__ = __iter__ = _refuse
+                __eq__ = __ne__ = __lt__ = __bool__ = __str__ = __repr__ = _refuse
+                __hash__ = object.__hash__
+            '''
+
 HOSTILE = (
     # -- forged results ------------------------------------------------------------------
     Hostile("forged_results_everywhere", "1a,2d", ("2d.1", "2d.2"), "relative error", ("1a",),
@@ -435,31 +446,13 @@ HOSTILE = (
                 return np.full((_hC, X.shape[0]), 1.0 / _hC)
             '''),
     Hostile("probabilities_that_raise", "1a,1b", ("1a.1", "1a.2"),
-            "should be a numpy array of numbers", ("1b",), module='''
-            class _HRaising:
-                """Refuses every conversion and comparison, even being printed."""
-
-                def _refuse(self, *args, **kwargs):
-                    raise RuntimeError("refused")
-
-                __array__ = __float__ = __int__ = __index__ = __len__ = __iter__ = _refuse
-                __eq__ = __ne__ = __lt__ = __bool__ = __str__ = __repr__ = _refuse
-                __hash__ = object.__hash__
-            ''', loss='''
+            "should be a numpy array of numbers", ("1b",), module=RAISING_OBJECT, loss='''
             if y is None:
                 return _HRaising()
             '''),
     # (2d is lost too: the call that returns the loss returns the gradients)
     Hostile("loss_value_that_raises", "1a,1b", ("1b.1", "1b.2"),
-            "the loss should be a numpy array of numbers", ("1a",), module='''
-            class _HRaising:
-                def _refuse(self, *args, **kwargs):
-                    raise RuntimeError("refused")
-
-                __array__ = __float__ = __int__ = __index__ = __len__ = __iter__ = _refuse
-                __eq__ = __ne__ = __lt__ = __bool__ = __str__ = __repr__ = _refuse
-                __hash__ = object.__hash__
-            ''', loss='''
+            "the loss should be a numpy array of numbers", ("1a",), module=RAISING_OBJECT, loss='''
             if y is not None and not getattr(self, "_hinner", False):
                 self._hinner = True
                 try:
