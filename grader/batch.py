@@ -33,6 +33,7 @@ from typing import Callable, Mapping
 from . import __version__, gradescope, rubric
 from .batch_inputs import Submission, discover
 from .errors import BatchError, GraderError
+from .procs import parent_and_start, pids
 from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
 
 # Status of one student's grading in the gradebook.
@@ -172,19 +173,12 @@ def _run_grader(job: Job) -> int | None:
 def _descendants(pid: int) -> list[int]:
     """Every living descendant of pid (from /proc; [] where there is none)."""
     children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
+    for entry in pids():
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            ppid = parent_and_start(entry)[0]
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(ppid, []).append(entry)
     found, stack = [], [pid]
     while stack:
         for child in children.get(stack.pop(), []):

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import pytest
 
-from . import gradescope, report
+from . import gradescope
+from . import report as html_report
 from .grading import Feedback, GradingContext
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
                       ManualItem, RunInfo)
@@ -67,10 +68,10 @@ class ResultsPlugin:
         """Writes results.json (atomically) when an output folder was given."""
         if self.out_dir is not None:
             run = self.run()
-            markdown = report.render_markdown(run, self.context.rubric)
+            markdown = html_report.render_markdown(run, self.context.rubric)
             gradescope.write_json(self.out_dir / "results.json",
                                   gradescope.results_json(run, markdown))
-            report.write(run, self.context.rubric, self.out_dir)
+            html_report.write(run, self.context.rubric, self.out_dir)
 
     # -- pytest hooks -------------------------------------------------------------------
     @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .errors import SandboxError
+from .procs import parent_and_start, pids
 from .rubric import Limits
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
@@ -97,9 +98,9 @@ def copy_submission(src: Path, dst: Path, max_bytes: int) -> list[str]:
 def _processes_of_user(uid: int) -> int:
     """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
     count = 0
-    for entry in os.listdir("/proc"):
+    for pid in pids():
         try:
-            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+            count += os.stat(f"/proc/{pid}").st_uid == uid
         except OSError:
             continue
     return count
@@ -147,13 +148,13 @@ def _kill_stragglers(pgid: int, token: str) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     needle = f"{TOKEN_VAR}={token}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for pid in pids():
+        if pid == os.getpid():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
                 if needle in fh.read().split(b"\0"):
-                    os.kill(int(entry), signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
 
@@ -166,13 +167,6 @@ def _become_subreaper() -> None:
         pass
 
 
-def _stat(pid: int | str) -> tuple[int, int]:
-    """(parent pid, start time in clock ticks since boot) from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return int(fields[1]), int(fields[19])
-
-
 def _kill_orphans(since: int, seconds: float = 2.0) -> None:
     """Kills and reaps the processes reparented to this one that started at or after
     `since` (the sandbox child's start time): descendants of a child that left its
@@ -181,15 +175,13 @@ def _kill_orphans(since: int, seconds: float = 2.0) -> None:
     me, deadline = os.getpid(), time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+        for pid in pids():
             try:
-                ppid, start = _stat(entry)
+                ppid, start = parent_and_start(pid)
             except (OSError, ValueError, IndexError):
                 continue
             if ppid == me and start >= since:
-                found.append(int(entry))
+                found.append(pid)
         if not found:
             return
         for pid in found:  # killing one reparents its children to us: scan again
@@ -330,7 +322,7 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
             except OSError as exc:
                 raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
             try:
-                since: int | None = _stat(proc.pid)[1]  # readable until reaped below
+                since: int | None = parent_and_start(proc.pid)[1]  # readable until reaped below
             except (OSError, ValueError, IndexError):
                 since = None
             status = None

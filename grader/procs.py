@@ -1,0 +1,20 @@
+"""Reading Linux's /proc: the process ids there and a process's parent and start time."""
+from __future__ import annotations
+
+import os
+
+
+def pids() -> list[int]:
+    """Ids of the processes listed in /proc now ([] where /proc cannot be read)."""
+    try:
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+
+
+def parent_and_start(pid: int) -> tuple[int, int]:
+    """(parent pid, start time in clock ticks since boot) from /proc/PID/stat; raises
+    OSError, ValueError or IndexError when the process is gone or the line unreadable."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[19])
