@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import pytest
 
-from . import gradescope
+from . import gradescope, isolation
+from .errors import GraderError
 from . import report as html_report
 from .grading import Feedback, GradingContext
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
@@ -205,7 +206,11 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> R
     from . import __version__
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "pytest": pytest.__version__, "grader": __version__}
+    try:
+        sandbox = isolation.describe(isolation.resolve())
+    except GraderError as exc:  # every check that runs student code reports it too
+        sandbox = f"cannot be isolated: {exc}"
     return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
                    dataset_kind, dataset_note, context.public_only, versions,
                    f"CPU ({platform.machine()}, {os.cpu_count()} cores); no GPU used",
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), sandbox)

@@ -42,6 +42,7 @@ class RunInfo:
     versions: Mapping[str, str]  # python, numpy, grader, ...
     device: str  # "cpu: ...", from the grading machine
     started: str  # ISO time the run started
+    sandbox: str = ""  # who student code ran as, and its network (grader/isolation.py)
 
 
 @dataclass(frozen=True)

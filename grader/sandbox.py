@@ -17,6 +17,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from . import isolation
 from .errors import SandboxError
 from .procs import parent_and_start, pids
 from .rubric import Limits
@@ -106,12 +108,14 @@ def _processes_of_user(uid: int) -> int:
     return count
 
 
-def _limit_child(limits: Limits):
-    """Returns the function the child runs before exec: sets its resource limits."""
+def _limit_child(limits: Limits, identity: isolation.Identity):
+    """Returns the function the child runs before exec: sets its resource limits, then
+    takes the sandbox identity (unprivileged user, no internet sockets)."""
     cpu = max(1, int(limits.cpu_seconds))
     # RLIMIT_NPROC counts every process of the user (a student's browser included), so the
     # child may start max_processes more than the user already runs.
-    nproc = _processes_of_user(os.getuid()) + limits.max_processes
+    uid = identity.uid if identity.dropped else os.getuid()
+    nproc = _processes_of_user(uid) + limits.max_processes
     settings = [
         (resource.RLIMIT_CPU, (cpu, cpu + 2)),
         (resource.RLIMIT_AS, (limits.memory_mb * _MB,) * 2),
@@ -124,12 +128,13 @@ def _limit_child(limits: Limits):
     def apply() -> None:
         for which, value in settings:
             resource.setrlimit(which, value)
+        isolation.enter(identity)
 
     return apply
 
 
-def _environment(work: Path, token: str) -> dict[str, str]:
-    bindir = str(Path(sys.executable).parent)
+def _environment(work: Path, token: str, python: str) -> dict[str, str]:
+    bindir = str(Path(python).parent)
     return {
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
@@ -192,6 +197,27 @@ def _kill_orphans(since: int, seconds: float = 2.0) -> None:
                 continue
 
 
+def _open_plain(path: Path):
+    """Opens a file the child wrote for reading, refusing what is not a regular file: a
+    symlink (to a grader file), a FIFO (that would block the grader) or a device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_plain(path: Path, max_bytes: int) -> bytes:
+    with _open_plain(path) as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path.name} is larger than {max_bytes} bytes")
+    return data
+
+
 def _wait(pid: int, wall_seconds: float, progress: Path,
           on_progress: Callable[[int, int], None] | None) -> tuple[int | None, Any, float]:
     """Waits for the child; returns (wait status or None on timeout, rusage, elapsed).
@@ -209,7 +235,7 @@ def _wait(pid: int, wall_seconds: float, progress: Path,
             return None, None, elapsed
         if on_progress is not None and progress.exists():
             try:
-                state = json.loads(progress.read_text())
+                state = json.loads(_read_plain(progress, 4096))
                 step = (int(state["done"]), int(state["total"]))
             except (OSError, ValueError, KeyError, TypeError):
                 step = seen
@@ -266,12 +292,12 @@ def _load_results(out: Path, max_bytes: int
     """Reads what the child wrote; raises (anything) when it is malformed or larger than
     max_bytes of arrays (np.savez does not compress: a genuine result cannot be larger
     than the file-size limit the child ran under)."""
-    meta = json.loads((out / "meta.json").read_text())
+    meta = json.loads(_read_plain(out / "meta.json", max_bytes))
     if not isinstance(meta, dict) or not isinstance(meta.get("scalars", {}), dict) \
             or not isinstance(meta.get("case_failures", {}), dict):
         raise TypeError("meta.json is not a dict of the expected fields")
     values: dict[str, Any] = dict(meta.get("scalars", {}))
-    with np.load(out / "values.npz", allow_pickle=False) as npz:
+    with _open_plain(out / "values.npz") as fh, np.load(fh, allow_pickle=False) as npz:
         size = sum(info.file_size for info in npz.zip.infolist())
         if size > max_bytes:
             raise ValueError(f"{size // _MB} MB of arrays, more than the "
@@ -281,6 +307,28 @@ def _load_results(out: Path, max_bytes: int
     failure = _failure_of_record(meta["failure"]) if meta.get("failure") else None
     cases = {str(k): _failure_of_record(v) for k, v in meta.get("case_failures", {}).items()}
     return values, failure, cases
+
+
+def _check_readable(identity: isolation.Identity, paths) -> None:
+    """A grader error (before any student code runs) when the unprivileged child could
+    not read a data file: the data then lives in a folder staff must open up."""
+    if not identity.dropped:
+        return
+    for path in paths:
+        if not isolation.readable_by(Path(path), identity.uid, identity.gid):
+            raise SandboxError(f"{path} is not readable by the sandbox user {identity.name}; "
+                               "keep prepared data in a world-readable folder ($GRADER_CACHE)")
+
+
+def _hand_over(root: Path, owned: tuple[Path, ...], identity: isolation.Identity) -> None:
+    """Lets the unprivileged child in: it may pass through root (not list it), read ctl/,
+    and own its working copy, scratch and output folders; nothing else here is its own."""
+    os.chmod(root, 0o711)
+    for top in owned:
+        for folder, dirs, files in os.walk(top):
+            os.chown(folder, identity.uid, identity.gid)
+            for name in files:
+                os.chown(os.path.join(folder, name), identity.uid, identity.gid)
 
 
 def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Limits,
@@ -297,14 +345,21 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
     does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe) if str(probe).endswith(".py") else PROBES / f"{probe}.py"
+    identity = isolation.resolve()
+    _check_readable(identity, (data_files or {}).values())
     root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
     try:
         ctl, work, sub, out = (root / d for d in ("ctl", "work", "sub", "out"))
         for d in (ctl, work, sub, out):
             d.mkdir()
+        # The child runs copies of its two scripts: the grader's own folder may be locked.
+        child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
+        probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB)
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
-        request = {"probe": str(probe_path), "function": function,
+        if identity.dropped:
+            _hand_over(root, (work, sub, out), identity)
+        request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},
                    "data_files": dict(data_files or {})}
@@ -315,11 +370,12 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         with open(log, "wb") as logfh:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", str(CHILD), str(ctl / "request.json")],
-                    cwd=work, env=_environment(work, token), stdin=subprocess.DEVNULL,
-                    stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=_limit_child(limits), close_fds=True)
-            except OSError as exc:
+                    [identity.python, "-I", str(child), str(ctl / "request.json")],
+                    cwd=work, env=_environment(work, token, identity.python),
+                    stdin=subprocess.DEVNULL, stdout=logfh, stderr=subprocess.STDOUT,
+                    start_new_session=True, preexec_fn=_limit_child(limits, identity),
+                    close_fds=True)
+            except (OSError, subprocess.SubprocessError) as exc:
                 raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
             try:
                 since: int | None = parent_and_start(proc.pid)[1]  # readable until reaped below

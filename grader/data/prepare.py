@@ -121,7 +121,23 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
         (tmp / "done.json").write_text(json.dumps({"key": key}))
         shutil.rmtree(where, ignore_errors=True)
         os.replace(tmp, where)
+    _set_modes(where, files)
     return PreparedData(kind, note, files, 10, labels)
+
+
+def _set_modes(where: Path, files: dict[str, Path]) -> None:
+    """Training and validation arrays readable by everyone (the sandbox child may run as
+    an unprivileged user), the test split by the grader only (it never enters a child)."""
+    for folder in (where.parent, where):  # folders the grader made; never $GRADER_CACHE itself
+        try:
+            os.chmod(folder, 0o755)
+        except PermissionError:  # a shared cache someone else created: leave it
+            pass
+    for name, path in files.items():
+        try:
+            os.chmod(path, 0o600 if name.endswith("_test") else 0o644)
+        except PermissionError:
+            pass
 
 
 def load(data_dir: Path | None, specs: dict) -> PreparedData:
