@@ -116,11 +116,26 @@ def leaderboard(run: GradingRun) -> list[dict[str, Any]]:
     return entries
 
 
+def _finite(value: Any) -> Any:
+    """value with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_json(path: Path, content: dict[str, Any]) -> None:
     """Writes JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2, allow_nan=False, default=str))
+    try:
+        text = json.dumps(content, indent=2, allow_nan=False, default=str)
+    except ValueError:  # a NaN or infinity slipped through: never lose the results for it
+        text = json.dumps(_finite(content), indent=2, allow_nan=False, default=str)
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 

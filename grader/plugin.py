@@ -9,6 +9,7 @@ with a message; nothing is dropped.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -190,8 +191,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if hasattr(value, "tolist"):
         return _jsonable(value.tolist())
-    if isinstance(value, float) and value != value:
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinities (a diverged loss curve) are gaps in JSON
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

@@ -159,3 +159,18 @@ def test_part1_never_imports_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_training_that_diverges_to_infinity_still_leaves_valid_results(tmp_path):
+    """A loss history holding inf (no averaging, no ReLU: the toy run blows up) is
+    recorded with gaps, not lost: results.json stays strict JSON."""
+    sub = tmp_path / "sub"
+    shutil.copytree(REFERENCE, sub)
+    code = (sub / "two_layernet.py").read_text()
+    for old, new in (("        dz3 /= N\n", ""), ("np.maximum(0.0, z2)", "z2")):
+        assert old in code
+        code = code.replace(old, new)
+    (sub / "two_layernet.py").write_text(code)
+    results = grade(sub, tmp_path / "out", "3a")
+    toy = by_id(results)["3a.1"]
+    assert toy["score"] == 0 and None in toy["extra_data"]["loss_history"]
