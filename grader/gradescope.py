@@ -11,7 +11,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .records import PASSED, PENDING, SKIPPED, CheckResult, GradingRun, RunSummary
 
@@ -19,15 +19,15 @@ TEST_STATUSES = ("passed", "failed")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-def _test(result: CheckResult) -> dict[str, Any]:
+def _test(result: CheckResult, markdown: str | None = None) -> dict[str, Any]:
     entry = {
         "name": result.name,
         "number": result.check_id,
         "score": round(result.score, 4),
         "max_score": result.max_score,
         "status": "passed" if result.status == PASSED else "failed",
-        "output": result.message,
-        "output_format": "text",
+        "output": result.message if markdown is None else markdown,
+        "output_format": "text" if markdown is None else "md",
         "visibility": result.visibility,
         "extra_data": {"outcome": result.status, "seconds": round(result.seconds, 3),
                        **({"staff_note": result.staff_note} if result.staff_note else {}),
@@ -68,9 +68,11 @@ def summary_line(run: GradingRun) -> str:
     return head + "."
 
 
-def results_json(run: GradingRun, markdown: str | None = None) -> dict[str, Any]:
+def results_json(run: GradingRun, markdown: str | None = None,
+                 check_markdown: Callable[[CheckResult], str] | None = None) -> dict[str, Any]:
     """Gradescope's results.json content for a run; `markdown`, when given, is the
-    top-level output (the report's summary), else a plain-text one is made here."""
+    top-level output (the report's summary), else a plain-text one is made here;
+    `check_markdown` renders each test's output as Markdown (else its plain message)."""
     info = run.info
     lines = [summary_line(run), info.dataset_note]
     if run.manual:
@@ -95,7 +97,7 @@ def results_json(run: GradingRun, markdown: str | None = None) -> dict[str, Any]
             "manual": [{"question": m.question, "title": m.title, "points": m.points}
                        for m in run.manual],
         },
-        "tests": [_test(r) for r in run.results],
+        "tests": [_test(r, check_markdown(r) if check_markdown else None) for r in run.results],
         **({"leaderboard": board} if (board := leaderboard(run)) else {}),
     }
 

@@ -72,7 +72,8 @@ class ResultsPlugin:
             run = self.run()
             markdown = html_report.render_markdown(run, self.context.rubric)
             gradescope.write_json(self.out_dir / "results.json",
-                                  gradescope.results_json(run, markdown))
+                                  gradescope.results_json(
+                                      run, markdown, html_report.render_check_markdown))
             html_report.write(run, self.context.rubric, self.out_dir)
 
     # -- pytest hooks -------------------------------------------------------------------

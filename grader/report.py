@@ -7,6 +7,7 @@ report of what was graded. Student output and messages are data: autoescape is o
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,51 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")  # emphasis, code, links, HTML, tables
+_MD_LINE_START = re.compile(r"^(\s*)(\d*)([#+\-=>.)])")  # headings, lists, quotes
+
+
+def _md_text(text: str) -> str:
+    """Text shown literally in Markdown: each character that would start markup escaped."""
+    escaped = _MD_INLINE.sub(r"\\\1", str(text))
+    return _MD_LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2)}\\{m.group(3)}", escaped)
+
+
 _MD_ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=False,
                       trim_blocks=True, lstrip_blocks=True)
 _MD_ENV.filters["cell"] = _md_cell
+_MD_ENV.filters["md"] = _md_text
+STATUS_WORDS = {"passed": "Passed", "failed": "Failed", "error": "Grader error",
+                "skipped": "Not graded in this run", "pending": "Not reached"}
+
+
+def _blocks(message: str) -> list[dict[str, str]]:
+    """A check's message as Markdown blocks: hints, indented detail (a traceback) fenced
+    as code, everything else a paragraph per line."""
+    blocks: list[dict[str, str]] = []
+    for line in message.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("Hint: "):
+            blocks.append({"kind": "hint", "text": line[len("Hint: "):]})
+        elif line[0].isspace() and blocks and blocks[-1]["kind"] == "code":
+            blocks[-1]["text"] += "\n" + line
+        elif line[0].isspace():
+            blocks.append({"kind": "code", "text": line})
+        else:
+            blocks.append({"kind": "text", "text": line})
+    for block in blocks:
+        if block["kind"] == "code":  # a fence longer than any backtick run inside
+            longest = max((len(m) for m in re.findall(r"`+", block["text"])), default=0)
+            block["fence"] = "`" * max(3, longest + 1)
+    return blocks
+
+
+def render_check_markdown(result: CheckResult) -> str:
+    """One check's feedback as Markdown, for its row in results.json."""
+    return _MD_ENV.get_template("check.md.j2").render(
+        result=result, status=STATUS_WORDS.get(result.status, result.status),
+        blocks=_blocks(result.message)).strip() + "\n"
 
 
 def render_markdown(run: GradingRun, rubric) -> str:

@@ -45,6 +45,8 @@ def test_run_autograder_grades_a_submission(tmp_path):
     assert results["extra_data"]["complete"]
     assert results["score"] == 0 and len(results["tests"]) > 10
     assert results["output_format"] == "md"
+    assert {t["output_format"] for t in results["tests"]} == {"md"}
+    assert all(t["output"].startswith(("**Failed**", "**Not graded")) for t in results["tests"])
 
 
 def test_run_autograder_leaves_results_when_the_grader_cannot_start(tmp_path):

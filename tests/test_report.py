@@ -63,3 +63,25 @@ def test_markdown_summary_never_reveals_hidden_outcomes():
     assert "1a.1 passed" in md and "| 2 / 2 |" in md
     assert "1a.2" not in md and "2d.2" not in md and "secret" not in md
     assert "by hand" in md
+
+
+def test_check_markdown_quotes_hints_fences_tracebacks_and_escapes_student_text():
+    message = ("AttributeError: 'TwoLayerNet' has no attribute *params* <img src=x> [x](http://e)\n"
+               '  File "two_layernet.py", line 57, in loss\n'
+               "    ```` breaking out of a fence?\n"
+               "# not a heading\n"
+               "Hint: sum the upstream gradient over the batch axis (axis=0).")
+    md = report.render_check_markdown(_result("2d.1", FAILED, 0.0, message))
+    assert md.startswith("**Failed**: 0 / ")
+    assert "> **Hint:** sum the upstream gradient over the batch axis (axis=0)." in md
+    assert "\\*params\\*" in md and "\\<img src=x\\>" in md and "\\[x\\](http://e)" in md
+    assert "\n\\# not a heading" in md
+    fence = "`````"  # one longer than the student's four backticks
+    assert f"{fence}\n  File \"two_layernet.py\", line 57, in loss\n" in md
+    assert md.count(fence) == 2
+
+
+def test_check_markdown_for_each_status():
+    for status, word in ((PASSED, "**Passed**"), (ERROR, "**Grader error**"),
+                         (PENDING, "**Not reached**")):
+        assert report.render_check_markdown(_result("1a.1", status, 0.0, "x")).startswith(word)
