@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("dest", type=Path, help="folder to hold cifar-10-batches-py/")
     synth.add_argument("--rows-per-batch", type=int, default=10000)
     synth.add_argument("--seed", type=int, default=1729)
+    fetch = sub.add_parser("fetch-data", help="download CIFAR-10 and MNIST into DEST and "
+                           "verify their published md5s (the Gradescope image build)")
+    fetch.add_argument("dest", type=Path, help="folder for cifar-10-batches-py/ and MNIST/")
+    fetch.add_argument("--only", choices=("cifar10", "mnist"), help="fetch one dataset only")
+    handout = sub.add_parser("bundle", help="write the students' archive (student_template/ "
+                             "and the public self-check), audited for solution content")
+    handout.add_argument("--out", type=Path, required=True, help="folder for assignment1.zip")
     return parser
 
 
@@ -143,6 +150,23 @@ def main(argv: list[str] | None = None) -> int:
         from .data import synthetic
         root = synthetic.generate(args.dest, args.rows_per_batch, args.seed)
         print(f"synthetic CIFAR-format data in {root}")
+        return 0
+    if args.command == "fetch-data":
+        from .data import fetch
+        try:
+            fetch.fetch(args.dest, (args.only,) if args.only else tuple(fetch.DATASETS),
+                        log=lambda line: print(line, flush=True))
+        except GraderError as exc:
+            print(f"fetch-data: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "bundle":
+        from .bundle import build_bundle
+        try:
+            print(f"student bundle written to {build_bundle(args.out)}")
+        except GraderError as exc:
+            print(f"bundle: {exc}", file=sys.stderr)
+            return 1
         return 0
     questions = {q.strip() for q in args.questions.split(",")} if args.questions else None
     if questions:
