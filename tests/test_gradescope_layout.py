@@ -4,10 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
-from grader import gradescope
+import pytest
+
+from grader import gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,12 +29,15 @@ def test_zip_has_gradescope_files_at_its_root_and_no_reference(tmp_path):
     assert not [n for n in names if n.startswith(("reference/", "student_template/", "tests/"))]
 
 
-def _autograder(tmp_path, submission):
-    root = tmp_path / "autograder"
+def _autograder(tmp_path, submission, root=None, **env_vars):
+    """Unpacks the zip into ROOT/source and runs run_autograder as Gradescope would. By
+    default student code runs as the grader's user (this interpreter lives in a private
+    folder); the isolation test passes a world-readable ROOT and interpreter."""
+    root = root or tmp_path / "autograder"
     zipfile.ZipFile(_build(tmp_path)).extractall(root / "source")
     shutil.copytree(submission, root / "submission")
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_ISOLATION": "auto",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env_vars}
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
                    capture_output=True, timeout=600, check=True)
     return json.loads((root / "results" / "results.json").read_text())
@@ -61,3 +67,60 @@ def test_run_autograder_leaves_results_when_the_grader_cannot_start(tmp_path):
     results = json.loads((root / "results" / "results.json").read_text())
     assert gradescope.validate(results) == []
     assert "Grader error, contact course staff" in results["output"]
+
+
+ATTACK = """
+# Appended by the test: what a hostile submission tries as it is imported.
+import os as _os
+_ROOT = {root!r}
+_LOG = {log!r}
+def _try(name, action):
+    try:
+        action()
+        outcome = "DONE"
+    except OSError as exc:
+        outcome = type(exc).__name__
+    with open(_os.path.join(_LOG, f"{{name}}-{{_os.getpid()}}"), "w") as fh:
+        fh.write(f"{{outcome}} uid={{_os.getuid()}}")
+_try("forge", lambda: open(_ROOT + "/results/results.json", "w").write('{{"score": 100}}'))
+_try("marker", lambda: open(_ROOT + "/results/pwned", "w").write("x"))
+_try("rubric", lambda: open(_LOG + "/leak", "w").write(
+    open(_ROOT + "/source/grader/rubric.toml").read()))
+_try("netmath", lambda: open(_ROOT + "/source/grader/netmath.py").read())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop needs root")
+def test_as_root_student_code_runs_unprivileged_and_reference_keeps_full_marks(
+        tmp_path, sandbox_python):
+    """The whole Gradescope run with isolation required: the reference with attacks
+    appended still gets every point, and every attack is refused."""
+    top = Path(tempfile.mkdtemp(prefix="autograder-sim-"))  # /tmp: others may pass through
+    try:
+        os.chmod(top, 0o755)
+        root, log = top / "autograder", top / "attack-log"
+        log.mkdir()
+        os.chmod(log, 0o777)
+        sub = tmp_path / "sub"
+        shutil.copytree(ROOT / "reference", sub)
+        with open(sub / "two_layernet.py", "a") as fh:
+            fh.write(ATTACK.format(root=str(root), log=str(log)))
+        results = _autograder(tmp_path, sub, root, GRADER_ISOLATION="require",
+                              GRADER_SANDBOX_PYTHON=sandbox_python)
+        assert gradescope.validate(results) == []
+        assert results["extra_data"]["sandbox"].startswith("separate process as nobody")
+        lost = {t["number"]: t["output"] for t in results["tests"]
+                if t["score"] != t["max_score"]}
+        assert not lost
+        assert results["score"] == sum(c.points for c in rubric.load().checks)
+        assert not (root / "results" / "pwned").exists()
+        assert not (log / "leak").exists() or "seed" not in (log / "leak").read_text()
+        outcomes = {}
+        for entry in log.iterdir():
+            if entry.name != "leak":
+                assert entry.stat().st_uid == 65534  # written by the unprivileged child
+                outcomes.setdefault(entry.name.split("-")[0], set()).add(entry.read_text())
+        assert outcomes == {name: {"PermissionError uid=65534"}
+                            for name in ("forge", "marker", "rubric", "netmath")}
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
