@@ -168,3 +168,35 @@ def test_an_unreadable_data_file_is_a_grader_error_before_student_code_runs(
     with pytest.raises(SandboxError, match="not readable by the sandbox user"):
         run_probe("part1", "forward", submission=tmp_path, limits=LIMITS,
                   data_files={"X_train": str(data)})
+
+
+FORKS = '''
+import os, time
+
+def forks(ctx):
+    children = 0
+    try:
+        while children < 10000:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            children += 1
+        ctx.put("stopped_by", "nothing")
+    except OSError as exc:
+        ctx.put("stopped_by", type(exc).__name__)
+    ctx.put("children", children)
+'''
+
+
+@root_only
+def test_as_nobody_the_process_limit_holds(sandbox_python, monkeypatch, tmp_path):
+    """Root ignores RLIMIT_NPROC; the unprivileged child does not: a fork bomb stops."""
+    monkeypatch.setenv("GRADER_ISOLATION", "require")
+    monkeypatch.setenv("GRADER_SANDBOX_PYTHON", sandbox_python)
+    probe = tmp_path / "fork_probe.py"
+    probe.write_text(FORKS)
+    limits = LIMITS.replace(max_processes=16, wall_seconds=20)
+    run = run_probe(probe, "forks", submission=tmp_path, limits=limits)
+    assert run.failure is None, run.failure
+    assert run.values["stopped_by"] == "BlockingIOError"
+    assert run.values["children"] < 16
