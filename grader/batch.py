@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
@@ -39,6 +41,10 @@ from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunS
 # Status of one student's grading in the gradebook.
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
+# As root, the grader running in pool slot i runs student code as uid SLOT_UID_BASE + i, so
+# two submissions graded at once cannot signal or read each other's processes and files.
+# 65000-65533 are reserved (never given to a real account) on Debian and Ubuntu.
+SLOT_UID_BASE = 65100
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
 RUBRIC = rubric.load()
 _ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
@@ -54,6 +60,7 @@ class Job:
     questions: tuple[str, ...] | None  # question ids to grade (None: all)
     data_dir: Path | None  # folder holding cifar-10-batches-py/ (None: synthetic)
     timeout_s: float = DEFAULT_TIMEOUT_S  # wall-clock cap of the whole grading, seconds
+    sandbox_user: str | None = None  # uid student code runs as, when the grader is root
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,8 @@ def _run_grader(job: Job) -> int | None:
         cmd += ["--data-dir", str(job.data_dir)]
     path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(job.scratch)}
+    if job.sandbox_user is not None:
+        env["GRADER_SANDBOX_USER"] = job.sandbox_user
     with open(job.out_dir / "grade.log", "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -284,7 +293,11 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
-    all_jobs = [Job(s, out / s.student, work / "tmp" / s.student, questions,
+    # Scratch (the graders' $TMPDIR, holding the sandbox folders) lives in the system's
+    # temporary folder, which every user may pass through, wherever OUT is.
+    scratch = Path(tempfile.mkdtemp(prefix="grade-all-"))
+    os.chmod(scratch, 0o711)
+    all_jobs = [Job(s, out / s.student, scratch / s.student, questions,
                     data_dir.resolve() if data_dir else None, timeout_s) for s in subs]
     rows: dict[str, BatchRow] = {}
     todo = []
@@ -305,8 +318,11 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     max_score = sum(c.points for c in selected_checks(questions))
     progress = Progress(len(all_jobs), len(rows), max(1, jobs), max_score)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for slot in range(max(1, jobs)):
+        slots.put(slot)
     try:
-        futures = [pool.submit(grade_one, job) for job in todo]
+        futures = [pool.submit(_grade_in_slot, job, slots) for job in todo]
         for future in as_completed(futures):
             row = future.result()
             rows[row.student] = row
@@ -317,8 +333,19 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _ABORT.clear()
-        shutil.rmtree(work / "tmp", ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return [rows[k] for k in sorted(rows)]
+
+
+def _grade_in_slot(job: Job, slots: queue.SimpleQueue) -> BatchRow:
+    """grade_one with a pool slot held: as root, its own sandbox uid for the duration."""
+    slot = slots.get()
+    try:
+        if os.geteuid() == 0:
+            job = replace(job, sandbox_user=str(SLOT_UID_BASE + slot))
+        return grade_one(job)
+    finally:
+        slots.put(slot)
 
 
 def _prepare_data(data_dir: Path | None, log: Callable[[str], None]) -> None:

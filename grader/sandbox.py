@@ -311,13 +311,15 @@ def _load_results(out: Path, max_bytes: int
 
 def _check_readable(identity: isolation.Identity, paths) -> None:
     """A grader error (before any student code runs) when the unprivileged child could
-    not read a data file: the data then lives in a folder staff must open up."""
+    not read a file it needs: a data file, or its own script when $TMPDIR lies in a
+    private folder. Staff must open that folder up; the student is not at fault."""
     if not identity.dropped:
         return
     for path in paths:
         if not isolation.readable_by(Path(path), identity.uid, identity.gid):
             raise SandboxError(f"{path} is not readable by the sandbox user {identity.name}; "
-                               "keep prepared data in a world-readable folder ($GRADER_CACHE)")
+                               "keep prepared data ($GRADER_CACHE) and temporary files "
+                               "($TMPDIR) in folders every user may pass through")
 
 
 def _hand_over(root: Path, owned: tuple[Path, ...], identity: isolation.Identity) -> None:
@@ -359,6 +361,7 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
         if identity.dropped:
             _hand_over(root, (work, sub, out), identity)
+            _check_readable(identity, [child])  # e.g. $TMPDIR inside a private folder
         request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},

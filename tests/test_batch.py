@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -262,3 +263,37 @@ def test_grader_killed_before_writing_anything_gets_a_stand_in(tmp_path):
     assert [t["number"] for t in results["tests"]] == ["1a.1", "1a.2"]
     assert (tmp_path / "amy" / "report.html").is_file()
     assert not (tmp_path / "scratch").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop needs root")
+def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sandbox_python):
+    """Two submissions graded at once never share a uid: neither can signal or read the
+    other's processes and files. OUT here lies in pytest's private folder: the sandbox
+    folders go to the system's temporary folder, so the drop still works."""
+    log = Path(tempfile.mkdtemp(prefix="uid-log-"))
+    try:
+        os.chmod(log, 0o777)
+        subs = tmp_path / "subs"
+        for name in ("ann", "ben", "cat"):
+            sub = _copy_reference(subs / name)
+            with open(sub / "two_layernet.py", "a") as fh:
+                fh.write(f"\nimport os as _os\nopen({str(log)!r} + f'/{name}-{{_os.getpid()}}', "
+                         "'w').write(str(_os.getuid()))\n")
+        env = {**os.environ, "GRADER_ISOLATION": "require",
+               "GRADER_SANDBOX_PYTHON": sandbox_python}
+        proc = subprocess.run([sys.executable, "-m", "grader", "grade-all", str(subs), "--out",
+                               str(tmp_path / "out"), "--questions", QUESTIONS, "-j", "2"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        book = gradebook(tmp_path / "out")
+        assert {float(book[s]["total"]) for s in ("ann", "ben", "cat")} == {FULL}
+        uids = {}
+        for entry in log.iterdir():
+            uids.setdefault(entry.name.split("-")[0], set()).add(entry.read_text())
+        assert set(uids) == {"ann", "ben", "cat"}
+        for student, seen in uids.items():
+            assert len(seen) == 1  # one uid for a whole grading
+        slot_uids = {str(batch.SLOT_UID_BASE), str(batch.SLOT_UID_BASE + 1)}
+        assert set().union(*uids.values()) == slot_uids  # the first two ran side by side
+    finally:
+        shutil.rmtree(log, ignore_errors=True)
