@@ -63,7 +63,9 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")  # emphasis, code, links, HTML, tables
+# emphasis, code, links, HTML, tables; an underscore inside a word (two_layernet.py)
+# cannot start emphasis in CommonMark, so it stays as it is
+_MD_INLINE = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _MD_LINE_START = re.compile(r"^(\s*)(\d*)([#+\-=>.)])")  # headings, lists, quotes
 
 

@@ -1,0 +1,198 @@
+"""The archive handed to students: student_template/ and the public self-check, audited.
+
+build_bundle(out_dir) writes out_dir/assignment1.zip: `assignment1/` holds every file of
+student_template/ (the stubs, the driver, hyperparams.py and the handout README.md),
+selfcheck.py (grader/public/selfcheck.py, the public checks on their own) and
+staticcheck.py (the 1c loop finder it loads). The zip is deterministic: sorted entries,
+fixed timestamps and permissions. Before it is written, audit() reads every member and
+refuses the build when one holds reference code, a grader module that is not public, or
+the rubric's seed or a seed derived from it.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from .errors import GraderError
+
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+TEMPLATE = ROOT / "student_template"
+REFERENCE = ROOT / "reference"
+FOLDER = "assignment1"  # the one top-level folder of the archive
+ARCHIVE = "assignment1.zip"
+# The only grader files that ship: path in grader/ -> name in the bundle.
+PUBLIC = {"public/selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py"}
+# Never bundled from student_template/: caches and what running the driver there writes.
+SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
+MIN_BODY_CHARS = 80  # shorter function bodies are too generic to call a copy
+
+
+def _normalise(text: str) -> str:
+    """The text's non-blank lines, stripped: indentation and blank lines do not hide a copy."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    """Line numbers of the module's, classes' and functions' docstrings."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def function_bodies(source: str) -> dict[str, str]:
+    """{qualified name: normalised body without its docstring} of every function in source."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    skip = _docstring_lines(tree)
+    bodies: dict[str, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first, last = child.body[0].lineno, child.body[-1].end_lineno
+                text = "\n".join(lines[i - 1] for i in range(first, last + 1) if i not in skip)
+                bodies[f"{prefix}{child.name}"] = _normalise(text)
+                visit(child, f"{prefix}{child.name}.")
+
+    visit(tree, "")
+    return bodies
+
+
+@lru_cache(maxsize=1)
+def _solution() -> tuple[dict[str, bytes], dict[str, str], frozenset[str]]:
+    """What reference/ has that student_template/ lacks: whole files that differ from their
+    template counterpart, function bodies that differ, and lines absent from the template."""
+    if not REFERENCE.is_dir():
+        raise GraderError(f"{REFERENCE} not found: the bundle is built, and audited against "
+                          "the solution, from a full checkout of the repository")
+    files, bodies, lines = {}, {}, set()
+    for path in sorted(REFERENCE.glob("*.py")):
+        twin = TEMPLATE / path.name
+        data = path.read_bytes()
+        if twin.is_file() and twin.read_bytes() == data:
+            continue  # a given file (the driver), the same in the template
+        files[f"reference/{path.name}"] = data
+        source = data.decode()
+        given = twin.read_text() if twin.is_file() else ""
+        given_bodies = function_bodies(given) if given else {}
+        for name, body in function_bodies(source).items():
+            if body != given_bodies.get(name) and len(body) >= MIN_BODY_CHARS:
+                bodies[f"reference/{path.name}: {name}"] = body
+        given_lines = {line.strip() for line in given.splitlines()}
+        docstrings = _docstring_lines(ast.parse(source))
+        for number, line in enumerate(source.splitlines(), 1):
+            line = line.strip()
+            if number in docstrings or line in given_lines:
+                continue
+            code = line.split("  #")[0].strip()  # also without its trailing comment
+            lines.update(t for t in (line, code) if len(t) >= 8 and t not in given_lines)
+    return files, bodies, frozenset(lines)
+
+
+@lru_cache(maxsize=1)
+def _private_grader() -> tuple[dict[str, bytes], dict[str, str]]:
+    """Every grader file that must not ship (all but PUBLIC), and its function bodies."""
+    files, bodies = {}, {}
+    for path in sorted(PACKAGE.rglob("*")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if not path.is_file() or "__pycache__" in rel or rel.endswith(".pyc") or rel in PUBLIC:
+            continue
+        files[f"grader/{rel}"] = path.read_bytes()
+        if path.suffix == ".py":
+            for name, body in function_bodies(path.read_text()).items():
+                if len(body) >= MIN_BODY_CHARS:
+                    bodies[f"grader/{rel}: {name}"] = body
+    return files, bodies
+
+
+@lru_cache(maxsize=1)
+def _seeds() -> tuple[str, ...]:
+    """The rubric's base seed and every case seed derived from it, as decimal strings."""
+    from .cases import case_seed
+    from .rubric import load
+    rubric = load()
+    seeds = {rubric.seed}
+    for check in rubric.checks:
+        seeds.update(case_seed(rubric.seed, check.id, i)
+                     for i in range(max(1, int(check.get("cases", 1)))))
+    return tuple(str(s) for s in sorted(seeds) if s >= 1000)
+
+
+def audit(names_and_bytes: Iterable[tuple[str, bytes]]) -> list[str]:
+    """Why these (name, content) members must not go to students; [] when they may."""
+    solution_files, solution_bodies, solution_lines = _solution()
+    grader_files, grader_bodies = _private_grader()
+    forbidden = {**solution_files, **grader_files}
+    problems = []
+    for name, data in names_and_bytes:
+        for origin, content in forbidden.items():
+            if data == content:
+                problems.append(f"{name} is a copy of {origin}")
+        text = data.decode("utf-8", errors="replace")
+        flat = _normalise(text)
+        for origin, body in {**solution_bodies, **grader_bodies}.items():
+            if body in flat:
+                problems.append(f"{name} contains the body of {origin}")
+        for line in sorted(solution_lines):
+            if line in text:
+                problems.append(f"{name} contains a line of the solution: {line!r}")
+        for seed in _seeds():
+            if re.search(rf"(?<!\d){seed}(?!\d)", text):
+                problems.append(f"{name} contains {seed}, the rubric's seed or a hidden "
+                                "case's seed")
+    return problems
+
+
+def bundle_files() -> list[tuple[str, bytes]]:
+    """The bundle's members, sorted: (name in the archive, content)."""
+    if not TEMPLATE.is_dir():
+        raise GraderError(f"{TEMPLATE} not found: build the bundle from the repository")
+    members = {}
+    for path in sorted(TEMPLATE.rglob("*")):
+        rel = path.relative_to(TEMPLATE)
+        if (any(p in SKIPPED or p.startswith(".") for p in rel.parts) or path.suffix == ".pyc"
+                or path.is_symlink() or not path.is_file()):
+            continue
+        members[f"{FOLDER}/{rel.as_posix()}"] = path.read_bytes()
+    for source, name in PUBLIC.items():
+        if f"{FOLDER}/{name}" in members:
+            raise GraderError(f"student_template/{name} has the name of grader/{source}, "
+                              "which the bundle adds: rename it")
+        members[f"{FOLDER}/{name}"] = (PACKAGE / source).read_bytes()
+    return sorted(members.items())
+
+
+def build_bundle(out_dir: Path) -> Path:
+    """Audits the members, then writes out_dir/assignment1.zip; returns its path."""
+    members = bundle_files()
+    problems = audit(members)
+    if problems:
+        raise GraderError("the student bundle was not written; it would hand out:\n  "
+                          + "\n  ".join(problems))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ARCHIVE
+    partial = out_dir / (ARCHIVE + ".partial")
+    with zipfile.ZipFile(partial, "w") as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the permissions below mean the same everywhere
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    partial.replace(path)
+    return path
