@@ -126,6 +126,14 @@ class GradingContext:
             self._data = prepare.load(self.data_dir, dict(self.rubric.datasets))
         return self._data
 
+    @property
+    def checkpoint_files(self) -> tuple[str, ...]:
+        """Files of the submission the grader reads itself (checkpoints): student code
+        never needs them, so sandbox copies leave them out (and they do not count
+        towards the copy's size cap)."""
+        return tuple(str(c.params["checkpoint"]) for c in self.rubric.checks
+                     if c.params.get("checkpoint"))
+
     def probe(self, probe: str | Path, function: str, check_id: str, *,
               kind: str | None = None, **kwargs: Any) -> ProbeRun:
         """Runs a probe under the check's sandbox limits (kind picks per-dataset budgets)."""
@@ -136,7 +144,8 @@ class GradingContext:
             return self._memo[key]
         if self.progress and "on_progress" not in kwargs:
             kwargs["on_progress"] = _progress_printer(check_id)
-        run = run_probe(probe, function, submission=self.submission, limits=limits, **kwargs)
+        run = run_probe(probe, function, submission=self.submission, limits=limits,
+                        skip=self.checkpoint_files, **kwargs)
         self.probe_runs.append(run)
         self._memo[key] = run
         if self.progress:

@@ -2,13 +2,16 @@
 
 The rubric is the single place for points, visibility, thresholds and budgets; suites
 ask it for numbers (`rubric.check("3b.2").value("threshold", kind)`) instead of holding
-literals.
+literals. A question that trains a model says how it is judged (`mode`): the grader
+retrains it ("retrain"), or evaluates the weights the student submits ("checkpoint") while
+a short training run shows that the student's training code makes progress.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -18,6 +21,13 @@ RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 DATASET_KINDS = ("real", "synthetic")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
+_QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check"}
+MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; default first
+# Check parameters of the checkpoint mode, in two groups: the check holding any key of a
+# group plays that role (judging the submitted weights; the short training run) and must
+# hold all of them.
+CHECKPOINT_KEYS = ("checkpoint", "max_checkpoint_mb", "require_progress")
+PROGRESS_KEYS = ("progress_iters", "progress_rows", "min_loss_drop", "min_acc_above_chance")
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Question:
     points: float
     graded: str  # "auto" or "manual"
     checks: tuple[Check, ...]
+    mode: str = MODES[0]  # "retrain" or "checkpoint" (for a question that trains a model)
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,10 @@ def _load_check(raw: Mapping[str, Any], qid: str) -> Check:
 
 def _load_question(raw: Mapping[str, Any]) -> Question:
     qid = _require(raw, "id", "a [[question]]")
+    unknown = sorted(set(raw) - _QUESTION_KEYS)
+    if unknown:
+        raise RubricError(f"question {qid}: unknown key {unknown[0]!r} (known: "
+                          f"{', '.join(sorted(_QUESTION_KEYS))})")
     graded = raw.get("graded", "auto")
     if graded not in ("auto", "manual"):
         raise RubricError(f"question {qid}: graded must be 'auto' or 'manual'")
@@ -190,8 +205,83 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
             raise RubricError(f"question {qid}: checks add up to {total}, not {points}")
     elif checks:
         raise RubricError(f"question {qid} is graded manually but lists checks")
+    mode = raw.get("mode", MODES[0])
+    if mode not in MODES:
+        raise RubricError(f"question {qid}: mode {mode!r} must be one of "
+                          f"{', '.join(repr(m) for m in MODES)}")
+    _check_mode_keys(qid, mode, checks)
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
-                    points, graded, checks)
+                    points, graded, checks, mode)
+
+
+def _values(value: Any) -> tuple:
+    """The value, or each entry of a per-dataset-kind table."""
+    return tuple(value.values()) if isinstance(value, Mapping) else (value,)
+
+
+def _number(value: Any) -> bool:
+    """Whether value is a finite int or float (TOML's inf and nan are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    """Whether value is a positive whole number."""
+    return _number(value) and value == int(value) and value >= 1
+
+
+def _relative_npz(path: Any) -> bool:
+    """Whether path names an .npz file inside the submission (relative, no '..')."""
+    if not isinstance(path, str) or not path.endswith(".npz"):
+        return False
+    return not (path.startswith("/") or "\\" in path or ".." in PurePosixPath(path).parts)
+
+
+def _check_role(check: Check, keys: tuple[str, ...], rules: Mapping[str, tuple]) -> None:
+    """Validates one role's parameters on a check: every key present, each value valid."""
+    for key in keys:
+        if key not in check.params:
+            raise RubricError(f"check {check.id}: {key} is missing; {', '.join(keys)} go "
+                              "together (see 3b in grader/rubric.toml)")
+        valid, expected = rules[key]
+        for value in _values(check.params[key]):
+            if not valid(value):
+                raise RubricError(f"check {check.id}: {key} should be {expected}, got {value!r}")
+
+
+_CHECKPOINT_RULES = {
+    "checkpoint": (_relative_npz,
+                   "a relative path to an .npz file inside the submission, e.g. "
+                   "'checkpoints/two_layernet.npz'"),
+    "max_checkpoint_mb": (lambda v: _number(v) and v > 0, "a positive number of MB"),
+    "require_progress": (lambda v: isinstance(v, bool), "true or false"),
+}
+_PROGRESS_RULES = {
+    "progress_iters": (_whole, "a positive whole number of iterations"),
+    "progress_rows": (_whole, "a positive whole number of training rows"),
+    "min_loss_drop": (lambda v: _number(v) and 0 < v < 1,
+                      "a fraction in (0, 1) of the first logged loss"),
+    "min_acc_above_chance": (lambda v: _number(v) and 0 < v < 1,
+                             "a fraction in (0, 1) added to chance accuracy"),
+}
+
+
+def _check_mode_keys(qid: str, mode: str, checks: tuple[Check, ...]) -> None:
+    """Checkpoint-mode parameters are valid in either mode, so switching is one line."""
+    for keys, rules, role in ((CHECKPOINT_KEYS, _CHECKPOINT_RULES, "the submitted weights"),
+                              (PROGRESS_KEYS, _PROGRESS_RULES, "the short training run")):
+        holders = [c for c in checks if any(k in c.params for k in keys)]
+        for check in holders:
+            _check_role(check, keys, rules)
+            if isinstance(check.params.get("checkpoint"), Mapping):
+                raise RubricError(f"check {check.id}: checkpoint is one file name, not a "
+                                  "table per dataset kind")
+        if len(holders) > 1:
+            raise RubricError(f"question {qid}: {keys[0]} appears on checks "
+                              f"{', '.join(c.id for c in holders)}; one check judges {role}")
+        if mode == "checkpoint" and not holders:
+            raise RubricError(f"question {qid}: mode 'checkpoint' needs a check with "
+                              f"{', '.join(keys)} ({role}; see 3b in grader/rubric.toml)")
 
 
 def load(path: Path | str = RUBRIC_PATH) -> Rubric:

@@ -73,8 +73,10 @@ class ProbeRun:
         return self.failure or self.case_failures.get(case)
 
 
-def copy_submission(src: Path, dst: Path, max_bytes: int) -> list[str]:
-    """Copies the regular files of a submission (no symlinks, capped); returns notes."""
+def copy_submission(src: Path, dst: Path, max_bytes: int, skip: tuple[str, ...] = ()
+                    ) -> list[str]:
+    """Copies the regular files of a submission (no symlinks, capped), except the
+    relative paths in skip; returns notes."""
     notes: list[str] = []
     total = 0
     src = src.resolve()
@@ -83,6 +85,8 @@ def copy_submission(src: Path, dst: Path, max_bytes: int) -> list[str]:
         rel = Path(root).relative_to(src)
         for name in sorted(files):
             path = Path(root) / name
+            if (rel / name).as_posix() in skip:
+                continue
             if path.is_symlink() or not path.is_file():
                 notes.append(f"skipped {rel / name}: not a regular file (symlink?)")
                 continue
@@ -337,13 +341,15 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
               inputs: Mapping[str, np.ndarray] | None = None,
               params: Mapping[str, Any] | None = None,
               data_files: Mapping[str, str] | None = None,
-              on_progress: Callable[[int, int], None] | None = None) -> ProbeRun:
+              on_progress: Callable[[int, int], None] | None = None,
+              skip: tuple[str, ...] = ()) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: a module name under grader/probes/ or a path to a probe file; inputs: arrays
     handed to the probe (saved without pickle); params: JSON-able settings; data_files:
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
-    is called as a long probe reports progress. Never raises for anything student code
+    is called as a long probe reports progress; skip: files of the submission (relative
+    paths) not copied, e.g. a checkpoint only the grader reads. Never raises for anything student code
     does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe) if str(probe).endswith(".py") else PROBES / f"{probe}.py"
@@ -357,7 +363,7 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
         # The child runs copies of its two scripts: the grader's own folder may be locked.
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
-        notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB)
+        notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
         if identity.dropped:
             _hand_over(root, (work, sub, out), identity)

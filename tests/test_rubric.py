@@ -130,3 +130,83 @@ def test_missing_file_is_refused(tmp_path):
 def test_rubric_header_without_a_field_is_refused(tmp_path, line, key):
     with pytest.raises(RubricError, match=rf"\[rubric\]: missing '{key}'"):
         rubric.load(_broken(tmp_path, line, ""))
+
+
+# -- how a trained model is judged: mode "retrain" or "checkpoint" --------------------------
+
+def test_3b_ships_in_retrain_mode_with_checkpoint_settings_ready():
+    assert RUBRIC.question("3b").mode == "retrain"
+    assert {q.mode for q in RUBRIC.questions} == {"retrain"}  # the default elsewhere
+    assert RUBRIC.check("3b.2").value("checkpoint") == "checkpoints/two_layernet.npz"
+    assert RUBRIC.check("3b.2").value("require_progress") is True
+    progress = RUBRIC.check("3b.1")
+    assert progress.value("progress_iters", "real") == 300
+    assert 0 < progress.value("min_loss_drop", "synthetic") < 1
+    # the progress run's budget is 3b.1's; the retraining's stays 3b.2's
+    assert RUBRIC.limits_for(progress, "real").wall_seconds < \
+        RUBRIC.limits_for(RUBRIC.check("3b.2"), "real").wall_seconds
+
+
+def test_checkpoint_mode_is_one_line(tmp_path):
+    path = _broken(tmp_path, 'mode = "retrain"\n', 'mode = "checkpoint"\n')
+    assert rubric.load(path).question("3b").mode == "checkpoint"
+
+
+CHECKPOINT_LINE = 'checkpoint = "checkpoints/two_layernet.npz"\n'
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('mode = "retrain"\n', 'mode = "checkpoints"\n',
+     "question 3b: mode 'checkpoints' must be one of 'retrain', 'checkpoint'"),
+    ('mode = "retrain"\n', 'mdoe = "checkpoint"\n', "question 3b: unknown key 'mdoe'"),
+    (CHECKPOINT_LINE, 'checkpoint = "/srv/two_layernet.npz"\n',
+     "check 3b.2: checkpoint should be a relative path to an .npz file"),
+    (CHECKPOINT_LINE, 'checkpoint = "../two_layernet.npz"\n', "checkpoint should be a relative"),
+    (CHECKPOINT_LINE, 'checkpoint = "checkpoints/net.pkl"\n', "checkpoint should be a relative"),
+    (CHECKPOINT_LINE, 'checkpoint = { real = "a.npz", synthetic = "b.npz" }\n',
+     "check 3b.2: checkpoint is one file name, not a table per dataset kind"),
+    ("max_checkpoint_mb = 64\n", "max_checkpoint_mb = 0\n",
+     "check 3b.2: max_checkpoint_mb should be a positive number of MB, got 0"),
+    ("max_checkpoint_mb = 64\n", "",
+     "check 3b.2: max_checkpoint_mb is missing; checkpoint, max_checkpoint_mb, "
+     "require_progress go together"),
+    ("require_progress = true\n", 'require_progress = "yes"\n',
+     "require_progress should be true or false, got 'yes'"),
+    ("progress_iters = 300\n", "progress_iters = 0\n",
+     "check 3b.1: progress_iters should be a positive whole number of iterations, got 0"),
+    ("progress_iters = 300\n", "progress_iters = { real = 300, synthetic = 2.5 }\n",
+     "progress_iters should be a positive whole number of iterations, got 2.5"),
+    ("progress_iters = 300\n", "", "check 3b.1: progress_iters is missing"),
+    ("progress_iters = 300\n", "progress_iters = inf\n",
+     "progress_iters should be a positive whole number of iterations, got inf"),
+    ("max_checkpoint_mb = 64\n", "max_checkpoint_mb = nan\n",
+     "max_checkpoint_mb should be a positive number of MB, got nan"),
+    ("progress_rows = { real = 10000, synthetic = 4000 }\n", "progress_rows = -1\n",
+     "check 3b.1: progress_rows should be a positive whole number of training rows, got -1"),
+    ("min_loss_drop = 0.03\n", "min_loss_drop = 1.5\n",
+     "min_loss_drop should be a fraction in (0, 1) of the first logged loss, got 1.5"),
+    ("min_acc_above_chance = 0.10\n", "min_acc_above_chance = true\n",
+     "min_acc_above_chance should be a fraction in (0, 1)"),
+    # the accuracy check's settings moved onto the progress check as well
+    ("  progress_iters = 300\n", "  progress_iters = 300\n  " + CHECKPOINT_LINE
+     + "  max_checkpoint_mb = 64\n  require_progress = true\n",
+     "question 3b: checkpoint appears on checks 3b.1, 3b.2; one check judges the submitted"),
+])
+def test_broken_mode_settings_are_refused(tmp_path, old, new, message):
+    with pytest.raises(RubricError, match=re.escape(message)):
+        rubric.load(_broken(tmp_path, old, new))
+
+
+def test_checkpoint_mode_without_its_settings_is_refused(tmp_path):
+    text = TEXT.replace('mode = "retrain"\n', 'mode = "checkpoint"\n')
+    for line in (CHECKPOINT_LINE, "max_checkpoint_mb = 64\n", "require_progress = true\n"):
+        text = text.replace("  " + line, "")
+    path = tmp_path / "rubric.toml"
+    path.write_text(text)
+    with pytest.raises(RubricError, match=re.escape(
+            "question 3b: mode 'checkpoint' needs a check with checkpoint, max_checkpoint_mb, "
+            "require_progress (the submitted weights")):
+        rubric.load(path)
+    # the same file in retrain mode is fine: the settings only matter for checkpoints
+    path.write_text(text.replace('mode = "checkpoint"\n', 'mode = "retrain"\n'))
+    assert rubric.load(path).question("3b").mode == "retrain"

@@ -366,3 +366,17 @@ def test_environment_is_clean(tmp_path, probe, tiny_limits, monkeypatch):
             return [os.environ.get("GRADER_TEST_SECRET"), os.getcwd() == os.environ["HOME"]]
         """)
     assert run.values["result"] == [None, True]
+
+
+def test_files_the_grader_reads_itself_are_not_copied_and_do_not_count(tmp_path):
+    from grader.sandbox import copy_submission
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "checkpoints").mkdir(parents=True)
+    (src / "two_layernet.py").write_text("x = 1\n")
+    (src / "checkpoints" / "two_layernet.npz").write_bytes(b"\0" * 3_000_000)
+    (src / "checkpoints" / "notes.txt").write_text("kept\n")
+    dst.mkdir()
+    notes = copy_submission(src, dst, 2_000_000, skip=("checkpoints/two_layernet.npz",))
+    assert notes == []  # the big file was left out on purpose: no note, no cap hit
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file()) == \
+        ["checkpoints/notes.txt", "two_layernet.py"]

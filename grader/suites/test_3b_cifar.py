@@ -1,48 +1,74 @@
-"""3b: the grader retrains the student's network with the declared hyperparameters.
+"""3b: the trained network, judged as the rubric's mode for 3b says.
 
-Accuracies are recomputed by the grader from the parameters train() leaves in
-self.params, on validation and test rows; test labels never enter the sandbox.
+retrain: the grader retrains the student's network with the declared hyperparameters.
+checkpoint: the grader evaluates the weights the student submits (read as plain arrays,
+grader/checkpoint.py), and a short run of the student's train() with the declared
+settings must show learning (3b.1). Either way accuracies are recomputed by the grader
+from plain parameters, on validation and test rows; test labels never enter the sandbox.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from .. import hyperparams, netmath
-from ..grading import RUBRIC, conclude, failure_verdict, graded
+from .. import checkpoint, hyperparams, netmath
+from ..grading import RUBRIC, Feedback, conclude, failure_verdict, graded
 from ..charts import weight_tiles_png
 from ..judge import Verdict, accuracy_line, names, shaped
 from .part1 import DIVERGED
 from ..sandbox import ProbeRun
 
-TRAIN_CHECK = "3b.2"
+MODE = RUBRIC.question("3b").mode  # "retrain" or "checkpoint"
+PROGRESS_CHECK, TRAIN_CHECK = "3b.1", "3b.2"
+# The sandboxed call of this mode runs under its check's budget: the whole retraining
+# (3b.2) or the short progress run (3b.1).
+RUN_CHECK = TRAIN_CHECK if MODE == "retrain" else PROGRESS_CHECK
 CURVE_POINTS = 400
+ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after the progress run
+MODE_LINE = {
+    "retrain": "Mode: retrain (the grader trains your network with hyperparams.py).",
+    "checkpoint": ("Mode: checkpoint (the grader evaluates the network you submitted in {file}; "
+                   "a short run of your train() must show learning)."),
+}
 
 
 @dataclass(frozen=True)
-class Retrained:
-    """One retraining run shared by the 3b checks."""
+class Trained:
+    """The sandboxed training run shared by the 3b checks (whole, or the progress run)."""
 
     hp: dict | None  # the declared hyperparameters, when valid
     problem: str  # what is wrong with hyperparams.py, else ''
     run: ProbeRun | None  # the sandboxed training, when it ran
     data: object | None  # grader.data.prepare.PreparedData
+    num_iters: int = 0  # iterations train() was asked for
 
 
 @pytest.fixture(scope="module")
-def retrained(grading):
+def trained(grading):
     if grading.public_only and not grading.full:
         pytest.skip("CIFAR-10 training is left out of the quick self-check; add --full "
                     "to run it")
     hp, problem = hyperparams.read(grading.submission, RUBRIC.check("3b.1"))
     if hp is None:
-        return Retrained(None, problem, None, None)
+        return Trained(None, problem, None, None)
     data = grading.data()
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
-    run = grading.probe("part1", "train_cifar", TRAIN_CHECK, kind=data.kind, data_files=files,
-                        params={"hyperparams": hp, "seed": RUBRIC.seed,
-                                "num_classes": data.num_classes})
-    return Retrained(hp, "", run, data)
+    params = {"hyperparams": hp, "seed": RUBRIC.seed, "num_classes": data.num_classes}
+    num_iters = hp["num_iters"]
+    if MODE == "checkpoint":
+        progress = RUBRIC.check(PROGRESS_CHECK)
+        num_iters = int(progress.value("progress_iters", data.kind))
+        params.update(num_iters=num_iters,
+                      num_train=int(progress.value("progress_rows", data.kind)))
+    run = grading.probe("part1", "train_cifar", RUN_CHECK, kind=data.kind, data_files=files,
+                        params=params)
+    return Trained(hp, "", run, data, num_iters)
+
+
+def _say_mode(feedback: Feedback) -> None:
+    """Opens the feedback with the mode, and records it for results.json."""
+    feedback.say(MODE_LINE[MODE].format(file=RUBRIC.check(TRAIN_CHECK).get("checkpoint")))
+    feedback.record(mode=MODE)
 
 
 def _history(run, key):
@@ -57,28 +83,99 @@ def _curve(values):
     return values[::step].tolist()
 
 
-@graded("3b.1")
-def test_hyperparams_and_history(retrained, feedback):
-    if retrained.hp is None:
-        return conclude(feedback, Verdict(0.0, retrained.problem))
-    run = retrained.run
-    stopped = failure_verdict(run, what="train() with your hyperparameters")
-    if stopped is not None:
-        return conclude(feedback, stopped)
-    hp = retrained.hp
+def _history_problems(run: ProbeRun, num_iters: int) -> list[str]:
+    """What is missing or wrong in the histories train() returned."""
     problems = []
     loss = _history(run, "loss_history")
     if loss is None:
         keys = names(run.values.get("stats/history_keys"))
         problems.append(f"train() returned no loss_history (keys: {', '.join(keys) or 'none'})")
-    elif len(loss) != hp["num_iters"] or not np.all(np.isfinite(loss)):
-        problems.append(f"loss_history should hold {hp['num_iters']} finite losses; got "
+    elif len(loss) != num_iters or not np.all(np.isfinite(loss)):
+        problems.append(f"loss_history should hold {num_iters} finite losses; got "
                         f"{len(loss)} values, {int(np.sum(~np.isfinite(loss)))} not finite")
     for key in ("train_acc_history", "val_acc_history"):
         values = _history(run, key)
         if values is None or len(values) == 0:
             problems.append(f"train() returned no {key} (one entry per epoch)")
-    settings = ", ".join(f"{k}={v:g}" for k, v in hp.items())
+    return problems
+
+
+def _final_params(run: ProbeRun, shapes: dict) -> tuple[dict, list[str]]:
+    """The parameters train() left in self.params, checked against shapes."""
+    params, problems = {}, []
+    for name, shape in shapes.items():
+        params[name], problem = shaped(run.values.get(f"final/{name}"), shape,
+                                       f"self.params[{name!r}] after train()", DIVERGED)
+        if problem:
+            problems.append(problem)
+    return params, problems
+
+
+def _shapes(hp: dict, data) -> dict:
+    """W1, b1, W2, b2 -> the shapes TwoLayerNet(D, hidden_size, C) gives them."""
+    D, H, C = data.load("X_val").shape[1], hp["hidden_size"], data.num_classes
+    return {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+
+
+def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
+    """Checkpoint mode: whether the short run of train() learned (the rubric's criterion)."""
+    run, data, n = trained.run, trained.data, trained.num_iters
+    what = f"train() with your hyperparameters ({n} iterations)"
+    stopped = failure_verdict(run, what=what)
+    if stopped is not None:
+        return stopped
+    problems = _history_problems(run, n)
+    if problems:
+        return Verdict(0.0, "\n".join(problems))
+    check = RUBRIC.check(PROGRESS_CHECK)
+    loss = _history(run, "loss_history")
+    first, last = float(loss[0]), float(loss[-max(1, n // 4):].mean())
+    most = first * (1 - check.value("min_loss_drop", data.kind))
+    params, problems = _final_params(run, _shapes(trained.hp, data))
+    if problems:
+        return Verdict(0.0, problems[0] if DIVERGED in problems[0] else "\n".join(problems))
+    rows = min(ACCURACY_ROWS, check.value("progress_rows", data.kind),
+               data.load("y_train").shape[0])
+    acc = netmath.accuracy(params, data.load("X_train")[:rows], data.load("y_train")[:rows])
+    chance = 1.0 / data.num_classes
+    least = chance + check.value("min_acc_above_chance", data.kind)
+    if feedback is not None:
+        feedback.record(progress_iters=n, first_loss=first, last_quarter_loss=last,
+                        max_last_quarter_loss=most, train_accuracy=acc,
+                        min_train_accuracy=least, dataset_kind=data.kind,
+                        loss_history=_curve(loss),
+                        train_acc_history=_curve(_history(run, "train_acc_history")),
+                        val_acc_history=_curve(_history(run, "val_acc_history")))
+    lines = [f"{what}: the loss went from {first:.4f} (first) to {last:.4f} (mean of the "
+             f"last quarter; needs < {most:.4f})",
+             f"the network it left in self.params classifies {100 * acc:.1f}% of {rows} "
+             f"training images correctly (needs > {100 * least:.1f}%; chance is "
+             f"{100 * chance:.0f}%)"]
+    if last < most and acc > least:
+        return Verdict(1.0, "\n".join(lines))
+    lines.append("Hint: " + (
+        "the loss hardly fell: check the SGD step (3a) and that it changes self.params; a "
+        f"very small learning_rate may also show too little progress in {n} iterations."
+        if last >= most else
+        "the loss fell but the weights in self.params barely beat chance: update the "
+        "arrays in self.params (the grader reads them there)."))
+    return Verdict(0.0, "\n".join(lines))
+
+
+@graded("3b.1")
+def test_hyperparams_and_history(trained, feedback):
+    _say_mode(feedback)
+    if trained.hp is None:
+        return conclude(feedback, Verdict(0.0, trained.problem))
+    settings = ", ".join(f"{k}={v:g}" for k, v in trained.hp.items())
+    if MODE == "checkpoint":
+        verdict = _progress(trained, feedback)
+        return conclude(feedback, Verdict(verdict.fraction, f"hyperparameters: {settings}\n"
+                                          + verdict.message))
+    stopped = failure_verdict(trained.run, what="train() with your hyperparameters")
+    if stopped is not None:
+        return conclude(feedback, stopped)
+    problems = _history_problems(trained.run, trained.num_iters)
     if problems:
         return conclude(feedback, Verdict(0.0, "\n".join(problems)))
     return conclude(feedback, Verdict(1.0, f"hyperparameters: {settings}; train() returned its "
@@ -107,22 +204,18 @@ def _hint(run, val_acc, threshold):
 
 
 @graded("3b.2")
-def test_validation_accuracy(grading, retrained, feedback):
-    check = RUBRIC.check("3b.2")
-    if retrained.hp is None:
-        return conclude(feedback, Verdict(0.0, "no valid hyperparameters: " + retrained.problem))
-    run, data = retrained.run, retrained.data
+def test_validation_accuracy(grading, trained, feedback):
+    check = RUBRIC.check(TRAIN_CHECK)
+    _say_mode(feedback)
+    if trained.hp is None:
+        return conclude(feedback, Verdict(0.0, "no valid hyperparameters: " + trained.problem))
+    if MODE == "checkpoint":
+        return conclude(feedback, _judge_checkpoint(grading, trained, feedback))
+    run, data = trained.run, trained.data
     stopped = failure_verdict(run, what="train() with your hyperparameters")
     if stopped is not None:
         return conclude(feedback, stopped)
-    H = retrained.hp["hidden_size"]
-    shapes = {"W1": (3072, H), "b1": (H,), "W2": (H, data.num_classes), "b2": (data.num_classes,)}
-    params, problems = {}, []
-    for name, shape in shapes.items():
-        params[name], problem = shaped(run.values.get(f"final/{name}"), shape,
-                                       f"self.params[{name!r}] after train()", DIVERGED)
-        if problem:
-            problems.append(problem)
+    params, problems = _final_params(run, _shapes(trained.hp, data))
     if problems:
         return conclude(feedback, Verdict(0.0, problems[0] if DIVERGED in problems[0]
                                           else "\n".join(problems)))
@@ -131,16 +224,61 @@ def test_validation_accuracy(grading, retrained, feedback):
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
                     threshold=threshold, train_seconds=run.wall_seconds,
-                    peak_rss_mb=run.peak_rss_mb, hyperparams=retrained.hp,
+                    peak_rss_mb=run.peak_rss_mb, hyperparams=trained.hp,
                     loss_history=_curve(_history(run, "loss_history")),
                     train_acc_history=_curve(_history(run, "train_acc_history")),
                     val_acc_history=_curve(_history(run, "val_acc_history")),
                     report={"w1_tiles": weight_tiles_png(params["W1"])})
-    name = "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
-    lines = [f"on {name}, retrained in {run.wall_seconds:.0f} s: "
+    lines = [f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s: "
              + accuracy_line("validation accuracy", val, threshold),
              accuracy_line("test accuracy", test) + " (reported, not graded)"]
     if val > threshold:
         return conclude(feedback, Verdict(1.0, "\n".join(lines)))
     lines.append("Hint: " + _hint(run, val, threshold))
     return conclude(feedback, Verdict(0.0, "\n".join(lines)))
+
+
+def _data_name(data) -> str:
+    """Which data accuracies were measured on, in the student's terms."""
+    return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
+
+
+def _judge_checkpoint(grading, trained: Trained, feedback: Feedback) -> Verdict:
+    """Checkpoint mode: the submitted weights' validation accuracy, computed by the grader."""
+    check, data, hp = RUBRIC.check(TRAIN_CHECK), trained.data, trained.hp
+    relpath = check.value("checkpoint")
+    shapes = _shapes(hp, data)
+    found, problem = checkpoint.load(grading.submission, relpath, shapes,
+                                     check.value("max_checkpoint_mb", data.kind))
+    if found is None:
+        return Verdict(0.0, "\n".join([
+            problem,
+            f"Expected: {checkpoint.describe(shapes)} (hidden_size={hp['hidden_size']} from "
+            "hyperparams.py), finite numbers, nothing else.",
+            f"Hint: `python ex2_FCnet.py best` trains with hyperparams.py and saves the "
+            f"network to {relpath}; submit that file with your code, and retrain it whenever "
+            "you change hyperparams.py."]))
+    params = found.arrays
+    val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
+    test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
+    threshold = check.value("threshold", data.kind)
+    feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
+                    threshold=threshold, hyperparams=hp, checkpoint=relpath,
+                    checkpoint_mb=round(found.size_mb, 2),
+                    report={"w1_tiles": weight_tiles_png(params["W1"])})
+    lines = [f"your checkpoint {relpath}, evaluated on {_data_name(data)}: "
+             + accuracy_line("validation accuracy", val, threshold),
+             accuracy_line("test accuracy", test) + " (reported, not graded)"]
+    if val <= threshold:
+        lines.append("Hint: tune hidden_size, learning_rate, num_iters and reg on the "
+                     "validation set (the curves of `python ex2_FCnet.py best` show how), "
+                     "then save the better network with the same command.")
+        return Verdict(0.0, "\n".join(lines))
+    if check.value("require_progress", data.kind):
+        progress = _progress(trained)
+        if not progress.passed:
+            lines.append("Not credited: the short run of your train() did not show learning "
+                         "(see 3b.1), and the checkpoint counts only with training code that "
+                         "learns.")
+            return Verdict(0.0, "\n".join(lines))
+    return Verdict(1.0, "\n".join(lines))
