@@ -28,7 +28,7 @@ import stat
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import SandboxError
@@ -55,6 +55,7 @@ class Identity:
     name: str  # for the report: "nobody (uid 65534)" or "the grader's user (root)"
     python: str  # interpreter the child runs
     reason: str = ""  # why no drop happened, when the grader is root and none did
+    own_network: bool = False  # the child gets a network namespace of its own
 
     @property
     def dropped(self) -> bool:
@@ -165,19 +166,25 @@ def readable_by(path: Path, uid: int, gid: int) -> bool:
         return False
 
 
-def _usable(identity: Identity) -> str:
-    """'' when the user can start the interpreter and import numpy, else why not."""
+def _usable(identity: Identity) -> tuple[str, bool]:
+    """('' when the user can start the interpreter and import numpy, else why not;
+    whether the child had a network namespace of its own)."""
+    code = "import os, numpy; print(os.readlink('/proc/self/ns/net'))"
     try:
-        proc = subprocess.run([identity.python, "-I", "-c", "import numpy"],
+        proc = subprocess.run([identity.python, "-I", "-c", code],
                               preexec_fn=lambda: enter(identity), cwd="/",
                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                               capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {exc}", False
     if proc.returncode:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
-        return f"{identity.python} cannot run as {identity.name}: {tail[0][:200]}"
-    return ""
+        return f"{identity.python} cannot run as {identity.name}: {tail[0][:200]}", False
+    try:
+        mine = os.readlink("/proc/self/ns/net")
+    except OSError:
+        return "", False
+    return "", proc.stdout.decode(errors="replace").strip() != mine
 
 
 _RESOLVED: dict[tuple, Identity] = {}
@@ -200,9 +207,9 @@ def _resolve(policy: str, python: str) -> Identity:
         return Identity(None, None, "root", python, "GRADER_ISOLATION=off")
     uid, gid, name = _target_user()
     candidate = Identity(uid, gid, f"{name} (uid {uid})", python)
-    problem = _usable(candidate)
+    problem, own_network = _usable(candidate)
     if not problem:
-        return candidate
+        return replace(candidate, own_network=own_network)
     if policy == "require":
         raise SandboxError(f"cannot run student code as {candidate.name}: {problem}. "
                            "Install the grader's Python where every user can read it, or "
@@ -213,6 +220,8 @@ def _resolve(policy: str, python: str) -> Identity:
 def describe(identity: Identity) -> str:
     """One line for the report: who student code ran as, and its network."""
     net = "internet sockets refused" if _PROGRAM else "network not filtered on this platform"
+    if identity.own_network:
+        net = "own network namespace, " + net
     if identity.dropped:
         return f"separate process as {identity.name}; {net}"
     why = f" (no unprivileged user: {identity.reason})" if identity.reason else ""

@@ -25,6 +25,7 @@ import pytest
 from grader import checkpoint, gradescope, rubric
 from grader.data import prepare
 from mutants import MUTANTS, REFERENCE, ROOT
+from outputs import plain
 
 RUBRIC = rubric.load()
 CHECK = RUBRIC.check("3b.2")
@@ -91,8 +92,8 @@ def reference_checkpoint(tmp_path_factory) -> Path:
 
 
 def _text(test: dict) -> str:
-    """A test's output without Markdown escapes."""
-    return test["output"].replace("\\", "")
+    """A test's output as the text a student reads."""
+    return plain(test["output"])
 
 
 def grade_3b(grader_root: Path, sub: Path, out: Path) -> dict:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 from grader import gradescope, rubric
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
+from outputs import plain
 
 RUBRIC = rubric.load()
 CHEAP = "1a,1b,1c,2d,3a"  # every Part 1 question but the CIFAR-10 retraining
@@ -32,11 +32,6 @@ def grade(submission: Path, out: Path, questions: str | None = None) -> dict:
     assert gradescope.validate(results) == []
     assert results["extra_data"]["complete"], results["output"]
     return results
-
-
-def plain(output: str) -> str:
-    """A test's Markdown output as text: the escapes that keep student text literal undone."""
-    return re.sub(r"\\(.)", r"\1", output)
 
 
 def by_id(results: dict) -> dict:
@@ -106,7 +101,7 @@ def test_missing_hyperparams_costs_3b_only(tmp_path):
     (sub / "hyperparams.py").write_text("BEST_HYPERPARAMS = dict(hidden_size=100)\n")
     tests = by_id(grade(sub, tmp_path / "out", "1a,3b"))
     assert tests["1a.1"]["score"] == 2
-    assert tests["3b.1"]["score"] == 0 and "literal dict" in tests["3b.1"]["output"]
+    assert tests["3b.1"]["score"] == 0 and "literal dict" in plain(tests["3b.1"]["output"])
     assert tests["3b.2"]["score"] == 0
 
 
@@ -119,7 +114,7 @@ def test_self_check_runs_public_checks_only(tmp_path):
     assert visibilities == {"visible"}
     skipped = [t for t in results["tests"] if t["extra_data"]["outcome"] == "skipped"]
     assert [t["number"] for t in skipped] == ["3b.1", "3b.2"]
-    assert "--full" in skipped[0]["output"]
+    assert "--full" in plain(skipped[0]["output"])
     assert "Score on public checks" in proc.stdout
 
 

@@ -40,6 +40,7 @@ import pytest
 from grader import gradescope, rubric
 from grader.sandbox import TOKEN_VAR, run_probe
 from mutants import MUTANTS, REFERENCE, ROOT
+from outputs import plain
 
 RUBRIC = rubric.load()
 LIMITS = RUBRIC.limits
@@ -586,7 +587,7 @@ def test_hostile_submission_earns_nothing(hostile, tmp_path):
     tests = by_id(results)
     for cid in hostile.zero:
         assert tests[cid]["score"] == 0, (cid, tests[cid]["output"])
-        assert hostile.phrase in tests[cid]["output"], (cid, tests[cid]["output"])
+        assert hostile.phrase in plain(tests[cid]["output"]), (cid, tests[cid]["output"])
     for cid, test in tests.items():
         if cid in hostile.keeps or cid.split(".")[0] in hostile.keeps:
             assert test["score"] == test["max_score"], (cid, test["output"])
@@ -612,8 +613,8 @@ def test_misnamed_file_lists_what_was_submitted(tmp_path):
     tests = by_id(grade(sub, tmp_path, "1a"))
     for test in tests.values():
         assert test["score"] == 0
-        assert "two_layernet.py not found" in test["output"]
-        assert "two_layer_net.py" in test["output"]  # what to rename
+        assert "two_layernet.py not found" in plain(test["output"])
+        assert "two_layer_net.py" in plain(test["output"])  # what to rename
 
 
 def test_huge_junk_file_is_skipped_with_a_note(tmp_path):
@@ -624,7 +625,7 @@ def test_huge_junk_file_is_skipped_with_a_note(tmp_path):
     for test in tests.values():
         assert test["score"] == test["max_score"], test["output"]
         assert (f"Note: skipped data.bin: submission larger than {LIMITS.max_copy_mb} MB "
-                "in total") in test["output"]
+                "in total") in plain(test["output"])
 
 
 def test_symlinked_solution_is_not_followed(tmp_path):
@@ -634,8 +635,8 @@ def test_symlinked_solution_is_not_followed(tmp_path):
     tests = by_id(grade(sub, tmp_path, "1a"))
     for test in tests.values():
         assert test["score"] == 0
-        assert "two_layernet.py not found" in test["output"]
-        assert "Note: skipped two_layernet.py: not a regular file" in test["output"]
+        assert "two_layernet.py not found" in plain(test["output"])
+        assert "Note: skipped two_layernet.py: not a regular file" in plain(test["output"])
 
 
 def test_symlinks_out_of_the_submission_are_skipped(tmp_path):
