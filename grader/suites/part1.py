@@ -40,12 +40,13 @@ def judge_cases(run: ProbeRun, cases: Sequence[Case],
     problems: list[str] = []
     failed = 0
     for case in cases:
-        stopped = failure_verdict(run, case.name, f"{label} {case.name}")
+        stopped = failure_verdict(run, case.name)
         found = [stopped.message] if stopped else judge_one(run, case)
         if found:
             failed += 1
+            title = label if case.name == "toy" else f"{label} {case.name}"
             seed = f" (seed {case.seed})" if case.seed is not None else ""
-            problems.append(f"{label} {case.name}{seed}: " + found[0])
+            problems.append(f"{title}{seed}: " + found[0])
     if not problems:
         return Verdict(1.0, f"{len(cases)} of {len(cases)} {label}s correct.")
     return Verdict(fraction_of(problems, len(cases)) if len(cases) > 1 else 0.0,
