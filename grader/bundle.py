@@ -2,8 +2,9 @@
 
 build_bundle(out_dir) writes out_dir/assignment1.zip: `assignment1/` holds every file of
 student_template/ (the stubs, the driver, hyperparams.py and the handout README.md),
-selfcheck.py (grader/public/selfcheck.py, the public checks on their own) and
-staticcheck.py (the 1c loop finder it loads). The zip is deterministic: sorted entries,
+selfcheck.py (grader/public/selfcheck.py, the public checks on their own), and the two
+grader modules it loads, numpy only and free of solution code: staticcheck.py (the 1c
+loop finder) and sgd.py (the 3a.2 step judge). The zip is deterministic: sorted entries,
 fixed timestamps and permissions. Before it is written, audit() reads every member and
 refuses the build when one holds reference code, a grader module that is not public, or
 the rubric's seed or a seed derived from it.
@@ -26,7 +27,8 @@ REFERENCE = ROOT / "reference"
 FOLDER = "assignment1"  # the one top-level folder of the archive
 ARCHIVE = "assignment1.zip"
 # The only grader files that ship: path in grader/ -> name in the bundle.
-PUBLIC = {"public/selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py"}
+PUBLIC = {"public/selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py",
+          "sgd.py": "sgd.py"}
 # Never bundled from student_template/: caches and what running the driver there writes.
 SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold

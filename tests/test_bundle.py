@@ -26,9 +26,9 @@ from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 RUBRIC = rubric.load()
 TEMPLATE = ROOT / "student_template"
 MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/hyperparams.py",
-           "assignment1/selfcheck.py", "assignment1/staticcheck.py",
+           "assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
            "assignment1/two_layernet.py"]
-SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1"]
+SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
 # Checks of the self-check that rely on the student's own loss(): a wrong loss (1b) may
 # fail them there, with a note saying so, while the grader uses its own math.
 OWN_LOSS = {"2d.1", "3a.1"}
@@ -95,6 +95,7 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
     for name, data in members.items():
         base = name.removeprefix("assignment1/")
         source = {"selfcheck.py": ROOT / "grader" / "public" / "selfcheck.py",
+                  "sgd.py": ROOT / "grader" / "sgd.py",
                   "staticcheck.py": ROOT / "grader" / "staticcheck.py"}.get(base, TEMPLATE / base)
         assert data == source.read_bytes(), name
     with zipfile.ZipFile(archive) as zf:
@@ -105,12 +106,13 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
 
 
 def test_shipped_helpers_import_nothing_of_the_grader(texts):
-    for name in ("assignment1/selfcheck.py", "assignment1/staticcheck.py"):
+    for name in ("assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py"):
         tree = ast.parse(texts[name])
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert set(imports) <= {"__future__", "argparse", "ast", "dataclasses", "importlib.util",
-                                "pathlib", "signal", "sys", "textwrap", "traceback", "numpy"}, name
+                                "math", "pathlib", "signal", "sys", "textwrap", "traceback",
+                                "numpy"}, name
 
 
 def test_cli_writes_the_bundle(tmp_path):
@@ -265,7 +267,7 @@ def test_selfcheck_passes_the_reference(extracted):
     assert code == 0, out
     assert list(checks) == SELFCHECK_IDS
     assert all(status == "PASS" for status, _ in checks.values()), out
-    assert "5 of 5 public checks passed" in out
+    assert "6 of 6 public checks passed" in out
     assert "Gradescope only" in out and "hidden checks" in out and "CIFAR-10" in out
     assert not list(extracted.rglob("__pycache__"))  # nothing left in the student's folder
 
@@ -278,7 +280,7 @@ def test_selfcheck_fails_the_template_kindly(extracted):
         assert status == "FAIL", cid
         assert message.startswith("Not implemented yet (question "), (cid, message)
         assert "TODO block" in message
-    assert "0 of 5 public checks passed" in out and "Gradescope only" in out
+    assert "0 of 6 public checks passed" in out and "Gradescope only" in out
 
 
 def test_selfcheck_catches_gradients_not_averaged(extracted, tmp_path):
@@ -354,7 +356,7 @@ def test_one_check_hanging_or_exiting_does_not_stop_the_others(extracted, tmp_pa
     statuses = {cid: status for status, cid in
                 re.findall(r"^(PASS|FAIL)  (\S+)  ", proc.stdout, re.M)}
     assert statuses == {"1a.1": "PASS", "1b.1": "FAIL", "1c.2": "PASS", "2d.1": "FAIL",
-                        "3a.1": "FAIL"}, proc.stdout
+                        "3a.1": "FAIL", "3a.2": "FAIL"}, proc.stdout
     assert proc.stdout.count("called sys.exit() or exit()") == 2
     assert "stopped after 2 s" in proc.stdout
 

@@ -4,15 +4,16 @@
     python selfcheck.py            # checks the two_layernet.py next to this file
     python selfcheck.py FOLDER     # checks FOLDER/two_layernet.py
 
-It runs the public toy-problem checks of questions 1a, 1b, 1c, 2d and 3a, each on its own
-(a crash or an endless loop in one of them does not stop the others), and prints for each
-what was expected, what your code gave and a hint. Exit code 0 when every check passes,
-1 otherwise. Needs Python 3 and numpy; staticcheck.py (the 1c loop finder) sits beside it.
+It runs the public checks of questions 1a, 1b, 1c, 2d and 3a, each on its own (a crash or
+an endless loop in one of them does not stop the others), and prints for each what was
+expected, what your code gave and a hint. Exit code 0 when every check passes, 1
+otherwise. Needs Python 3 and numpy; staticcheck.py (the 1c loop finder) and sgd.py (the
+3a.2 step judge), the grader's own, sit beside it.
 
 The expected numbers are the ones the handout publishes (ex2_FCnet.py), so this file holds
 no solution. Hidden checks (random networks, other shapes, other SGD settings), the timing
-of your forward pass against the reference (1c.1), the SGD step checks (3a.2) and the
-CIFAR-10 retraining (3b) are graded on Gradescope only.
+of your forward pass against the reference (1c.1) and the CIFAR-10 retraining (3b) are
+graded on Gradescope only.
 """
 from __future__ import annotations
 
@@ -49,20 +50,24 @@ TITLES = {
     "1c.2": "no Python loop over samples in loss()",
     "2d.1": "toy problem (reg=0.05): every gradient within 1e-8 of the numerical gradient",
     "3a.1": "toy training (lr 0.1, reg 5e-6, 100 iterations): final loss <= 0.02",
+    "3a.2": "SGD honours the learning rate, its decay and the batch size; predict() is argmax",
 }
 SETTINGS = {
     "1a.1": {"rtol": 1e-6, "atol": 1e-8},
     "1b.1": {"reg": 0.05, "rtol": 1e-9, "atol": 1e-10},
     "2d.1": {"reg": 0.05, "step": 1e-5, "max_rel_error": 1e-8},
     "3a.1": {"learning_rate": 0.1, "reg": 5e-6, "num_iters": 100, "max_loss": 0.02},
+    "3a.2": {"shape": (100, 6, 8, 4), "batch_size": 10, "num_iters": 50,
+             "learning_rate": 0.05, "learning_rate_decay": 0.5, "min_coverage": 0.5,
+             "lr_rtol": 1e-6},
 }
+SGD_DATA_SEED = 2027  # the self-check's own data for 3a.2 (Gradescope uses other numbers)
 TIME_LIMIT_S = 60  # per check, on POSIX systems (signal.alarm)
 
 NOT_HERE = ("Graded on Gradescope only, not here: the hidden checks (random networks, other "
             "shapes, other reg values and SGD settings for 1a, 1b, 2d and 3a; results after "
-            "the due date), the speed of your forward pass against the reference (1c.1), the "
-            "SGD step checks (learning rate, decay, batches, predict: 3a.2) and the CIFAR-10 "
-            "retraining with your hyperparams.py (3b).")
+            "the due date), the speed of your forward pass against the reference (1c.1) and "
+            "the CIFAR-10 retraining with your hyperparams.py (3b).")
 
 
 @dataclass(frozen=True)
@@ -442,16 +447,22 @@ def check_training(cls, folder):
     return False, f"{line}\nHint: {hint}.{note}"
 
 
+def shipped_helper(name):
+    """The grader's own judging module `name`.py shipped next to this file (numpy only)."""
+    path = HERE / f"{name}.py"
+    if not path.is_file():
+        raise Stop(f"{name}.py is missing next to selfcheck.py: unpack the handout's "
+                   "archive again")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
 def check_no_loops(cls, folder):
     """1c.2: no Python loop over samples in loss() or the methods it calls; it must run."""
-    finder = HERE / "staticcheck.py"
-    if not finder.is_file():
-        raise Stop("staticcheck.py is missing next to selfcheck.py: unpack the handout's "
-                   "archive again")
-    spec = importlib.util.spec_from_file_location("staticcheck", finder)
-    static = importlib.util.module_from_spec(spec)
-    sys.modules["staticcheck"] = static  # dataclasses look their module up by name
-    spec.loader.exec_module(static)
+    static = shipped_helper("staticcheck")
     source = static.read_source(folder, f"{MODULE}.py")
     if source is None:
         raise Stop(f"{MODULE}.py could not be read (a symbolic link?)")
@@ -466,8 +477,75 @@ def check_no_loops(cls, folder):
     return True, "no loop over samples found in loss() or the methods it calls."
 
 
+def _spied_net(cls, params, rows, log):
+    """A student network holding params whose loss() logs every call with labels:
+    (all params flattened before the call, the grads it returned flattened, batch rows)."""
+    np.random.seed(0)
+    D, H = params["W1"].shape
+    net = cls(D, H, params["W2"].shape[1], std=1e-1)
+    for name in NAMES:
+        net.params[name] = params[name].copy()
+    original = net.loss
+
+    def spy(*args, **kwargs):
+        before = np.concatenate([np.ravel(net.params[k]).astype(np.float64) for k in NAMES])
+        out = original(*args, **kwargs)
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        if y is not None and isinstance(out, tuple) and len(out) == 2:
+            grads = np.concatenate([as_array(out[1][k], np.shape(params[k]), f"grads[{k!r}]")
+                                    .ravel() for k in NAMES])
+            log.append((before, grads, [rows.get(np.asarray(r, dtype=np.float64).tobytes(), -1)
+                                        for r in X]))
+        return out
+
+    net.loss = spy  # train() calls self.loss(X_batch, y=y_batch, reg=reg): found first
+    return net
+
+
+def check_sgd_steps(cls, folder):
+    """3a.2: every step train() takes is params -= lr * grads, with the given learning
+    rate decayed once per epoch, batches of batch_size rows from the whole set; predict()
+    is the argmax of the scores. Judged by the grader's own rules (sgd.py)."""
+    sgd, s = shipped_helper("sgd"), SETTINGS["3a.2"]
+    N, D, H, C = s["shape"]
+    draws = np.random.RandomState(SGD_DATA_SEED)
+    params = {"W1": 0.1 * draws.randn(D, H), "b1": 0.1 * draws.randn(H),
+              "W2": 0.1 * draws.randn(H, C), "b2": 0.1 * draws.randn(C)}
+    X, y, X_pred = draws.randn(N, D), draws.randint(0, C, size=N), draws.randn(20, D)
+    log = []
+    net = _spied_net(cls, params, {X[i].tobytes(): i for i in range(N)}, log)
+    settings = sgd.Settings(N, s["batch_size"], s["num_iters"], s["learning_rate"],
+                            s["learning_rate_decay"])
+    net.train(X.copy(), y.copy(), X.copy(), y.copy(), learning_rate=s["learning_rate"],
+              learning_rate_decay=s["learning_rate_decay"], reg=0.0,
+              num_iters=s["num_iters"], batch_size=s["batch_size"], verbose=False)
+    if not log:
+        raise Stop("train() never called self.loss(X_batch, y=y_batch, reg=reg), so its SGD "
+                   "steps could not be observed\nHint: compute each step's loss and "
+                   "gradients with self.loss, as the template does.")
+    final = {k: as_array(net.params[k], np.shape(params[k]), f"self.params[{k!r}] after "
+                         "train()") for k in NAMES}
+    step_log = sgd.StepLog(np.stack([e[0] for e in log]), np.stack([e[1] for e in log]),
+                           np.concatenate([final[k].ravel() for k in NAMES]),
+                           np.array([len(e[2]) for e in log]),
+                           np.array([i for e in log for i in e[2]], dtype=np.int64))
+    net.loss = type(net).loss.__get__(net)  # predict() and the scores, unobserved
+    scores = as_array(net.loss(X_pred.copy()), (len(X_pred), C), "loss(X) after train()")
+    pred = net.predict(X_pred.copy())
+    pred = None if pred is None else np.asarray(pred).ravel()
+    pred_ok = pred is not None and sgd.predictions_match(pred, np.argmax(scores, axis=1))
+    parts = sgd.judge_steps(step_log, settings, s["min_coverage"], s["lr_rtol"], pred_ok)
+    head = (f"train(learning_rate={s['learning_rate']:g}, learning_rate_decay="
+            f"{s['learning_rate_decay']:g}, batch_size={s['batch_size']}, num_iters="
+            f"{s['num_iters']}) on {N} rows")
+    bad = [f"{part}: {problem}" for part, problem in parts if problem]
+    good = [part for part, problem in parts if not problem]
+    return not bad, "\n".join([head] + bad + ([f"right: {', '.join(good)}"] if good else []))
+
+
 CHECKS = (("1a.1", check_probabilities), ("1b.1", check_loss), ("1c.2", check_no_loops),
-          ("2d.1", check_gradients), ("3a.1", check_training))
+          ("2d.1", check_gradients), ("3a.1", check_training), ("3a.2", check_sgd_steps))
 
 
 # ---------------------------------------------------------------------------------------

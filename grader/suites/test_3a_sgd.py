@@ -102,7 +102,7 @@ def _grade_steps(grading, feedback, set_score, check_id):
     except (KeyError, ValueError) as exc:
         return conclude(feedback, Verdict(0.0, f"the SGD steps could not be read back ({exc}); "
                                    "do grads have the parameters' shapes?"), set_score, check.points)
-    pred_ok = predictions_match(run.values.get(f"{name}/pred"), final, X_pred)
+    pred_ok = predictions_match(run.values.get(f"{name}/pred"), netmath.predict(final, X_pred))
     parts = judge_steps(log, s, check.value("min_coverage"), check.value("lr_rtol"), pred_ok)
     bad = [f"{part}: {problem}" for part, problem in parts if problem]
     good = [part for part, problem in parts if not problem]
