@@ -744,8 +744,8 @@ def test_open_files_limit_and_results_still_come_back(tmp_path, tiny_limits):
     assert "Too many open files" in error
 
 
-@pytest.mark.skipif(os.getuid() == 0, reason="RLIMIT_NPROC does not apply to root; "
-                    "test_child_runs_under_every_limit checks that it is set")
+@pytest.mark.skipif(os.getuid() == 0, reason="RLIMIT_NPROC does not apply to root: as root, "
+                    "test_isolation.py::test_as_nobody_the_process_limit_holds checks it")
 def test_process_limit_refuses_a_fork_bomb(tmp_path, tiny_limits):
     run = run_student(tmp_path, tiny_limits, """
         import os
