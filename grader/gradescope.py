@@ -118,15 +118,20 @@ def leaderboard(run: GradingRun) -> list[dict[str, Any]]:
     return entries
 
 
-def _finite(value: Any) -> Any:
-    """value with every NaN or infinite float replaced by None (JSON has neither)."""
+def plain_data(value: Any) -> Any:
+    """value as JSON's numbers, strings, lists and dicts only: numpy values converted, NaN
+    and infinities (a diverged loss curve) as None, gaps; anything else as its str()."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [plain_data(v) for v in value]
+    if hasattr(value, "tolist"):
+        return plain_data(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def write_json(path: Path, content: dict[str, Any]) -> None:
@@ -136,7 +141,7 @@ def write_json(path: Path, content: dict[str, Any]) -> None:
     try:
         text = json.dumps(content, indent=2, allow_nan=False, default=str)
     except ValueError:  # a NaN or infinity slipped through: never lose the results for it
-        text = json.dumps(_finite(content), indent=2, allow_nan=False, default=str)
+        text = json.dumps(plain_data(content), indent=2, allow_nan=False)
     tmp.write_text(text)
     os.replace(tmp, path)
 

@@ -9,7 +9,6 @@ with a message; nothing is dropped.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -148,7 +147,7 @@ class ResultsPlugin:
                 "sandbox_seconds": round(sum(r.wall_seconds for r in runs), 3),
                 "sandbox_peak_rss_mb": round(max((r.peak_rss_mb for r in runs), default=0.0), 1)}
         result = CheckResult(cid, check.name, score, check.points, status, check.visibility,
-                             message, _jsonable({**fb.details, **cost}), seconds, staff)
+                             message, gradescope.plain_data({**fb.details, **cost}), seconds, staff)
         self.results[cid] = result
         self.write()
         if self.on_result is not None:
@@ -182,21 +181,6 @@ def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, func: Any,
         return FAILED, score, exc.msg or message, ""
     staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext
     return ERROR, 0.0, GRADER_FAULT, staff[-4000:]
-
-
-def _jsonable(value: Any) -> Any:
-    """Numbers, strings, lists and dicts only (numpy values converted)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # NaN and infinities (a diverged loss curve) are gaps in JSON
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> RunInfo:
