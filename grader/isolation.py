@@ -199,10 +199,17 @@ def resolve() -> Identity:
     return _RESOLVED[key]
 
 
+def _user_name(uid: int) -> str:
+    """The account name of uid, or 'uid N' when it has none (e.g. docker run --user N)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 def _resolve(policy: str, python: str) -> Identity:
-    me = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() != 0 else "root"
     if os.geteuid() != 0:
-        return Identity(None, None, f"the grader's user ({me})", python)
+        return Identity(None, None, f"the grader's user ({_user_name(os.geteuid())})", python)
     if policy == "off":
         return Identity(None, None, "root", python, "GRADER_ISOLATION=off")
     uid, gid, name = _target_user()

@@ -349,8 +349,8 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
     handed to the probe (saved without pickle); params: JSON-able settings; data_files:
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
     is called as a long probe reports progress; skip: files of the submission (relative
-    paths) not copied, e.g. a checkpoint only the grader reads. Never raises for anything student code
-    does: that comes back as ProbeRun.failure.
+    paths) not copied, e.g. a checkpoint only the grader reads. Never raises for anything
+    student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe) if str(probe).endswith(".py") else PROBES / f"{probe}.py"
     identity = isolation.resolve()

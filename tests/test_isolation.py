@@ -200,3 +200,13 @@ def test_as_nobody_the_process_limit_holds(sandbox_python, monkeypatch, tmp_path
     assert run.failure is None, run.failure
     assert run.values["stopped_by"] == "BlockingIOError"
     assert run.values["children"] < 16
+
+
+def test_a_grader_user_without_an_account_name_still_resolves(monkeypatch):
+    """docker run --user 12345 gives a uid with no passwd entry: no crash, a plain name."""
+    def no_entry(uid):
+        raise KeyError(uid)
+    monkeypatch.setattr(isolation.pwd, "getpwuid", no_entry)
+    monkeypatch.setattr(isolation.os, "geteuid", lambda: 12345)
+    identity = isolation._resolve("auto", sys.executable)
+    assert not identity.dropped and identity.name == "the grader's user (uid 12345)"
