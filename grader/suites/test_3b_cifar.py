@@ -219,23 +219,32 @@ def test_validation_accuracy(grading, trained, feedback):
     if problems:
         return conclude(feedback, Verdict(0.0, problems[0] if DIVERGED in problems[0]
                                           else "\n".join(problems)))
-    val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
-    test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
-    threshold = check.value("threshold", data.kind)
-    feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
-                    threshold=threshold, train_seconds=run.wall_seconds,
-                    peak_rss_mb=run.peak_rss_mb, hyperparams=trained.hp,
-                    loss_history=_curve(_history(run, "loss_history")),
-                    train_acc_history=_curve(_history(run, "train_acc_history")),
-                    val_acc_history=_curve(_history(run, "val_acc_history")),
-                    report={"w1_tiles": weight_tiles_png(params["W1"])})
-    lines = [f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s: "
-             + accuracy_line("validation accuracy", val, threshold),
-             accuracy_line("test accuracy", test) + " (reported, not graded)"]
+    val, threshold, lines = _accuracies(
+        params, data, check, feedback, train_seconds=run.wall_seconds,
+        peak_rss_mb=run.peak_rss_mb, hyperparams=trained.hp,
+        loss_history=_curve(_history(run, "loss_history")),
+        train_acc_history=_curve(_history(run, "train_acc_history")),
+        val_acc_history=_curve(_history(run, "val_acc_history")))
+    lines[0] = f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s: " + lines[0]
     if val > threshold:
         return conclude(feedback, Verdict(1.0, "\n".join(lines)))
     lines.append("Hint: " + _hint(run, val, threshold))
     return conclude(feedback, Verdict(0.0, "\n".join(lines)))
+
+
+def _accuracies(params: dict, data, check, feedback: Feedback, **details
+                ) -> tuple[float, float, list[str]]:
+    """The grader's validation and test accuracy of params (test labels stay here).
+    Records them, the weight tiles and details; returns (validation accuracy, threshold,
+    [validation line, test line])."""
+    val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
+    test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
+    threshold = check.value("threshold", data.kind)
+    feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
+                    threshold=threshold, report={"w1_tiles": weight_tiles_png(params["W1"])},
+                    **details)
+    return val, threshold, [accuracy_line("validation accuracy", val, threshold),
+                            accuracy_line("test accuracy", test) + " (reported, not graded)"]
 
 
 def _data_name(data) -> str:
@@ -258,17 +267,10 @@ def _judge_checkpoint(grading, trained: Trained, feedback: Feedback) -> Verdict:
             f"Hint: `python ex2_FCnet.py best` trains with hyperparams.py and saves the "
             f"network to {relpath}; submit that file with your code, and retrain it whenever "
             "you change hyperparams.py."]))
-    params = found.arrays
-    val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
-    test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
-    threshold = check.value("threshold", data.kind)
-    feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
-                    threshold=threshold, hyperparams=hp, checkpoint=relpath,
-                    checkpoint_mb=round(found.size_mb, 2),
-                    report={"w1_tiles": weight_tiles_png(params["W1"])})
-    lines = [f"your checkpoint {relpath}, evaluated on {_data_name(data)}: "
-             + accuracy_line("validation accuracy", val, threshold),
-             accuracy_line("test accuracy", test) + " (reported, not graded)"]
+    val, threshold, lines = _accuracies(found.arrays, data, check, feedback, hyperparams=hp,
+                                        checkpoint=relpath,
+                                        checkpoint_mb=round(found.size_mb, 2))
+    lines[0] = f"your checkpoint {relpath}, evaluated on {_data_name(data)}: " + lines[0]
     if val <= threshold:
         lines.append("Hint: tune hidden_size, learning_rate, num_iters and reg on the "
                      "validation set (the curves of `python ex2_FCnet.py best` show how), "
