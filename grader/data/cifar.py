@@ -69,13 +69,19 @@ def is_synthetic(root: Path) -> bool:
     return SYNTHETIC_MARK in read_meta(root)
 
 
+def mismatched(folder: Path, table: dict[str, str]) -> list[str]:
+    """Names in table (file name -> md5) missing from folder or not matching their md5."""
+    return [name for name, digest in table.items()
+            if not (folder / name).is_file() or md5(folder / name) != digest]
+
+
 def verify(root: Path) -> list[str]:
     """Names of the files whose md5 differs from the published one (empty: real)."""
     missing = [n for n in MD5 if not (root / n).is_file()]
     if missing:
         raise DataError(f"{root} lacks {', '.join(missing)}; expected the CIFAR-10 python "
                         "batches (run ci/setup.sh or pass --data-dir)")
-    return [name for name, digest in MD5.items() if md5(root / name) != digest]
+    return mismatched(root, MD5)
 
 
 def load_batch(path: Path) -> Batch:

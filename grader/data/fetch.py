@@ -167,8 +167,7 @@ def _mismatched(folder: Path, contents: Mapping[str, str]) -> list[str]:
     """Names in contents missing from folder or not matching their md5 (all: no folder)."""
     if not folder.is_dir():
         return list(contents) or [folder.name]
-    return [name for name, digest in contents.items()
-            if not (folder / name).is_file() or cifar.md5(folder / name) != digest]
+    return cifar.mismatched(folder, dict(contents))
 
 
 def _download_verified(remote: Remote, bases: tuple[str, ...], folder: Path, log) -> Path:
