@@ -217,6 +217,17 @@ RAISING_OBJECT = '''
                 __hash__ = object.__hash__
             '''
 
+# Injected at the top of loss(): the real (loss, grads) of a labelled call, computed by a
+# re-entrant call that the flag lets through untouched.
+REAL_LOSS = '''
+            if y is not None and not getattr(self, "_hinner", False):
+                self._hinner = True
+                try:
+                    _hloss, _hgrads = self.loss(X, y, reg)
+                finally:
+                    self._hinner = False
+            '''
+
 HOSTILE = (
     # -- forged results ------------------------------------------------------------------
     Hostile("forged_results_everywhere", "1a,2d", ("2d.1", "2d.2"), "relative error", ("1a",),
@@ -352,13 +363,7 @@ HOSTILE = (
             '''}),
     # grads without W1, and a ragged list written in its place straight into ctx.values
     Hostile("ragged_value_in_results", "1b,2d", ("2d.2",), "expected an array of numbers",
-            ("1b",), evidence="tampered", loss='''
-            if y is not None and not getattr(self, "_hinner", False):
-                self._hinner = True
-                try:
-                    _hloss, _hgrads = self.loss(X, y, reg)
-                finally:
-                    self._hinner = False
+            ("1b",), evidence="tampered", loss=REAL_LOSS + '''
                 del _hgrads["W1"]
                 _hframe = _hsys._getframe(1)
                 while _hframe is not None and not {"ctx", "name"} <= set(_hframe.f_locals):
@@ -453,13 +458,8 @@ HOSTILE = (
             '''),
     # (2d is lost too: the call that returns the loss returns the gradients)
     Hostile("loss_value_that_raises", "1a,1b", ("1b.1", "1b.2"),
-            "the loss should be a numpy array of numbers", ("1a",), module=RAISING_OBJECT, loss='''
-            if y is not None and not getattr(self, "_hinner", False):
-                self._hinner = True
-                try:
-                    _hloss, _hgrads = self.loss(X, y, reg)
-                finally:
-                    self._hinner = False
+            "the loss should be a numpy array of numbers", ("1a",), module=RAISING_OBJECT,
+            loss=REAL_LOSS + '''
                 return _HRaising(), _hgrads
             '''),
     # a list subclass whose __array__ hands back an object array
