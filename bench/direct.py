@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import cases, rubric
+from grader.parts.part1_numpy import cases
+from grader.core import rubric
 from grader.data import prepare
-from grader.hyperparams import read as read_hyperparams
+from grader.parts.part1_numpy.hyperparams import read as read_hyperparams
 
 RUBRIC = rubric.load()
 

@@ -1,6 +1,6 @@
 """`python -m grader ...`: see grader/cli.py."""
 import sys
 
-from .cli import main
+from .core.cli import main
 
 sys.exit(main())

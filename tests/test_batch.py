@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, batch_inputs, gradescope
+from grader.core import batch, batch_inputs, gradescope
+
+MARKERS = batch.RUBRIC.submission_files  # the files that mark a submission's folder
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 
 QUESTIONS = "1a,1b"  # fast: four checks, about 2 s per submission
@@ -206,7 +208,7 @@ def _export(tmp_path: Path) -> Path:
 def test_gradescope_export_names_and_emails(tmp_path, monkeypatch, with_pyyaml):
     if not with_pyyaml:
         monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml raises ImportError
-    subs = batch_inputs.discover(_export(tmp_path), tmp_path / "work")
+    subs = batch_inputs.discover(_export(tmp_path), tmp_path / "work", markers=MARKERS)
     assert [s.student for s in subs] == ["submission_111", "submission_222"]
     assert subs[0].name == "Alice Smith" and subs[0].email == "alice@example.edu"
     assert subs[0].path.name == "hw2"  # the folder holding two_layernet.py
@@ -217,7 +219,7 @@ def test_gradescope_export_names_and_emails(tmp_path, monkeypatch, with_pyyaml):
 def test_unreadable_metadata_falls_back_to_folder_names(tmp_path):
     root = _export(tmp_path)
     (root / "submission_metadata.yml").write_text("{{{ not yaml\n")
-    subs = batch_inputs.discover(root, tmp_path / "work")
+    subs = batch_inputs.discover(root, tmp_path / "work", markers=MARKERS)
     assert [(s.student, s.name) for s in subs] == [("submission_111", ""), ("submission_222", "")]
 
 
@@ -235,7 +237,7 @@ def test_extraction_skips_symlinks_and_stops_at_the_cap(tmp_path):
     assert (tmp_path / "x" / "a" / "two_layernet.py").read_text() == "x = 1\n"
     assert not (tmp_path / "x" / "a" / "link").exists()
     assert not (tmp_path / "x" / "a" / "zeros.bin").exists()
-    assert batch_inputs.submission_root(tmp_path / "x") == tmp_path / "x" / "a"
+    assert batch_inputs.submission_root(tmp_path / "x", ("two_layernet.py",)) == tmp_path / "x" / "a"
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
     assert "could not be extracted" in batch_inputs.extract_zip(bad, tmp_path / "y")
@@ -248,7 +250,7 @@ def test_student_folder_names_are_safe_and_unique(tmp_path):
     subs = tmp_path / "subs"
     (subs / "alice").mkdir(parents=True)
     _zip_folder(REFERENCE, subs / "alice.zip", "x")
-    found = batch_inputs.discover(subs, tmp_path / "work")
+    found = batch_inputs.discover(subs, tmp_path / "work", markers=MARKERS)
     assert [s.student for s in found] == ["alice", "alice-2"]
 
 

@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import bundle, cases, netmath, rubric
+from grader.core import bundle, rubric
+from grader.parts.part1_numpy import cases, netmath
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 
 RUBRIC = rubric.load()
+PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
 MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/hyperparams.py",
            "assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
@@ -77,8 +79,8 @@ def selfcheck(folder: Path, *args: str, timeout: float = 120) -> tuple[int, dict
 
 
 def load_selfcheck():
-    """grader/public/selfcheck.py as a module (it imports nothing of the grader)."""
-    path = ROOT / "grader" / "public" / "selfcheck.py"
+    """Part 1's selfcheck.py as a module (it imports nothing of the grader)."""
+    path = PART1 / "selfcheck.py"
     spec = importlib.util.spec_from_file_location("selfcheck_under_test", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -94,9 +96,9 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
     assert list(members) == MEMBERS  # sorted, nothing else
     for name, data in members.items():
         base = name.removeprefix("assignment1/")
-        source = {"selfcheck.py": ROOT / "grader" / "public" / "selfcheck.py",
-                  "sgd.py": ROOT / "grader" / "sgd.py",
-                  "staticcheck.py": ROOT / "grader" / "staticcheck.py"}.get(base, TEMPLATE / base)
+        source = {"selfcheck.py": PART1 / "selfcheck.py",
+                  "sgd.py": PART1 / "sgd.py",
+                  "staticcheck.py": PART1 / "staticcheck.py"}.get(base, TEMPLATE / base)
         assert data == source.read_bytes(), name
     with zipfile.ZipFile(archive) as zf:
         assert {i.date_time for i in zf.infolist()} == {bundle.ZIP_TIME}
@@ -226,12 +228,12 @@ PLANTED = {
     "reference hyperparams.py": (REFERENCE / "hyperparams.py").read_bytes(),
     "reference loss(), re-indented": _with_reference_loss_reindented(),
     "one solution line": b"# shows how\ndz2 = da2 * (z2 > 0)\n",
-    "grader netmath.py": (ROOT / "grader" / "netmath.py").read_bytes(),
+    "grader netmath.py": (PART1 / "netmath.py").read_bytes(),
     "grader rubric.toml": (ROOT / "grader" / "rubric.toml").read_bytes(),
     "a grader function body": (
         "def f(x, h):\n" + "\n".join(
             "    " + line for line in
-            bundle.function_bodies((ROOT / "grader" / "netmath.py").read_text())[
+            bundle.function_bodies((PART1 / "netmath.py").read_text())[
                 "numerical_gradient"].splitlines())).encode(),
     "rubric seed": f"SEED = {RUBRIC.seed}\n".encode(),
     "derived seed": f"case = {cases.case_seed(RUBRIC.seed, '1a.2', 0)}\n".encode(),

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from grader import rubric
+from grader.core import rubric
 from mutants import MUTANTS, ROOT
 from test_e2e_part1 import by_id, grade
 

@@ -1,7 +1,7 @@
 """grader/cases.py: hidden cases are derived from the seed and check id, reproducibly."""
 import numpy as np
 
-from grader import cases
+from grader.parts.part1_numpy import cases
 
 BASE = 20260531
 

@@ -1,7 +1,7 @@
 """3b graded from a checkpoint (the rubric's `mode = "checkpoint"`), end to end.
 
-The grader runs from a copy of grader/ whose rubric.toml has its one mode line changed, as
-an instructor would change it. The reference's checkpoint is made in the test by the
+The grader runs with a copy of rubric.toml (`grade --rubric FILE`) whose one mode line is
+changed, as an instructor would change it. The reference's checkpoint is made in the test by the
 driver's `best` step on the synthetic data, with a higher learning rate and 300 iterations
 instead of 3000 (about 62% validation accuracy in a few seconds); the graded copy keeps the
 reference's hyperparams.py, so the progress run uses its declared settings. Checkpoints that are
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import checkpoint, gradescope, rubric
+from grader.parts.part1_numpy import checkpoint
+from grader.core import gradescope, rubric
 from grader.data import prepare
 from mutants import MUTANTS, REFERENCE, ROOT
 from outputs import plain
@@ -60,16 +61,14 @@ def _shapes(hidden: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def checkpoint_grader(tmp_path_factory) -> Path:
-    """A folder holding a copy of grader/ with mode = "checkpoint" for 3b."""
-    root = tmp_path_factory.mktemp("grader-copy")
-    shutil.copytree(ROOT / "grader", root / "grader",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    toml = root / "grader" / "rubric.toml"
-    text = toml.read_text()
+def checkpoint_grader(tmp_path_factory) -> Path | None:
+    """A rubric file: grader/rubric.toml with mode = "checkpoint" for 3b (the grader
+    itself is not copied: `grade --rubric` takes it)."""
+    text = (ROOT / "grader" / "rubric.toml").read_text()
     assert text.count(MODE_LINE) == 1
-    toml.write_text(text.replace(MODE_LINE, 'mode = "checkpoint"\n'))
-    return root
+    path = tmp_path_factory.mktemp("rubric") / "rubric.toml"
+    path.write_text(text.replace(MODE_LINE, 'mode = "checkpoint"\n'))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +95,14 @@ def _text(test: dict) -> str:
     return plain(test["output"])
 
 
-def grade_3b(grader_root: Path, sub: Path, out: Path) -> dict:
-    """Grades question 3b with the grader in grader_root; returns check id -> test."""
+def grade_3b(rubric_file: Path | None, sub: Path, out: Path) -> dict:
+    """Grades question 3b with a rubric file (None: the shipped one); returns check id ->
+    test."""
     env = {k: v for k, v in os.environ.items() if k != "GRADER_DATA_DIR"}
     env["GRADER_CACHE"] = str(prepare.cache_dir())  # the synthetic data, prepared once
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(sub), "--out", str(out),
-                           "--quiet", "--questions", "3b"], cwd=grader_root, env=env,
+                           "--quiet", "--questions", "3b"]
+                          + (["--rubric", str(rubric_file)] if rubric_file else []), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -236,7 +237,7 @@ def test_random_weights_fail_the_threshold(checkpoint_grader, tmp_path):
 
 def test_retrain_mode_says_so(tmp_path):
     """The shipped rubric grades 3b by retraining, and the output and results.json say so."""
-    tests = grade_3b(ROOT, ROOT / "student_template", tmp_path / "out")
+    tests = grade_3b(None, ROOT / "student_template", tmp_path / "out")
     for test in tests.values():
         assert test["extra_data"]["mode"] == "retrain"
         assert "Mode: retrain" in _text(test)

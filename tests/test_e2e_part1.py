@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope, rubric
+from grader.core import gradescope, rubric
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 from outputs import plain
 
@@ -153,7 +153,7 @@ def test_killed_grader_leaves_valid_results(tmp_path):
 
 
 def test_part1_never_imports_torch(tmp_path):
-    code = ("import sys; from grader import cli; "
+    code = ("import sys; from grader.core import cli; "
             f"cli.main(['grade', 'reference', '--out', {str(tmp_path)!r}, '--quiet', "
             "'--questions', '1a,3a']); "
             "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules, 'torch imported'")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli
+from grader.core import cli
 from grader.data import cifar, fetch
-from grader.errors import DataError
+from grader.core.errors import DataError
 
 CIFAR_FILES = {name: f"fake {name} ".encode() * 50 for name in cifar.MD5}
 MNIST_RAW = {r.name: f"idx {r.name} ".encode() * 40 for r in fetch.DATASETS["mnist"].files}

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from grader import gradescope
-from grader.records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult,
+from grader.core import gradescope
+from grader.core.records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult,
                             GradingRun, ManualItem, RunInfo)
 
 INFO = RunInfo(submission="/subs/alice", rubric_version="2026.11-part1", seed=20260531,

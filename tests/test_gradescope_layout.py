@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope, rubric
+from grader.core import gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ _try("forge", lambda: open(_ROOT + "/results/results.json", "w").write('{{"score
 _try("marker", lambda: open(_ROOT + "/results/pwned", "w").write("x"))
 _try("rubric", lambda: open(_LOG + "/leak", "w").write(
     open(_ROOT + "/source/grader/rubric.toml").read()))
-_try("netmath", lambda: open(_ROOT + "/source/grader/netmath.py").read())
+_try("netmath", lambda: open(_ROOT + "/source/grader/parts/part1_numpy/netmath.py").read())
 """
 
 

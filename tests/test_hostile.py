@@ -37,8 +37,8 @@ from typing import Callable
 
 import pytest
 
-from grader import gradescope, rubric
-from grader.sandbox import TOKEN_VAR, run_probe
+from grader.core import gradescope, rubric
+from grader.core.sandbox import TOKEN_VAR, run_probe
 from mutants import MUTANTS, REFERENCE, ROOT
 from outputs import plain
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import hyperparams, rubric
+from grader.parts.part1_numpy import hyperparams
+from grader.core import rubric
 
 CHECK = rubric.load().check("3b.1")
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "hyperparams.py"

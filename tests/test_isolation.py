@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from grader import isolation
-from grader.errors import SandboxError
-from grader.grading import RUBRIC
-from grader.sandbox import run_probe
+from grader.core import isolation
+from grader.core.errors import SandboxError
+from grader.core import rubric
+from grader.parts.part1_numpy.steps import PROBES
+from grader.core.sandbox import run_probe
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMITS = RUBRIC.limits
+LIMITS = rubric.load().limits
 
 
 def _in_filtered_child(code: str) -> str:
@@ -166,7 +167,7 @@ def test_an_unreadable_data_file_is_a_grader_error_before_student_code_runs(
     data = tmp_path / "X_train.npy"  # under pytest's 0700 temporary root
     data.write_bytes(b"")
     with pytest.raises(SandboxError, match="not readable by the sandbox user"):
-        run_probe("part1", "forward", submission=tmp_path, limits=LIMITS,
+        run_probe(PROBES, "forward", submission=tmp_path, limits=LIMITS,
                   data_files={"X_train": str(data)})
 
 

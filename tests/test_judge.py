@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader import judge
+from grader.core import judge
 
 
 def test_shaped_accepts_the_right_shape():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader import cases, netmath
+from grader.parts.part1_numpy import cases, netmath
 
 
 @pytest.fixture

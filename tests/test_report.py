@@ -1,6 +1,6 @@
 """The HTML feedback report: every question, the right status, curves, escaped text."""
-from grader import report, rubric
-from grader.records import (ERROR, FAILED, PASSED, PENDING, CheckResult, GradingRun,
+from grader.core import report, rubric
+from grader.core.records import (ERROR, FAILED, PASSED, PENDING, CheckResult, GradingRun,
                             ManualItem, RunInfo)
 
 RUBRIC = rubric.load()

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from grader import rubric
-from grader.errors import GraderError, RubricError
+from grader.core import rubric
+from grader.core.errors import GraderError, RubricError
 
 RUBRIC = rubric.load()
 TEXT = rubric.RUBRIC_PATH.read_text()

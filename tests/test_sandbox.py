@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from grader.sandbox import ProbeRun, copy_submission, run_probe
+from grader.core.sandbox import ProbeRun, copy_submission, run_probe
 
 PROBE = '''
 import os
@@ -369,7 +369,7 @@ def test_environment_is_clean(tmp_path, probe, tiny_limits, monkeypatch):
 
 
 def test_files_the_grader_reads_itself_are_not_copied_and_do_not_count(tmp_path):
-    from grader.sandbox import copy_submission
+    from grader.core.sandbox import copy_submission
     src, dst = tmp_path / "src", tmp_path / "dst"
     (src / "checkpoints").mkdir(parents=True)
     (src / "two_layernet.py").write_text("x = 1\n")

@@ -6,8 +6,8 @@ deliberate deviation from the handout's train() per test.
 import numpy as np
 import pytest
 
-from grader import cases, netmath
-from grader.sgd import Settings, StepLog, judge_steps, predictions_match, step_rates
+from grader.parts.part1_numpy import cases, netmath
+from grader.parts.part1_numpy.sgd import Settings, StepLog, judge_steps, predictions_match, step_rates
 
 SETTINGS = Settings(num_train=100, batch_size=10, num_iters=50, learning_rate=0.05,
                     learning_rate_decay=0.5)

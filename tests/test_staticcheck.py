@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from grader.staticcheck import loops_over_samples, read_source
+from grader.parts.part1_numpy.staticcheck import loops_over_samples, read_source
 
 HEAD = """
 import numpy as np

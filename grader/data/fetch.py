@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..errors import DataError
+from ..core.errors import DataError
 from . import cifar
 
 MIRROR_ENV = "GRADER_DATA_MIRROR"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..rubric import DatasetSpec
+from ..core.errors import DataError
+from ..core.rubric import DatasetSpec
 from . import cifar, synthetic
 
 SPLITS = ("train", "val", "test")

@@ -1,16 +1,19 @@
 """Shared steps of the Part 1 suites: run a probe over cases, judge each case."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import netmath
-from ..cases import Case, hidden_cases
-from ..grading import Feedback, GradingContext, conclude, failure_verdict
-from ..rubric import Check
-from ..judge import Verdict, fraction_of
-from ..sandbox import ProbeRun
+from . import netmath
+from .cases import Case, hidden_cases
+from ...core.grading import Feedback, GradingContext, conclude, failure_verdict
+from ...core.rubric import Check
+from ...core.judge import Verdict, fraction_of
+from ...core.sandbox import ProbeRun
+
+PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 1
 
 DIVERGED = ("training diverged: lower the learning rate, and check that gradients are "
             "averaged over the batch (2d)")
@@ -26,8 +29,8 @@ def inputs_of(cases: Sequence[Case]) -> dict[str, np.ndarray]:
 
 def run_cases(grading: GradingContext, function: str, check_id: str,
               cases: Sequence[Case]) -> ProbeRun:
-    """Runs a part1 probe on the cases."""
-    return grading.probe("part1", function, check_id, inputs=inputs_of(cases),
+    """Runs a Part 1 probe on the cases."""
+    return grading.probe(PROBES, function, check_id, inputs=inputs_of(cases),
                          params={"cases": [c.name for c in cases]})
 
 
@@ -57,7 +60,7 @@ def judge_cases(run: ProbeRun, cases: Sequence[Case],
 def grade_cases(grading: GradingContext, feedback: Feedback, check: Check, function: str,
                 cases: Sequence[Case], judge_one: Callable[[ProbeRun, Case], list[str]],
                 label: str) -> None:
-    """Runs a part1 probe on the cases and concludes the check on all of them."""
+    """Runs a Part 1 probe on the cases and concludes the check on all of them."""
     seeds = [c.seed for c in cases if c.seed is not None]
     if seeds:
         feedback.record(seeds=seeds)

@@ -3,24 +3,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import netmath
-from ..cases import case_seed, random_network, toy_case
-from ..grading import RUBRIC, conclude, failure_verdict, graded
-from ..judge import Verdict
-from ..staticcheck import loops_over_samples, read_source
-from .part1 import run_cases
+from . import netmath
+from .cases import case_seed, random_network, toy_case
+from ...core.grading import conclude, failure_verdict, graded
+from ...core.judge import Verdict
+from .staticcheck import loops_over_samples, read_source
+from .steps import PROBES, run_cases
 
 
 @graded("1c.1")
-def test_forward_speed(grading, feedback):
-    check = RUBRIC.check("1c.1")
+def test_forward_speed(grading, check, feedback):
     N, D, H, C = check.value("batch")
-    rng = np.random.RandomState(case_seed(RUBRIC.seed, check.id, 0))
+    rng = np.random.RandomState(case_seed(grading.rubric.seed, check.id, 0))
     inputs = {**random_network(rng, D, H, C), "X": 10 * rng.randn(N, D)}
     params = {"repeats": check.value("repeats")}
     reference = grading.probe(Path(netmath.__file__), "time_forward", check.id,
                               inputs=inputs, params=params)
-    student = grading.probe("part1", "time_forward", check.id, inputs=inputs, params=params)
+    student = grading.probe(PROBES, "time_forward", check.id, inputs=inputs, params=params)
     if reference.failure is not None:
         raise RuntimeError(f"reference timing failed: {reference.failure}")
     stopped = failure_verdict(student, what="forward pass on a large batch")

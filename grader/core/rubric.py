@@ -8,20 +8,22 @@ a short training run shows that the student's training code makes progress.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .errors import RubricError
 
-RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
+RUBRIC_PATH = Path(__file__).resolve().parents[1] / "rubric.toml"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 DATASET_KINDS = ("real", "synthetic")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
-_QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check"}
+_QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files"}
+DATASETS = ("cifar10",)  # what a question may train on (its `dataset`)
 MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; default first
 # Check parameters of the checkpoint mode, in two groups: the check holding any key of a
 # group plays that role (judging the submitted weights; the short training run) and must
@@ -97,6 +99,8 @@ class Question:
     graded: str  # "auto" or "manual"
     checks: tuple[Check, ...]
     mode: str = MODES[0]  # "retrain" or "checkpoint" (for a question that trains a model)
+    dataset: str = ""  # the dataset its checks train on (one of DATASETS), else ""
+    files: tuple[str, ...] = ()  # the submission files it reads, e.g. ("two_layernet.py",)
 
 
 @dataclass(frozen=True)
@@ -147,10 +151,33 @@ class Rubric:
         """The manually graded (report) questions."""
         return tuple(q for q in self.questions if q.graded == "manual")
 
+    def needs_data(self, questions: Iterable[str] | None = None) -> bool:
+        """Whether any of these questions (None: all) trains on a dataset."""
+        return any(q.dataset for q in self.questions
+                   if q.graded == "auto" and (questions is None or q.id in questions))
+
+    @property
+    def submission_files(self) -> tuple[str, ...]:
+        """Every file a question reads from a submission, in rubric order."""
+        return tuple(dict.fromkeys(f for q in self.questions for f in q.files))
+
+    @property
+    def leaderboard(self) -> Mapping[str, tuple[str, str]]:
+        """Gradescope leaderboard columns: check id -> (column name, details key), from the
+        checks' `leaderboard` and `leaderboard_detail` parameters."""
+        return {c.id: (str(c.params["leaderboard"]), str(c.params["leaderboard_detail"]))
+                for c in self.checks if "leaderboard" in c.params}
+
     def limits_for(self, check: Check, kind: str | None = None) -> Limits:
         """The sandbox limits of one check: the defaults with its overrides."""
         keys = ("wall_seconds", "cpu_seconds", "memory_mb")
         return self.limits.replace(**{k: check.get(k, kind=kind) for k in keys})
+
+
+def case_seed(base: int, check_id: str, index: int) -> int:
+    """A 32-bit seed derived from the rubric seed, the check id and the case index."""
+    digest = hashlib.sha256(f"{base}:{check_id}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
@@ -210,8 +237,19 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
         raise RubricError(f"question {qid}: mode {mode!r} must be one of "
                           f"{', '.join(repr(m) for m in MODES)}")
     _check_mode_keys(qid, mode, checks)
+    dataset = raw.get("dataset", "")
+    if dataset and dataset not in DATASETS:
+        raise RubricError(f"question {qid}: dataset {dataset!r} must be one of "
+                          f"{', '.join(repr(d) for d in DATASETS)}")
+    files = raw.get("files", [])
+    if not (isinstance(files, list) and all(isinstance(f, str) and f for f in files)):
+        raise RubricError(f"question {qid}: files should be a list of file names, got {files!r}")
+    for check in checks:
+        if ("leaderboard" in check.params) != ("leaderboard_detail" in check.params):
+            raise RubricError(f"check {check.id}: leaderboard and leaderboard_detail go "
+                              "together (the column name, and the details key it shows)")
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
-                    points, graded, checks, mode)
+                    points, graded, checks, mode, dataset, tuple(files))
 
 
 def _values(value: Any) -> tuple:

@@ -1,8 +1,8 @@
 """1a: the forward pass returns the softmax probabilities of the ReLU network."""
-from ..cases import TOY_PROBS, toy_case
-from ..grading import RUBRIC, conclude, graded
-from ..judge import compare, shaped
-from .part1 import expected_probs, grade_cases, grade_hidden
+from .cases import TOY_PROBS, toy_case
+from ...core.grading import conclude, graded
+from ...core.judge import compare, shaped
+from .steps import expected_probs, grade_cases, grade_hidden
 
 
 def _judge_probs(check):
@@ -24,14 +24,12 @@ def _judge_probs(check):
 
 
 @graded("1a.1")
-def test_toy_probabilities(grading, feedback):
-    check = RUBRIC.check("1a.1")
+def test_toy_probabilities(grading, check, feedback):
     case = toy_case()
     assert abs(expected_probs(case) - TOY_PROBS).max() < 1e-7, "grader toy values drifted"
     grade_cases(grading, feedback, check, "forward", [case], _judge_probs(check), "toy problem")
 
 
 @graded("1a.2")
-def test_hidden_probabilities(grading, feedback):
-    check = RUBRIC.check("1a.2")
+def test_hidden_probabilities(grading, check, feedback):
     grade_hidden(grading, feedback, check, "forward", _judge_probs(check))

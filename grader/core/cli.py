@@ -11,8 +11,9 @@ from pathlib import Path
 
 from . import summary
 from .errors import GraderError
+from .rubric import RUBRIC_PATH, Rubric, load
 
-SUITES = Path(__file__).with_name("suites")
+PARTS = Path(__file__).resolve().parents[1] / "parts"  # every part's suites
 
 
 def default_data_dir() -> Path | None:
@@ -32,12 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--questions", help="comma-separated question ids, e.g. 1a,2d")
     grade.add_argument("--data-dir", type=Path, help="folder holding cifar-10-batches-py/")
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
+    grade.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
+                       "grader/rubric.toml (e.g. a copy with 3b's mode switched)")
     check = sub.add_parser("check", help="self-check: public checks only, with a summary")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
-    check.add_argument("--full", action="store_true", help="also retrain on CIFAR-10 (3b)")
+    check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
     check.add_argument("--questions", help="comma-separated question ids")
     check.add_argument("--data-dir", type=Path)
     check.add_argument("--out", type=Path, help="also write results.json here")
+    check.add_argument("--rubric", type=Path, help="check with this rubric file")
     batch = sub.add_parser("grade-all", help="grade a folder of submissions (sub-folders, "
                            ".zip files or Gradescope's export) into OUT/gradebook.csv")
     batch.add_argument("submissions", type=Path, help="folder with one entry per submission")
@@ -67,17 +71,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | None,
-                data_dir: Path | None, public_only: bool, full: bool, progress: bool):
-    """Grades one submission in this process; returns the GradingRun (never raises)."""
+                data_dir: Path | None, public_only: bool, full: bool, progress: bool,
+                rubric: Rubric | None = None):
+    """Grades one submission in this process with the rubric (default: grader/rubric.toml);
+    returns the GradingRun (never raises)."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import pytest
 
     from .grading import GradingContext
     from .plugin import ResultsPlugin, run_info
 
-    context = GradingContext(submission, data_dir, public_only, full, progress=progress)
+    context = GradingContext(submission, data_dir, public_only, full, rubric, progress)
     kind, note = "not used", "No CIFAR-10 check in this run."
-    wants_data = (questions is None or "3b" in questions) and (full or not public_only)
+    wants_data = context.rubric.needs_data(questions) and (full or not public_only)
     if wants_data:
         try:
             data = context.data()
@@ -88,7 +94,7 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     on_result = (lambda r: sys.stderr.write(summary.result_line(r, False) + "\n")) \
         if progress else None
     plugin = ResultsPlugin(context, out_dir, info, questions, on_result)
-    args = [str(SUITES), "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES),
+    args = [str(PARTS), "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS),
             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:terminal",
             "-p", "no:stepwise", "-s", "--timeout", "1800"]
     try:
@@ -147,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     """Runs a subcommand; returns the exit code (0 whenever grading completed)."""
     args = _parser().parse_args(argv)
     if args.command == "make-data":
-        from .data import synthetic
+        from ..data import synthetic
         root = synthetic.generate(args.dest, args.rows_per_batch, args.seed)
         print(f"synthetic CIFAR-format data in {root}")
         return 0
     if args.command == "fetch-data":
-        from .data import fetch
+        from ..data import fetch
         try:
             fetch.fetch(args.dest, (args.only,) if args.only else tuple(fetch.DATASETS),
                         log=lambda line: print(line, flush=True))
@@ -169,26 +175,31 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     questions = {q.strip() for q in args.questions.split(",")} if args.questions else None
+    try:
+        rubric = load(getattr(args, "rubric", None) or RUBRIC_PATH)
+    except GraderError as exc:
+        print(f"rubric: {exc}", file=sys.stderr)
+        return 2
     if questions:
-        from .grading import RUBRIC
-        unknown = questions - {q.id for q in RUBRIC.questions}
+        unknown = questions - {q.id for q in rubric.questions}
         if unknown:
             print(f"unknown question ids: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
     if args.command == "grade-all":
         return grade_all(args, questions)
     if not args.submission.is_dir():
-        print(f"{args.submission} is not a folder; pass the folder holding two_layernet.py",
+        print(f"{args.submission} is not a folder; pass the folder holding your files",
               file=sys.stderr)
         if args.command == "check" or args.out is None:
             return 2
     data_dir = args.data_dir or default_data_dir()
     if args.command == "grade":
         run = run_grading(args.submission, args.out, questions, data_dir, False, True,
-                          not args.quiet)
+                          not args.quiet, rubric)
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}")
     else:
-        run = run_grading(args.submission, args.out, questions, data_dir, True, args.full, True)
+        run = run_grading(args.submission, args.out, questions, data_dir, True, args.full, True,
+                          rubric)
         print(summary.render(run))
     return 1 if run.grader_error else 0

@@ -1,12 +1,12 @@
 """2d: backpropagation, checked against centred numerical gradients and the reference."""
 import numpy as np
 
-from .. import netmath
-from ..cases import hidden_cases, toy_case
-from ..grading import RUBRIC, conclude, failure_verdict, graded
-from ..hints import gradient_hint
-from ..judge import Verdict, names, shaped
-from .part1 import run_cases
+from . import netmath
+from .cases import hidden_cases, toy_case
+from ...core.grading import conclude, failure_verdict, graded
+from .hints import gradient_hint
+from ...core.judge import Verdict, names, shaped
+from .steps import run_cases
 
 NAMES = netmath.PARAM_NAMES
 
@@ -50,14 +50,13 @@ def _numerical(case, h):
 
 
 @graded("2d.1")
-def test_toy_gradients(grading, feedback, set_score=None):
-    check = RUBRIC.check("2d.1")
+def test_toy_gradients(grading, check, feedback):
     case = toy_case(reg=check.value("reg"))
     limit = check.value("max_rel_error")
     run = run_cases(grading, "loss_grads", check.id, [case])
     stopped = failure_verdict(run, "toy", "loss(X, y, reg) on the toy problem")
     if stopped is not None:
-        return conclude(feedback, stopped, set_score, check.points)
+        return conclude(feedback, stopped)
     errors = _param_errors(run, case, _numerical(case, check.value("step")))
     right = [n for n, (e, _) in errors.items() if e is not None and e < limit]
     lines = []
@@ -72,14 +71,12 @@ def test_toy_gradients(grading, feedback, set_score=None):
         lines.append(f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right.")
     summary = "all four gradients match the numerical ones: " + ", ".join(
         f"{n} {errors[n][0]:.1e}" for n in NAMES) if len(right) == len(NAMES) else ""
-    return conclude(feedback, Verdict(len(right) / len(NAMES), summary or "\n".join(lines)),
-             set_score, check.points)
+    return conclude(feedback, Verdict(len(right) / len(NAMES), summary or "\n".join(lines)),)
 
 
 @graded("2d.2")
-def test_hidden_gradients(grading, feedback):
-    check = RUBRIC.check("2d.2")
-    cases = hidden_cases(RUBRIC.seed, check.id, check.value("cases"))
+def test_hidden_gradients(grading, check, feedback):
+    cases = hidden_cases(grading.rubric.seed, check.id, check.value("cases"))
     feedback.record(seeds=[c.seed for c in cases])
     limit = check.value("max_rel_error")
     run = run_cases(grading, "loss_grads", check.id, cases)

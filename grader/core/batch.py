@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from . import __version__, gradescope, rubric
+from .. import __version__
+from . import gradescope, rubric
 from .batch_inputs import Submission, discover
 from .errors import BatchError, GraderError
 from .procs import parent_and_start, pids
@@ -245,8 +246,8 @@ def _join(*notes: str) -> str:
 
 
 def needs_data(questions: tuple[str, ...] | None) -> bool:
-    """Whether the selected questions train on CIFAR-10 (3b)."""
-    return questions is None or "3b" in questions
+    """Whether the selected questions train on a dataset (the rubric's `dataset`)."""
+    return RUBRIC.needs_data(questions)
 
 
 def _duration(seconds: float) -> str:
@@ -289,7 +290,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
-    subs = discover(root, work, exclude=(out,))
+    subs = discover(root, work, exclude=(out,), markers=RUBRIC.submission_files)
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
@@ -312,7 +313,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
             "(--force regrades them)")
     if jobs > (os.cpu_count() or 1):
         log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
-            "will share cores (slower, and timed checks such as 1c.1 get noisier)")
+            "will share cores (slower, and timed checks get noisier)")
     if todo and needs_data(questions):
         _prepare_data(data_dir, log)
     max_score = sum(c.points for c in selected_checks(questions))
@@ -350,7 +351,7 @@ def _grade_in_slot(job: Job, slots: queue.SimpleQueue) -> BatchRow:
 
 def _prepare_data(data_dir: Path | None, log: Callable[[str], None]) -> None:
     """Prepares the CIFAR-10 splits once, before the graders start (they share the cache)."""
-    from .data import prepare
+    from ..data import prepare
     log("preparing the CIFAR-10 data once for every grader ...")
     try:
         prepare.load(data_dir, dict(RUBRIC.datasets))

@@ -1,11 +1,11 @@
 """1b: the loss is the mean cross-entropy plus reg * (||W1||^2 + ||W2||^2)."""
 import numpy as np
 
-from .. import netmath
-from ..cases import TOY_LOSS, toy_case
-from ..grading import RUBRIC, conclude, graded
-from ..judge import shaped
-from .part1 import grade_cases, grade_hidden
+from . import netmath
+from .cases import TOY_LOSS, toy_case
+from ...core.grading import conclude, graded
+from ...core.judge import shaped
+from .steps import grade_cases, grade_hidden
 
 
 def _diagnose(got, case):
@@ -41,14 +41,12 @@ def _judge_loss(check):
 
 
 @graded("1b.1")
-def test_toy_loss(grading, feedback):
-    check = RUBRIC.check("1b.1")
+def test_toy_loss(grading, check, feedback):
     case = toy_case(reg=check.value("reg"))
     assert abs(netmath.loss(case.params, case.X, case.y, case.reg) - TOY_LOSS) < 1e-10
     grade_cases(grading, feedback, check, "loss_grads", [case], _judge_loss(check), "toy problem")
 
 
 @graded("1b.2")
-def test_hidden_loss(grading, feedback):
-    check = RUBRIC.check("1b.2")
+def test_hidden_loss(grading, check, feedback):
     grade_hidden(grading, feedback, check, "loss_grads", _judge_loss(check))

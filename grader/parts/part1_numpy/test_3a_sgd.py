@@ -1,12 +1,12 @@
 """3a: SGD on the toy data, and the SGD steps train() takes (lr, decay, batches, predict)."""
 import numpy as np
 
-from .. import netmath
-from ..cases import case_seed, random_network, toy_case
-from ..grading import RUBRIC, conclude, failure_verdict, graded
-from ..judge import Verdict, shaped
-from .part1 import DIVERGED
-from ..sgd import Settings, StepLog, judge_steps, predictions_match
+from . import netmath
+from .cases import case_seed, random_network, toy_case
+from ...core.grading import conclude, failure_verdict, graded
+from ...core.judge import Verdict, shaped
+from .steps import DIVERGED, PROBES
+from .sgd import Settings, StepLog, judge_steps, predictions_match
 
 NAMES = netmath.PARAM_NAMES
 
@@ -23,11 +23,10 @@ def _final_params(run, prefix, shapes):
 
 
 @graded("3a.1")
-def test_toy_training(grading, feedback):
-    check = RUBRIC.check("3a.1")
+def test_toy_training(grading, check, feedback):
     case = toy_case()
     settings = {k: check.value(k) for k in ("learning_rate", "reg", "num_iters")}
-    run = grading.probe("part1", "train_toy", check.id, inputs=case.arrays(),
+    run = grading.probe(PROBES, "train_toy", check.id, inputs=case.arrays(),
                         params={"settings": settings})
     stopped = failure_verdict(run, what="train() on the toy problem")
     if stopped is not None:
@@ -56,9 +55,9 @@ def _flat_steps(run, name, prefix):
     return np.concatenate([a.reshape(a.shape[0], -1) for a in arrays], axis=1)
 
 
-def _sgd_case(check, index):
+def _sgd_case(check, index, seed):
     """(name, inputs, Settings) of one SGD-step case: public from the rubric, else random."""
-    rng = np.random.RandomState(case_seed(RUBRIC.seed, check.id, index))
+    rng = np.random.RandomState(case_seed(seed, check.id, index))
     if check.public:
         N, D, H, C = check.value("shape")
         s = Settings(N, check.value("batch_size"), check.value("num_iters"),
@@ -79,21 +78,20 @@ def _sgd_case(check, index):
     return name, {f"{name}/{k}": v for k, v in arrays.items()}, s, params, X_pred
 
 
-def _grade_steps(grading, feedback, set_score, check_id):
-    check = RUBRIC.check(check_id)
-    name, inputs, s, params, X_pred = _sgd_case(check, 0)
+def _grade_steps(grading, check, feedback):
+    name, inputs, s, params, X_pred = _sgd_case(check, 0, grading.rubric.seed)
     settings = {name: {"learning_rate": s.learning_rate, "learning_rate_decay":
                        s.learning_rate_decay, "reg": 0.0, "num_iters": s.num_iters,
                        "batch_size": s.batch_size}}
     feedback.record(settings=settings[name])
-    run = grading.probe("part1", "train_steps", check.id, inputs=inputs,
+    run = grading.probe(PROBES, "train_steps", check.id, inputs=inputs,
                         params={"cases": [name], "settings": settings})
     stopped = failure_verdict(run, name, "train()")
     if stopped is not None:
-        return conclude(feedback, stopped, set_score, check.points)
+        return conclude(feedback, stopped)
     final, problems = _final_params(run, f"{name}/final", {k: v.shape for k, v in params.items()})
     if problems:
-        return conclude(feedback, Verdict(0.0, "\n".join(problems)), set_score, check.points)
+        return conclude(feedback, Verdict(0.0, "\n".join(problems)))
     try:
         log = StepLog(_flat_steps(run, name, "before"), _flat_steps(run, name, "grad"),
                       np.concatenate([final[k].ravel() for k in NAMES]),
@@ -101,7 +99,7 @@ def _grade_steps(grading, feedback, set_score, check_id):
                       np.asarray(run.values[f"{name}/batch_rows"]))
     except (KeyError, ValueError) as exc:
         return conclude(feedback, Verdict(0.0, f"the SGD steps could not be read back ({exc}); "
-                                   "do grads have the parameters' shapes?"), set_score, check.points)
+                                   "do grads have the parameters' shapes?"))
     pred_ok = predictions_match(run.values.get(f"{name}/pred"), netmath.predict(final, X_pred))
     parts = judge_steps(log, s, check.value("min_coverage"), check.value("lr_rtol"), pred_ok)
     bad = [f"{part}: {problem}" for part, problem in parts if problem]
@@ -110,14 +108,14 @@ def _grade_steps(grading, feedback, set_score, check_id):
             f"{s.learning_rate_decay:.3g}, batch_size={s.batch_size}, num_iters={s.num_iters}) "
             f"on {s.num_train} rows")
     lines = [head] + bad + ([f"right: {', '.join(good)}"] if good else [])
-    return conclude(feedback, Verdict(len(good) / len(parts), "\n".join(lines)), set_score, check.points)
+    return conclude(feedback, Verdict(len(good) / len(parts), "\n".join(lines)))
 
 
 @graded("3a.2")
-def test_sgd_steps_public(grading, feedback, set_score=None):
-    _grade_steps(grading, feedback, set_score, "3a.2")
+def test_sgd_steps_public(grading, check, feedback):
+    _grade_steps(grading, check, feedback)
 
 
 @graded("3a.3")
-def test_sgd_steps_hidden(grading, feedback, set_score=None):
-    _grade_steps(grading, feedback, set_score, "3a.3")
+def test_sgd_steps_hidden(grading, check, feedback):
+    _grade_steps(grading, check, feedback)

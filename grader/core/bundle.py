@@ -1,10 +1,9 @@
 """The archive handed to students: student_template/ and the public self-check, audited.
 
 build_bundle(out_dir) writes out_dir/assignment1.zip: `assignment1/` holds every file of
-student_template/ (the stubs, the driver, hyperparams.py and the handout README.md),
-selfcheck.py (grader/public/selfcheck.py, the public checks on their own), and the two
-grader modules it loads, numpy only and free of solution code: staticcheck.py (the 1c
-loop finder) and sgd.py (the 3a.2 step judge). The zip is deterministic: sorted entries,
+student_template/ (the stubs, the drivers and the handout README.md), and the public files
+each part declares (grader/parts/: PUBLIC_FILES, e.g. Part 1's selfcheck.py and the two
+numpy-only modules it loads, free of solution code). The zip is deterministic: sorted entries,
 fixed timestamps and permissions. Before it is written, audit() reads every member and
 refuses the build when one holds reference code, a grader module that is not public, or
 the rubric's seed or a seed derived from it.
@@ -18,17 +17,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from ..parts import public_files
 from .errors import GraderError
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # grader/
 ROOT = PACKAGE.parent
 TEMPLATE = ROOT / "student_template"
 REFERENCE = ROOT / "reference"
 FOLDER = "assignment1"  # the one top-level folder of the archive
 ARCHIVE = "assignment1.zip"
-# The only grader files that ship: path in grader/ -> name in the bundle.
-PUBLIC = {"public/selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py",
-          "sgd.py": "sgd.py"}
 # Never bundled from student_template/: caches and what running the driver there writes.
 SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
@@ -107,11 +104,13 @@ def _solution() -> tuple[dict[str, bytes], dict[str, str], frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def _private_grader() -> tuple[dict[str, bytes], dict[str, str]]:
-    """Every grader file that must not ship (all but PUBLIC), and its function bodies."""
+    """Every grader file that must not ship (all but the parts' public files), and its
+    function bodies."""
     files, bodies = {}, {}
+    public = set(public_files())
     for path in sorted(PACKAGE.rglob("*")):
         rel = path.relative_to(PACKAGE).as_posix()
-        if not path.is_file() or "__pycache__" in rel or rel.endswith(".pyc") or rel in PUBLIC:
+        if not path.is_file() or "__pycache__" in rel or rel.endswith(".pyc") or path in public:
             continue
         files[f"grader/{rel}"] = path.read_bytes()
         if path.suffix == ".py":
@@ -124,8 +123,7 @@ def _private_grader() -> tuple[dict[str, bytes], dict[str, str]]:
 @lru_cache(maxsize=1)
 def _seeds() -> tuple[str, ...]:
     """The rubric's base seed and every case seed derived from it, as decimal strings."""
-    from .cases import case_seed
-    from .rubric import load
+    from .rubric import case_seed, load
     rubric = load()
     seeds = {rubric.seed}
     for check in rubric.checks:
@@ -170,11 +168,12 @@ def bundle_files() -> list[tuple[str, bytes]]:
                 or path.is_symlink() or not path.is_file()):
             continue
         members[f"{FOLDER}/{rel.as_posix()}"] = path.read_bytes()
-    for source, name in PUBLIC.items():
+    for source, name in public_files().items():
         if f"{FOLDER}/{name}" in members:
-            raise GraderError(f"student_template/{name} has the name of grader/{source}, "
-                              "which the bundle adds: rename it")
-        members[f"{FOLDER}/{name}"] = (PACKAGE / source).read_bytes()
+            raise GraderError(f"student_template/{name} has the name of "
+                              f"{source.relative_to(PACKAGE.parent)}, which the bundle adds: "
+                              "rename it")
+        members[f"{FOLDER}/{name}"] = source.read_bytes()
     return sorted(members.items())
 
 

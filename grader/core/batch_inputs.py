@@ -4,7 +4,8 @@ A batch folder holds one entry per submission: a sub-folder or a .zip file. Grad
 "Export Submissions" layout is recognised by its `submission_metadata.yml`: one folder per
 submission (`submission_12345678/`) and the submitters' names and emails in the yml.
 A zip is extracted safely (no absolute or `..` paths, no symlinks, a size cap); a folder
-or zip whose only entry is a folder holding two_layernet.py is graded from that folder.
+or zip whose only entry is a folder holding a file the rubric names (a question's
+`files`) is graded from that folder.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path, PurePosixPath
 
 from .errors import BatchError
 
-MAIN_FILE = "two_layernet.py"  # the file that marks a submission's root folder
 METADATA = "submission_metadata.yml"  # Gradescope's bulk export index
 ZIP_CAP_MB = 50  # most bytes extracted from one submission's zip
 EXPORT_CAP_MB = 4096  # most bytes extracted from a whole Gradescope export zip
@@ -33,14 +33,15 @@ class Submission:
     """One submission of a batch, ready to grade."""
 
     student: str  # unique, filesystem-safe name: the folder under OUT holding its results
-    path: Path  # the folder to grade (holds two_layernet.py when the student sent one)
+    path: Path  # the folder to grade (holds the rubric's files when the student sent them)
     source: Path  # the entry of the batch folder it came from (folder or .zip)
     name: str = ""  # submitters' names from Gradescope's metadata ("" when unknown)
     email: str = ""  # submitters' emails from Gradescope's metadata ("" when unknown)
     note: str = ""  # what discovery left out or could not do (for staff)
 
 
-def discover(root: Path, work_dir: Path, exclude: tuple[Path, ...] = ()) -> list[Submission]:
+def discover(root: Path, work_dir: Path, exclude: tuple[Path, ...] = (),
+             markers: tuple[str, ...] = ()) -> list[Submission]:
     """The submissions under `root`, sorted by student; zips extracted under work_dir.
 
     root: a batch folder (or a Gradescope export zip, extracted first); exclude: folders
@@ -75,7 +76,7 @@ def discover(root: Path, work_dir: Path, exclude: tuple[Path, ...] = ()) -> list
             folder = work_dir / student
             note = extract_zip(entry, folder, ZIP_CAP_MB)
         names, emails = people.get(entry.stem if is_zip else entry.name, ((), ()))
-        found.append(Submission(student, submission_root(folder), entry,
+        found.append(Submission(student, submission_root(folder, markers), entry,
                                 ", ".join(names), "; ".join(emails), note))
     return found
 
@@ -105,19 +106,25 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def submission_root(folder: Path, depth: int = 3) -> Path:
-    """The folder to grade: `folder`, or the folder holding two_layernet.py when `folder`
-    only wraps it in single sub-folders (at most `depth` levels)."""
+def _holds(folder: Path, markers: tuple[str, ...]) -> bool:
+    """Whether folder holds one of the marker files."""
+    return any((folder / name).is_file() for name in markers)
+
+
+def submission_root(folder: Path, markers: tuple[str, ...] = (), depth: int = 3) -> Path:
+    """The folder to grade: `folder`, or the folder holding one of the marker files (the
+    files the rubric's questions read) when `folder` only wraps it in single sub-folders
+    (at most `depth` levels)."""
     current = folder
     for _ in range(depth):
-        if (current / MAIN_FILE).is_file() or not current.is_dir():
+        if _holds(current, markers) or not current.is_dir():
             break
         entries = [e for e in current.iterdir()
                    if e.name not in IGNORED and not e.name.startswith(".")]
         if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
             break
         current = entries[0]
-    return current if (current / MAIN_FILE).is_file() else folder
+    return current if _holds(current, markers) else folder
 
 
 def _member_path(name: str) -> PurePosixPath | None:

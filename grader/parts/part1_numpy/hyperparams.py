@@ -9,7 +9,7 @@ import ast
 import math
 from pathlib import Path
 
-from .rubric import Check
+from ...core.rubric import Check
 from .staticcheck import read_source
 
 FILENAME = "hyperparams.py"

@@ -11,18 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from .. import checkpoint, hyperparams, netmath
-from ..grading import RUBRIC, Feedback, conclude, failure_verdict, graded
-from ..charts import weight_tiles_png
-from ..judge import Verdict, accuracy_line, names, shaped
-from .part1 import DIVERGED
-from ..sandbox import ProbeRun
+from . import checkpoint, hyperparams, netmath
+from ...core.grading import Feedback, conclude, failure_verdict, graded
+from ...core.charts import weight_tiles_png
+from ...core.judge import Verdict, accuracy_line, names, shaped
+from .steps import DIVERGED, PROBES
+from ...core.rubric import Rubric
+from ...core.sandbox import ProbeRun
 
-MODE = RUBRIC.question("3b").mode  # "retrain" or "checkpoint"
-PROGRESS_CHECK, TRAIN_CHECK = "3b.1", "3b.2"
-# The sandboxed call of this mode runs under its check's budget: the whole retraining
-# (3b.2) or the short progress run (3b.1).
-RUN_CHECK = TRAIN_CHECK if MODE == "retrain" else PROGRESS_CHECK
+QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
 CURVE_POINTS = 400
 ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after the progress run
 MODE_LINE = {
@@ -36,11 +33,17 @@ MODE_LINE = {
 class Trained:
     """The sandboxed training run shared by the 3b checks (whole, or the progress run)."""
 
+    rubric: Rubric  # the run's rubric
     hp: dict | None  # the declared hyperparameters, when valid
     problem: str  # what is wrong with hyperparams.py, else ''
     run: ProbeRun | None  # the sandboxed training, when it ran
     data: object | None  # grader.data.prepare.PreparedData
     num_iters: int = 0  # iterations train() was asked for
+
+    @property
+    def mode(self) -> str:
+        """How 3b is judged: "retrain" or "checkpoint" (the rubric's `mode`)."""
+        return self.rubric.question(QUESTION).mode
 
 
 @pytest.fixture(scope="module")
@@ -48,27 +51,33 @@ def trained(grading):
     if grading.public_only and not grading.full:
         pytest.skip("CIFAR-10 training is left out of the quick self-check; add --full "
                     "to run it")
-    hp, problem = hyperparams.read(grading.submission, RUBRIC.check("3b.1"))
+    rubric = grading.rubric
+    mode = rubric.question(QUESTION).mode
+    hp, problem = hyperparams.read(grading.submission, rubric.check(PROGRESS_CHECK))
     if hp is None:
-        return Trained(None, problem, None, None)
+        return Trained(rubric, None, problem, None, None)
     data = grading.data()
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
-    params = {"hyperparams": hp, "seed": RUBRIC.seed, "num_classes": data.num_classes}
+    params = {"hyperparams": hp, "seed": rubric.seed, "num_classes": data.num_classes}
     num_iters = hp["num_iters"]
-    if MODE == "checkpoint":
-        progress = RUBRIC.check(PROGRESS_CHECK)
+    if mode == "checkpoint":
+        progress = rubric.check(PROGRESS_CHECK)
         num_iters = int(progress.value("progress_iters", data.kind))
         params.update(num_iters=num_iters,
                       num_train=int(progress.value("progress_rows", data.kind)))
-    run = grading.probe("part1", "train_cifar", RUN_CHECK, kind=data.kind, data_files=files,
+    # The sandboxed call of this mode runs under its check's budget: the whole retraining
+    # (3b.2) or the short progress run (3b.1).
+    run_check = TRAIN_CHECK if mode == "retrain" else PROGRESS_CHECK
+    run = grading.probe(PROBES, "train_cifar", run_check, kind=data.kind, data_files=files,
                         params=params)
-    return Trained(hp, "", run, data, num_iters)
+    return Trained(rubric, hp, "", run, data, num_iters)
 
 
-def _say_mode(feedback: Feedback) -> None:
+def _say_mode(feedback: Feedback, trained: Trained) -> None:
     """Opens the feedback with the mode, and records it for results.json."""
-    feedback.say(MODE_LINE[MODE].format(file=RUBRIC.check(TRAIN_CHECK).get("checkpoint")))
-    feedback.record(mode=MODE)
+    file = trained.rubric.check(TRAIN_CHECK).get("checkpoint")
+    feedback.say(MODE_LINE[trained.mode].format(file=file))
+    feedback.record(mode=trained.mode)
 
 
 def _history(run, key):
@@ -127,7 +136,7 @@ def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
     problems = _history_problems(run, n)
     if problems:
         return Verdict(0.0, "\n".join(problems))
-    check = RUBRIC.check(PROGRESS_CHECK)
+    check = trained.rubric.check(PROGRESS_CHECK)
     loss = _history(run, "loss_history")
     first, last = float(loss[0]), float(loss[-max(1, n // 4):].mean())
     most = first * (1 - check.value("min_loss_drop", data.kind))
@@ -164,11 +173,11 @@ def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
 
 @graded("3b.1")
 def test_hyperparams_and_history(trained, feedback):
-    _say_mode(feedback)
+    _say_mode(feedback, trained)
     if trained.hp is None:
         return conclude(feedback, Verdict(0.0, trained.problem))
     settings = ", ".join(f"{k}={v:g}" for k, v in trained.hp.items())
-    if MODE == "checkpoint":
+    if trained.mode == "checkpoint":
         verdict = _progress(trained, feedback)
         return conclude(feedback, Verdict(verdict.fraction, f"hyperparameters: {settings}\n"
                                           + verdict.message))
@@ -205,11 +214,11 @@ def _hint(run, val_acc, threshold):
 
 @graded("3b.2")
 def test_validation_accuracy(grading, trained, feedback):
-    check = RUBRIC.check(TRAIN_CHECK)
-    _say_mode(feedback)
+    check = trained.rubric.check(TRAIN_CHECK)
+    _say_mode(feedback, trained)
     if trained.hp is None:
         return conclude(feedback, Verdict(0.0, "no valid hyperparameters: " + trained.problem))
-    if MODE == "checkpoint":
+    if trained.mode == "checkpoint":
         return conclude(feedback, _judge_checkpoint(grading, trained, feedback))
     run, data = trained.run, trained.data
     stopped = failure_verdict(run, what="train() with your hyperparameters")
@@ -254,7 +263,7 @@ def _data_name(data) -> str:
 
 def _judge_checkpoint(grading, trained: Trained, feedback: Feedback) -> Verdict:
     """Checkpoint mode: the submitted weights' validation accuracy, computed by the grader."""
-    check, data, hp = RUBRIC.check(TRAIN_CHECK), trained.data, trained.hp
+    check, data, hp = trained.rubric.check(TRAIN_CHECK), trained.data, trained.hp
     relpath = check.value("checkpoint")
     shapes = _shapes(hp, data)
     found, problem = checkpoint.load(grading.submission, relpath, shapes,

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .records import PASSED, PENDING, SKIPPED, CheckResult, GradingRun, RunSummary
 
@@ -69,10 +69,13 @@ def summary_line(run: GradingRun) -> str:
 
 
 def results_json(run: GradingRun, markdown: str | None = None,
-                 check_markdown: Callable[[CheckResult], str] | None = None) -> dict[str, Any]:
+                 check_markdown: Callable[[CheckResult], str] | None = None,
+                 columns: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     """Gradescope's results.json content for a run; `markdown`, when given, is the
     top-level output (the report's summary), else a plain-text one is made here;
-    `check_markdown` renders each test's output as Markdown (else its plain message)."""
+    `check_markdown` renders each test's output as Markdown (else its plain message);
+    `columns` are the leaderboard's (check id -> (column name, details key holding an
+    accuracy), the rubric's `leaderboard` entries)."""
     info = run.info
     lines = [summary_line(run), info.dataset_note]
     if run.manual:
@@ -98,20 +101,16 @@ def results_json(run: GradingRun, markdown: str | None = None,
                        for m in run.manual],
         },
         "tests": [_test(r, check_markdown(r) if check_markdown else None) for r in run.results],
-        **({"leaderboard": board} if (board := leaderboard(run)) else {}),
+        **({"leaderboard": board} if (board := leaderboard(run, columns or {})) else {}),
     }
 
 
-# Leaderboard columns: check id -> (column name, details key); CIFAR-10 accuracies only
-# (later parts add 4b, 5d and 6c here).
-LEADERBOARD = {"3b.2": ("3b validation accuracy", "val_accuracy")}
-
-
-def leaderboard(run: GradingRun) -> list[dict[str, Any]]:
+def leaderboard(run: GradingRun, columns: Mapping[str, tuple[str, str]]
+                ) -> list[dict[str, Any]]:
     """Gradescope leaderboard entries for the accuracies this run measured."""
     entries = []
     for result in run.results:
-        column = LEADERBOARD.get(result.check_id)
+        column = columns.get(result.check_id)
         if column and result.details.get(column[1]) is not None:
             entries.append({"name": column[0], "value": round(100 * result.details[column[1]], 2),
                             "order": "desc"})

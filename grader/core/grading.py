@@ -3,12 +3,15 @@
 A suite is a pytest file of small test functions, one per rubric check:
 
     @graded("1a.1")
-    def test_toy(grading, feedback):
-        run = grading.probe("part1", "forward", "1a.1", inputs=..., params=...)
-        conclude(feedback, judge_something(run))
+    def test_toy(grading, check, feedback):
+        run = grading.probe(PROBES, "forward", check.id, inputs=..., params=...)
+        conclude(feedback, judge_something(run, check.value("rtol")))
 
-`graded` takes points, number and visibility from the rubric through gradescope-utils'
-decorators; `conclude` records the message and fails the test when points were lost.
+`graded` only names the check; its points, visibility and parameters come from the rubric
+of the run, which the plugin hands to every test through the `rubric` and `check`
+fixtures (so a run, or a test of the grader, can grade with a changed rubric). `conclude`
+records the message and the share of points earned, and fails the test when points were
+lost.
 """
 from __future__ import annotations
 
@@ -21,28 +24,20 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from gradescope_utils.autograder_utils.decorators import (number, partial_credit,
-                                                          visibility, weight)
+from gradescope_utils.autograder_utils.decorators import number
 
 from . import rubric as rubric_mod
 from .judge import Verdict
 from .sandbox import ProbeRun, run_probe
 
-RUBRIC = rubric_mod.load()
-
-
 def graded(check_id: str) -> Callable:
-    """Decorates a test as the rubric's check `check_id` (weight, number, visibility)."""
-    check = RUBRIC.check(check_id)
+    """Decorates a test as the rubric check `check_id` (its points and visibility are the
+    run's rubric's, read when the check runs)."""
 
     def decorate(func: Callable) -> Callable:
-        if check.partial:
-            func = partial_credit(check.points)(func)
-        else:
-            func = weight(check.points)(func)
-        func = number(check.id)(visibility(check.visibility)(func))
-        func.__check_id__ = check.id
-        return pytest.mark.check(check.id)(func)
+        func = number(check_id)(func)
+        func.__check_id__ = check_id
+        return pytest.mark.check(check_id)(func)
 
     return decorate
 
@@ -53,6 +48,7 @@ class Feedback:
 
     lines: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    fraction: float | None = None  # share of the points earned, once concluded
 
     def say(self, line: str) -> None:
         """Adds one line of feedback."""
@@ -64,12 +60,11 @@ class Feedback:
         self.details.update(values)
 
 
-def conclude(feedback: Feedback, verdict: Verdict, set_score: Callable | None = None,
-             points: float | None = None) -> None:
-    """Records a verdict; fails the test (with its message) unless every point was earned."""
+def conclude(feedback: Feedback, verdict: Verdict) -> None:
+    """Records a verdict; fails the test (with its message) unless every point was earned.
+    A check the rubric marks `partial` earns the verdict's share of its points."""
     feedback.say(verdict.message)
-    if set_score is not None and points is not None:
-        set_score(round(points * verdict.fraction, 4))
+    feedback.fraction = verdict.fraction
     if not verdict.passed:
         pytest.fail("\n".join(feedback.lines), pytrace=False)
 
@@ -84,7 +79,8 @@ def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> V
         lines.append(failure.detail.rstrip())
     hint = HINTS_BY_KIND.get(failure.kind)
     if hint:
-        lines.append("Hint: " + hint)
+        file = failure.where.split(":")[0] if failure.where else "your file"
+        lines.append("Hint: " + hint.format(file=file))
     return Verdict(0.0, "\n".join(lines))
 
 
@@ -92,8 +88,9 @@ HINTS_BY_KIND = {
     "todo": "this part of the template is still a stub; replace the NotImplementedError "
             "with your code.",
     "missing": "submit the handout's files under their original names.",
-    "syntax": "run `python two_layernet.py` locally to see the error.",
-    "import": "the grader provides numpy, matplotlib and the standard library.",
+    "syntax": "run `python {file}` locally to see the error.",
+    "import": "the grader provides numpy, scipy, matplotlib, torch, torchvision and the "
+              "standard library.",
     "timeout": "check loops and num_iters; the check's time budget is in the handout.",
     "cpu": "check loops and num_iters; the check's time budget is in the handout.",
     "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
@@ -107,12 +104,12 @@ class GradingContext:
     """One grading run's settings, shared by every suite through the `grading` fixture."""
 
     def __init__(self, submission: Path, data_dir: Path | None, public_only: bool,
-                 full: bool, rubric: rubric_mod.Rubric = RUBRIC, progress: bool = True):
+                 full: bool, rubric: rubric_mod.Rubric | None = None, progress: bool = True):
         self.submission = Path(submission).resolve()
         self.data_dir = data_dir
         self.public_only = public_only  # self-check: public checks only
         self.full = full  # self-check: also train on CIFAR-10
-        self.rubric = rubric
+        self.rubric = rubric if rubric is not None else rubric_mod.load()
         self.progress = progress
         self._data = None
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
@@ -122,7 +119,7 @@ class GradingContext:
     def data(self):
         """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
         if self._data is None:
-            from .data import prepare
+            from ..data import prepare
             self._data = prepare.load(self.data_dir, dict(self.rubric.datasets))
         return self._data
 

@@ -35,7 +35,6 @@ from .procs import parent_and_start, pids
 from .rubric import Limits
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
-PROBES = Path(__file__).with_name("probes")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
@@ -337,7 +336,7 @@ def _hand_over(root: Path, owned: tuple[Path, ...], identity: isolation.Identity
                 os.chown(os.path.join(folder, name), identity.uid, identity.gid)
 
 
-def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Limits,
+def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               inputs: Mapping[str, np.ndarray] | None = None,
               params: Mapping[str, Any] | None = None,
               data_files: Mapping[str, str] | None = None,
@@ -345,14 +344,14 @@ def run_probe(probe: str | Path, function: str, *, submission: Path, limits: Lim
               skip: tuple[str, ...] = ()) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
-    probe: a module name under grader/probes/ or a path to a probe file; inputs: arrays
+    probe: the path of a probe file (a part's probes.py); inputs: arrays
     handed to the probe (saved without pickle); params: JSON-able settings; data_files:
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
     is called as a long probe reports progress; skip: files of the submission (relative
     paths) not copied, e.g. a checkpoint only the grader reads. Never raises for anything
     student code does: that comes back as ProbeRun.failure.
     """
-    probe_path = Path(probe) if str(probe).endswith(".py") else PROBES / f"{probe}.py"
+    probe_path = Path(probe)
     identity = isolation.resolve()
     _check_readable(identity, (data_files or {}).values())
     root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))

@@ -2,14 +2,15 @@
 
 Hidden cases are derived, not global: each case's seed comes from the rubric's seed and
 the check id (case_seed), so a regrade reproduces them exactly. Only inputs are made here;
-expected values are computed by the judge from grader/netmath.py.
+expected values are computed by the judge from netmath.py.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from ...core.rubric import case_seed  # noqa: F401 - the parts' one seed derivation
 
 # The handout's published values, which netmath reproduces from the toy recipe
 # (tests/test_netmath.py holds them to it).
@@ -40,12 +41,6 @@ class Case:
         """The case's inputs keyed "name/field", for the sandbox."""
         fields = {**self.params, "X": self.X, "y": self.y, "reg": np.float64(self.reg)}
         return {f"{self.name}/{k}": np.asarray(v) for k, v in fields.items()}
-
-
-def case_seed(base: int, check_id: str, index: int) -> int:
-    """A 32-bit seed derived from the rubric seed, the check id and the case index."""
-    digest = hashlib.sha256(f"{base}:{check_id}:{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
 
 
 def toy_case(reg: float = 0.0) -> Case:

@@ -1,8 +1,8 @@
 """pytest plugin: turns test outcomes into CheckResults and writes results.json as it goes.
 
-gradescope-utils' decorators put __weight__, __number__, __visibility__ (and, through
-partial_credit, __score__) on test functions; its own JSON runner serves unittest only,
-so this plugin reads them for pytest. Every collected check is written as "pending"
+It hands every suite the run's rubric (`rubric` and `check` fixtures) and scores each check
+from it: points, visibility, and whether a share of the points may be earned (`partial`,
+the share a suite's `conclude` recorded). Every collected check is written as "pending"
 first and replaced when graded, so a grader killed midway leaves a valid results.json
 naming what was and was not graded. Failures, errors and skips are all graded outcomes
 with a message; nothing is dropped.
@@ -23,6 +23,7 @@ from . import gradescope, isolation
 from .errors import GraderError
 from . import report as html_report
 from .grading import Feedback, GradingContext
+from .rubric import Check, Rubric
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
                       ManualItem, RunInfo)
 
@@ -72,7 +73,8 @@ class ResultsPlugin:
             markdown = html_report.render_markdown(run, self.context.rubric)
             gradescope.write_json(self.out_dir / "results.json",
                                   gradescope.results_json(
-                                      run, markdown, html_report.render_check_markdown))
+                                      run, markdown, html_report.render_check_markdown,
+                                      self.context.rubric.leaderboard))
             html_report.write(run, self.context.rubric, self.out_dir)
 
     # -- pytest hooks -------------------------------------------------------------------
@@ -80,6 +82,16 @@ class ResultsPlugin:
     def grading(self) -> GradingContext:
         """The grading context of this run."""
         return self.context
+
+    @pytest.fixture(scope="session")
+    def rubric(self) -> Rubric:
+        """The rubric this run grades with."""
+        return self.context.rubric
+
+    @pytest.fixture
+    def check(self, request: pytest.FixtureRequest) -> Check:
+        """The rubric check the current test grades (its @graded id)."""
+        return self.context.rubric.check(request.function.__check_id__)
 
     @pytest.fixture
     def feedback(self, request: pytest.FixtureRequest) -> Feedback:
@@ -121,8 +133,6 @@ class ResultsPlugin:
         self._began[cid] = time.monotonic()
         self.context.probe_runs.clear()
         self.context.reused_runs.clear()
-        if hasattr(func, "__score__"):
-            del func.__score__
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -138,7 +148,7 @@ class ResultsPlugin:
         check = self.context.rubric.check(cid)
         fb = item.stash.get(FEEDBACK_KEY, Feedback())
         seconds = time.monotonic() - self._began.get(cid, time.monotonic())
-        status, score, message, staff = _judge_outcome(report, call, func, check.points, fb)
+        status, score, message, staff = _judge_outcome(report, call, check, fb)
         runs = self.context.probe_runs
         notes = list(dict.fromkeys(n for r in runs + self.context.reused_runs for n in r.notes))
         if notes and status in (PASSED, FAILED):  # e.g. a symlink or an oversized file
@@ -164,21 +174,27 @@ def _rubric_index(context: GradingContext, cid: str) -> int:
     return [c.id for c in context.rubric.checks].index(cid)
 
 
-def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, func: Any,
-                   points: float, fb: Feedback) -> tuple[str, float, str, str]:
+def _share(check: Check, fb: Feedback, passed: bool) -> float:
+    """The points a concluded check earned: all or nothing, or (partial) its share."""
+    if not check.partial or fb.fraction is None:
+        return check.points if passed else 0.0
+    return round(check.points * min(max(float(fb.fraction), 0.0), 1.0), 4)
+
+
+def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, check: Check,
+                   fb: Feedback) -> tuple[str, float, str, str]:
     """(status, score, message, staff note) of a finished check."""
-    partial = getattr(func, "__score__", None)
+    points = check.points
     message = "\n".join(fb.lines)
     if report.passed:
-        score = points if partial is None else min(max(float(partial), 0.0), points)
+        score = _share(check, fb, True)
         return (PASSED if score >= points else FAILED), score, message, ""
     if report.skipped:
         reason = call.excinfo.value.msg if call.excinfo is not None else "skipped"
         return SKIPPED, 0.0, f"Not graded in this run: {reason}", ""
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, pytest.fail.Exception) and report.when == "call":
-        score = 0.0 if partial is None else min(max(float(partial), 0.0), points)
-        return FAILED, score, exc.msg or message, ""
+        return FAILED, _share(check, fb, False), exc.msg or message, ""
     staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext
     return ERROR, 0.0, GRADER_FAULT, staff[-4000:]
 
@@ -189,7 +205,7 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> R
 
     import numpy as np
 
-    from . import __version__
+    from .. import __version__
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "pytest": pytest.__version__, "grader": __version__}
     try:

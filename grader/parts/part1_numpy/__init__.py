@@ -1,0 +1,12 @@
+"""Part 1: the numpy two-layer network (questions 1a-3b, two_layernet.py, hyperparams.py).
+
+netmath.py is the grader's own math (expected values), cases.py the toy problem and the
+hidden instances, probes.py the sandbox side, steps.py what the suites share, sgd.py and
+staticcheck.py judge SGD steps and find loops over samples, hyperparams.py and
+checkpoint.py read the student's declared settings and weights as data.
+"""
+
+# The public self-check the students' archive ships, and the two modules it loads
+# (numpy only, no solution): file here -> name in the archive.
+PUBLIC_FILES = {"selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py",
+                "sgd.py": "sgd.py"}

@@ -1,1 +1,0 @@
-"""The grading suites: one pytest file per question, one test per rubric check."""
