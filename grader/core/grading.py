@@ -28,6 +28,7 @@ from gradescope_utils.autograder_utils.decorators import number
 
 from . import rubric as rubric_mod
 from .judge import Verdict
+from .errors import SandboxError
 from .sandbox import ProbeRun, run_probe
 
 def graded(check_id: str) -> Callable:
@@ -70,10 +71,14 @@ def conclude(feedback: Feedback, verdict: Verdict) -> None:
 
 
 def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> Verdict | None:
-    """A zero verdict when the sandboxed call (or one case of it) gave no result."""
+    """A zero verdict when the sandboxed call (or one case of it) gave no result; raises
+    SandboxError when the grader itself is at fault (a library it provides failed to
+    import in the sandbox), so the check is a grader error, not the student's failure."""
     failure = run.failure if case is None else run.case_failure(case)
     if failure is None:
         return None
+    if failure.kind == "grader":
+        raise SandboxError(failure.message)
     lines = [(f"{what}: " if what else "") + failure.line()]
     if failure.detail:
         lines.append(failure.detail.rstrip())
@@ -134,7 +139,10 @@ class GradingContext:
     def probe(self, probe: str | Path, function: str, check_id: str, *,
               kind: str | None = None, **kwargs: Any) -> ProbeRun:
         """Runs a probe under the check's sandbox limits (kind picks per-dataset budgets)."""
-        limits = self.rubric.limits_for(self.rubric.check(check_id), kind)
+        check = self.rubric.check(check_id)
+        limits = self.rubric.limits_for(check, kind)
+        kwargs.setdefault("skip_top_level",
+                          self.rubric.question(check.question).top_level == "skip")
         key = _call_key(probe, function, limits, kwargs)
         if key in self._memo:  # the same call on the same inputs, e.g. the toy in 1b and 2d
             self.reused_runs.append(self._memo[key])
@@ -158,7 +166,7 @@ def _call_key(probe: str | Path, function: str, limits: Any, kwargs: dict) -> st
         arr = np.ascontiguousarray(value)
         digest.update(f"{name}|{arr.dtype}|{arr.shape}".encode())
         digest.update(arr.tobytes())
-    extra = {k: kwargs.get(k) for k in ("params", "data_files")}
+    extra = {k: kwargs.get(k) for k in ("params", "data_files", "skip_top_level")}
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

@@ -196,7 +196,8 @@ def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, check: Chec
     if isinstance(exc, pytest.fail.Exception) and report.when == "call":
         return FAILED, _share(check, fb, False), exc.msg or message, ""
     staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext
-    return ERROR, 0.0, GRADER_FAULT, staff[-4000:]
+    cause = f"\nCause: {exc}" if isinstance(exc, GraderError) else ""
+    return ERROR, 0.0, GRADER_FAULT + cause, staff[-4000:]
 
 
 def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> RunInfo:

@@ -22,7 +22,12 @@ RUBRIC_PATH = Path(__file__).resolve().parents[1] / "rubric.toml"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 DATASET_KINDS = ("real", "synthetic")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
-_QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files"}
+_QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files",
+                  "top_level"}
+# What happens to a submitted file's top-level code when a question imports it: "skip"
+# runs its definitions only (imports, functions, classes, the settings they use), so a
+# script that trains at import is graded without training; "run" imports it as written.
+TOP_LEVEL = ("skip", "run")
 DATASETS = ("cifar10",)  # what a question may train on (its `dataset`)
 MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; default first
 # Check parameters of the checkpoint mode, in two groups: the check holding any key of a
@@ -101,6 +106,7 @@ class Question:
     mode: str = MODES[0]  # "retrain" or "checkpoint" (for a question that trains a model)
     dataset: str = ""  # the dataset its checks train on (one of DATASETS), else ""
     files: tuple[str, ...] = ()  # the submission files it reads, e.g. ("two_layernet.py",)
+    top_level: str = TOP_LEVEL[0]  # the submitted files' top-level code: "skip" or "run"
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,10 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
     if dataset and dataset not in DATASETS:
         raise RubricError(f"question {qid}: dataset {dataset!r} must be one of "
                           f"{', '.join(repr(d) for d in DATASETS)}")
+    top_level = raw.get("top_level", TOP_LEVEL[0])
+    if top_level not in TOP_LEVEL:
+        raise RubricError(f"question {qid}: top_level {top_level!r} must be one of "
+                          f"{', '.join(repr(v) for v in TOP_LEVEL)}")
     files = raw.get("files", [])
     if not (isinstance(files, list) and all(isinstance(f, str) and f for f in files)):
         raise RubricError(f"question {qid}: files should be a list of file names, got {files!r}")
@@ -249,7 +259,7 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
             raise RubricError(f"check {check.id}: leaderboard and leaderboard_detail go "
                               "together (the column name, and the details key it shows)")
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
-                    points, graded, checks, mode, dataset, tuple(files))
+                    points, graded, checks, mode, dataset, tuple(files), top_level)
 
 
 def _values(value: Any) -> tuple:

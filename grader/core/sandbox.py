@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import isolation
+from . import isolation, source
 from .errors import SandboxError
 from .procs import parent_and_start, pids
 from .rubric import Limits
@@ -98,6 +98,37 @@ def copy_submission(src: Path, dst: Path, max_bytes: int, skip: tuple[str, ...] 
             (dst / rel).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dst / rel / name)
     return notes
+
+
+def prepare_sources(folder: Path, skip_top_level: bool) -> tuple[list[str], dict]:
+    """Readies a sandbox copy's Python files for import, in place: a notebook (X.ipynb)
+    becomes X.py holding its code cells' definitions (unless X.py exists), and with
+    skip_top_level every X.py keeps its definitions only (grader/core/source.py: no
+    top-level training, downloads or file I/O). Returns the notes for the student (lines
+    not run) and {module name: {name: line}} of the names only skipped lines assign."""
+    notes: list[str] = []
+    skipped: dict[str, dict[str, int]] = {}
+    for path in sorted(folder.rglob("*")):
+        is_notebook = path.suffix == ".ipynb"
+        if path.is_symlink() or not path.is_file() or not (
+                is_notebook or (skip_top_level and path.suffix == ".py")):
+            continue
+        target = path.with_suffix(".py")
+        if is_notebook and target.exists():
+            notes.append(f"{path.name} not read: {target.name} is graded instead")
+            continue
+        try:
+            module = source.read_definitions(path)
+        except source.SourceError as exc:
+            if is_notebook:
+                notes.append(f"{path.name} could not be read as a notebook: {exc}")
+            continue  # a .py that does not parse: its import reports the SyntaxError
+        if module.text != path.read_text(encoding="utf-8", errors="replace") or is_notebook:
+            target.write_text(module.text, encoding="utf-8")
+        notes.extend(module.notes())
+        if module.skipped_names():
+            skipped[target.stem] = module.skipped_names()
+    return notes, skipped
 
 
 def _processes_of_user(uid: int) -> int:
@@ -341,15 +372,16 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               params: Mapping[str, Any] | None = None,
               data_files: Mapping[str, str] | None = None,
               on_progress: Callable[[int, int], None] | None = None,
-              skip: tuple[str, ...] = ()) -> ProbeRun:
+              skip: tuple[str, ...] = (), skip_top_level: bool = False) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: the path of a probe file (a part's probes.py); inputs: arrays
     handed to the probe (saved without pickle); params: JSON-able settings; data_files:
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
     is called as a long probe reports progress; skip: files of the submission (relative
-    paths) not copied, e.g. a checkpoint only the grader reads. Never raises for anything
-    student code does: that comes back as ProbeRun.failure.
+    paths) not copied, e.g. a checkpoint only the grader reads; skip_top_level: import the
+    submission's .py files as definitions only (prepare_sources; notebooks always are).
+    Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
     identity = isolation.resolve()
@@ -363,6 +395,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
+        source_notes, skipped_names = prepare_sources(sub, skip_top_level)
+        notes += source_notes
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
         if identity.dropped:
             _hand_over(root, (work, sub, out), identity)
@@ -370,7 +404,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},
-                   "data_files": dict(data_files or {})}
+                   "data_files": dict(data_files or {}), "skipped_names": skipped_names}
         (ctl / "request.json").write_text(json.dumps(request))
         token = uuid.uuid4().hex
         log = ctl / "output.log"

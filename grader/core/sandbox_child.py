@@ -20,6 +20,10 @@ perf_counter = time.perf_counter
 
 _MAX_TEXT = 400
 _SPARE_FDS = 8  # held while student code runs, closed before results are written
+# Libraries the grader installs for student code. One that a submission imports is
+# imported first, before any student code runs: when it fails (a memory limit too small for
+# torch, a broken install), that is the grader's fault, reported as such ("grader").
+PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "future")
 
 
 def _safe_str(obj, limit=_MAX_TEXT):
@@ -39,6 +43,49 @@ class StudentFailure(Exception):
         self.record = {"kind": kind, "message": message, "where": where, "detail": detail}
 
 
+def _imported_modules(path):
+    """Dotted names of every module a Python file imports (absolute imports only), read
+    with ast, in order; [] when the file does not parse (the import reports that)."""
+    import ast
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return list(dict.fromkeys(names))
+
+
+def preimport_provided(path):
+    """Imports the grader-provided libraries (PROVIDED) a student file imports, before any
+    student code runs; raises StudentFailure("grader", ...) naming the library and the
+    cause when one fails to import (a grader fault, never the student's)."""
+    for name in _imported_modules(path):
+        if name.split(".")[0] not in PROVIDED:
+            continue
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] not in PROVIDED:
+                raise StudentFailure(
+                    "grader", f"{name.split('.')[0]}, which the grader provides, could not "
+                    f"import its dependency {exc.name!r} in the sandbox") from None
+            if exc.name == name or name.startswith(exc.name + "."):
+                continue  # a submodule that does not exist: the student's import reports it
+            raise StudentFailure("grader", f"{name} could not be imported in the sandbox "
+                                 f"({_safe_str(exc)})") from None
+        except BaseException as exc:  # noqa: BLE001 - OSError, MemoryError, RuntimeError...
+            raise StudentFailure(
+                "grader", f"the grader-provided library {name.split('.')[0]} failed to import "
+                f"in the sandbox ({type(exc).__name__}: {_safe_str(exc, 200)})",
+                detail="This is not a fault of your code.") from None
+
+
 class ProbeContext:
     """What a probe function gets: the submission, its inputs and a place for results."""
 
@@ -47,6 +94,8 @@ class ProbeContext:
         self.params = request.get("params", {})
         self.inputs = inputs  # name -> np.ndarray (read-only copies)
         self.data_files = request.get("data_files", {})
+        # module -> {name: line}: names only top-level lines the grader skipped assign
+        self.skipped_names = request.get("skipped_names", {})
         self.values = {}  # key -> array or JSON-able scalar
         self.case_failures = {}  # case name -> failure record
         self.perf_counter = perf_counter
@@ -65,6 +114,7 @@ class ProbeContext:
             raise StudentFailure(
                 "missing", f"{module_name}.py not found in the submission",
                 detail="Python files submitted: " + (", ".join(present) or "none"))
+        preimport_provided(path)
         try:
             return importlib.import_module(module_name)
         except SyntaxError as exc:
@@ -111,11 +161,42 @@ class ProbeContext:
                                   where)
         if isinstance(exc, MemoryError):
             return StudentFailure("memory", "ran out of memory" + suffix, where)
+        skipped = self._skipped_line(exc)
+        if skipped:
+            return StudentFailure(
+                "skipped", f"NameError: name {exc.name!r} is not defined{suffix}: {skipped}, "
+                "top-level code the grader does not run", where,
+                "Pass it as an argument, or define it inside your function or class.")
         name = _safe_str(type(exc).__name__, 80)
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if os.path.realpath(f.filename).startswith(self.submission + os.sep)]
         detail = "".join(traceback.format_list(frames[-6:]))
         return StudentFailure("exception", f"{name}: {_safe_str(exc)}{suffix}", where, detail)
+
+    def torch(self):
+        """Imports torch for a probe, seeded from the request's `seed` and with
+        deterministic algorithms where torch allows them; returns (torch, device name).
+        The device is the grader's choice (`device` in the request: "cpu" or "cuda")."""
+        import torch
+        seed = int(self.params.get("seed", 0))
+        torch.manual_seed(seed)
+        try:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        except (AttributeError, RuntimeError):
+            pass
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+        return torch, str(self.params.get("device", "cpu"))
+
+    def _skipped_line(self, exc):
+        """'ex2_pytorch.py assigns it at line 40' when a NameError names a variable only
+        skipped top-level lines assign; '' otherwise."""
+        name = getattr(exc, "name", None) if isinstance(exc, NameError) else None
+        for module, names in self.skipped_names.items():
+            if isinstance(names, dict) and name in names:
+                return f"{module}.py assigns it at line {names[name]}"
+        return ""
 
     def fail(self, kind, message, where="", detail=""):
         """Stops the current case (or the whole probe) with a message for the student."""
@@ -135,8 +216,16 @@ class ProbeContext:
         self.values[key] = value
 
     def array(self, obj, what, dtype="float64"):
-        """Converts what student code returned into a numpy array, or fails clearly."""
+        """Converts what student code returned (numpy arrays, numbers, lists, torch
+        tensors and parameters, on any device) into a numpy array, or fails clearly."""
         import numpy as np
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            try:
+                obj = torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(obj)).double())
+            except BaseException as exc:  # noqa: BLE001 - a subclass with hostile methods
+                raise StudentFailure("type", f"{what}: the tensor could not be read "
+                                     f"({_safe_str(exc, 120)})") from None
         try:
             arr = np.array(obj, dtype=dtype, copy=True)
         except BaseException as exc:  # noqa: BLE001 - objects pretending to be arrays
