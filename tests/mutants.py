@@ -100,6 +100,23 @@ MUTANTS = (
 )
 
 
+# Correct solutions written unlike the reference, as real submissions are: every automatic
+# check keeps full marks (Mutants with nothing to lose).
+VARIANTS = (
+    Mutant("unused_torch_import",
+           (("import numpy as np\n", "import numpy as np\nimport torch  # noqa: F401\n"),),
+           (), ("1a", "1b", "1c", "2d", "3a"), "an unused `import torch` at the top"),
+    Mutant("scipy_special",
+           (("import numpy as np\n",
+             "import numpy as np\nfrom scipy.special import log_softmax, softmax\n"),
+            ("probs = exp_scores / exp_scores.sum(axis=1, keepdims=True)  # (N, C)",
+             "probs = softmax(z3, axis=1)"),
+            ("data_loss = -np.mean(np.log(probs[np.arange(N), y]))",
+             "data_loss = -np.mean(log_softmax(z3, axis=1)[np.arange(N), y])")),
+           (), ("1a", "1b", "1c", "2d", "3a"), "softmax and log_softmax from scipy.special"),
+)
+
+
 @dataclass(frozen=True)
 class Broken:
     """A submission the grader must survive, with a phrase its feedback must contain."""

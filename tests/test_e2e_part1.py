@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import gradescope, rubric
-from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
+from mutants import BROKEN, MUTANTS, REFERENCE, ROOT, VARIANTS
 from outputs import plain
 
 RUBRIC = rubric.load()
@@ -68,6 +68,16 @@ def test_template_scores_zero_everywhere(tmp_path):
 
 def test_variant_written_differently_keeps_full_marks(tmp_path):
     results = grade(ROOT / "tests" / "submissions" / "variant_student", tmp_path, CHEAP)
+    lost = {k: t["output"] for k, t in by_id(results).items() if t["score"] != t["max_score"]}
+    assert not lost
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_correct_variant_keeps_full_marks(variant, tmp_path):
+    """An unused `import torch` (the sandbox must import torch) and scipy.special (the
+    grader must provide scipy) cost nothing."""
+    sub = variant.write(tmp_path / "sub")
+    results = grade(sub, tmp_path / "out", ",".join(variant.keeps))
     lost = {k: t["output"] for k, t in by_id(results).items() if t["score"] != t["max_score"]}
     assert not lost
 
