@@ -5,6 +5,7 @@ The grader's own interpreter may live in a private folder (here: pyenv under a 0
 virtual environment in /tmp stands in for Gradescope's /usr/bin/python3; it is built once
 and reused. Under CI a failure to build it fails the tests instead of skipping them.
 """
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -17,6 +18,14 @@ SANDBOX_PYTHON = Path(f"/tmp/grader-sandbox-python-numpy{np.__version__}") / "bi
 
 
 def _build() -> str:
+    """Builds the virtual environment once; test workers running in parallel (xdist) take
+    turns through a lock file, so only the first builds it."""
+    with open(f"{SANDBOX_PYTHON.parents[1]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked()
+
+
+def _build_locked() -> str:
     venv = SANDBOX_PYTHON.parents[1]
     if not SANDBOX_PYTHON.exists():
         subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True,
