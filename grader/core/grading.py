@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pytest
@@ -105,6 +105,28 @@ HINTS_BY_KIND = {
 }
 
 
+@dataclass(frozen=True)
+class ProbeCall:
+    """One call of a probe function, for GradingContext.probe_calls."""
+
+    function: str  # the probe function's name
+    params: Mapping[str, Any] = field(default_factory=dict)  # JSON-able, over the shared ones
+    inputs: Mapping[str, np.ndarray] = field(default_factory=dict)  # its own arrays
+
+
+CALLS, SEPARATOR = "__calls__", "::"  # sandbox_child.py's names for a multi-call request
+
+
+def _part_of(run: ProbeRun, prefix: str) -> ProbeRun:
+    """The ProbeRun of one call of a multi-call run (its values and failures, unprefixed)."""
+    head = prefix + SEPARATOR
+    values = {k[len(head):]: v for k, v in run.values.items() if k.startswith(head)}
+    cases = {k[len(head):]: f for k, f in run.case_failures.items()
+             if k.startswith(head) and k != head}
+    return replace(run, values=values, case_failures=cases,
+                   failure=run.failure or run.case_failures.get(head))
+
+
 class GradingContext:
     """One grading run's settings, shared by every suite through the `grading` fixture."""
 
@@ -157,6 +179,20 @@ class GradingContext:
             sys.stderr.write("\n" if getattr(_progress_printer, "active", False) else "")
             _progress_printer.active = False
         return run
+
+    def probe_calls(self, probe: Path, calls: list[ProbeCall], check_id: str, *,
+                    params: Mapping[str, Any] | None = None, **kwargs: Any
+                    ) -> list[ProbeRun]:
+        """Runs several probe calls in ONE sandboxed child, under the check's limits (the
+        whole batch shares them): what is paid once per child (importing torch, the
+        student's module) is paid once. Returns one ProbeRun per call, in order; a call
+        that fails stops only itself."""
+        inputs = {f"{i}{SEPARATOR}{k}": v for i, c in enumerate(calls) for k, v in c.inputs.items()}
+        shared = {**dict(params or {}), "calls": [
+            {"function": c.function, "prefix": str(i), "params": dict(c.params)}
+            for i, c in enumerate(calls)]}
+        run = self.probe(probe, CALLS, check_id, inputs=inputs, params=shared, **kwargs)
+        return [_part_of(run, str(i)) for i in range(len(calls))]
 
 
 def _call_key(probe: str | Path, function: str, limits: Any, kwargs: dict) -> str:

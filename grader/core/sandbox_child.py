@@ -237,6 +237,41 @@ class ProbeContext:
         return arr
 
 
+CALLS = "__calls__"  # the function name of a request that serves several probe calls
+SEPARATOR = "::"  # between a call's prefix and its own keys
+
+
+def _run(probe, function, ctx):
+    """Runs one probe function; returns its failure record, or None."""
+    try:
+        getattr(probe, function)(ctx)
+    except StudentFailure as exc:
+        return exc.record
+    except BaseException as exc:  # noqa: BLE001 - student code escaping ctx.call
+        return ctx.failure_of(exc).record
+    return None
+
+
+def _run_calls(probe, ctx, calls):
+    """One child serving several probe calls (e.g. a question's, so torch is imported
+    once): each call sees the request's params updated with its own, and the inputs under
+    its prefix; what it records is kept under that prefix, and a call that fails stops
+    only itself (its failure is the case failure named by its bare prefix)."""
+    base_params, inputs = ctx.params, ctx.inputs
+    values, cases = {}, {}
+    for call in calls:
+        prefix = str(call["prefix"]) + SEPARATOR
+        ctx.params = {**base_params, **call.get("params", {})}
+        ctx.inputs = {k[len(prefix):]: v for k, v in inputs.items() if k.startswith(prefix)}
+        ctx.values, ctx.case_failures = {}, {}
+        failure = _run(probe, call["function"], ctx)
+        values.update({prefix + str(k): v for k, v in dict(ctx.values).items()})
+        cases.update({prefix + str(k): v for k, v in dict(ctx.case_failures).items()})
+        if failure is not None:
+            cases[prefix] = failure
+    ctx.values, ctx.case_failures = values, cases
+
+
 def _write_results(out_dir, ctx, failure):
     import numpy as np
     arrays, scalars = {}, {}
@@ -270,12 +305,13 @@ def main(request_path):
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
     failure = None
-    try:
-        getattr(probe, request["function"])(ctx)
-    except StudentFailure as exc:
-        failure = exc.record
-    except BaseException as exc:  # noqa: BLE001 - student code escaping ctx.call
-        failure = ctx.failure_of(exc).record
+    if request["function"] == CALLS:
+        try:
+            _run_calls(probe, ctx, list(ctx.params.get("calls", [])))
+        except BaseException as exc:  # noqa: BLE001 - student code escaping ctx.call
+            failure = ctx.failure_of(exc).record
+    else:
+        failure = _run(probe, request["function"], ctx)
     # Student code may have replaced sys.stdout or closed files; results go to out_dir.
     for fd in spare:
         try:
