@@ -42,6 +42,25 @@ def test_internet_sockets_are_refused_and_unix_sockets_work():
     assert "opened" not in out
 
 
+def test_netlink_sockets_work_and_packet_sockets_are_refused():
+    """Netlink (the kernel's channel; getifaddrs() in CUDA and torch code uses it) stays
+    allowed; a raw packet socket, like every other family, is refused."""
+    out = _in_filtered_child(textwrap.dedent("""
+        import socket
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); s.close(); print("netlink ok")
+        for family in (socket.AF_PACKET, 40):  # 40: AF_VSOCK
+            try:
+                socket.socket(family, socket.SOCK_DGRAM)
+                print("opened", family)
+            except PermissionError:
+                print("refused", family)
+            except OSError as exc:
+                print("other", family, exc.errno)
+    """))
+    assert "netlink ok" in out
+    assert f"refused {int(socket.AF_PACKET)}" in out and "refused 40" in out, out
+
+
 def test_the_filter_holds_in_grandchildren_and_cannot_be_lifted():
     out = _in_filtered_child(textwrap.dedent("""
         import ctypes, socket, subprocess, sys

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from grader.core.sandbox import ProbeRun, copy_submission, run_probe
+from grader.core import rubric
 
 PROBE = '''
 import os
@@ -31,6 +32,12 @@ def call(ctx):
     """Imports the student module named in params and calls its function `f`."""
     module = ctx.import_student(ctx.params.get("module", "student"))
     ctx.put("result", ctx.call(module.f, *ctx.params.get("args", [])))
+
+
+def call_array(ctx):
+    """Like call, the result converted with ctx.array (tensors become numpy arrays)."""
+    module = ctx.import_student("student")
+    ctx.put("result", ctx.array(ctx.call(module.f), "f()"))
 
 
 def cases(ctx):
@@ -163,10 +170,24 @@ def test_huge_allocation_is_a_memory_failure(tmp_path, probe, tiny_limits):
             return np.ones(5 * 1024 ** 3 // 8).sum()
         """)
     assert run.failure is not None and run.failure.kind == "memory", run.failure
+    assert run.failure.message == "ran out of memory"
     assert run.failure.where == "student.py:4"
 
 
-def test_output_flood_stops_the_call(tmp_path, probe, tiny_limits):
+def test_gradual_allocation_is_a_memory_failure(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        KEPT = []
+        def f():
+            while True:
+                KEPT.append(bytearray(100 * 2 ** 20))
+        """)
+    assert run.failure is not None and run.failure.kind == "memory", run.failure
+    assert run.failure.message == "ran out of memory"
+
+
+def test_endless_output_costs_time_not_a_check(tmp_path, probe, tiny_limits):
+    """Output goes to a pipe the grader drains: an endless flood runs into the time limits
+    (CPU or wall clock), its output capped to head and tail with the bytes left out counted."""
     start = time.monotonic()
     run = run_student(tmp_path, probe, tiny_limits, """
         import sys
@@ -175,10 +196,83 @@ def test_output_flood_stops_the_call(tmp_path, probe, tiny_limits):
             while True:
                 sys.stdout.write(line)
         """)
-    assert run.failure is not None and run.failure.kind == "output", run.failure
-    assert f"{tiny_limits.max_output_mb} MB" in run.failure.message
+    assert run.failure is not None and run.failure.kind in ("timeout", "cpu"), run.failure
+    assert "bytes of output left out" in run.output
     assert len(run.output) < tiny_limits.output_kb * 1024 + 200
-    assert time.monotonic() - start < tiny_limits.wall_seconds + 2
+    assert time.monotonic() - start < tiny_limits.wall_seconds + 3
+
+
+def test_hundreds_of_mb_printed_then_the_value_comes_back(tmp_path, probe, tiny_limits):
+    limits = tiny_limits.replace(wall_seconds=60, cpu_seconds=60)
+    run = run_student(tmp_path, probe, limits, """
+        import sys
+        print("AT IMPORT " * 10 ** 5)
+        def f():
+            print("FIRST LINE")
+            chunk = "y" * (2 ** 20 - 1)
+            for _ in range(300):
+                print(chunk)
+            print("LAST LINE")
+            return 42
+        """)
+    assert run.failure is None, run.failure
+    assert run.values["result"] == 42
+    assert run.output.startswith("AT IMPORT") and run.output.rstrip().endswith("LAST LINE")
+    left_out = int(run.output.split("... [")[1].split(" bytes")[0])
+    assert left_out > 300 * 2 ** 20
+    assert len(run.output) < limits.output_kb * 1024 + 200
+
+
+def test_a_file_past_max_output_mb_is_still_stopped(tmp_path, probe, tiny_limits):
+    run = run_student(tmp_path, probe, tiny_limits, """
+        def f():
+            with open("big.bin", "wb") as fh:
+                for _ in range(100):
+                    fh.write(b"x" * 2 ** 20)
+            return 1
+        """)
+    assert run.failure is not None, run.failure
+    assert "File too large" in run.failure.message, run.failure
+
+
+def test_shared_memory_hog_is_stopped_by_the_watchdog(tmp_path, probe, tiny_limits):
+    """MAP_SHARED anonymous memory escapes RLIMIT_DATA; the RSS watchdog stops it."""
+    limits = tiny_limits.replace(wall_seconds=30, cpu_seconds=30)
+    start = time.monotonic()
+    run = run_student(tmp_path, probe, limits, """
+        import mmap
+        def f():
+            size = 4 << 30
+            buf = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+            for offset in range(0, size, 4096):
+                buf[offset] = 1
+            return 1
+        """)
+    assert run.failure is not None and run.failure.kind == "memory", run.failure
+    assert "used more than" in run.failure.message
+    assert f"the limit is {limits.memory_mb} MB" in run.failure.message
+    ceiling = limits.memory_mb + limits.rss_margin_mb
+    assert ceiling <= run.peak_rss_mb < ceiling + 400, run.peak_rss_mb
+    assert time.monotonic() - start < 20
+
+
+def test_forked_children_hogging_memory_are_stopped(tmp_path, probe, tiny_limits):
+    """RLIMIT_DATA is per process: four children of 600 MB each pass it, not the watchdog."""
+    limits = tiny_limits.replace(wall_seconds=30, cpu_seconds=30)
+    run = run_student(tmp_path, probe, limits, """
+        import os, time
+        def f():
+            for _ in range(4):
+                if os.fork() == 0:
+                    block = bytearray(600 * 2 ** 20)
+                    for i in range(0, len(block), 4096):
+                        block[i] = 1
+                    time.sleep(60)
+                    os._exit(0)
+            time.sleep(60)
+        """)
+    assert run.failure is not None and run.failure.kind == "memory", run.failure
+    assert "used more than" in run.failure.message
 
 
 def _alive(pid):
@@ -380,3 +474,45 @@ def test_files_the_grader_reads_itself_are_not_copied_and_do_not_count(tmp_path)
     assert notes == []  # the big file was left out on purpose: no note, no cap hit
     assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file()) == \
         ["checkpoints/notes.txt", "two_layernet.py"]
+
+
+def test_torch_imports_and_trains_under_the_default_limits(tmp_path, probe):
+    """`import torch, torchvision` fits the default limits (RLIMIT_DATA, no RLIMIT_AS: the
+    CUDA build maps 3.4 GB it never touches); a tensor comes back as a numpy array."""
+    pytest.importorskip("torch")
+    limits = rubric.load().limits
+    sub = _write(tmp_path / "sub", {"student.py": """
+        import torch, torchvision
+        def f():
+            torch.manual_seed(0)
+            model = torch.nn.Linear(8, 3)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+            for _ in range(20):
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+            return model.weight
+        """})
+    run = run_probe(probe, "call_array", submission=sub, limits=limits)
+    assert run.failure is None, (run.failure, run.output[-2000:])
+    weight = run.values["result"]
+    assert isinstance(weight, np.ndarray) and weight.shape == (3, 8)
+    assert np.isfinite(weight).all()
+
+
+def test_environment_probe_reports_torch(tmp_path):
+    """The environment probe (what GradingContext.device_info runs) names torch's version
+    and whether CUDA is visible, from inside the sandbox."""
+    torch = pytest.importorskip("torch")
+    from grader.core.grading import ENVIRONMENT_PROBE
+    limits = rubric.load().limits.replace(wall_seconds=120, cpu_seconds=120, memory_mb=2560)
+    (tmp_path / "empty").mkdir()
+    run = run_probe(ENVIRONMENT_PROBE, "environment", submission=tmp_path / "empty",
+                    limits=limits, params={"train": True})
+    assert run.failure is None, (run.failure, run.output[-2000:])
+    assert run.values["torch"] == torch.__version__
+    assert run.values["cuda"] == (torch.version.cuda or "")
+    assert isinstance(run.values["cuda_available"], bool)
+    assert run.values["train_device"] in ("cpu", "cuda") and run.values["train_seconds"] > 0

@@ -95,6 +95,7 @@ def results_json(run: GradingRun, markdown: str | None = None,
             "dataset_note": info.dataset_note, "public_only": info.public_only,
             "versions": dict(info.versions), "device": info.device, "started": info.started,
             "sandbox": info.sandbox,
+            **({"device_details": dict(info.device_details)} if info.device_details else {}),
             "max_score": run.max_score,
             "grader_peak_rss_mb": _own_peak_rss_mb(),
             "manual": [{"question": m.question, "title": m.title, "points": m.points}

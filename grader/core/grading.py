@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -30,6 +31,8 @@ from . import rubric as rubric_mod
 from .judge import Verdict
 from .errors import SandboxError
 from .sandbox import ProbeRun, run_probe
+
+ENVIRONMENT_PROBE = Path(__file__).with_name("environment_probe.py")
 
 def graded(check_id: str) -> Callable:
     """Decorates a test as the rubric check `check_id` (its points and visibility are the
@@ -142,6 +145,38 @@ class GradingContext:
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
         self._memo: dict[str, ProbeRun] = {}  # call key -> its run, within this grading
         self.reused_runs: list[ProbeRun] = []  # memoised runs the current check used again
+        self._progress: dict[int, tuple[int, int] | None] = {}  # id(run) -> last progress
+        self._device_info: dict[str, Any] | None = None
+
+    def device_info(self) -> dict[str, Any]:
+        """What torch sees inside the sandbox (grader/core/environment_probe.py), probed
+        once per run: torch, cuda, cuda_available, gpu, cudnn; "error" when torch could
+        not be imported there. The grader's own process never imports torch."""
+        if self._device_info is None:
+            limits = self.rubric.limits.replace(
+                wall_seconds=max(self.rubric.limits.wall_seconds, 120),
+                cpu_seconds=max(self.rubric.limits.cpu_seconds, 120),
+                memory_mb=max(self.rubric.limits.memory_mb, 2560))
+            with tempfile.TemporaryDirectory(prefix="grader-env-") as empty:
+                run = run_probe(ENVIRONMENT_PROBE, "environment", submission=Path(empty),
+                                limits=limits)
+            info = {k: v for k, v in run.values.items() if not isinstance(v, np.ndarray)}
+            if run.failure is not None:
+                info["error"] = run.failure.message
+            self._device_info = info
+        return self._device_info
+
+    def device_for(self, question: str) -> str:
+        """"cuda" for a question whose rubric `device` is "auto" when the sandbox sees a GPU,
+        else "cpu" (the device's probes receive as params["device"])."""
+        if self.rubric.question(question).device != "auto":
+            return "cpu"
+        return "cuda" if self.device_info().get("cuda_available") else "cpu"
+
+    def progress_of(self, run: ProbeRun) -> tuple[int, int] | None:
+        """The last (done, total) the probe reported in its progress file while `run` ran
+        (None if none): how far a call got, a call stopped by its time budget included."""
+        return self._progress.get(id(run))
 
     def data(self):
         """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
@@ -159,20 +194,38 @@ class GradingContext:
                      if c.params.get("checkpoint"))
 
     def probe(self, probe: str | Path, function: str, check_id: str, *,
-              kind: str | None = None, **kwargs: Any) -> ProbeRun:
-        """Runs a probe under the check's sandbox limits (kind picks per-dataset budgets)."""
+              kind: str | None = None, seconds: float | None = None,
+              **kwargs: Any) -> ProbeRun:
+        """Runs a probe under the check's sandbox limits (kind picks per-dataset budgets);
+        `seconds`, when given, is the call's wall and CPU time budget, never above the
+        check's own limits (which are then its ceilings)."""
         check = self.rubric.check(check_id)
         limits = self.rubric.limits_for(check, kind)
+        if seconds is not None:
+            limits = limits.replace(wall_seconds=min(limits.wall_seconds, seconds),
+                                    cpu_seconds=min(limits.cpu_seconds, seconds))
         kwargs.setdefault("skip_top_level",
                           self.rubric.question(check.question).top_level == "skip")
+        if self.rubric.question(check.question).device == "auto":
+            kwargs["params"] = {**dict(kwargs.get("params") or {}),
+                                "device": self.device_for(check.question)}
         key = _call_key(probe, function, limits, kwargs)
         if key in self._memo:  # the same call on the same inputs, e.g. the toy in 1b and 2d
             self.reused_runs.append(self._memo[key])
             return self._memo[key]
-        if self.progress and "on_progress" not in kwargs:
-            kwargs["on_progress"] = _progress_printer(check_id)
+        show = kwargs.pop("on_progress", None)
+        if show is None and self.progress:
+            show = _progress_printer(check_id)
+        seen: list[tuple[int, int]] = []
+
+        def on_progress(done: int, total: int) -> None:
+            seen[:] = [(done, total)]
+            if show is not None:
+                show(done, total)
+
         run = run_probe(probe, function, submission=self.submission, limits=limits,
-                        skip=self.checkpoint_files, **kwargs)
+                        skip=self.checkpoint_files, on_progress=on_progress, **kwargs)
+        self._progress[id(run)] = seen[0] if seen else None
         self.probe_runs.append(run)
         self._memo[key] = run
         if self.progress:

@@ -6,7 +6,16 @@ source or hidden data (course staff lock those folders, see ci/run_autograder), 
 grader, or read its environment. It also gets a network namespace of its own when the
 kernel allows one (root outside a locked-down container). Every child, root or not, runs
 under a seccomp filter that refuses internet sockets, so student code cannot send anything
-anywhere; Unix sockets (numpy, torch and multiprocessing use them) stay allowed.
+anywhere; Unix sockets (numpy, torch and multiprocessing use them) and netlink sockets (the
+kernel's own channel: getifaddrs(), which some CUDA and torch code paths call, uses it; it
+reaches no other machine) stay allowed.
+
+CUDA: the filter refuses sockets only, never open() or ioctl(), so the GPU stays usable: the
+CUDA driver talks to the GPU through ioctl()s on /dev/nvidia*, /dev/nvidiactl and
+/dev/nvidia-uvm, which the driver creates readable and writable by every user (mode 0666),
+the unprivileged user included; its own network namespace does not affect them. Memory
+limits: see grader/core/sandbox.py (RLIMIT_AS stays unlimited for torch's sake).
+bench/gpu_check.sh checks all of this on a GPU machine.
 
 Policy, from $GRADER_ISOLATION:
   auto     drop to the unprivileged user when root and the interpreter is usable by that
@@ -41,6 +50,7 @@ _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 _AF_UNIX = 1
+_AF_NETLINK = 16
 _EACCES = 13
 # per architecture: (AUDIT_ARCH_*, socket, io_uring_setup) syscall numbers
 _ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
@@ -84,8 +94,9 @@ def _target_user() -> tuple[int, int, str]:
 
 
 def _seccomp_program() -> bytes | None:
-    """A BPF program refusing (EACCES) sockets other than AF_UNIX, io_uring (which can
-    open sockets too) and every syscall of a foreign ABI; None on other architectures."""
+    """A BPF program refusing (EACCES) sockets other than AF_UNIX and AF_NETLINK, io_uring
+    (which can open sockets too) and every syscall of a foreign ABI; None on other
+    architectures."""
     arch = _ARCHES.get(platform.machine())
     if arch is None:
         return None
@@ -97,14 +108,15 @@ def _seccomp_program() -> bytes | None:
         (jeq, 1, 0, audit_arch),          # 1: native ABI? skip the deny
         (ret, 0, 0, deny),                # 2: i386 / x32 entry points: refused
         (ld, 0, 0, 0),                    # 3: A = syscall number
-        (jge, 6, 0, 0x40000000),          # 4: x32 numbering -> deny (11)
-        (jeq, 5, 0, nr_io_uring),         # 5: io_uring_setup -> deny (11)
-        (jeq, 0, 3, nr_socket),           # 6: socket -> 7, else allow (10)
+        (jge, 7, 0, 0x40000000),          # 4: x32 numbering -> deny (12)
+        (jeq, 6, 0, nr_io_uring),         # 5: io_uring_setup -> deny (12)
+        (jeq, 0, 4, nr_socket),           # 6: socket -> 7, else allow (11)
         (ld, 0, 0, 16),                   # 7: A = low word of args[0], the family
-        (jeq, 0, 2, _AF_UNIX),            # 8: AF_UNIX -> allow (9), else deny (11)
-        (ret, 0, 0, allow),               # 9
+        (jeq, 1, 0, _AF_UNIX),            # 8: AF_UNIX -> allow (10), else 9
+        (jeq, 0, 2, _AF_NETLINK),         # 9: AF_NETLINK -> allow (10), else deny (12)
         (ret, 0, 0, allow),               # 10
-        (ret, 0, 0, deny),                # 11
+        (ret, 0, 0, allow),               # 11
+        (ret, 0, 0, deny),                # 12
     ]
     return b"".join(struct.pack("HBBI", *insn) for insn in code)
 

@@ -200,8 +200,31 @@ def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, check: Chec
     return ERROR, 0.0, GRADER_FAULT + cause, staff[-4000:]
 
 
-def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> RunInfo:
-    """The RunInfo of a run on this machine."""
+def device_line(context: GradingContext, questions: set[str] | None = None
+                ) -> tuple[str, dict[str, Any]]:
+    """(the report's device line, details) of a run of these questions (None: all). The
+    sandbox is asked what torch sees only when a selected question has device = "auto"."""
+    import platform
+
+    cpu = f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    wanted = [q for q in context.rubric.questions if q.device == "auto" and q.graded == "auto"
+              and (questions is None or q.id in questions)]
+    if not wanted:
+        return f"{cpu}; no check of this run uses a GPU", {}
+    info = context.device_info()
+    details = {k: info.get(k) for k in ("torch", "cuda", "cuda_available", "gpu", "cudnn",
+                                        "error") if info.get(k) not in (None, "")}
+    if info.get("error"):
+        return f"{cpu} (torch unavailable in the sandbox: {info['error']})", details
+    if info.get("cuda_available"):
+        return (f"CUDA: {info.get('gpu') or 'GPU'} (torch {info.get('torch')}, "
+                f"CUDA {info.get('cuda') or '?'})"), details
+    return f"{cpu} (torch {info.get('torch')}; no GPU visible)", details
+
+
+def run_info(context: GradingContext, dataset_kind: str, dataset_note: str,
+             questions: set[str] | None = None) -> RunInfo:
+    """The RunInfo of a run on this machine (of these questions; None: all)."""
     import platform
 
     import numpy as np
@@ -213,7 +236,8 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str) -> R
         sandbox = isolation.describe(isolation.resolve())
     except GraderError as exc:  # every check that runs student code reports it too
         sandbox = f"cannot be isolated: {exc}"
+    device, details = device_line(context, questions)
     return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
-                   dataset_kind, dataset_note, context.public_only, versions,
-                   f"CPU ({platform.machine()}, {os.cpu_count()} cores); no GPU used",
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"), sandbox)
+                   dataset_kind, dataset_note, context.public_only, versions, device,
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), sandbox,
+                   details)

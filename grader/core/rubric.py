@@ -23,7 +23,10 @@ VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 DATASET_KINDS = ("real", "synthetic")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
 _QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files",
-                  "top_level"}
+                  "top_level", "device"}
+# Where a question's torch code runs (the probes get it as params["device"]): "cpu", or
+# "auto": CUDA when the sandbox sees a GPU (the environment probe says), else the CPU.
+DEVICES = ("cpu", "auto")
 # What happens to a submitted file's top-level code when a question imports it: "skip"
 # runs its definitions only (imports, functions, classes, the settings they use), so a
 # script that trains at import is graded without training; "run" imports it as written.
@@ -35,6 +38,10 @@ MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; d
 # hold all of them.
 CHECKPOINT_KEYS = ("checkpoint", "max_checkpoint_mb", "require_progress")
 PROGRESS_KEYS = ("progress_iters", "progress_rows", "min_loss_drop", "min_acc_above_chance")
+# A training run's time budget, derived from the reference's measured cost (see 3b.2 in
+# grader/rubric.toml): one check of a question holds all of them.
+BUDGET_KEYS = ("budget_factor", "budget_startup_seconds", "budget_probe_iters",
+               "budget_probe_seconds")
 
 
 @dataclass(frozen=True)
@@ -43,12 +50,15 @@ class Limits:
 
     wall_seconds: float  # wall-clock timeout, seconds
     cpu_seconds: float  # CPU-time limit (RLIMIT_CPU), seconds
-    memory_mb: int  # address-space limit (RLIMIT_AS), MiB
+    memory_mb: int  # per-process data limit (RLIMIT_DATA), MiB; RLIMIT_AS stays unlimited
     output_kb: int  # stdout/stderr kept for feedback, KiB
     max_output_mb: int  # largest file the child may write (RLIMIT_FSIZE), MiB
     max_processes: int  # RLIMIT_NPROC
     max_open_files: int  # RLIMIT_NOFILE
     max_copy_mb: int  # submission files copied into the sandbox, MiB in total
+    # the RSS watchdog kills a call whose processes hold more than memory_mb + this (MiB
+    # of anonymous + shared memory, summed over every process of the call)
+    rss_margin_mb: int = 512
 
     def replace(self, **changes: Any) -> "Limits":
         """Returns a copy with some limits changed."""
@@ -107,6 +117,7 @@ class Question:
     dataset: str = ""  # the dataset its checks train on (one of DATASETS), else ""
     files: tuple[str, ...] = ()  # the submission files it reads, e.g. ("two_layernet.py",)
     top_level: str = TOP_LEVEL[0]  # the submitted files' top-level code: "skip" or "run"
+    device: str = DEVICES[0]  # "cpu", or "auto" (CUDA when the sandbox sees a GPU)
 
 
 @dataclass(frozen=True)
@@ -243,6 +254,7 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
         raise RubricError(f"question {qid}: mode {mode!r} must be one of "
                           f"{', '.join(repr(m) for m in MODES)}")
     _check_mode_keys(qid, mode, checks)
+    _check_budget_keys(qid, checks)
     dataset = raw.get("dataset", "")
     if dataset and dataset not in DATASETS:
         raise RubricError(f"question {qid}: dataset {dataset!r} must be one of "
@@ -251,6 +263,10 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
     if top_level not in TOP_LEVEL:
         raise RubricError(f"question {qid}: top_level {top_level!r} must be one of "
                           f"{', '.join(repr(v) for v in TOP_LEVEL)}")
+    device = raw.get("device", DEVICES[0])
+    if device not in DEVICES:
+        raise RubricError(f"question {qid}: device {device!r} must be one of "
+                          f"{', '.join(repr(v) for v in DEVICES)}")
     files = raw.get("files", [])
     if not (isinstance(files, list) and all(isinstance(f, str) and f for f in files)):
         raise RubricError(f"question {qid}: files should be a list of file names, got {files!r}")
@@ -259,7 +275,7 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
             raise RubricError(f"check {check.id}: leaderboard and leaderboard_detail go "
                               "together (the column name, and the details key it shows)")
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
-                    points, graded, checks, mode, dataset, tuple(files), top_level)
+                    points, graded, checks, mode, dataset, tuple(files), top_level, device)
 
 
 def _values(value: Any) -> tuple:
@@ -312,6 +328,25 @@ _PROGRESS_RULES = {
     "min_acc_above_chance": (lambda v: _number(v) and 0 < v < 1,
                              "a fraction in (0, 1) added to chance accuracy"),
 }
+
+_BUDGET_RULES = {
+    "budget_factor": (lambda v: _number(v) and v >= 1,
+                      "a number >= 1 (times the reference's seconds per iteration)"),
+    "budget_startup_seconds": (lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
+    "budget_probe_iters": (_whole, "a positive whole number of iterations"),
+    "budget_probe_seconds": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+}
+
+
+def _check_budget_keys(qid: str, checks: tuple[Check, ...]) -> None:
+    """The training-budget rule's parameters: all on one check, each valid."""
+    holders = [c for c in checks if any(k in c.params for k in BUDGET_KEYS)]
+    for check in holders:
+        _check_role(check, BUDGET_KEYS, _BUDGET_RULES)
+    if len(holders) > 1:
+        raise RubricError(f"question {qid}: {BUDGET_KEYS[0]} appears on checks "
+                          f"{', '.join(c.id for c in holders)}; one rule sets every "
+                          "training budget")
 
 
 def _check_mode_keys(qid: str, mode: str, checks: tuple[Check, ...]) -> None:

@@ -1,20 +1,40 @@
 """Runs one probe next to student code in a separate, resource-limited child process.
 
 The child (grader/sandbox_child.py) gets a fresh copy of the submission, a scratch working
-directory, a clean environment, limits on CPU time, address space, file size, processes and
+directory, a clean environment, limits on CPU time, data memory, file size, processes and
 open files, and its own session. When it ends (or its wall-clock time runs out) its whole
 process group is killed, and any process that slipped out of the group but still carries
 this run's token in its environment is killed too. The grader is the child subreaper of its
 descendants, so a process that left the session and cleared its environment (execve) is
 reparented to the grader when its parent dies, and killed as an orphan: nothing outlives a
 call. What comes back is plain data, decoded without pickle, its size capped.
+
+Memory: RLIMIT_DATA (soft = hard = limits.memory_mb) bounds each process's private
+writable memory (heap, anonymous mmap, what numpy and torch allocate), so a single
+process that asks for too much gets a clean MemoryError / "can't allocate memory" it can
+report. RLIMIT_AS stays unset (RLIM_INFINITY): the CUDA build of torch maps about 3.4 GB
+of address space at import (libraries, reserved arenas, one stack per thread) that it never
+touches, so an address-space limit that numpy work wants (1.5 GB) makes `import torch`
+fail. What RLIMIT_DATA does not see, shared anonymous memory (MAP_SHARED, /dev/shm) and
+forked children (the limit is per process), the RSS watchdog does: while it waits, the
+grader sums the resident anonymous and shared memory (RssAnon + RssShmem; file-backed
+pages such as a memory-mapped training set are reclaimable and not counted) of the child's
+process tree every 25 ms, and of every process carrying this run's token on a full /proc
+scan about once a second, and kills the call once that sum passes memory_mb +
+rss_margin_mb ("memory" failure, "used more than N MB of memory").
+
+Output: the child's stdout and stderr are one pipe the grader drains as it waits, keeping
+the head and the tail (limits.output_kb) and counting the bytes: printing a lot costs time,
+never a check. Files the child writes are still capped by RLIMIT_FSIZE (max_output_mb).
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -152,7 +172,9 @@ def _limit_child(limits: Limits, identity: isolation.Identity):
     nproc = _processes_of_user(uid) + limits.max_processes
     settings = [
         (resource.RLIMIT_CPU, (cpu, cpu + 2)),
-        (resource.RLIMIT_AS, (limits.memory_mb * _MB,) * 2),
+        # RLIMIT_AS stays unlimited: torch (CUDA build) maps 3.4 GB it never touches
+        (resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2),
+        (resource.RLIMIT_DATA, (limits.memory_mb * _MB,) * 2),
         (resource.RLIMIT_FSIZE, (limits.max_output_mb * _MB,) * 2),
         (resource.RLIMIT_NOFILE, (limits.max_open_files,) * 2),
         (resource.RLIMIT_NPROC, (nproc, nproc)),
@@ -174,6 +196,8 @@ def _environment(work: Path, token: str, python: str) -> dict[str, str]:
         "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work / ".matplotlib"),
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        # deterministic cuBLAS when a check runs torch on CUDA (ignored otherwise)
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
         # steadier timings: fewer page faults from numpy's large temporaries
         "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "2147483648",
         TOKEN_VAR: token,
@@ -252,22 +276,137 @@ def _read_plain(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _wait(pid: int, wall_seconds: float, progress: Path,
-          on_progress: Callable[[int, int], None] | None) -> tuple[int | None, Any, float]:
-    """Waits for the child; returns (wait status or None on timeout, rusage, elapsed).
+class _Output:
+    """The child's stdout and stderr as they are drained: the first and the last half of
+    keep_kb kept, every byte counted."""
 
-    While it waits it passes (done, total) from the probe's progress.json to on_progress.
-    """
+    def __init__(self, keep_kb: int) -> None:
+        self.half = keep_kb * 1024 // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data[-self.half:] if self.half else b""
+            if len(self.tail) > 2 * self.half:  # trimmed now and then, not on every write
+                del self.tail[:-self.half]
+
+    def text(self) -> str:
+        tail = bytes(self.tail[-self.half:]) if self.half else b""
+        left_out = self.total - len(self.head) - len(tail)
+        data = bytes(self.head)
+        if left_out > 0:
+            data += f"\n... [{left_out} bytes of output left out] ...\n".encode()
+        return (data + tail).decode("utf-8", errors="replace")
+
+
+def _drain(fd: int, output: _Output, budget_s: float = 0.02) -> bool:
+    """Reads what the pipe holds (for at most budget_s); False once it reached EOF."""
+    until = time.monotonic() + budget_s
+    while True:
+        try:
+            data = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        output.feed(data)
+        if time.monotonic() > until:
+            return True
+
+
+def _tree(root: int) -> list[int]:
+    """root and its descendants, through /proc/PID/task/TID/children (cheap; misses a
+    process that left the tree, which the token scan finds)."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    stack.extend(int(x) for x in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _memory_kb(pid: int) -> int:
+    """Resident anonymous + shared memory of one process (RssAnon + RssShmem), KiB;
+    file-backed pages (libraries, a memory-mapped data set) are not counted."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith((b"RssAnon:", b"RssShmem:")):
+                    total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
+def _carriers(token: str) -> set[int]:
+    """Every process whose environment carries this run's token (a full /proc scan)."""
+    needle, found = f"{TOKEN_VAR}={token}".encode(), set()
+    for pid in pids():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+_MEMORY_POLL_S = 0.025  # RSS of the child's tree: about 0.1 ms a poll
+_SCAN_S = 1.0  # full /proc scan for processes that carry the token: a few ms
+
+
+@dataclass
+class _Waited:
+    status: int | None  # wait status, None on timeout or a watchdog kill
+    usage: Any
+    wall: float
+    peak_kb: int = 0  # the largest RSS the watchdog saw (KiB)
+    memory_kill_kb: int = 0  # the RSS that made the watchdog kill the call, else 0
+
+
+def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progress: Path,
+          on_progress: Callable[[int, int], None] | None) -> _Waited:
+    """Waits for the child while draining its output into `output`, watching the memory
+    of its processes (killing the call past memory_mb + rss_margin_mb) and passing
+    (done, total) from the probe's progress.json to on_progress."""
     start = time.monotonic()
-    delay, seen = 0.002, None
+    ceiling_kb = (limits.memory_mb + limits.rss_margin_mb) * 1024
+    delay, seen, peak, carriers = 0.002, None, 0, set()
+    next_memory, next_scan, next_progress = start, start + _SCAN_S / 2, start
+    open_fd = True
     while True:
         done, status, usage = os.wait4(pid, os.WNOHANG)
-        elapsed = time.monotonic() - start
+        now = time.monotonic()
         if done:
-            return status, usage, elapsed
-        if elapsed > wall_seconds:
-            return None, None, elapsed
-        if on_progress is not None and progress.exists():
+            return _Waited(status, usage, now - start, peak)
+        if now - start > limits.wall_seconds:
+            return _Waited(None, None, now - start, peak)
+        if now >= next_scan:
+            carriers = _carriers(token)
+            next_scan = now + _SCAN_S
+        if now >= next_memory:
+            rss = sum(_memory_kb(p) for p in set(_tree(pid)) | carriers)
+            peak = max(peak, rss)
+            if rss > ceiling_kb:
+                return _Waited(None, None, now - start, peak, rss)
+            next_memory = now + _MEMORY_POLL_S
+        if on_progress is not None and now >= next_progress and progress.exists():
+            next_progress = now + 0.05
             try:
                 state = json.loads(_read_plain(progress, 4096))
                 step = (int(state["done"]), int(state["total"]))
@@ -276,25 +415,32 @@ def _wait(pid: int, wall_seconds: float, progress: Path,
             if step is not None and step != seen:
                 seen = step
                 on_progress(*step)
-        time.sleep(delay)
+        timeout = max(0.0, min(delay, next_memory - time.monotonic()))
+        if open_fd:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if ready:
+                open_fd = _drain(fd, output)
+                continue  # output flowing: the child is busy, poll again at once
+        else:
+            time.sleep(timeout)
         delay = min(delay * 1.5, 0.05)
 
 
 def _read_output(path: Path, keep_kb: int) -> str:
-    size = path.stat().st_size if path.exists() else 0
-    keep = keep_kb * 1024
+    """A file's head and tail, as _Output keeps them (for callers that log to a file)."""
+    output = _Output(keep_kb)
     with open(path, "rb") as fh:
-        if size <= keep:
-            text = fh.read()
-        else:
-            head = fh.read(keep // 2)
-            fh.seek(size - keep // 2)
-            text = head + f"\n... [{size - keep} bytes of output left out] ...\n".encode() + fh.read()
-    return text.decode("utf-8", errors="replace")
+        while chunk := fh.read(1 << 20):
+            output.feed(chunk)
+    return output.text()
 
 
 def _failure_of_exit(status: int | None, usage: Any, limits: Limits, wall: float,
-                     output_bytes: int) -> Failure:
+                     memory_kill_kb: int = 0) -> Failure:
+    if memory_kill_kb:
+        return Failure("memory", f"used more than {memory_kill_kb // 1024} MB of memory (the "
+                       f"limit is {limits.memory_mb} MB, counting shared memory and every "
+                       "process it started); the call was stopped")
     if status is None:
         return Failure("timeout", f"did not finish within {limits.wall_seconds:g} s "
                        "(wall clock): an infinite loop, a blocking call or too much work?")
@@ -303,9 +449,8 @@ def _failure_of_exit(status: int | None, usage: Any, limits: Limits, wall: float
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_seconds):
             return Failure("cpu", f"used more than {limits.cpu_seconds:g} s of CPU time")
-        if sig == signal.SIGXFSZ or output_bytes >= limits.max_output_mb * _MB:
-            return Failure("output", f"wrote more than {limits.max_output_mb} MB to one file "
-                           "(a flood of print output?)")
+        if sig == signal.SIGXFSZ:
+            return Failure("output", f"wrote more than {limits.max_output_mb} MB to one file")
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
         return Failure("signal", f"the process was killed by signal {name} (a crash in "
                        f"compiled code, or the {limits.memory_mb} MB memory limit?)")
@@ -407,44 +552,54 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                    "data_files": dict(data_files or {}), "skipped_names": skipped_names}
         (ctl / "request.json").write_text(json.dumps(request))
         token = uuid.uuid4().hex
-        log = ctl / "output.log"
+        output = _Output(limits.output_kb)
         _become_subreaper()
-        with open(log, "wb") as logfh:
+        read_fd, write_fd = os.pipe()
+        try:
+            try:
+                fcntl.fcntl(read_fd, 1031, 1 << 20)  # F_SETPIPE_SZ: fewer wake-ups
+            except OSError:
+                pass
+            os.set_blocking(read_fd, False)
             try:
                 proc = subprocess.Popen(
                     [identity.python, "-I", str(child), str(ctl / "request.json")],
                     cwd=work, env=_environment(work, token, identity.python),
-                    stdin=subprocess.DEVNULL, stdout=logfh, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.STDOUT,
                     start_new_session=True, preexec_fn=_limit_child(limits, identity),
                     close_fds=True)
             except (OSError, subprocess.SubprocessError) as exc:
                 raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
+            finally:
+                os.close(write_fd)
             try:
                 since: int | None = parent_and_start(proc.pid)[1]  # readable until reaped below
             except (OSError, ValueError, IndexError):
                 since = None
-            status = None
+            waited = None
             try:
-                status, usage, wall = _wait(proc.pid, limits.wall_seconds,
-                                             out / "progress.json", on_progress)
+                waited = _wait(proc.pid, limits, token, read_fd, output,
+                               out / "progress.json", on_progress)
             finally:
                 _kill_stragglers(proc.pid, token)
-                if status is None:
+                if waited is None or waited.status is None:
                     _, _, usage = os.wait4(proc.pid, 0)  # (pid, status, rusage)
+                    if waited is not None:
+                        waited.usage = usage
                 proc.returncode = 0  # reaped; keeps Popen from waiting again
                 if since is not None:
                     _kill_orphans(since)
-        output = _read_output(log, limits.output_kb)
+                _drain(read_fd, output, 0.5)  # what was written before the end
+        finally:
+            os.close(read_fd)
+        status, usage, wall = waited.status, waited.usage, waited.wall
+        text = output.text()
         if notes:
-            output = "\n".join(notes) + "\n" + output
+            text = "\n".join(notes) + "\n" + text
         cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
-        rss = usage.ru_maxrss / 1024 if usage else 0.0
-        timing = {"output": output, "wall_seconds": wall, "cpu_seconds": cpu,
+        rss = max(usage.ru_maxrss / 1024 if usage else 0.0, waited.peak_kb / 1024)
+        timing = {"output": text, "wall_seconds": wall, "cpu_seconds": cpu,
                   "peak_rss_mb": rss, "notes": tuple(notes)}
-        flooded = log.stat().st_size >= limits.max_output_mb * _MB
-        if flooded:  # Python ignores SIGXFSZ: the flood surfaced as an OSError somewhere
-            return ProbeRun({}, Failure("output", f"printed more than {limits.max_output_mb} MB "
-                                        "of output; the call was stopped"), **timing)
         exited_cleanly = status is not None and os.WIFEXITED(status) and not os.WEXITSTATUS(status)
         if exited_cleanly and (out / "meta.json").exists():
             try:
@@ -455,7 +610,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                                   "did your code write into the grader's files?")
                 return ProbeRun({}, failure, **timing)
             return ProbeRun(values, failure, cases, **timing)
-        failure = _failure_of_exit(status, usage, limits, wall, log.stat().st_size)
+        failure = _failure_of_exit(status, usage, limits, wall, waited.memory_kill_kb)
         return ProbeRun({}, failure, **timing)
     finally:
         shutil.rmtree(root, ignore_errors=True)
