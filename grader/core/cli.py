@@ -90,7 +90,7 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
             kind, note = data.kind, data.note
         except GraderError as exc:
             kind, note = "unavailable", f"Dataset unavailable: {exc}"
-    info = run_info(context, kind, note)
+    info = run_info(context, kind, note, questions)
     on_result = (lambda r: sys.stderr.write(summary.result_line(r, False) + "\n")) \
         if progress else None
     plugin = ResultsPlugin(context, out_dir, info, questions, on_result)
