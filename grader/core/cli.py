@@ -30,11 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade a submission folder into OUT/results.json")
     grade.add_argument("submission", type=Path)
     grade.add_argument("--out", type=Path, required=True, help="folder for results.json")
-    grade.add_argument("--questions", help="comma-separated question ids, e.g. 1a,2d")
+    grade.add_argument("--questions", help="comma-separated question ids (as in grader/rubric.toml)")
     grade.add_argument("--data-dir", type=Path, help="folder holding cifar-10-batches-py/")
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
     grade.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
-                       "grader/rubric.toml (e.g. a copy with 3b's mode switched)")
+                       "grader/rubric.toml (e.g. a copy with a question's mode switched)")
     check = sub.add_parser("check", help="self-check: public checks only, with a summary")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
     check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder for OUT/<student>/, gradebook.csv and summary.html")
     batch.add_argument("-j", "--jobs", type=int, default=1,
                        help="submissions graded at once (at most the machine's cores)")
-    batch.add_argument("--questions", help="comma-separated question ids, e.g. 1a,2d")
+    batch.add_argument("--questions", help="comma-separated question ids (as in grader/rubric.toml)")
     batch.add_argument("--data-dir", type=Path, help="folder holding cifar-10-batches-py/")
     batch.add_argument("--timeout", type=float, default=1200.0,
                        help="wall-clock seconds one submission may take (default 1200)")

@@ -306,7 +306,7 @@ def _check_role(check: Check, keys: tuple[str, ...], rules: Mapping[str, tuple])
     for key in keys:
         if key not in check.params:
             raise RubricError(f"check {check.id}: {key} is missing; {', '.join(keys)} go "
-                              "together (see 3b in grader/rubric.toml)")
+                              "together (see the question with mode in grader/rubric.toml)")
         valid, expected = rules[key]
         for value in _values(check.params[key]):
             if not valid(value):
@@ -364,7 +364,7 @@ def _check_mode_keys(qid: str, mode: str, checks: tuple[Check, ...]) -> None:
                               f"{', '.join(c.id for c in holders)}; one check judges {role}")
         if mode == "checkpoint" and not holders:
             raise RubricError(f"question {qid}: mode 'checkpoint' needs a check with "
-                              f"{', '.join(keys)} ({role}; see 3b in grader/rubric.toml)")
+                              f"{', '.join(keys)} ({role}; see the question with mode in grader/rubric.toml)")
 
 
 def load(path: Path | str = RUBRIC_PATH) -> Rubric:
