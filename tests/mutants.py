@@ -27,6 +27,32 @@ LOOP_FORWARD = """probs = np.empty((N, W2.shape[1]))
         a2 = np.maximum(0.0, z2)
 """
 
+# Backward pass by centred differences of the loss, inside loss(): right gradients, no
+# backpropagation (2d's cost gate catches it: two forward passes per parameter).
+REFERENCE_BACKWARD = (REFERENCE / "two_layernet.py").read_text().split(
+    "        # Backward pass (question 2d).\n")[1].split("        return loss, grads\n")[0]
+NUMERICAL_BACKWARD = """        # Backward pass (question 2d), by centred differences of the loss.
+        def total_loss():
+            scores = np.maximum(0.0, X.dot(W1) + b1).dot(W2) + b2
+            scores = scores - scores.max(axis=1, keepdims=True)
+            log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+            return (-np.mean(log_probs[np.arange(N), y])
+                    + reg * (np.sum(W1 * W1) + np.sum(W2 * W2)))
+
+        grads = {}
+        for name, param in self.params.items():
+            grad = np.zeros_like(param)
+            for index in np.ndindex(*param.shape):
+                kept = param[index]
+                param[index] = kept + 1e-5
+                above = total_loss()
+                param[index] = kept - 1e-5
+                below = total_loss()
+                param[index] = kept
+                grad[index] = (above - below) / 2e-5
+            grads[name] = grad
+"""
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -97,6 +123,9 @@ MUTANTS = (
            ("3a.1",), ("1a", "1b", "2d"), "train() forgets to return its history"),
     Mutant("predict_argmin", (("return np.argmax(scores, axis=1)", "return np.argmin(scores, axis=1)"),),
            ("3a.2", "3a.3"), ("1a", "1b", "2d"), "predict picks the wrong class"),
+    Mutant("numerical_gradients", ((REFERENCE_BACKWARD, NUMERICAL_BACKWARD),),
+           ("2d.1", "2d.2"), ("1a", "1b", "1c", "3a"),
+           "gradients by finite differences inside loss(), not backpropagation"),
 )
 
 

@@ -113,8 +113,8 @@ def test_shipped_helpers_import_nothing_of_the_grader(texts):
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert set(imports) <= {"__future__", "argparse", "ast", "dataclasses", "importlib.util",
-                                "math", "pathlib", "signal", "sys", "textwrap", "traceback",
-                                "numpy"}, name
+                                "math", "pathlib", "signal", "sys", "textwrap", "time",
+                                "traceback", "numpy"}, name
 
 
 def test_cli_writes_the_bundle(tmp_path):

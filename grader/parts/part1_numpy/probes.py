@@ -113,6 +113,37 @@ def time_forward(ctx):
     ctx.put("seconds", times)
 
 
+def time_backprop(ctx):
+    """Best-of-k seconds of loss(X) and of loss(X, y, reg) on one network (2d's cost gate).
+
+    Each is called once untimed first, then up to `repeats` timed times; the calls with
+    gradients stop repeating once they took `seconds` in all (numerical gradients take
+    seconds per call), after at least one timed call. Records forward and backward
+    (lists of seconds).
+    """
+    cls = _net_class(ctx)
+    net = _make_net(ctx, cls, ctx.inputs)
+    X, y, reg = ctx.inputs["X"], ctx.inputs["y"], float(ctx.inputs["reg"])
+    repeats, limit = int(ctx.params["repeats"]), float(ctx.params["seconds"])
+    ctx.call(net.loss, X.copy())  # warm-up
+    forward = []
+    for _ in range(repeats):
+        data = X.copy()
+        start = ctx.perf_counter()
+        ctx.call(net.loss, data)
+        forward.append(ctx.perf_counter() - start)
+    ctx.put("forward", forward)
+    backward = []
+    for _ in range(repeats + 1):  # the first is the warm-up, timed in case it is the only one
+        data, labels = X.copy(), y.copy()
+        start = ctx.perf_counter()
+        ctx.call(net.loss, data, y=labels, reg=reg)
+        backward.append(ctx.perf_counter() - start)
+        if sum(backward) > limit:
+            break
+    ctx.put("backward", backward[1:] or backward)
+
+
 def _spy(net, log, rows):
     """Wraps net.loss to log (params before, grads, batch row indices) of each call with y."""
     original = net.loss

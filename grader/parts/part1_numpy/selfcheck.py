@@ -22,6 +22,7 @@ import importlib.util
 import signal
 import sys
 import textwrap
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,13 +56,16 @@ TITLES = {
 SETTINGS = {
     "1a.1": {"rtol": 1e-6, "atol": 1e-8},
     "1b.1": {"reg": 0.05, "rtol": 1e-9, "atol": 1e-10},
-    "2d.1": {"reg": 0.05, "step": 1e-5, "max_rel_error": 1e-8},
+    "2d.1": {"reg": 0.05, "step": 1e-5, "max_rel_error": 1e-8,
+             "backprop_shape": (50, 200, 50, 10), "backprop_repeats": 5,
+             "backprop_seconds": 2.0, "max_backprop_ratio": 50.0},
     "3a.1": {"learning_rate": 0.1, "reg": 5e-6, "num_iters": 100, "max_loss": 0.02},
     "3a.2": {"shape": (100, 6, 8, 4), "batch_size": 10, "num_iters": 50,
              "learning_rate": 0.05, "learning_rate_decay": 0.5, "min_coverage": 0.5,
              "lr_rtol": 1e-6},
 }
 SGD_DATA_SEED = 2027  # the self-check's own data for 3a.2 (Gradescope uses other numbers)
+BACKPROP_SEED = 2028  # the self-check's own network for 2d.1's cost check
 TIME_LIMIT_S = 60  # per check, on POSIX systems (signal.alarm)
 
 NOT_HERE = ("Graded on Gradescope only, not here: the hidden checks (random networks, other "
@@ -362,6 +366,47 @@ def _gradient_hint(name, got, want, weight, reg, n, right):
     return ""
 
 
+def backprop_cost(cls):
+    """'' when loss(X, y) costs at most max_backprop_ratio times loss(X) on a network of
+    backprop_shape (best of backprop_repeats each), else why not: gradients must come
+    from backpropagation, not from finite differences inside loss()."""
+    s = SETTINGS["2d.1"]
+    N, D, H, C = s["backprop_shape"]
+    draws = np.random.RandomState(BACKPROP_SEED)
+    net = cls(D, H, C, std=1e-1)
+    for name, shape in (("W1", (D, H)), ("b1", (H,)), ("W2", (H, C)), ("b2", (C,))):
+        net.params[name] = 0.1 * draws.randn(*shape)
+    X, y = 10 * draws.randn(N, D), draws.randint(0, C, size=N)
+    net.loss(X.copy())  # warm-up
+    forward = []
+    for _ in range(s["backprop_repeats"]):
+        data = X.copy()
+        start = time.perf_counter()
+        net.loss(data)
+        forward.append(time.perf_counter() - start)
+    backward = []
+    for _ in range(s["backprop_repeats"] + 1):  # the first is the warm-up
+        data, labels = X.copy(), y.copy()
+        start = time.perf_counter()
+        net.loss(data, y=labels, reg=0.1)
+        backward.append(time.perf_counter() - start)
+        if sum(backward) > s["backprop_seconds"]:
+            break
+    fast, slow = min(forward), min(backward[1:] or backward)
+    ratio = slow / max(fast, 1e-7)
+    if ratio <= s["max_backprop_ratio"]:
+        return ""
+    return (f"gradients must come from backpropagation: loss(X, y) took {ratio:.0f}x the time "
+            f"of loss(X) on a {D} x {H} network (the course allows "
+            f"{s['max_backprop_ratio']:g}x); numerical gradients inside loss() do not count."
+            f"\nloss(X, y): {1000 * slow:.1f} ms, loss(X): {1000 * fast:.2f} ms (best of "
+            f"{len(backward[1:] or backward)} and {len(forward)} calls; {N} samples, {D} "
+            f"inputs, {H} hidden units, {C} classes)."
+            "\nHint: compute the gradients with the chain rule from the forward pass's "
+            "intermediate values (backpropagation, question 2c); numerical gradients are for "
+            "checking them (ex2_FCnet.py gradcheck), not for loss().")
+
+
 def check_gradients(cls, folder):
     """2d.1: each analytic gradient against centred differences of the student's own loss."""
     s = SETTINGS["2d.1"]
@@ -387,7 +432,9 @@ def check_gradients(cls, folder):
         errors[name] = rel_error(got[name], numeric[name])
     right = [n for n in NAMES if n in errors and errors[n] < limit]
     if len(right) == len(NAMES):
-        return True, "max relative errors: " + ", ".join(f"{n} {errors[n]:.1e}" for n in NAMES)
+        summary = "max relative errors: " + ", ".join(f"{n} {errors[n]:.1e}" for n in NAMES)
+        slow = backprop_cost(cls)
+        return not slow, summary + (f"\n{slow}" if slow else "")
     lines = []
     for name in NAMES:
         if name in right:
