@@ -52,6 +52,33 @@ NUMERICAL_BACKWARD = """        # Backward pass (question 2d), by centred differ
                 grad[index] = (above - below) / 2e-5
             grads[name] = grad
 """
+# Every matrix product of loss() as np.einsum on float64 copies: correct, and about 4x
+# slower per training iteration than the reference (einsum does not call BLAS), within
+# 1c's 8x on the forward pass.
+EINSUM_EDITS = (
+    ("        N = X.shape[0]\n",
+     "        N = X.shape[0]\n        X = np.asarray(X, dtype=np.float64)\n"),
+    ("z2 = X.dot(W1) + b1", "z2 = np.einsum('nd,dh->nh', X, W1) + b1"),
+    ("z3 = a2.dot(W2) + b2", "z3 = np.einsum('nh,hc->nc', a2, W2) + b2"),
+    ("a2.T.dot(dz3)", "np.einsum('nh,nc->hc', a2, dz3)"),
+    ("dz3.dot(W2.T)", "np.einsum('nc,hc->nh', dz3, W2)"),
+    ("X.T.dot(dz2)", "np.einsum('nd,nh->dh', X, dz2)"),
+)
+# train() that never updates self.params and returns made-up, falling histories of the
+# right lengths.
+FABRICATED_TRAIN = """        num_train = X.shape[0]
+        iterations_per_epoch = max(num_train / batch_size, 1)
+        epochs = int(np.ceil(num_iters / iterations_per_epoch))
+        return {
+            "loss_history": list(2.3 * np.exp(-np.arange(num_iters) / 300.0)),
+            "train_acc_history": list(np.linspace(0.2, 0.6, epochs)),
+            "val_acc_history": list(np.linspace(0.2, 0.5, epochs)),
+        }
+
+    def _unused_train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
+              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+        num_train = X.shape[0]
+"""
 
 
 @dataclass(frozen=True)
@@ -126,6 +153,9 @@ MUTANTS = (
     Mutant("numerical_gradients", ((REFERENCE_BACKWARD, NUMERICAL_BACKWARD),),
            ("2d.1", "2d.2"), ("1a", "1b", "1c", "3a"),
            "gradients by finite differences inside loss(), not backpropagation"),
+    Mutant("fabricated_history", (("        num_train = X.shape[0]\n", FABRICATED_TRAIN),),
+           ("3a.1", "3a.2", "3a.3", "3b.1", "3b.2"), ("1a", "1b", "1c", "2d"),
+           "train() never updates self.params and returns made-up, falling histories"),
 )
 
 
@@ -143,6 +173,10 @@ VARIANTS = (
             ("data_loss = -np.mean(np.log(probs[np.arange(N), y]))",
              "data_loss = -np.mean(log_softmax(z3, axis=1)[np.arange(N), y])")),
            (), ("1a", "1b", "1c", "2d", "3a"), "softmax and log_softmax from scipy.special"),
+    # Slower, within 1c's 8x: 3b's retraining on the default data keeps its marks too
+    # (about 200 s of training on one core, the slowest test of the suite).
+    Mutant("einsum_without_blas", EINSUM_EDITS, (), ("1a", "1b", "1c", "2d", "3a", "3b"),
+           "every product in loss() is np.einsum: about 4x slower per training iteration"),
 )
 
 

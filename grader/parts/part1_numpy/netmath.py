@@ -99,3 +99,51 @@ def time_forward(ctx) -> None:
         probabilities(params, X)
         times.append(ctx.perf_counter() - start)
     ctx.put("seconds", times)
+
+
+def time_training(ctx) -> None:
+    """Sandbox probe: seconds per iteration of the reference's SGD (3b's budget baseline).
+
+    What the reference's train() does each iteration, with the student's declared settings
+    on the grader's data files: a minibatch of batch_size rows drawn from the memory-mapped
+    training set, loss and gradients, the update, and once per epoch the batch and
+    validation accuracy. params: hyperparams, seed, num_classes, num_train (None: every
+    row), iters (iterations timed after one untimed warm-up) and seconds (stop earlier
+    once this much time was spent, after at least two timed iterations).
+    """
+    files = ctx.data_files
+    rows = ctx.params.get("num_train") or None
+    X = np.load(files["X_train"], mmap_mode="c", allow_pickle=False)[:rows]
+    y = np.load(files["y_train"], allow_pickle=False)[:rows]
+    X_val = np.load(files["X_val"], allow_pickle=False)
+    y_val = np.load(files["y_val"], allow_pickle=False)
+    hp = ctx.params["hyperparams"]
+    H, batch = int(hp["hidden_size"]), int(hp["batch_size"])
+    D, C, n = X.shape[1], int(ctx.params["num_classes"]), X.shape[0]
+    np.random.seed(int(ctx.params["seed"]))
+    std = float(hp.get("std", 1e-4))
+    params = {"W1": std * np.random.randn(D, H), "b1": np.zeros(H),
+              "W2": std * np.random.randn(H, C), "b2": np.zeros(C)}
+    lr, reg = float(hp["learning_rate"]), float(hp["reg"])
+    per_epoch = max(n / batch, 1)
+    iters, limit = int(ctx.params["iters"]), float(ctx.params["seconds"])
+    times: list[float] = []
+    with np.errstate(all="ignore"):  # settings that diverge cost what they cost
+        start = ctx.perf_counter()
+        for it in range(iters + 1):  # iteration 0 is the untimed warm-up
+            began = ctx.perf_counter()
+            idx = np.random.choice(n, batch, replace=True)
+            X_batch, y_batch = X[idx], y[idx]
+            grads = loss_and_grads(params, X_batch, y_batch, reg)[1]
+            for name in PARAM_NAMES:
+                params[name] -= lr * grads[name]
+            if it % per_epoch == 0:
+                accuracy(params, X_batch, y_batch)
+                accuracy(params, X_val, y_val)
+                lr *= float(hp["learning_rate_decay"])
+            if it:
+                times.append(ctx.perf_counter() - began)
+            if len(times) >= 2 and ctx.perf_counter() - start > limit:
+                break
+    ctx.put("seconds_per_iteration", float(np.mean(times)))
+    ctx.put("iterations_timed", len(times))

@@ -13,6 +13,7 @@ MODULE = "two_layernet"
 CLASS = "TwoLayerNet"
 NAMES = ("W1", "b1", "W2", "b2")
 HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
+PROGRESS_S = 0.2  # how often train_cifar's progress file is rewritten, at most
 
 
 def _net_class(ctx):
@@ -208,7 +209,9 @@ def train_toy(ctx):
 
 
 class _Progress:
-    """Writes out/progress.json now and then so the grader can show how far training is."""
+    """Writes out/progress.json now and then (at most every PROGRESS_S seconds, and at the
+    end) so the grader can show how far training is, and say how far it got when the
+    time budget stopped it."""
 
     def __init__(self, ctx, total):
         self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
@@ -218,7 +221,7 @@ class _Progress:
     def step(self):
         self.done += 1
         now = self.clock()
-        if now - self.last >= 1.0 or self.done >= self.total:
+        if now - self.last >= PROGRESS_S or self.done >= self.total:
             self.last = now
             tmp = self.path + ".tmp"
             with open(tmp, "w") as fh:

@@ -1,6 +1,8 @@
-"""Shared steps of the Part 1 suites: run a probe over cases, judge each case."""
+"""Shared steps of the Part 1 suites: run a probe over cases, judge each case; the training
+budget rule of 3b (Budget)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -78,3 +80,44 @@ def grade_hidden(grading: GradingContext, feedback: Feedback, check: Check, func
 def expected_probs(case: Case) -> np.ndarray:
     """The grader's probabilities for a case."""
     return netmath.probabilities(case.params, case.X)
+
+
+def ms(seconds: float) -> str:
+    """'21.3 ms', '1.85 s'."""
+    return f"{1000 * seconds:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A training run's time budget: the rubric's rule applied to the reference's cost."""
+
+    reference_s: float  # the reference's seconds per iteration with the student's settings
+    num_iters: int  # iterations the run is asked for
+    factor: float  # budget_factor
+    startup: float  # budget_startup_seconds
+    ceiling: float  # the run's check's wall_seconds
+
+    @property
+    def derived(self) -> float:
+        """startup + factor x reference seconds per iteration x iterations."""
+        return self.startup + self.factor * self.reference_s * self.num_iters
+
+    @property
+    def seconds(self) -> float:
+        """The run's wall and CPU time budget: the rule, capped by the ceiling."""
+        return min(self.derived, self.ceiling)
+
+    def describe(self) -> str:
+        """How the budget was set, in the student's terms."""
+        rule = (f"{self.startup:g} s + {self.factor:g} x {ms(self.reference_s)} per iteration "
+                f"(the reference's time with your settings) x {self.num_iters} iterations")
+        if self.derived > self.ceiling:
+            return (f"{self.seconds:.0f} s, the rubric's ceiling ({rule} would be "
+                    f"{self.derived:.0f} s)")
+        return f"{self.seconds:.0f} s = {rule}"
+
+    def details(self) -> dict:
+        """The numbers for results.json."""
+        return {"budget_seconds": round(self.seconds, 1),
+                "reference_ms_per_iteration": round(1000 * self.reference_s, 3),
+                "budget_factor": self.factor, "budget_ceiling_seconds": self.ceiling}

@@ -4,9 +4,16 @@ retrain: the grader retrains the student's network with the declared hyperparame
 checkpoint: the grader evaluates the weights the student submits (read as plain arrays,
 grader/checkpoint.py), and a short run of the student's train() with the declared
 settings must show learning (3b.1). Either way accuracies are recomputed by the grader
-from plain parameters, on validation and test rows; test labels never enter the sandbox.
+from plain parameters, on validation and test rows; test labels never enter the sandbox,
+and 3b.1 asks of the training run that its loss fell and its network learned.
+
+Every training run's time budget follows the rubric's one rule (3b.2's budget_* keys): the
+reference's measured seconds per iteration with the student's settings, on the same data,
+times budget_factor, times the run's iterations, plus a start-up allowance, capped by the
+run's check's wall_seconds.
 """
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +22,15 @@ from . import checkpoint, hyperparams, netmath
 from ...core.grading import Feedback, conclude, failure_verdict, graded
 from ...core.charts import weight_tiles_png
 from ...core.judge import Verdict, accuracy_line, names, shaped
-from .steps import DIVERGED, PROBES
+from .steps import DIVERGED, PROBES, Budget, ms
 from ...core.rubric import Rubric
 from ...core.sandbox import ProbeRun
 
 QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
+RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
 CURVE_POINTS = 400
-ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after the progress run
+ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after a training run
+STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
 MODE_LINE = {
     "retrain": "Mode: retrain (the grader trains your network with hyperparams.py).",
     "checkpoint": ("Mode: checkpoint (the grader evaluates the network you submitted in {file}; "
@@ -39,11 +48,32 @@ class Trained:
     run: ProbeRun | None  # the sandboxed training, when it ran
     data: object | None  # grader.data.prepare.PreparedData
     num_iters: int = 0  # iterations train() was asked for
+    rows: int | None = None  # (first) training rows it got; None: all of them
+    budget: Budget | None = None  # its time budget
+    progress: tuple[int, int] | None = None  # (iterations done, asked for) last reported
 
     @property
     def mode(self) -> str:
         """How 3b is judged: "retrain" or "checkpoint" (the rubric's `mode`)."""
         return self.rubric.question(QUESTION).mode
+
+
+def _budget(grading, run_check: str, kind: str, files: dict, params: dict,
+            num_iters: int) -> Budget:
+    """The rubric's rule for a training run: the reference's seconds per iteration, timed
+    in a sandbox on the same data with the same settings (netmath.time_training)."""
+    rule = grading.rubric.check(RULE_CHECK)
+    timing = {**params, "iters": rule.value("budget_probe_iters", kind),
+              "seconds": rule.value("budget_probe_seconds", kind)}
+    run = grading.probe(Path(netmath.__file__), "time_training", run_check, kind=kind,
+                        data_files=files, params=timing)
+    if run.failure is not None:
+        raise RuntimeError(f"timing the reference's training failed: {run.failure.line()}")
+    ceiling = grading.rubric.limits_for(grading.rubric.check(run_check), kind)
+    return Budget(float(run.values["seconds_per_iteration"]), num_iters,
+                  float(rule.value("budget_factor", kind)),
+                  float(rule.value("budget_startup_seconds", kind)),
+                  float(min(ceiling.wall_seconds, ceiling.cpu_seconds)))
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +89,20 @@ def trained(grading):
     data = grading.data()
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
     params = {"hyperparams": hp, "seed": rubric.seed, "num_classes": data.num_classes}
-    num_iters = hp["num_iters"]
+    num_iters, rows = hp["num_iters"], None
     if mode == "checkpoint":
         progress = rubric.check(PROGRESS_CHECK)
         num_iters = int(progress.value("progress_iters", data.kind))
-        params.update(num_iters=num_iters,
-                      num_train=int(progress.value("progress_rows", data.kind)))
-    # The sandboxed call of this mode runs under its check's budget: the whole retraining
-    # (3b.2) or the short progress run (3b.1).
+        rows = int(progress.value("progress_rows", data.kind))
+        params.update(num_iters=num_iters, num_train=rows)
+    # The sandboxed call of this mode runs under its check's limits, the whole retraining
+    # (3b.2) or the short progress run (3b.1), and within the budget the rule gives it.
     run_check = TRAIN_CHECK if mode == "retrain" else PROGRESS_CHECK
+    budget = _budget(grading, run_check, data.kind, files, params, num_iters)
     run = grading.probe(PROBES, "train_cifar", run_check, kind=data.kind, data_files=files,
-                        params=params)
-    return Trained(rubric, hp, "", run, data, num_iters)
+                        params=params, seconds=budget.seconds)
+    return Trained(rubric, hp, "", run, data, num_iters, rows, budget,
+                   grading.progress_of(run))
 
 
 def _say_mode(feedback: Feedback, trained: Trained) -> None:
@@ -90,6 +122,46 @@ def _curve(values):
         return None
     step = max(1, len(values) // CURVE_POINTS)
     return values[::step].tolist()
+
+
+def _what(trained: Trained) -> str:
+    return f"train() with your hyperparameters ({trained.num_iters} iterations)"
+
+
+def _stopped(trained: Trained) -> Verdict | None:
+    """A zero verdict when the training run gave no result; when its time budget stopped
+    it, how far it got and how its time per iteration compares with the reference's."""
+    run, budget, n = trained.run, trained.budget, trained.num_iters
+    if run.failure is None or run.failure.kind not in STOPPED or budget is None:
+        return failure_verdict(run, what=_what(trained))
+    done = trained.progress[0] if trained.progress else 0
+    spent = run.wall_seconds
+    lines = [f"{_what(trained)}: stopped by its time budget of {budget.describe()}."]
+    slow = True
+    if done:
+        per = spent / done
+        ratio = per / max(budget.reference_s, 1e-9)
+        slow = ratio > budget.factor or budget.derived <= budget.ceiling
+        lines.append(f"Your train() did {done} of {n} iterations in {spent:.0f} s: {ms(per)} "
+                     f"per iteration; the reference takes {ms(budget.reference_s)} with your "
+                     f"settings ({ratio:.1f}x; the budget allows {budget.factor:g}x).")
+    else:
+        lines.append(f"Your train() finished no iteration (a call of self.loss(X_batch, "
+                     f"y=y_batch, reg=reg)) in {spent:.0f} s; the reference takes "
+                     f"{ms(budget.reference_s)} per iteration with your settings.")
+    if done >= n:
+        lines.append("Hint: train() did its iterations but did not return in time: what "
+                     "runs after the loop (or between iterations) that the reference does not?")
+    elif slow:
+        lines.append("Hint: make each iteration as fast as the reference's: matrix products "
+                     "(X.dot(W1)) over the whole minibatch, no Python loops over samples, no "
+                     "accuracy over the whole training set every iteration; also check "
+                     "that train() stops after num_iters iterations.")
+    else:
+        lines.append(f"Hint: your code is fast enough, but these settings need more than the "
+                     f"rubric's ceiling of {budget.ceiling:.0f} s: lower num_iters, hidden_size "
+                     "or batch_size.")
+    return Verdict(0.0, "\n".join(lines))
 
 
 def _history_problems(run: ProbeRun, num_iters: int) -> list[str]:
@@ -126,11 +198,13 @@ def _shapes(hp: dict, data) -> dict:
     return {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
 
 
-def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
-    """Checkpoint mode: whether the short run of train() learned (the rubric's criterion)."""
+def _learned(trained: Trained, feedback: Feedback | None = None) -> Verdict:
+    """Whether train() trained, the rubric's criterion in both modes (3b.1's min_loss_drop
+    and min_acc_above_chance): its loss history fell, and the network it left in
+    self.params classifies training images clearly better than chance."""
     run, data, n = trained.run, trained.data, trained.num_iters
-    what = f"train() with your hyperparameters ({n} iterations)"
-    stopped = failure_verdict(run, what=what)
+    what = _what(trained)
+    stopped = _stopped(trained)
     if stopped is not None:
         return stopped
     problems = _history_problems(run, n)
@@ -143,18 +217,18 @@ def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
     params, problems = _final_params(run, _shapes(trained.hp, data))
     if problems:
         return Verdict(0.0, problems[0] if DIVERGED in problems[0] else "\n".join(problems))
-    rows = min(ACCURACY_ROWS, check.value("progress_rows", data.kind),
-               data.load("y_train").shape[0])
+    rows = min(ACCURACY_ROWS, trained.rows or ACCURACY_ROWS, data.load("y_train").shape[0])
     acc = netmath.accuracy(params, data.load("X_train")[:rows], data.load("y_train")[:rows])
     chance = 1.0 / data.num_classes
     least = chance + check.value("min_acc_above_chance", data.kind)
     if feedback is not None:
-        feedback.record(progress_iters=n, first_loss=first, last_quarter_loss=last,
+        feedback.record(iterations=n, first_loss=first, last_quarter_loss=last,
                         max_last_quarter_loss=most, train_accuracy=acc,
-                        min_train_accuracy=least, dataset_kind=data.kind,
-                        loss_history=_curve(loss),
-                        train_acc_history=_curve(_history(run, "train_acc_history")),
-                        val_acc_history=_curve(_history(run, "val_acc_history")))
+                        min_train_accuracy=least, dataset_kind=data.kind)
+        if trained.mode == "checkpoint":  # in retrain mode 3b.2 shows the curves
+            feedback.record(progress_iters=n, loss_history=_curve(loss),
+                            train_acc_history=_curve(_history(run, "train_acc_history")),
+                            val_acc_history=_curve(_history(run, "val_acc_history")))
     lines = [f"{what}: the loss went from {first:.4f} (first) to {last:.4f} (mean of the "
              f"last quarter; needs < {most:.4f})",
              f"the network it left in self.params classifies {100 * acc:.1f}% of {rows} "
@@ -167,7 +241,8 @@ def _progress(trained: Trained, feedback: Feedback | None = None) -> Verdict:
         f"very small learning_rate may also show too little progress in {n} iterations."
         if last >= most else
         "the loss fell but the weights in self.params barely beat chance: update the "
-        "arrays in self.params (the grader reads them there)."))
+        "arrays in self.params (the grader reads them there), and report the losses "
+        "train() really computed."))
     return Verdict(0.0, "\n".join(lines))
 
 
@@ -177,18 +252,9 @@ def test_hyperparams_and_history(trained, feedback):
     if trained.hp is None:
         return conclude(feedback, Verdict(0.0, trained.problem))
     settings = ", ".join(f"{k}={v:g}" for k, v in trained.hp.items())
-    if trained.mode == "checkpoint":
-        verdict = _progress(trained, feedback)
-        return conclude(feedback, Verdict(verdict.fraction, f"hyperparameters: {settings}\n"
-                                          + verdict.message))
-    stopped = failure_verdict(trained.run, what="train() with your hyperparameters")
-    if stopped is not None:
-        return conclude(feedback, stopped)
-    problems = _history_problems(trained.run, trained.num_iters)
-    if problems:
-        return conclude(feedback, Verdict(0.0, "\n".join(problems)))
-    return conclude(feedback, Verdict(1.0, f"hyperparameters: {settings}; train() returned its "
-                               "loss and per-epoch accuracy histories."))
+    verdict = _learned(trained, feedback)
+    return conclude(feedback, Verdict(verdict.fraction, f"hyperparameters: {settings}\n"
+                                      + verdict.message))
 
 
 def _hint(run, val_acc, threshold):
@@ -220,8 +286,9 @@ def test_validation_accuracy(grading, trained, feedback):
         return conclude(feedback, Verdict(0.0, "no valid hyperparameters: " + trained.problem))
     if trained.mode == "checkpoint":
         return conclude(feedback, _judge_checkpoint(grading, trained, feedback))
-    run, data = trained.run, trained.data
-    stopped = failure_verdict(run, what="train() with your hyperparameters")
+    run, data, budget = trained.run, trained.data, trained.budget
+    feedback.record(**budget.details())
+    stopped = _stopped(trained)
     if stopped is not None:
         return conclude(feedback, stopped)
     params, problems = _final_params(run, _shapes(trained.hp, data))
@@ -234,10 +301,17 @@ def test_validation_accuracy(grading, trained, feedback):
         loss_history=_curve(_history(run, "loss_history")),
         train_acc_history=_curve(_history(run, "train_acc_history")),
         val_acc_history=_curve(_history(run, "val_acc_history")))
-    lines[0] = f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s: " + lines[0]
+    feedback.record(student_ms_per_iteration=round(
+        1000 * run.wall_seconds / max(1, trained.num_iters), 3))
+    lines[0] = (f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s (budget "
+                f"{budget.seconds:.0f} s): " + lines[0])
     if val > threshold:
         return conclude(feedback, Verdict(1.0, "\n".join(lines)))
-    lines.append("Hint: " + _hint(run, val, threshold))
+    learned = _learned(trained)
+    lines.append("Hint: " + (_hint(run, val, threshold) if learned.passed else
+                             "the network train() left in self.params hardly learned (see "
+                             "3b.1): fix train() first if 3a fails, else raise learning_rate "
+                             "or num_iters."))
     return conclude(feedback, Verdict(0.0, "\n".join(lines)))
 
 
@@ -286,7 +360,7 @@ def _judge_checkpoint(grading, trained: Trained, feedback: Feedback) -> Verdict:
                      "then save the better network with the same command.")
         return Verdict(0.0, "\n".join(lines))
     if check.value("require_progress", data.kind):
-        progress = _progress(trained)
+        progress = _learned(trained)
         if not progress.passed:
             lines.append("Not credited: the short run of your train() did not show learning "
                          "(see 3b.1), and the checkpoint counts only with training code that "
