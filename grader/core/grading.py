@@ -204,8 +204,10 @@ class GradingContext:
         if seconds is not None:
             limits = limits.replace(wall_seconds=min(limits.wall_seconds, seconds),
                                     cpu_seconds=min(limits.cpu_seconds, seconds))
-        kwargs.setdefault("skip_top_level",
-                          self.rubric.question(check.question).top_level == "skip")
+        question = self.rubric.question(check.question)
+        kwargs.setdefault("skip_top_level", question.top_level == "skip")
+        # lines not run are noted for the files the question reads only
+        kwargs.setdefault("noted", tuple(Path(f).stem for f in question.files))
         if self.rubric.question(check.question).device == "auto":
             kwargs["params"] = {**dict(kwargs.get("params") or {}),
                                 "device": self.device_for(check.question)}

@@ -120,12 +120,15 @@ def copy_submission(src: Path, dst: Path, max_bytes: int, skip: tuple[str, ...] 
     return notes
 
 
-def prepare_sources(folder: Path, skip_top_level: bool) -> tuple[list[str], dict]:
+def prepare_sources(folder: Path, skip_top_level: bool, noted: tuple[str, ...] = ()
+                    ) -> tuple[list[str], dict]:
     """Readies a sandbox copy's Python files for import, in place: a notebook (X.ipynb)
     becomes X.py holding its code cells' definitions (unless X.py exists), and with
     skip_top_level every X.py keeps its definitions only (grader/core/source.py: no
     top-level training, downloads or file I/O). Returns the notes for the student (lines
-    not run) and {module name: {name: line}} of the names only skipped lines assign."""
+    not run) and {module name: {name: line}} of the names only skipped lines assign.
+    noted: module names (file stems) whose lines not run are worth a note (the files the
+    question reads); empty: every file's."""
     notes: list[str] = []
     skipped: dict[str, dict[str, int]] = {}
     for path in sorted(folder.rglob("*")):
@@ -145,7 +148,8 @@ def prepare_sources(folder: Path, skip_top_level: bool) -> tuple[list[str], dict
             continue  # a .py that does not parse: its import reports the SyntaxError
         if module.text != path.read_text(encoding="utf-8", errors="replace") or is_notebook:
             target.write_text(module.text, encoding="utf-8")
-        notes.extend(module.notes())
+        if not noted or target.stem in noted:
+            notes.extend(module.notes())
         if module.skipped_names():
             skipped[target.stem] = module.skipped_names()
     return notes, skipped
@@ -517,7 +521,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               params: Mapping[str, Any] | None = None,
               data_files: Mapping[str, str] | None = None,
               on_progress: Callable[[int, int], None] | None = None,
-              skip: tuple[str, ...] = (), skip_top_level: bool = False) -> ProbeRun:
+              skip: tuple[str, ...] = (), skip_top_level: bool = False,
+              noted: tuple[str, ...] = ()) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: the path of a probe file (a part's probes.py); inputs: arrays
@@ -525,7 +530,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
     is called as a long probe reports progress; skip: files of the submission (relative
     paths) not copied, e.g. a checkpoint only the grader reads; skip_top_level: import the
-    submission's .py files as definitions only (prepare_sources; notebooks always are).
+    submission's .py files as definitions only (prepare_sources; notebooks always are);
+    noted: the modules whose lines not run are named in the notes (empty: all).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -540,7 +546,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
-        source_notes, skipped_names = prepare_sources(sub, skip_top_level)
+        source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))
         notes += source_notes
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
         if identity.dropped:

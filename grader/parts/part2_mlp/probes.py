@@ -1,0 +1,407 @@
+"""Sandbox probes of Part 2: build, run and train the student's MultiLayerPerceptron, and
+record plain results.
+
+Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing:
+expected structures, accuracies and verdicts are computed in the grader's process from
+the arrays recorded here. Test labels never come here; test images do (as inputs).
+"""
+import importlib
+import inspect
+import json
+import math
+import os
+
+import numpy as np
+
+MODULE = "ex2_pytorch"
+CLASS = "MultiLayerPerceptron"
+TRAIN = "train"
+INIT = "weights_init"  # the handout's initialiser, applied like its __main__ flow does
+IMAGE = (3, 32, 32)  # one image as the handout's loaders give it (channels first)
+PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
+TRACKED = 4096  # entries of the tracked parameter's gradient compared between steps
+TRAIN_ARGS = ("model", "train_loader", "val_loader", "device", "num_epochs",
+              "learning_rate", "learning_rate_decay", "reg")
+
+
+def _record(exc):
+    """The failure record of a StudentFailure raised by ctx.call (else None)."""
+    return getattr(exc, "record", None)
+
+
+def _class(ctx, module):
+    cls = getattr(module, CLASS, None)
+    if not isinstance(cls, type):
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        ctx.fail("missing", f"{MODULE}.py defines no class {CLASS}",
+                 detail="names it defines: " + ", ".join(names[:20]))
+    return cls
+
+
+def _build(ctx, torch, cls, hidden, settings):
+    """The student's model for these widths (an nn.Module), or a failure of the case."""
+    model = ctx.call(cls, int(settings["input_size"]), list(hidden), int(settings["num_classes"]))
+    if not isinstance(model, torch.nn.Module):
+        ctx.fail("api", f"{CLASS}(...) should be an nn.Module; got {type(model).__name__}")
+    return model
+
+
+def _place(torch, model):
+    """(device, dtype) of the model's first parameter (CPU float32 when it has none)."""
+    for param in model.parameters():
+        return param.device, param.dtype
+    return torch.device("cpu"), torch.float32
+
+
+def _tensor(value):
+    """A detached float64 CPU copy of a tensor as numpy, or None."""
+    try:
+        return value.detach().cpu().double().numpy().copy()
+    except Exception:  # noqa: BLE001 - not a tensor
+        return None
+
+
+def _forward(ctx, torch, model, images, batch_size, calls):
+    """Runs model on the images (N, 3, 32, 32), then on the same as rows (N, 3072), then on
+    `batch_size` rows when it only accepts that many (x.view(batch_size, -1)); returns
+    (output, input used, the failures of the shapes tried before). `calls` (what the
+    forward hooks saw) is cleared before each try. Fails the case when no shape works."""
+    device, dtype = _place(torch, model)
+    n = images.shape[0]
+    tries = [images, images.reshape(n, -1)]
+    if batch_size != n:
+        tries.append(images.repeat(math.ceil(batch_size / n), 1, 1, 1)[:batch_size]
+                     .reshape(batch_size, -1))
+    failures = []
+    for x in tries:
+        calls.clear()
+        try:
+            with torch.no_grad():
+                out = ctx.call(model, x.to(device=device, dtype=dtype))
+            return out, x, failures
+        except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
+            record = _record(exc)
+            if record is None or record["kind"] != "exception":
+                raise
+            failures.append({"shape": list(x.shape), **record})
+    first = failures[0]
+    ctx.fail("exception", "forward failed on every input shape the grader tried: "
+             + "; ".join(f"{tuple(f['shape'])}: {f['message']}" for f in failures[:2]),
+             first.get("where", ""), first.get("detail", ""))
+
+
+def structure(ctx):
+    """4a: per case, the model built for hidden_layers, the nn.Linear layers its forward
+    applies (in call order, with their inputs and outputs), and its output.
+
+    Every nn.Linear is re-initialised first (weights N(0, 1/in_features), biases
+    U(-0.5, 0.5)) so that every layer works at a scale where any nonlinearity shows, and
+    the model runs in eval mode (Dropout off, BatchNorm on its running statistics).
+    """
+    torch, _ = ctx.torch()
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    images = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
+    for case in ctx.params["cases"]:
+        name = case["name"]
+        with ctx.case(name):
+            model = _build(ctx, torch, cls, case["hidden_layers"], ctx.params)
+            linears = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+            ctx.put(f"{name}/built", [[n, int(m.in_features), int(m.out_features)]
+                                      for n, m in linears][:64])
+            ctx.put(f"{name}/module_types", sorted({type(m).__name__ for m in model.modules()
+                                                    if m is not model})[:30])
+            with torch.no_grad():
+                for _, layer in linears:
+                    layer.weight.normal_(0.0, 1.0 / math.sqrt(max(1, layer.in_features)))
+                    if layer.bias is not None:
+                        layer.bias.uniform_(-0.5, 0.5)
+            ctx.call(model.eval)
+            calls = []
+
+            def hook(layer, args, output, calls=calls):
+                calls.append((layer, args[0] if args else None, output))
+
+            handles = [m.register_forward_hook(hook) for _, m in linears]
+            names = {id(m): n for n, m in linears}
+            out, used, failures = _forward(ctx, torch, model, images,
+                                           int(ctx.params["batch_size"]), calls)
+            for handle in handles:
+                handle.remove()
+            ctx.put(f"{name}/input_shape", list(used.shape))
+            ctx.put(f"{name}/shape_failures", [[list(f["shape"]), f["message"]] for f in failures])
+            if not hasattr(out, "detach"):
+                ctx.fail("api", f"forward returned a {type(out).__name__}, not a tensor of "
+                         "scores (N, num_classes)")
+            ctx.put(f"{name}/output", ctx.array(out, "forward's output"))
+            applied = []
+            for i, (layer, x, y) in enumerate(calls[:64]):
+                applied.append([names.get(id(layer), "?"), int(layer.in_features),
+                                int(layer.out_features)])
+                if i > 0 and x is not None:
+                    ctx.put(f"{name}/in{i}", _tensor(x))
+                if y is not None:
+                    ctx.put(f"{name}/out{i}", _tensor(y))
+            ctx.put(f"{name}/applied", applied)
+
+
+# -- 4b: training, observed ---------------------------------------------------------------
+
+class _Observer:
+    """Watches a training run from outside the student's code: every loss computed with
+    gradients on (value, whether its input rows were probabilities, batch accuracy), every
+    optimizer step (learning rate; whether the gradients still held the previous step's),
+    every zero_grad, and each pass over the training loader."""
+
+    def __init__(self, ctx, torch, total):
+        self.ctx, self.torch = ctx, torch
+        self.losses, self.prob_inputs, self.loss_calls = [], 0, 0
+        self.correct, self.rows = 0, 0  # of the current pass's training batches
+        self.steps, self.step_lrs, self.zero_grads = 0, [], 0
+        self.accumulated, self.judged = 0, 0
+        self.tracked, self.prev, self.fresh = None, None, None
+        self.epochs = []  # per pass with steps: first step, steps, training batch accuracy
+        self.val_logits = []  # per such pass: the grader's validation logits after it
+        self.model, self.evaluate = None, None
+        self.batches, self.total, self.last = 0, total, -1.0
+        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+
+    # -- patches, installed before the student's module is imported ----------------------
+    def install(self):
+        torch = self.torch
+        F = torch.nn.functional
+        for name in ("cross_entropy", "nll_loss"):
+            setattr(F, name, self._loss(getattr(F, name), name == "cross_entropy"))
+        for owner in (torch.optim.Optimizer, torch.nn.Module):
+            original = owner.zero_grad
+
+            def zero_grad(*args, _original=original, **kwargs):
+                self.zero_grads += 1
+                return _original(*args, **kwargs)
+
+            owner.zero_grad = zero_grad
+        hooks = importlib.import_module("torch.optim.optimizer")
+        hooks.register_optimizer_step_pre_hook(self._before_step)
+        hooks.register_optimizer_step_post_hook(self._after_step)
+
+    def _loss(self, original, logits):
+        torch = self.torch
+
+        def loss(input, target, *args, **kwargs):
+            out = original(input, target, *args, **kwargs)
+            if torch.is_grad_enabled() and getattr(input, "requires_grad", False):
+                self._saw_loss(input, target, out, logits)
+            return out
+
+        return loss
+
+    def _saw_loss(self, input, target, out, logits):
+        torch = self.torch
+        with torch.no_grad():
+            self.loss_calls += 1
+            value = out.detach().float().mean()
+            self.losses.append(float(value))
+            x = input.detach().float()
+            if x.dim() == 2 and x.shape[0] > 0:
+                # probabilities: entries in [0, 1], every row summing to 1 (a softmax)
+                if logits and float(x.min()) >= -1e-6 and float(x.max()) <= 1 + 1e-6 \
+                        and float((x.sum(dim=1) - 1).abs().max()) < 1e-3:
+                    self.prob_inputs += 1
+                if getattr(target, "shape", None) == x.shape[:1]:
+                    self.correct += int((x.argmax(dim=1) == target).sum())
+                    self.rows += int(x.shape[0])
+
+    def _before_step(self, optimizer, args, kwargs):
+        self.steps += 1
+        try:
+            self.step_lrs.append(float(optimizer.param_groups[0]["lr"]))
+        except Exception:  # noqa: BLE001 - an optimizer without param_groups
+            self.step_lrs.append(float("nan"))
+        if self.tracked is None:
+            for group in optimizer.param_groups:
+                for param in group["params"]:
+                    if param.grad is not None and self.tracked is None:
+                        self.tracked = param
+                        param.register_hook(self._arrived)
+            return
+        grad = self.tracked.grad
+        if grad is None or self.prev is None or self.fresh is None:
+            return
+        now = grad.detach().reshape(-1)[:TRACKED].double()
+        scale = float(now.norm()) + 1e-30
+        if float(self.prev.norm()) < 1e-2 * scale:
+            return  # the previous gradient is too small to tell accumulation apart
+        self.judged += 1
+        if float((now - self.prev - self.fresh).norm()) < 1e-3 * scale < \
+                float((now - self.fresh).norm()):
+            self.accumulated += 1
+
+    def _arrived(self, grad):
+        part = grad.detach().reshape(-1)[:TRACKED].double()
+        self.fresh = part.clone() if self.fresh is None else self.fresh + part
+
+    def _after_step(self, optimizer, args, kwargs):
+        grad = None if self.tracked is None else self.tracked.grad
+        self.prev = None if grad is None else grad.detach().reshape(-1)[:TRACKED].double().clone()
+        self.fresh = None
+
+    # -- the training loader -------------------------------------------------------------
+    def batch(self):
+        self.batches += 1
+        now = self.ctx.perf_counter()
+        if now - self.last >= PROGRESS_S or self.batches >= self.total:
+            self.last = now
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as fh:
+                json.dump({"done": min(self.batches, self.total), "total": self.total}, fh)
+            os.replace(tmp, self.path)
+
+    def pass_ended(self, first_step):
+        """After a whole pass over the training loader: an epoch when it took steps."""
+        if self.steps > first_step:
+            self.epochs.append((first_step, self.steps - first_step,
+                                self.correct / max(self.rows, 1)))
+            if self.evaluate is not None:
+                self.val_logits.append(self.evaluate())
+        self.correct, self.rows = 0, 0
+
+
+class _Watched:
+    """The grader's training loader as the student's train() sees it: same batches, same
+    len(); each pass over it is reported to the observer."""
+
+    def __init__(self, loader, observer):
+        self._loader, self._observer = loader, observer
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def __iter__(self):
+        first_step = self._observer.steps
+        for batch in self._loader:
+            self._observer.batch()
+            yield batch
+        self._observer.pass_ended(first_step)
+
+
+def _images(torch, X, scale, rows=None):
+    """Prepared rows (N, 3072) in HWC order -> a float32 tensor (N, 3, 32, 32) in the
+    handout's channels-first layout, times scale; converted in chunks (no float64 copy)."""
+    n = X.shape[0] if rows is None else min(rows, X.shape[0])
+    out = torch.empty((n,) + IMAGE, dtype=torch.float32)
+    for start in range(0, n, 2000):
+        chunk = np.asarray(X[start:min(n, start + 2000)], dtype=np.float32)
+        chunk = chunk.reshape(-1, 32, 32, 3).transpose(0, 3, 1, 2) * np.float32(scale)
+        out[start:start + chunk.shape[0]] = torch.from_numpy(np.ascontiguousarray(chunk))
+    return out
+
+
+def _logits(ctx, torch, model, images, batch_size, shape):
+    """The model's outputs on images (N, 3, 32, 32) in eval mode, batch_size rows at a time
+    (the last batch padded with zeros: some models accept only full batches), as
+    `shape[0]` ("images" or "rows") says; the model's mode is restored."""
+    was = model.training
+    device, dtype = _place(torch, model)
+    ctx.call(model.eval)
+    outs = []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start:start + batch_size]
+            n = x.shape[0]
+            if n < batch_size:
+                x = torch.cat([x, x.new_zeros((batch_size - n,) + IMAGE)])
+            x = x.to(device=device, dtype=dtype)
+            if shape[0] == "rows":
+                out = ctx.call(model, x.reshape(x.shape[0], -1))
+            else:
+                try:
+                    out = ctx.call(model, x)
+                except Exception as exc:  # noqa: BLE001 - a StudentFailure
+                    if start or _record(exc) is None or _record(exc)["kind"] != "exception":
+                        raise
+                    shape[0] = "rows"  # forward expects flattened rows: use them from now on
+                    out = ctx.call(model, x.reshape(x.shape[0], -1))
+            outs.append(ctx.array(out, "forward's output", dtype="float32")[:n])
+    ctx.call(model.train, was)
+    return np.concatenate(outs)
+
+
+def _call_train(ctx, train, args):
+    """train(model, train_loader, val_loader, device, num_epochs, learning_rate,
+    learning_rate_decay, reg): by keyword when its parameters have these names, else in
+    this order."""
+    try:
+        signature = inspect.signature(train)
+        signature.bind(**dict(zip(TRAIN_ARGS, args)))
+        return ctx.call(train, **dict(zip(TRAIN_ARGS, args)))
+    except (TypeError, ValueError):
+        return ctx.call(train, *args)
+
+
+def train_mlp(ctx):
+    """4b: the student's train() on the grader's data with the declared settings, observed;
+    records the observations and the logits of the validation and test images."""
+    torch, device = ctx.torch()
+    s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
+    files, scale = ctx.data_files, float(ctx.params["scale"])
+    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
+    batch_size = int(s["batch_size"])
+    total = int(s["num_epochs"]) * math.ceil(X.shape[0] / batch_size)
+    observer = _Observer(ctx, torch, total)
+    observer.install()
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    train = getattr(module, TRAIN, None)
+    if not callable(train) or isinstance(train, type):
+        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
+                 f"val_loader, device, num_epochs, learning_rate, learning_rate_decay, reg)"
+                 + (f" ({TRAIN} is a {type(train).__name__}: a setting of the same name "
+                    "replaces the function)" if train is not None else ""))
+    data = torch.utils.data
+    train_set = data.TensorDataset(
+        _images(torch, X, scale),
+        torch.from_numpy(np.load(files["y_train"], allow_pickle=False).astype(np.int64)))
+    val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
+    val_set = data.TensorDataset(
+        val_images, torch.from_numpy(np.load(files["y_val"], allow_pickle=False).astype(np.int64)))
+    shuffle = torch.Generator()
+    shuffle.manual_seed(seed)
+    train_loader = _Watched(data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                                            generator=shuffle), observer)
+    val_loader = data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
+    settings = {**s, "input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
+    model = _build(ctx, torch, cls, s["hidden_size"], settings)
+    model = ctx.call(model.to, device)
+    init = getattr(module, INIT, None)
+    if callable(init):
+        ctx.call(model.apply, init)
+    shape = ["images"]
+    observer.evaluate = lambda: _logits(ctx, torch, model, val_images, batch_size, shape)
+    history = _call_train(ctx, train, (model, train_loader, val_loader, torch.device(device),
+                                       int(s["num_epochs"]), float(s["learning_rate"]),
+                                       float(s["learning_rate_decay"]), float(s["reg"])))
+    observer.evaluate = None
+    ctx.put("history_keys", sorted(str(k) for k in history)[:20]
+            if isinstance(history, dict) else [])
+    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
+    ctx.put("loss_calls", observer.loss_calls)
+    ctx.put("prob_inputs", observer.prob_inputs)
+    ctx.put("steps", observer.steps)
+    ctx.put("step_lrs", np.array(observer.step_lrs, dtype=np.float64))
+    ctx.put("zero_grads", observer.zero_grads)
+    ctx.put("accumulated", observer.accumulated)
+    ctx.put("judged", observer.judged)
+    ctx.put("batches", observer.batches)
+    ctx.put("epoch_first_step", np.array([e[0] for e in observer.epochs], dtype=np.int64))
+    ctx.put("epoch_steps", np.array([e[1] for e in observer.epochs], dtype=np.int64))
+    ctx.put("epoch_train_acc", np.array([e[2] for e in observer.epochs], dtype=np.float64))
+    if observer.val_logits:
+        ctx.put("epoch_val_logits", np.stack(observer.val_logits))
+    ctx.put("val_logits", _logits(ctx, torch, model, val_images, batch_size, shape))
+    test = _images(torch, ctx.inputs["X_test"], scale)
+    ctx.put("test_logits", _logits(ctx, torch, model, test, batch_size, shape))
+    ctx.put("input_shape", shape[0])

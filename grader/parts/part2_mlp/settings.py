@@ -1,0 +1,209 @@
+"""Reads the module-level settings of ex2_pytorch.py (or .ipynb) with ast, never running it.
+
+The handout's script declares its settings as top-level assignments (`hidden_size = [50]`,
+`learning_rate = 1e-3`, `input_size = 32 * 32 * 3`). The grader reads the last top-level
+assignment of each name it needs; a value may be a number, a list or tuple of numbers,
+arithmetic on them, or a name assigned that way before. Anything else (a call, a
+comprehension, a value read from a file) is refused with the line, and a missing setting
+takes the handout's value, with a note.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...core.rubric import Check
+from ...core.source import SourceError, notebook_source
+
+MODULE = "ex2_pytorch"
+# The handout's values (the public starter's): used for a setting the file does not declare.
+HANDOUT = {"hidden_size": [50], "num_epochs": 10, "batch_size": 200, "learning_rate": 1e-3,
+           "learning_rate_decay": 0.95, "reg": 0.001}
+MAX_SOURCE = 1 << 20  # bytes of the file read at most
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
+        ast.Mod: operator.mod}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The training settings the grader uses for 4b, as declared (or the handout's)."""
+
+    hidden_size: tuple[int, ...]  # widths of the hidden layers
+    num_epochs: int
+    batch_size: int
+    learning_rate: float
+    learning_rate_decay: float
+    reg: float  # Adam's weight_decay in the handout
+    notes: tuple[str, ...] = ()  # settings not declared, so the handout's value was used
+
+    def params(self) -> dict:
+        """The settings as JSON-able probe parameters."""
+        return {"hidden_size": list(self.hidden_size), "num_epochs": self.num_epochs,
+                "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "learning_rate_decay": self.learning_rate_decay, "reg": self.reg}
+
+    def describe(self) -> str:
+        """'hidden_size=[50], num_epochs=10, ...' for the feedback."""
+        return ", ".join(f"{k}={v}" for k, v in self.params().items())
+
+
+def _source(submission: Path) -> tuple[str, str, tuple] | None:
+    """(text, file name, notebook cells) of ex2_pytorch.py, else of ex2_pytorch.ipynb."""
+    for suffix in (".py", ".ipynb"):
+        path = Path(submission) / (MODULE + suffix)
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_SOURCE)
+            if suffix == ".py":
+                return raw.decode("utf-8", errors="replace"), path.name, ()
+            text, cells = notebook_source(raw)
+            return text, path.name, cells
+    return None
+
+
+def _where(line: int, cells: tuple) -> str:
+    for first, last, number in cells:
+        if first <= line <= last:
+            return f"cell {number}, line {line - first + 1}"
+    return f"line {line}"
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def evaluate(node: ast.AST, known: dict):
+    """The value of a plain settings expression; ValueError for anything else."""
+    if isinstance(node, ast.Constant) and _number(node.value):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in known:
+        return known[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = evaluate(node.operand, known)
+        if _number(value):
+            return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left, right = evaluate(node.left, known), evaluate(node.right, known)
+        if _number(left) and _number(right):
+            if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+                raise ValueError("exponent too large")
+            try:
+                result = _OPS[type(node.op)](left, right)
+            except (ZeroDivisionError, OverflowError) as exc:
+                raise ValueError(str(exc)) from None
+            if _number(result):
+                return result
+    if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 64:
+        return [evaluate(e, known) for e in node.elts]
+    raise ValueError("not a plain value")
+
+
+def declared(text: str) -> tuple[dict, dict, dict]:
+    """({name: value}, {name: line}, {name: line of an unreadable value}) of the top-level
+    assignments of `text` (the last one of each name wins)."""
+    values, lines, unreadable = {}, {}, {}
+    for stmt in ast.parse(text).body:
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        else:
+            continue
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                continue
+            try:
+                values[target.id] = evaluate(value, values)
+                unreadable.pop(target.id, None)
+            except (ValueError, RecursionError):
+                values.pop(target.id, None)
+                unreadable[target.id] = stmt.lineno
+            lines[target.id] = stmt.lineno
+    return values, lines, unreadable
+
+
+def _whole(value) -> bool:
+    return _number(value) and value == int(value) and value >= 1
+
+
+def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
+    """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
+    found = _source(submission)
+    if found is None:
+        return None, f"{MODULE}.py not found: submit it under the handout's name"
+    text, name, cells = found
+    try:
+        values, lines, unreadable = declared(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
+        line = getattr(exc, "lineno", None)
+        return None, f"{name} does not parse" + (f" ({_where(line, cells)})" if line else "")
+    notes, raw = [], {}
+    for key, default in HANDOUT.items():
+        if key in unreadable:
+            return None, (f"{name} {_where(unreadable[key], cells)}: the grader cannot read {key} "
+                          "without running your code: write it as a number or a list of numbers "
+                          "(arithmetic on numbers is fine)")
+        if key in values:
+            raw[key] = values[key]
+        else:
+            raw[key] = default
+            notes.append(f"{name} declares no top-level {key}: the handout's {default} is used")
+    hidden = raw["hidden_size"]
+    if _whole(hidden):
+        hidden = [hidden]
+    if not (isinstance(hidden, list) and hidden and all(_whole(w) for w in hidden)):
+        return None, f"hidden_size should be a list of positive whole numbers, got {hidden!r}"
+    limits = {"num_epochs": check.value("max_epochs"), "batch_size": check.value("max_batch_size")}
+    for key, top in limits.items():
+        if not _whole(raw[key]):
+            return None, f"{key} should be a positive whole number, got {raw[key]!r}"
+        if raw[key] > top:
+            return None, f"{key} = {raw[key]} is above the grader's limit of {top}"
+    if len(hidden) > check.value("max_hidden_layers") or max(hidden) > check.value("max_width"):
+        return None, (f"hidden_size = {hidden} is above the grader's limits: at most "
+                      f"{check.value('max_hidden_layers')} layers of at most "
+                      f"{check.value('max_width')} units")
+    for key in ("learning_rate", "learning_rate_decay", "reg"):
+        if not _number(raw[key]):
+            return None, f"{key} should be a number, got {raw[key]!r}"
+    if not 0 < raw["learning_rate"] < 10:
+        return None, f"learning_rate should be in (0, 10), got {raw['learning_rate']}"
+    if not 0 < raw["learning_rate_decay"] <= 1:
+        return None, f"learning_rate_decay should be in (0, 1], got {raw['learning_rate_decay']}"
+    if raw["reg"] < 0:
+        return None, f"reg should be >= 0, got {raw['reg']}"
+    return Settings(tuple(int(w) for w in hidden), int(raw["num_epochs"]), int(raw["batch_size"]),
+                    float(raw["learning_rate"]), float(raw["learning_rate_decay"]),
+                    float(raw["reg"]), tuple(notes)), ""
+
+
+def declared_plain(submission: Path) -> dict:
+    """Every top-level setting of the submitted file the grader can read ({} when none)."""
+    found = _source(submission)
+    if found is None:
+        return {}
+    try:
+        return declared(found[0])[0]
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
+        return {}
+
+
+def declared_hidden_size(submission: Path) -> list[int] | None:
+    """The file's top-level hidden_size as a list of widths, when it declares one plainly
+    (4a uses it to recognise layers built from the global instead of the argument)."""
+    hidden = declared_plain(submission).get("hidden_size")
+    if _whole(hidden):
+        return [int(hidden)]
+    if isinstance(hidden, list) and hidden and all(_whole(w) for w in hidden):
+        return [int(w) for w in hidden]
+    return None
+
+
+def declared_batch_size(submission: Path) -> int:
+    """The file's top-level batch_size when it declares a plain one, else the handout's."""
+    value = declared_plain(submission).get("batch_size")
+    return int(value) if _whole(value) and value <= 100_000 else HANDOUT["batch_size"]
