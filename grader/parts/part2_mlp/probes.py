@@ -374,7 +374,15 @@ def train_mlp(ctx):
                                             generator=shuffle), observer)
     val_loader = data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
     settings = {**s, "input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
-    model = _build(ctx, torch, cls, s["hidden_size"], settings)
+    try:
+        model = _build(ctx, torch, cls, s["hidden_size"], settings)
+    except Exception as exc:  # noqa: BLE001 - a StudentFailure: say which call failed
+        record = _record(exc)
+        if record is None:
+            raise
+        ctx.fail(record["kind"], f"{CLASS}({settings['input_size']}, {list(s['hidden_size'])}, "
+                 f"{settings['num_classes']}): {record['message']}", record["where"],
+                 record["detail"])
     model = ctx.call(model.to, device)
     init = getattr(module, INIT, None)
     if callable(init):

@@ -41,6 +41,9 @@ def grade_structure(grading: GradingContext, check: Check, feedback: Feedback,
         (problems if problem else passed).append(problem or summary)
     feedback.record(cases=[list(c.hidden) for c in cases], passed=len(passed))
     lines = [f"{len(passed)} of {len(cases)} hidden_layers lists built as asked."]
-    lines += problems + passed
+    for text in problems:  # a hint shared by several cases is given once
+        lines += [line for line in text.split("\n")
+                  if not (line.startswith("Hint:") and line in lines)]
+    lines += passed
     lines += [n for n in (structure.input_note(run, cases), structure.extras_note(run, cases)) if n]
     return Verdict(len(passed) / len(cases), "\n".join(lines))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...core.grading import failure_verdict
 from ...core.rubric import case_seed
 from ...core.sandbox import ProbeRun
 
@@ -79,8 +80,9 @@ def first_difference(case: Case, applied, expected, num_classes: int) -> str:
     missing, extra = list((wanted - used).elements()), list((used - wanted).elements())
     last = applied[-1][1]
     if last != num_classes:
+        unused = list((wanted - Counter(out for _, out in applied)).elements())
         why = f"the last Linear layer applied has {last} outputs, not num_classes={num_classes}"
-        return why + (f"; {_widths(missing)} never used" if missing else "")
+        return why + (f"; {_widths(unused)} never used" if unused else "")
     if missing and not extra:
         return f"{_widths(missing)} {'is' if len(missing) == 1 else 'are'} never used"
     if len(applied) > len(expected) and not missing:
@@ -140,12 +142,12 @@ def judge_case(run: ProbeRun, case: Case, input_size: int, num_classes: int,
     v = run.values
     key = case.name + "/"
     built = [(int(a), int(b)) for _, a, b in v.get(key + "built", [])]
-    failure = run.case_failure(case.name)
-    if failure is not None:
-        text = failure.line()
+    stopped = failure_verdict(run, case.name, what=case.label())
+    if stopped is not None:
+        lines = stopped.message.split("\n")
         if built:
-            text += f". Its nn.Linear layers: {', '.join(describe([b]) for b in built)}"
-        return text, ""
+            lines[0] += f". Its nn.Linear layers: {', '.join(describe([b]) for b in built)}"
+        return "\n".join(lines), ""
     applied = [(int(a), int(b)) for _, a, b in v.get(key + "applied", [])]
     expected = expected_chain(input_size, case.hidden, num_classes)
     used = tuple(v.get(key + "input_shape", []))

@@ -9,11 +9,50 @@ steps). It returns logits of the validation and test images; accuracies are comp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from . import settings
+from .steps import NUM_CLASSES, PROBES, SCALE
+from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.judge import Verdict, accuracy_line, shaped
+from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 
+QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
+STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
 CURVE_POINTS = 400
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The sandboxed training run both 4b checks judge."""
+
+    rubric: Rubric  # the run's rubric
+    settings: settings.Settings | None  # the declared settings, when valid
+    problem: str  # what is wrong with them, else ''
+    run: ProbeRun | None = None  # the training run, when it ran
+    data: object | None = None  # grader.data.prepare.PreparedData
+    device: str = "cpu"  # where it trained: "cpu" or "cuda"
+    progress: tuple[int, int] | None = None  # (training batches done, planned), last reported
+
+
+def train_submission(grading: GradingContext) -> Trained:
+    """Reads the declared settings and runs the student's train() on the grader's data, in
+    one sandboxed child under 4b.2's limits; the test images go in, their labels stay here."""
+    rubric = grading.rubric
+    declared, problem = settings.read(grading.submission, rubric.check(LOOP_CHECK))
+    if declared is None:
+        return Trained(rubric, None, problem)
+    data = grading.data()
+    files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
+    params = {"settings": declared.params(), "seed": rubric.seed, "scale": SCALE,
+              "num_classes": data.num_classes}
+    run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
+                        params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
+    return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
+                   grading.progress_of(run))
 
 
 def _int(run: ProbeRun, key: str) -> int:
@@ -127,3 +166,91 @@ def val_history(run: ProbeRun, labels: np.ndarray) -> list[float]:
     if stacked is None:
         return []
     return [accuracy(epoch, labels) for epoch in np.asarray(stacked)]
+
+
+def _opening(trained: Trained) -> list[str]:
+    lines = [f"Your settings: {trained.settings.describe()}."]
+    return lines + [f"Note: {n}" for n in trained.settings.notes]
+
+
+def _stopped(trained: Trained) -> Verdict | None:
+    """A zero verdict when the training run gave no result (how far it got, when its time
+    budget stopped it), else None."""
+    run = trained.run
+    if run.failure is None or run.failure.kind not in STOPPED:
+        return failure_verdict(run, what="the training run")
+    limits = trained.rubric.limits_for(trained.rubric.check(TRAIN_CHECK), trained.data.kind)
+    done, total = trained.progress or (0, 0)
+    return Verdict(0.0, "\n".join([
+        f"the training run was stopped by its time budget of "
+        f"{limits.wall_seconds:.0f} s after {done} of {total} training batches.",
+        "Hint: the budget is about 8 times what the handout's settings need; train fewer "
+        "epochs or a smaller network, keep each step to the training step (no evaluation "
+        "of the whole training set every batch), and make sure train() stops after "
+        f"num_epochs = {trained.settings.num_epochs} epochs."]))
+
+
+def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
+    """4b.1: the training loop as observed."""
+    if trained.settings is None:
+        return Verdict(0.0, trained.problem)
+    stopped = _stopped(trained)
+    if stopped is not None:
+        return Verdict(0.0, "\n".join(_opening(trained) + [stopped.message]))
+    run, s = trained.run, trained.settings
+    problems, seen = loop_findings(run, s.learning_rate, s.learning_rate_decay,
+                                   float(check.value("lr_rtol")))
+    feedback.record(steps=_int(run, "steps"), zero_grad_calls=_int(run, "zero_grads"),
+                    loss_calls=_int(run, "loss_calls"), epoch_lrs=epoch_lrs(run)[0].tolist(),
+                    device=trained.device)
+    if problems:
+        return Verdict(0.0, "\n".join(_opening(trained) + problems))
+    return Verdict(1.0, "\n".join(_opening(trained) + ["Training observed: " + "; ".join(seen) + "."]))
+
+
+def _data_name(data) -> str:
+    return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
+
+
+def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
+    """4b.2: the validation accuracy of the trained model, from its logits, against the
+    threshold of the data's kind; the test accuracy is recorded and reported."""
+    if trained.settings is None:
+        return Verdict(0.0, "no usable settings: " + trained.problem)
+    stopped = _stopped(trained)
+    if stopped is not None:
+        return stopped
+    run, data = trained.run, trained.data
+    labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
+    acc = {}
+    for split, key in (("validation", "val_logits"), ("test", "test_logits")):
+        logits, problem = shaped(run.values.get(key), (len(labels[split]), NUM_CLASSES),
+                                 f"the trained model's output on the {split} images",
+                                 "training diverged? lower the learning rate")
+        if problem:
+            return Verdict(0.0, problem)
+        acc[split] = accuracy(logits, labels[split])
+    threshold = check.value("threshold", data.kind)
+    feedback.record(dataset_kind=data.kind, val_accuracy=acc["validation"],
+                    test_accuracy=acc["test"], threshold=threshold, device=trained.device,
+                    train_seconds=round(run.wall_seconds, 2), peak_rss_mb=run.peak_rss_mb,
+                    input_shape=str(run.values.get("input_shape", "")),
+                    loss_history=curve(series(run, "losses")),
+                    train_acc_history=series(run, "epoch_train_acc").tolist(),
+                    val_acc_history=val_history(run, labels["validation"]))
+    where = "CUDA" if trained.device == "cuda" else "the CPU"
+    lines = [f"on {_data_name(data)}, in a training run of {run.wall_seconds:.0f} s on {where}: "
+             + accuracy_line("validation accuracy", acc["validation"], threshold),
+             accuracy_line("test accuracy", acc["test"]) + " (reported, not graded)"]
+    if acc["validation"] > threshold:
+        return Verdict(1.0, "\n".join(lines))
+    s = trained.settings
+    problems, _ = loop_findings(run, s.learning_rate, s.learning_rate_decay,
+                                float(trained.rubric.check(LOOP_CHECK).value("lr_rtol")))
+    lines.append("Hint: " + ("fix the training loop first (4b.1): " + problems[0].split("\n")[0]
+                             if problems else
+                             "tune hidden_size, learning_rate, num_epochs and reg on the "
+                             "validation set; the curves in the report show whether the "
+                             "model underfits (training and validation accuracy both low) "
+                             "or overfits (a large gap)."))
+    return Verdict(0.0, "\n".join(lines))

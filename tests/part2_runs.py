@@ -1,0 +1,67 @@
+"""In-process runs of Part 2's checks for the tests: one sandboxed child per run, as the
+grader makes them, without a grading process per submission.
+
+The rubric is the shipped one with 4b's device set to "cpu" (the tests run on the CPU, and
+the environment probe, one more torch import, is skipped). Training runs are cached per
+submission folder, so the tests that judge one run share it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+from grader.core import rubric as rubric_mod
+from grader.core.grading import Feedback, GradingContext
+from grader.core.judge import Verdict
+from grader.parts.part2_mlp import steps, structure, training
+
+
+def _cpu_rubric() -> rubric_mod.Rubric:
+    shipped = rubric_mod.load()
+    return replace(shipped, questions=tuple(
+        replace(q, device="cpu") if q.device == "auto" else q for q in shipped.questions))
+
+
+RUBRIC = _cpu_rubric()
+
+
+def context(submission: Path) -> GradingContext:
+    """A grading context for one submission folder, on the default (synthetic) data."""
+    return GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                          progress=False)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """What one check said, and what its sandboxed run cost."""
+
+    verdict: Verdict
+    feedback: Feedback
+    sandbox_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+def structure_check(submission: Path, check_id: str = "4a.1") -> Graded:
+    """4a.1 (the public lists) or 4a.2 (the hidden ones) on a submission folder."""
+    grading, check, feedback = context(submission), RUBRIC.check(check_id), Feedback()
+    if check_id == "4a.1":
+        cases = structure.public_cases(check.value("hidden_layers"))
+    else:
+        low, high = check.value("width_range")
+        cases = structure.hidden_cases(RUBRIC.seed, check_id, check.value("depths"), low, high)
+    verdict = steps.grade_structure(grading, check, feedback, cases)
+    runs = grading.probe_runs
+    return Graded(verdict, feedback, sum(r.wall_seconds for r in runs),
+                  max((r.peak_rss_mb for r in runs), default=0.0))
+
+
+@lru_cache(maxsize=None)
+def training_checks(submission: str) -> tuple[Graded, Graded]:
+    """(4b.1, 4b.2) of one training run of a submission folder (cached per folder)."""
+    trained = training.train_submission(context(Path(submission)))
+    loop, acc = Feedback(), Feedback()
+    cost = {"sandbox_seconds": trained.run.wall_seconds if trained.run else 0.0,
+            "peak_rss_mb": trained.run.peak_rss_mb if trained.run else 0.0}
+    return (Graded(training.judge_loop(trained, RUBRIC.check("4b.1"), loop), loop, **cost),
+            Graded(training.judge_accuracy(trained, RUBRIC.check("4b.2"), acc), acc, **cost))

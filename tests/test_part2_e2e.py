@@ -1,0 +1,112 @@
+"""Part 2 end to end: grade submission folders with the CLI, as course staff would.
+
+The reference is graded once (module fixture) on 4a and 4b, and every test of it reads
+that run: full marks, what the feedback says, what results.json and the report record, and
+what it cost. The template scores zero with a reason per check; a script in the style of
+the public solutions (trains at import, downloads CIFAR-10, no __main__ guard) is graded
+on 4a without training or network, and told which lines were not run.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.core import gradescope
+from mutants_part2 import PUBLIC_STYLE, ROOT
+
+pytest.importorskip("torch")
+
+PART2 = "4a,4b"
+
+
+def grade(submission: Path, out: Path, questions: str) -> dict:
+    """Runs `python -m grader grade` and returns results.json (asserting it is valid)."""
+    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
+           "--quiet", "--questions", questions]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert gradescope.validate(results) == []
+    assert results["extra_data"]["complete"], results["output"]
+    return results
+
+
+def by_id(results: dict) -> dict:
+    return {t["number"]: t for t in results["tests"]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    return by_id(grade(ROOT / "reference", out, PART2)), out
+
+
+def test_reference_full_marks(reference):
+    tests, _ = reference
+    assert sorted(tests) == ["4a.1", "4a.2", "4b.1", "4b.2"]
+    lost = {k: t["output"] for k, t in tests.items() if t["score"] != t["max_score"]}
+    assert not lost
+
+
+def test_reference_feedback_names_layers_input_and_lines_not_run(reference):
+    tests, _ = reference
+    text = tests["4a.1"]["output"]
+    assert "Linear(3072, 100) -\\> Linear(100, 50) -\\> Linear(50, 10)" in text
+    assert "images, shape (32, 3, 32, 32)" in text
+    assert "ex2_pytorch.py lines" in text and "the \\_\\_main\\_\\_ block" in text
+    assert "ex2_FCnet.py" not in text  # lines not run are noted for the question's files only
+    assert len(tests["4a.2"]["extra_data"]["seeds"]) == 3
+
+
+def test_reference_training_is_observed_and_recorded(reference):
+    tests, out = reference
+    loop = tests["4b.1"]["extra_data"]
+    assert loop["steps"] == loop["zero_grad_calls"] == loop["loss_calls"] == 10 * 20
+    assert loop["epoch_lrs"] == pytest.approx([1e-3 * 0.95 ** e for e in range(10)])
+    assert loop["device"] == "cpu"
+    extra = tests["4b.2"]["extra_data"]
+    assert extra["dataset_kind"] == "synthetic"
+    assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # calibration margin
+    assert 0 < extra["test_accuracy"] <= 1
+    assert len(extra["val_acc_history"]) == len(extra["train_acc_history"]) == 10
+    assert extra["val_acc_history"][-1] == pytest.approx(extra["val_accuracy"], abs=1e-9)
+    assert len(extra["loss_history"]) == 200 and extra["loss_history"][0] > extra["loss_history"][-1]
+    assert "synthetic CIFAR-format data" in tests["4b.2"]["output"]
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") >= 2  # the loss curve and the accuracy per epoch
+
+
+def test_reference_costs_stay_within_the_torch_limits(reference):
+    tests, _ = reference
+    for check_id in ("4a.1", "4a.2", "4b.1"):
+        extra = tests[check_id]["extra_data"]
+        assert extra["sandbox_calls"] == 1  # one child per check: torch imported once
+        assert 0 < extra["sandbox_peak_rss_mb"] < 2560, extra
+    assert tests["4b.1"]["extra_data"]["sandbox_seconds"] < 90  # the synthetic budget
+
+
+def test_template_scores_zero_with_a_reason(tmp_path):
+    tests = by_id(grade(ROOT / "student_template", tmp_path, PART2))
+    assert {k: t["score"] for k, t in tests.items()} == dict.fromkeys(
+        ["4a.1", "4a.2", "4b.1", "4b.2"], 0.0)
+    for check_id in ("4a.1", "4a.2", "4b.1"):
+        assert "not implemented yet" in tests[check_id]["output"]
+        assert "still a stub" in tests[check_id]["output"]
+
+
+def test_public_style_script_is_graded_on_4a_without_training(tmp_path):
+    """Datasets with download=True, training and testing at import, no __main__ guard: 4a
+    reads the class and its settings only (no network, no training), and says which lines
+    it did not run."""
+    tests = by_id(grade(PUBLIC_STYLE, tmp_path, "4a"))
+    for check_id in ("4a.1", "4a.2"):
+        test = tests[check_id]
+        assert test["score"] == test["max_score"], test["output"]
+        assert test["extra_data"]["sandbox_seconds"] < 60  # nothing was trained
+    text = tests["4a.1"]["output"]
+    assert "lines 25-39 not run by the grader" in text and "torchvision.datasets.CIFAR10" in text
+    assert "lines 70-115 not run by the grader" in text
