@@ -65,3 +65,24 @@ def training_checks(submission: str) -> tuple[Graded, Graded]:
             "peak_rss_mb": trained.run.peak_rss_mb if trained.run else 0.0}
     return (Graded(training.judge_loop(trained, RUBRIC.check("4b.1"), loop), loop, **cost),
             Graded(training.judge_accuracy(trained, RUBRIC.check("4b.2"), acc), acc, **cost))
+
+
+def with_training_budget(seconds: float) -> rubric_mod.Rubric:
+    """RUBRIC with 4b.2's wall and CPU time budget set to `seconds` on every data kind."""
+    def change(check):
+        if check.id != "4b.2":
+            return check
+        return replace(check, params={**check.params, "wall_seconds": seconds,
+                                      "cpu_seconds": seconds})
+    return replace(RUBRIC, questions=tuple(
+        replace(q, checks=tuple(change(c) for c in q.checks)) for q in RUBRIC.questions))
+
+
+def training_checks_with(rubric: rubric_mod.Rubric, submission: Path) -> tuple[Graded, Graded]:
+    """(4b.1, 4b.2) of one training run under another rubric (not cached)."""
+    grading = GradingContext(submission, None, public_only=False, full=False, rubric=rubric,
+                             progress=False)
+    trained = training.train_submission(grading)
+    loop, acc = Feedback(), Feedback()
+    return (Graded(training.judge_loop(trained, rubric.check("4b.1"), loop), loop),
+            Graded(training.judge_accuracy(trained, rubric.check("4b.2"), acc), acc))

@@ -58,3 +58,18 @@ def test_correct_variant_keeps_full_marks(variant, tmp_path):
         assert "Input: rows of shape (32, 3072)" in structure.verdict.message
     if variant.name == "attributes_and_extras":
         assert "BatchNorm1d, Dropout, LeakyReLU: accepted" in structure.verdict.message
+
+
+def test_training_past_its_budget_says_how_far_it_got(tmp_path):
+    """A train() far slower than the reference's is stopped by 4b.2's budget (here cut to
+    15 s), and both checks say so with the batches done."""
+    from mutants_part2 import Mutant, STEP
+    from part2_runs import training_checks_with, with_training_budget
+
+    slow = Mutant("slow_steps", ((STEP, STEP + "            __import__('time').sleep(1.0)\n"),),
+                  ("4b.1", "4b.2"), "a second per training step")
+    loop, accuracy = training_checks_with(with_training_budget(15), slow.write(tmp_path / "sub"))
+    for graded in (loop, accuracy):
+        assert graded.verdict.fraction == 0
+        assert "stopped by its time budget of 15 s after" in graded.verdict.message
+        assert "of 200 training batches" in graded.verdict.message
