@@ -27,7 +27,8 @@ from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 RUBRIC = rubric.load()
 PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
-MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/hyperparams.py",
+MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/ex2_pytorch.py",
+           "assignment1/hyperparams.py",
            "assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
            "assignment1/two_layernet.py"]
 SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]

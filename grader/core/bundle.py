@@ -30,6 +30,7 @@ ARCHIVE = "assignment1.zip"
 SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 MIN_BODY_CHARS = 80  # shorter function bodies are too generic to call a copy
+MIN_LINE_CHARS = 12  # shorter lines ("return out") are too generic to call a copy
 
 
 def _normalise(text: str) -> str:
@@ -98,7 +99,8 @@ def _solution() -> tuple[dict[str, bytes], dict[str, str], frozenset[str]]:
             if number in docstrings or line in given_lines:
                 continue
             code = line.split("  #")[0].strip()  # also without its trailing comment
-            lines.update(t for t in (line, code) if len(t) >= 8 and t not in given_lines)
+            lines.update(t for t in (line, code)
+                         if len(t) >= MIN_LINE_CHARS and t not in given_lines)
     return files, bodies, frozenset(lines)
 
 
@@ -147,9 +149,10 @@ def audit(names_and_bytes: Iterable[tuple[str, bytes]]) -> list[str]:
         for origin, body in {**solution_bodies, **grader_bodies}.items():
             if body in flat:
                 problems.append(f"{name} contains the body of {origin}")
-        for line in sorted(solution_lines):
-            if line in text:
-                problems.append(f"{name} contains a line of the solution: {line!r}")
+        member_lines = {line.strip() for line in text.splitlines()}
+        member_lines |= {line.split("  #")[0].strip() for line in member_lines}
+        for line in sorted(solution_lines & member_lines):
+            problems.append(f"{name} contains a line of the solution: {line!r}")
         for seed in _seeds():
             if re.search(rf"(?<!\d){seed}(?!\d)", text):
                 problems.append(f"{name} contains {seed}, the rubric's seed or a hidden "
