@@ -13,6 +13,8 @@ import pytest
 from grader.core import gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
+RUBRIC = rubric.load()
+TORCH_QUESTIONS = {"4a", "4b"}  # graded with torch in the sandbox (Part 2)
 
 
 def _build(tmp_path):
@@ -109,10 +111,20 @@ def test_as_root_student_code_runs_unprivileged_and_reference_keeps_full_marks(
                               GRADER_SANDBOX_PYTHON=sandbox_python)
         assert gradescope.validate(results) == []
         assert results["extra_data"]["sandbox"].startswith("separate process as nobody")
+        # The interpreter the unprivileged user runs here has numpy but no torch (a pyenv
+        # under a 0700 /root cannot be shared): the torch questions are the grader's fault
+        # there, said so, never the student's; every numpy question keeps full marks.
+        torch_checks = {c.id for c in RUBRIC.checks if c.question in TORCH_QUESTIONS}
         lost = {t["number"]: t["output"] for t in results["tests"]
-                if t["score"] != t["max_score"]}
+                if t["score"] != t["max_score"] and t["number"] not in torch_checks}
         assert not lost
-        assert results["score"] == sum(c.points for c in rubric.load().checks)
+        for test in results["tests"]:
+            if test["number"] in torch_checks:
+                assert test["extra_data"]["outcome"] == "error", test
+                assert "contact course staff" in test["output"]
+                assert "torch, which the grader provides, is not installed" in test["output"]
+        assert results["score"] == sum(c.points for c in RUBRIC.checks
+                                       if c.id not in torch_checks)
         assert not (root / "results" / "pwned").exists()
         assert not (log / "leak").exists() or "seed" not in (log / "leak").read_text()
         outcomes = {}

@@ -75,6 +75,11 @@ def preimport_provided(path):
                 raise StudentFailure(
                     "grader", f"{name.split('.')[0]}, which the grader provides, could not "
                     f"import its dependency {exc.name!r} in the sandbox") from None
+            if exc.name in PROVIDED:
+                raise StudentFailure(
+                    "grader", f"{exc.name}, which the grader provides, is not installed "
+                    "for the Python that runs student code",
+                    detail="This is not a fault of your code.") from None
             if exc.name == name or name.startswith(exc.name + "."):
                 continue  # a submodule that does not exist: the student's import reports it
             raise StudentFailure("grader", f"{name} could not be imported in the sandbox "
@@ -176,8 +181,17 @@ class ProbeContext:
     def torch(self):
         """Imports torch for a probe, seeded from the request's `seed` and with
         deterministic algorithms where torch allows them; returns (torch, device name).
-        The device is the grader's choice (`device` in the request: "cpu" or "cuda")."""
-        import torch
+        The device is the grader's choice (`device` in the request: "cpu" or "cuda"). A
+        torch that cannot be imported here is the grader's fault (kind "grader")."""
+        try:
+            import torch
+        except BaseException as exc:  # noqa: BLE001 - ImportError, OSError, MemoryError...
+            missing = isinstance(exc, ModuleNotFoundError) and exc.name == "torch"
+            raise StudentFailure(
+                "grader", "torch, which the grader provides, is not installed for the Python "
+                "that runs student code" if missing else "the grader-provided library torch "
+                f"failed to import in the sandbox ({type(exc).__name__}: {_safe_str(exc, 200)})",
+                detail="This is not a fault of your code.") from None
         seed = int(self.params.get("seed", 0))
         torch.manual_seed(seed)
         try:
