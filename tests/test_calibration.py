@@ -14,6 +14,10 @@ from mutants import MUTANTS, ROOT
 from outputs import plain
 from test_e2e_part1 import by_id, grade
 
+# Calibration: rerun (`python -m pytest tests -m slow`) when a threshold, the synthetic
+# data or the reference's hyperparameters change; each test retrains for minutes.
+pytestmark = pytest.mark.slow
+
 THRESHOLD = rubric.load().check("3b.2").value("threshold", "synthetic")
 MARGIN = 0.10  # how far from the threshold each side must stay
 

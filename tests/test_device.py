@@ -15,7 +15,8 @@ TOML = rubric_mod.RUBRIC_PATH.read_text()
 
 
 def _rubric(tmp_path, device: str | None):
-    text = TOML
+    """The shipped rubric with every question on the CPU, and `device` on question 1a."""
+    text = TOML.replace('device = "auto"', 'device = "cpu"')
     if device is not None:  # on question 1a
         text = text.replace('id = "1a"\n', f'id = "1a"\ndevice = "{device}"\n', 1)
     path = tmp_path / "rubric.toml"
@@ -24,7 +25,9 @@ def _rubric(tmp_path, device: str | None):
 
 
 def test_device_defaults_to_cpu_and_is_validated(tmp_path):
-    assert all(q.device == "cpu" for q in rubric_mod.load().questions)
+    shipped = rubric_mod.load()
+    assert all(q.device == "cpu" for q in shipped.questions if q.part == 1)
+    assert _rubric(tmp_path, None).question("1a").device == "cpu"  # the default
     assert _rubric(tmp_path, "auto").question("1a").device == "auto"
     with pytest.raises(RubricError, match="device 'gpu' must be one of 'cpu', 'auto'"):
         _rubric(tmp_path, "gpu")

@@ -33,8 +33,8 @@ def test_part1_points():
         "3a": (3, "auto"), "3b": (7, "auto"),
         "2a": (2, "manual"), "2b": (2, "manual"), "2c": (6, "manual"),
     }
-    assert [q.id for q in RUBRIC.manual] == ["2a", "2b", "2c"]
-    assert sum(c.points for c in RUBRIC.checks) == 25
+    assert [q.id for q in RUBRIC.manual if q.part == 1] == ["2a", "2b", "2c"]
+    assert sum(c.points for q in RUBRIC.questions if q.part == 1 for c in q.checks) == 25
 
 
 def test_values_per_dataset_kind():
