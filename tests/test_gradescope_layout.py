@@ -14,7 +14,7 @@ from grader.core import gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = rubric.load()
-TORCH_QUESTIONS = {"4a", "4b"}  # graded with torch in the sandbox (Part 2)
+TORCH_QUESTIONS = {"4a", "4b", "4c"}  # graded with torch in the sandbox (Part 2)
 
 
 def _build(tmp_path):

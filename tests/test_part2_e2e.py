@@ -42,12 +42,12 @@ def by_id(results: dict) -> dict:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference")
-    return by_id(grade(ROOT / "reference", out, PART2)), out
+    return by_id(grade(ROOT / "reference", out, PART2 + ",4c")), out
 
 
 def test_reference_full_marks(reference):
     tests, _ = reference
-    assert sorted(tests) == ["4a.1", "4a.2", "4b.1", "4b.2"]
+    assert sorted(tests) == ["4a.1", "4a.2", "4b.1", "4b.2", "4c.1"]
     lost = {k: t["output"] for k, t in tests.items() if t["score"] != t["max_score"]}
     assert not lost
 
@@ -78,6 +78,28 @@ def test_reference_training_is_observed_and_recorded(reference):
     assert "synthetic CIFAR-format data" in tests["4b.2"]["output"]
     html = (out / "report.html").read_text()
     assert html.count("<svg") >= 2  # the loss curve and the accuracy per epoch
+
+
+def test_depth_experiment_is_informational_with_table_and_curves(reference):
+    """4c stays graded by hand: its one check is worth 0 points, after the due date, and
+    carries the grader's table (one row per depth) and curves, drawn in the report."""
+    tests, out = reference
+    test = tests["4c.1"]
+    assert (test["score"], test["max_score"], test["visibility"]) == (0, 0, "after_due_date")
+    assert test["extra_data"]["outcome"] == "passed" and test["extra_data"]["informational"]
+    assert "points are given by hand" in test["output"]
+    rows = test["extra_data"]["table"]["rows"]
+    assert [r[1] for r in rows] == [2, 3, 4, 5]
+    assert rows[0][2] == 3072 * 50 + 50 + 50 * 10 + 10  # parameters, counted in the sandbox
+    assert all(0 <= r[4] <= 1 for r in rows) and rows[0][4] > 0.2  # the 2-layer MLP learns
+    curves = test["extra_data"]["curves"]
+    assert len(curves[0]["series"]) == len(curves[1]["series"]) == 4
+    assert all(len(v) == 3 for v in curves[1]["series"].values())  # 3 epochs (synthetic)
+    assert test["extra_data"]["sandbox_calls"] == 1  # all four runs in one child
+    results = json.loads((out / "results.json").read_text())
+    assert [m["question"] for m in results["extra_data"]["manual"]] == ["4c"]
+    html = (out / "report.html").read_text()
+    assert "MLP depth experiment" in html and "informational: no points" in html
 
 
 def test_reference_costs_stay_within_the_torch_limits(reference):

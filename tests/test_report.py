@@ -85,3 +85,17 @@ def test_check_markdown_for_each_status():
     for status, word in ((PASSED, "**Passed**"), (ERROR, "**Grader error**"),
                          (PENDING, "**Not reached**")):
         assert report.render_check_markdown(_result("1a.1", status, 0.0, "x")).startswith(word)
+
+
+def test_check_table_and_own_curves_are_drawn_from_details():
+    """A check's details may carry a table ({title, columns, rows}) and its own charts
+    ({title, x_label, series}): 4c's informational depth experiment uses both."""
+    result = _result("4c.1", PASSED, 0.0, "informational", informational=True,
+                     table={"title": "depths <b>", "columns": ["layers", "acc"],
+                            "rows": [[2, 0.4123], [3, None]]},
+                     curves=[{"title": "loss", "x_label": "step",
+                              "series": {"2 layers": [2.3, 2.0], "3 layers": [2.3, 2.2]}}])
+    html = report.render_html(_run([result]), RUBRIC)
+    assert "depths &lt;b&gt; (informational: no points)" in html
+    assert "<td>0.4123</td>" in html and "<td>n/a</td>" in html
+    assert html.count("<svg") == 1

@@ -16,7 +16,7 @@ def test_auto_questions_add_up():
             assert q.checks, q.id
             assert sum(c.points for c in q.checks) == pytest.approx(q.points), q.id
         else:
-            assert q.checks == (), q.id
+            assert all(c.points == 0 for c in q.checks), q.id  # informational only
 
 
 def test_check_ids_start_with_their_question():
@@ -120,6 +120,21 @@ def test_manual_question_with_checks_is_refused(tmp_path):
         rubric.load(_broken(tmp_path, old, new))
 
 
+def test_manual_question_may_list_informational_checks_only(tmp_path):
+    """A manual question's checks run and are reported, worth 0 points (4c's depth
+    experiment); the question stays in the list graded by hand."""
+    old = 'graded = "manual"\n\n[[question]]\nid = "2b"'
+    new = ('graded = "manual"\n\n  [[question.check]]\n  id = "2a.1"\n  name = "x"\n'
+           '  points = 0\n  visibility = "after_due_date"\n\n[[question]]\nid = "2b"')
+    loaded = rubric.load(_broken(tmp_path, old, new))
+    assert loaded.check("2a.1").points == 0
+    assert "2a" in [q.id for q in loaded.manual]
+    assert "2a.1" in [c.id for c in loaded.checks]
+    shipped = rubric.load()
+    assert [c.points for c in shipped.question("4c").checks] == [0]
+    assert shipped.needs_data(["4c"])
+
+
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(RubricError, match="cannot read rubric"):
         rubric.load(tmp_path / "absent.toml")
@@ -160,7 +175,7 @@ CHECKPOINT_LINE = 'checkpoint = "checkpoints/two_layernet.npz"\n'
      "question 3b: mode 'checkpoints' must be one of 'retrain', 'checkpoint'"),
     ('mode = "retrain"\n', 'mdoe = "checkpoint"\n', "question 3b: unknown key 'mdoe'"),
     (CHECKPOINT_LINE, 'checkpoint = "/srv/two_layernet.npz"\n',
-     "check 3b.2: checkpoint should be a relative path to an .npz file"),
+     "check 3b.2: checkpoint should be a relative path inside the submission to an .npz file"),
     (CHECKPOINT_LINE, 'checkpoint = "../two_layernet.npz"\n', "checkpoint should be a relative"),
     (CHECKPOINT_LINE, 'checkpoint = "checkpoints/net.pkl"\n', "checkpoint should be a relative"),
     (CHECKPOINT_LINE, 'checkpoint = { real = "a.npz", synthetic = "b.npz" }\n',
@@ -198,9 +213,11 @@ def test_broken_mode_settings_are_refused(tmp_path, old, new, message):
 
 
 def test_checkpoint_mode_without_its_settings_is_refused(tmp_path):
-    text = TEXT.replace('mode = "retrain"\n', 'mode = "checkpoint"\n')
+    part1, part2 = TEXT.split('id = "4a"', 1)  # 3b's settings only (4b has its own)
+    text = part1.replace('mode = "retrain"\n', 'mode = "checkpoint"\n')
     for line in (CHECKPOINT_LINE, "max_checkpoint_mb = 64\n", "require_progress = true\n"):
         text = text.replace("  " + line, "")
+    text += 'id = "4a"' + part2
     path = tmp_path / "rubric.toml"
     path.write_text(text)
     with pytest.raises(RubricError, match=re.escape(

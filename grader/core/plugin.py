@@ -207,7 +207,7 @@ def device_line(context: GradingContext, questions: set[str] | None = None
     import platform
 
     cpu = f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    wanted = [q for q in context.rubric.questions if q.device == "auto" and q.graded == "auto"
+    wanted = [q for q in context.rubric.questions if q.device == "auto" and q.checks
               and (questions is None or q.id in questions)]
     if not wanted:
         return f"{cpu}; no check of this run uses a GPU", {}

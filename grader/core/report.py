@@ -36,7 +36,28 @@ def _pictures(result: CheckResult) -> list[Any]:
         charts.append(line_chart(accs, "accuracy per epoch (reported by your train())", "epoch",
                                  hline=(threshold, f"threshold {threshold:.0%}")
                                  if threshold is not None else None))
+    for spec in d.get("curves") or ():  # a check's own charts: {title, x_label, series}
+        if isinstance(spec, dict) and isinstance(spec.get("series"), dict):
+            charts.append(line_chart(spec["series"], str(spec.get("title", "")),
+                                     str(spec.get("x_label", ""))))
     return charts
+
+
+def _table(result: CheckResult) -> dict | None:
+    """A check's table of rows ({title, columns, rows} in its details), cells as text."""
+    table = result.details.get("table")
+    if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
+        return None
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "n/a"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+    return {"title": str(table.get("title", "")), "columns": [str(c) for c in table.get("columns", [])],
+            "rows": [[cell(v) for v in row] for row in table["rows"] if isinstance(row, list)]}
 
 
 def _questions(run: GradingRun, rubric) -> list[dict]:
@@ -45,7 +66,7 @@ def _questions(run: GradingRun, rubric) -> list[dict]:
     for r in run.results:
         g = groups.setdefault(r.question, {"id": r.question, "title": titles.get(r.question, ""),
                                            "checks": [], "score": 0.0, "max_score": 0.0})
-        g["checks"].append({"result": r, "charts": _pictures(r),
+        g["checks"].append({"result": r, "charts": _pictures(r), "table": _table(r),
                             "tiles": r.details.get(REPORT_ONLY, {}).get("w1_tiles")})
         g["score"] += r.score
         g["max_score"] += r.max_score

@@ -160,7 +160,8 @@ class Rubric:
 
     @property
     def checks(self) -> tuple[Check, ...]:
-        """Every automatic check, in rubric order."""
+        """Every automatic check, in rubric order (a manual question's informational
+        checks, worth 0 points, included)."""
         return tuple(c for q in self.questions for c in q.checks)
 
     @property
@@ -171,7 +172,7 @@ class Rubric:
     def needs_data(self, questions: Iterable[str] | None = None) -> bool:
         """Whether any of these questions (None: all) trains on a dataset."""
         return any(q.dataset for q in self.questions
-                   if q.graded == "auto" and (questions is None or q.id in questions))
+                   if q.checks and (questions is None or q.id in questions))
 
     @property
     def submission_files(self) -> tuple[str, ...]:
@@ -247,8 +248,11 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
         total = sum(c.points for c in checks)
         if abs(total - points) > 1e-9:
             raise RubricError(f"question {qid}: checks add up to {total}, not {points}")
-    elif checks:
-        raise RubricError(f"question {qid} is graded manually but lists checks")
+    elif any(c.points != 0 for c in checks):
+        # a manual question's checks are informational: run, reported, worth nothing
+        raise RubricError(f"question {qid} is graded manually but lists checks with points "
+                          f"({', '.join(c.id for c in checks if c.points != 0)}); its checks "
+                          "can only be informational (points = 0)")
     mode = raw.get("mode", MODES[0])
     if mode not in MODES:
         raise RubricError(f"question {qid}: mode {mode!r} must be one of "
@@ -294,9 +298,17 @@ def _whole(value: Any) -> bool:
     return _number(value) and value == int(value) and value >= 1
 
 
-def _relative_npz(path: Any) -> bool:
-    """Whether path names an .npz file inside the submission (relative, no '..')."""
-    if not isinstance(path, str) or not path.endswith(".npz"):
+# Checkpoint files a question may ask for: .npz (plain arrays, read by the grader itself
+# with allow_pickle=False), or a torch state dict (.ckpt, .pt, .pth), whose bytes only a
+# sandboxed child loads, with torch.load(weights_only=True). The suite of the question says
+# which it reads; the core only checks the name.
+CHECKPOINT_SUFFIXES = (".npz", ".ckpt", ".pt", ".pth")
+
+
+def _relative_checkpoint(path: Any) -> bool:
+    """Whether path names a checkpoint file (CHECKPOINT_SUFFIXES) inside the submission
+    (relative, no '..')."""
+    if not isinstance(path, str) or not path.endswith(CHECKPOINT_SUFFIXES):
         return False
     return not (path.startswith("/") or "\\" in path or ".." in PurePosixPath(path).parts)
 
@@ -314,9 +326,10 @@ def _check_role(check: Check, keys: tuple[str, ...], rules: Mapping[str, tuple])
 
 
 _CHECKPOINT_RULES = {
-    "checkpoint": (_relative_npz,
-                   "a relative path to an .npz file inside the submission, e.g. "
-                   "'checkpoints/two_layernet.npz'"),
+    "checkpoint": (_relative_checkpoint,
+                   "a relative path inside the submission to an .npz file (plain arrays, "
+                   "e.g. 'checkpoints/two_layernet.npz') or a torch state dict (.ckpt, .pt, "
+                   ".pth, e.g. 'model.ckpt')"),
     "max_checkpoint_mb": (lambda v: _number(v) and v > 0, "a positive number of MB"),
     "require_progress": (lambda v: isinstance(v, bool), "true or false"),
 }

@@ -167,6 +167,16 @@ class _Observer:
         self.batches, self.total, self.last = 0, total, -1.0
         self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
 
+    def reset(self):
+        """Forgets one model's observations (4c trains several models in one child); the
+        patches stay installed and the progress count goes on."""
+        self.losses, self.prob_inputs, self.loss_calls = [], 0, 0
+        self.correct, self.rows = 0, 0
+        self.steps, self.step_lrs, self.zero_grads = 0, [], 0
+        self.accumulated, self.judged = 0, 0
+        self.tracked, self.prev, self.fresh = None, None, None
+        self.epochs, self.val_logits = [], []
+
     # -- patches, installed before the student's module is imported ----------------------
     def install(self):
         torch = self.torch
@@ -349,8 +359,9 @@ def train_mlp(ctx):
     s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
     files, scale = ctx.data_files, float(ctx.params["scale"])
     X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
+    rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])  # a progress run's
     batch_size = int(s["batch_size"])
-    total = int(s["num_epochs"]) * math.ceil(X.shape[0] / batch_size)
+    total = int(s["num_epochs"]) * math.ceil(rows / batch_size)
     observer = _Observer(ctx, torch, total)
     observer.install()
     module = ctx.import_student(MODULE)
@@ -363,8 +374,8 @@ def train_mlp(ctx):
                     "replaces the function)" if train is not None else ""))
     data = torch.utils.data
     train_set = data.TensorDataset(
-        _images(torch, X, scale),
-        torch.from_numpy(np.load(files["y_train"], allow_pickle=False).astype(np.int64)))
+        _images(torch, X, scale, rows),
+        torch.from_numpy(np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)))
     val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
     val_set = data.TensorDataset(
         val_images, torch.from_numpy(np.load(files["y_val"], allow_pickle=False).astype(np.int64)))
@@ -410,6 +421,113 @@ def train_mlp(ctx):
     if observer.val_logits:
         ctx.put("epoch_val_logits", np.stack(observer.val_logits))
     ctx.put("val_logits", _logits(ctx, torch, model, val_images, batch_size, shape))
+    if "X_test" in ctx.inputs:  # not in a progress run
+        test = _images(torch, ctx.inputs["X_test"], scale)
+        ctx.put("test_logits", _logits(ctx, torch, model, test, batch_size, shape))
+    ctx.put("input_shape", shape[0])
+
+
+STATE_KEYS = ("state_dict", "model_state_dict", "model")  # a state dict saved inside a dict
+
+
+def evaluate_checkpoint(ctx):
+    """4b in checkpoint mode: the submitted state dict (its bytes are ctx.inputs
+    ["checkpoint"]; the file itself is never copied into a sandbox) loaded with
+    torch.load(weights_only=True), which refuses any pickled object other than tensors
+    and plain containers, into MultiLayerPerceptron(3072, hidden_size, 10); records the
+    logits of the validation and test images."""
+    import io
+
+    torch, device = ctx.torch()
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    s, scale = ctx.params["settings"], float(ctx.params["scale"])
+    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
+    name = ctx.params["checkpoint"]
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
+        text = str(exc).strip().splitlines()
+        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
+                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
+    if isinstance(state, dict):
+        for key in STATE_KEYS:
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
+                 "(names -> tensors): save model.state_dict()")
+    settings = {"input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
+    model = _build(ctx, torch, cls, s["hidden_size"], settings)
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+        ctx.fail("checkpoint", f"{name} does not fit {CLASS}({settings['input_size']}, "
+                 f"{list(s['hidden_size'])}, {settings['num_classes']}) (hidden_size as "
+                 f"declared): " + " ".join(str(exc).split())[:600])
+    model = ctx.call(model.to, device)
+    batch_size = int(s["batch_size"])
+    shape = ["images"]
+    val = _images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale)
+    ctx.put("val_logits", _logits(ctx, torch, model, val, batch_size, shape))
     test = _images(torch, ctx.inputs["X_test"], scale)
     ctx.put("test_logits", _logits(ctx, torch, model, test, batch_size, shape))
     ctx.put("input_shape", shape[0])
+
+
+def depth_sweep(ctx):
+    """4c (informational): the student's train() with the declared settings but
+    ctx.params["epochs"] epochs on the first ctx.params["rows"] training rows, once per
+    hidden_layers list of ctx.params["cases"], all in this one child (torch imported
+    once). Per case: the parameter count, the loss of every step, and the logits of the
+    validation images after every epoch and at the end (accuracies are the grader's)."""
+    torch, device = ctx.torch()
+    s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
+    files, scale = ctx.data_files, float(ctx.params["scale"])
+    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
+    rows = min(int(ctx.params["rows"]), X.shape[0])
+    epochs, batch_size = int(ctx.params["epochs"]), int(s["batch_size"])
+    cases = ctx.params["cases"]
+    observer = _Observer(ctx, torch, len(cases) * epochs * math.ceil(rows / batch_size))
+    observer.install()
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    train = getattr(module, TRAIN, None)
+    if not callable(train) or isinstance(train, type):
+        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
+                 "val_loader, device, num_epochs, learning_rate, learning_rate_decay, reg)")
+    data = torch.utils.data
+    labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
+    train_set = data.TensorDataset(_images(torch, X, scale, rows), torch.from_numpy(labels))
+    val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
+    val_set = data.TensorDataset(
+        val_images, torch.from_numpy(np.load(files["y_val"], allow_pickle=False).astype(np.int64)))
+    val_loader = data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
+    init = getattr(module, INIT, None)
+    settings = {"input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
+    for case in cases:
+        name = case["name"]
+        with ctx.case(name):
+            observer.reset()
+            torch.manual_seed(seed)
+            model = _build(ctx, torch, cls, case["hidden_layers"], settings)
+            ctx.put(f"{name}/parameters", int(sum(p.numel() for p in model.parameters())))
+            model = ctx.call(model.to, device)
+            if callable(init):
+                ctx.call(model.apply, init)
+            shuffle = torch.Generator()
+            shuffle.manual_seed(seed)
+            loader = _Watched(data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                                              generator=shuffle), observer)
+            shape = ["images"]
+            observer.evaluate = lambda: _logits(ctx, torch, model, val_images, batch_size, shape)
+            _call_train(ctx, train, (model, loader, val_loader, torch.device(device), epochs,
+                                     float(s["learning_rate"]), float(s["learning_rate_decay"]),
+                                     float(s["reg"])))
+            observer.evaluate = None
+            ctx.put(f"{name}/losses", np.array(observer.losses, dtype=np.float64))
+            ctx.put(f"{name}/epoch_steps", np.array([e[1] for e in observer.epochs], dtype=np.int64))
+            if observer.val_logits:
+                ctx.put(f"{name}/epoch_val_logits", np.stack(observer.val_logits))
+            ctx.put(f"{name}/val_logits", _logits(ctx, torch, model, val_images, batch_size, shape))

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
-from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
 from ...core.judge import Verdict, accuracy_line, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
@@ -36,6 +36,42 @@ class Trained:
     data: object | None = None  # grader.data.prepare.PreparedData
     device: str = "cpu"  # where it trained: "cpu" or "cuda"
     progress: tuple[int, int] | None = None  # (training batches done, planned), last reported
+    mode: str = "retrain"  # the rubric's mode for 4b: "retrain" or "checkpoint"
+    checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
+    checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
+
+    @property
+    def checkpoint_file(self) -> str:
+        return str(self.rubric.check(TRAIN_CHECK).get("checkpoint", ""))
+
+
+MODE_LINE = {
+    "retrain": "Mode: retrain (the grader trains your model with your train() and settings).",
+    "checkpoint": ("Mode: checkpoint (the grader evaluates the state dict you submitted in "
+                   "{file}; a short run of your train() must show learning)."),
+}
+
+
+def mode_line(trained: Trained) -> str:
+    return MODE_LINE[trained.mode].format(file=trained.checkpoint_file)
+
+
+def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
+    """(the checkpoint file's bytes, '') or (None, what is wrong). Read as bytes only: the
+    grader never unpickles it (a sandboxed child loads it with weights_only=True)."""
+    how = (f"Hint: submit {name}, the state dict `python ex2_pytorch.py` saves "
+           "(torch.save(model.state_dict(), ...)) from your best epoch, next to ex2_pytorch.py.")
+    path = submission / name
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return None, f"{name} is not a regular file.\n{how}"
+    if not path.exists():
+        return None, f"{name} is missing from your submission.\n{how}"
+    size = path.stat().st_size
+    if size > max_mb * 2 ** 20:
+        return None, (f"{name} is {size / 2 ** 20:.1f} MB, over the {max_mb:g} MB cap.\nHint: "
+                      "save model.state_dict() only (no optimizer state), with the declared "
+                      "hidden_size.")
+    return path.read_bytes(), ""
 
 
 def train_submission(grading: GradingContext) -> Trained:
@@ -49,10 +85,34 @@ def train_submission(grading: GradingContext) -> Trained:
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
     params = {"settings": declared.params(), "seed": rubric.seed, "scale": SCALE,
               "num_classes": data.num_classes}
-    run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
-                        params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
-    return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
-                   grading.progress_of(run))
+    mode = rubric.question(QUESTION).mode
+    if mode == "retrain":
+        run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
+                            params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
+        return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
+                       grading.progress_of(run))
+    # checkpoint mode: a short progress run (4b.1's progress_* keys: progress_iters
+    # training steps, whole epochs, on the first progress_rows rows), then the submitted
+    # state dict evaluated, both in ONE child (torch imported once), under 4b.1's limits
+    progress = rubric.check(LOOP_CHECK)
+    rows = int(progress.value("progress_rows", data.kind))
+    per_epoch = -(-rows // declared.batch_size)
+    epochs = max(1, -(-int(progress.value("progress_iters", data.kind)) // per_epoch))
+    calls = [ProbeCall("train_mlp", {"settings": {**declared.params(), "num_epochs": epochs},
+                                     "rows": rows})]
+    held = rubric.check(TRAIN_CHECK)
+    blob, problem = read_checkpoint(grading.submission, str(held.value("checkpoint")),
+                                    float(held.value("max_checkpoint_mb")))
+    if blob is not None:
+        calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": str(held.value("checkpoint"))},
+                               {"checkpoint": np.frombuffer(blob, dtype=np.uint8),
+                                "X_test": np.asarray(data.load("X_test"))}))
+    runs = grading.probe_calls(PROBES, calls, LOOP_CHECK, params=params, kind=data.kind,
+                               data_files=files)
+    return Trained(rubric, declared, "", runs[0], data, grading.device_for(QUESTION),
+                   grading.progress_of(grading.probe_runs[-1]) if grading.probe_runs else None,
+                   mode,
+                   runs[1] if blob is not None else None, problem)
 
 
 def _int(run: ProbeRun, key: str) -> int:
@@ -169,7 +229,8 @@ def val_history(run: ProbeRun, labels: np.ndarray) -> list[float]:
 
 
 def _opening(trained: Trained) -> list[str]:
-    lines = [f"Your settings: {trained.settings.describe()}."]
+    lines = [mode_line(trained)] if trained.mode == "checkpoint" else []
+    lines += [f"Your settings: {trained.settings.describe()}."]
     return lines + [f"Note: {n}" for n in trained.settings.notes]
 
 
@@ -179,7 +240,8 @@ def _stopped(trained: Trained) -> Verdict | None:
     run = trained.run
     if run.failure is None or run.failure.kind not in STOPPED:
         return failure_verdict(run, what="the training run")
-    limits = trained.rubric.limits_for(trained.rubric.check(TRAIN_CHECK), trained.data.kind)
+    ran_under = TRAIN_CHECK if trained.mode == "retrain" else LOOP_CHECK
+    limits = trained.rubric.limits_for(trained.rubric.check(ran_under), trained.data.kind)
     done, total = trained.progress or (0, 0)
     return Verdict(0.0, "\n".join([
         f"the training run was stopped by its time budget of "
@@ -203,9 +265,41 @@ def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     feedback.record(steps=_int(run, "steps"), zero_grad_calls=_int(run, "zero_grads"),
                     loss_calls=_int(run, "loss_calls"), epoch_lrs=epoch_lrs(run)[0].tolist(),
                     device=trained.device)
+    if trained.mode == "checkpoint":
+        feedback.record(mode="checkpoint", loss_history=curve(series(run, "losses")))
+        learned, said = progress_findings(trained, check)
+        (seen if learned else problems).append(said)
     if problems:
         return Verdict(0.0, "\n".join(_opening(trained) + problems))
     return Verdict(1.0, "\n".join(_opening(trained) + ["Training observed: " + "; ".join(seen) + "."]))
+
+
+def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
+    """Checkpoint mode: whether the progress run learned (the mean loss of the last quarter
+    of its steps min_loss_drop below the first step's, and the grader's validation
+    accuracy of the model it left min_acc_above_chance above chance), and a line saying so."""
+    run, data = trained.run, trained.data
+    losses = series(run, "losses")
+    drop_needed = float(check.value("min_loss_drop", data.kind))
+    above = float(check.value("min_acc_above_chance", data.kind))
+    labels = np.asarray(data.load("y_val"))
+    logits = run.values.get("val_logits")
+    acc = accuracy(logits, labels) if logits is not None and np.shape(logits) == (
+        len(labels), NUM_CLASSES) else 0.0
+    chance = 1.0 / NUM_CLASSES
+    if len(losses) < 4 or not np.all(np.isfinite(losses)):
+        return False, ("the progress run gave no usable loss curve.\nHint: train() must "
+                       "compute the loss with nn.CrossEntropyLoss on every batch.")
+    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
+    drop = (first - last) / first if first > 0 else 0.0
+    line = (f"progress run ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
+            f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed), validation "
+            f"accuracy {100 * acc:.1f}% (more than {100 * (chance + above):.0f}% needed)")
+    if drop >= drop_needed and acc > chance + above:
+        return True, line
+    return False, ("the short training run did not learn: " + line + ".\nHint: the grader "
+                   "runs your train() with your settings for a few epochs; fix it until a "
+                   "fresh model's loss falls.")
 
 
 def _data_name(data) -> str:
@@ -221,6 +315,23 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     if stopped is not None:
         return stopped
     run, data = trained.run, trained.data
+    opening = [mode_line(trained)] if trained.mode == "checkpoint" else []
+    if trained.mode == "checkpoint":
+        feedback.record(mode="checkpoint")
+        if trained.checkpoint is None:
+            return Verdict(0.0, "\n".join(opening + [trained.checkpoint_problem]))
+        failed = failure_verdict(trained.checkpoint, what="your checkpoint")
+        if failed is not None:
+            return Verdict(0.0, "\n".join(opening + [failed.message, "Hint: submit the state "
+                                        f"dict `python ex2_pytorch.py` saves ({trained.checkpoint_file}: "
+                                        "torch.save(model.state_dict(), ...)) for the "
+                                        "declared hidden_size."]))
+        if trained.checkpoint_file and check.get("require_progress") and \
+                not progress_findings(trained, trained.rubric.check(LOOP_CHECK))[0]:
+            return Verdict(0.0, "\n".join(opening + [
+                "your checkpoint is not graded because the short run of your train() did "
+                "not learn (4b.1 says how it went); require_progress is set."]))
+        run = trained.checkpoint
     labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
     acc = {}
     for split, key in (("validation", "val_logits"), ("test", "test_logits")):
@@ -233,19 +344,23 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=acc["validation"],
                     test_accuracy=acc["test"], threshold=threshold, device=trained.device,
-                    train_seconds=round(run.wall_seconds, 2), peak_rss_mb=run.peak_rss_mb,
+                    train_seconds=round(trained.run.wall_seconds, 2),
+                    peak_rss_mb=trained.run.peak_rss_mb,
                     input_shape=str(run.values.get("input_shape", "")),
-                    loss_history=curve(series(run, "losses")),
-                    train_acc_history=series(run, "epoch_train_acc").tolist(),
-                    val_acc_history=val_history(run, labels["validation"]))
+                    loss_history=curve(series(trained.run, "losses")),
+                    train_acc_history=series(trained.run, "epoch_train_acc").tolist(),
+                    val_acc_history=val_history(trained.run, labels["validation"]))
     where = "CUDA" if trained.device == "cuda" else "the CPU"
-    lines = [f"on {_data_name(data)}, in a training run of {run.wall_seconds:.0f} s on {where}: "
+    how = (f"your checkpoint {trained.checkpoint_file}, evaluated on {where}"
+           if trained.mode == "checkpoint" else
+           f"in a training run of {run.wall_seconds:.0f} s on {where}")
+    lines = opening + [f"on {_data_name(data)}, {how}: "
              + accuracy_line("validation accuracy", acc["validation"], threshold),
              accuracy_line("test accuracy", acc["test"]) + " (reported, not graded)"]
     if acc["validation"] > threshold:
         return Verdict(1.0, "\n".join(lines))
     s = trained.settings
-    problems, _ = loop_findings(run, s.learning_rate, s.learning_rate_decay,
+    problems, _ = loop_findings(trained.run, s.learning_rate, s.learning_rate_decay,
                                 float(trained.rubric.check(LOOP_CHECK).value("lr_rtol")))
     lines.append("Hint: " + ("fix the training loop first (4b.1): " + problems[0].split("\n")[0]
                              if problems else
