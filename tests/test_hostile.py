@@ -44,6 +44,7 @@ from outputs import plain
 
 RUBRIC = rubric.load()
 LIMITS = RUBRIC.limits
+SHORT_WALL = 15  # seconds: the [sandbox] limit the hostile infinite loops are graded with
 MARK = "FORGED"  # in every forged results.json
 FORGED = {"score": 1000.0, "output": MARK, "tests": [
     {"number": c.id, "score": c.points, "max_score": c.points, "output": MARK}
@@ -165,6 +166,7 @@ class Hostile:
     files: dict = field(default_factory=dict)  # extra files: name -> text
     evidence: str = ""  # a file the attack leaves in tmp_path: proof that it ran
     budget: float = 30.0  # seconds the whole grade may take
+    wall_seconds: float | None = None  # a shorter [sandbox] wall and CPU limit to grade with
     also: Callable[[Path], None] | None = None  # more assertions, given tmp_path
 
     def write(self, dest: Path, tmp: Path) -> Path:
@@ -386,9 +388,10 @@ HOSTILE = (
     Hostile("system_exit_in_train", "1a,3a", ("3a.1", "3a.2", "3a.3"), "sys.exit(None)",
             ("1a",), train="raise SystemExit"),
     # -- resources -----------------------------------------------------------------------
-    # the one slow grade: the toy forward pass spins until the 60 s budget; 1a.2 unharmed
-    Hostile("infinite_loop_in_loss", "1a", ("1a.1",), f"{LIMITS.wall_seconds:g} s",
-            ("1a.2",), budget=LIMITS.wall_seconds + 40, loss='''
+    # the toy forward pass spins until the call's wall-clock limit (graded with a copy of
+    # the rubric whose [sandbox] limit is SHORT_WALL s, not 60); 1a.2 unharmed
+    Hostile("infinite_loop_in_loss", "1a", ("1a.1",), f"{SHORT_WALL:g} s",
+            ("1a.2",), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL, loss='''
             if y is None and X.shape == (5, 4):
                 while True:
                     pass
@@ -403,7 +406,7 @@ HOSTILE = (
     # stdout is drained (head and tail kept): an endless flood costs time, then a timeout
     # (or the CPU limit); the toy only, so 1a.2 and 1b keep their marks
     Hostile("stdout_flood_in_loss", "1a,1b", ("1a.1",),
-            f"{LIMITS.wall_seconds:g} s", ("1a.2", "1b"), budget=LIMITS.wall_seconds + 40,
+            f"{SHORT_WALL:g} s", ("1a.2", "1b"), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL,
             loss='''
             if y is None and X.shape == (5, 4):
                 while True:
@@ -541,16 +544,30 @@ def assert_gone(pids: list[int]) -> None:
     assert not [p for p in pids if _alive(p)], "processes outlived the grader"
 
 
-def grade(sub: Path, tmp: Path, questions: str, budget: float = 30.0) -> dict:
-    """Grades sub from tmp (--out out, sandboxes under tmp/sandboxes); returns results.json
-    after asserting the run's invariants: in budget, valid, complete, nothing left running."""
+def _short_rubric(tmp: Path, seconds: float) -> Path:
+    """A copy of the rubric whose [sandbox] wall-clock and CPU limits are `seconds`."""
+    text = rubric.RUBRIC_PATH.read_text()
+    limits = f"wall_seconds = {LIMITS.wall_seconds:g}\ncpu_seconds = {LIMITS.cpu_seconds:g}\n"
+    assert text.count(limits) == 1, "the [sandbox] limits moved in rubric.toml"
+    path = tmp / "short-rubric.toml"
+    path.write_text(text.replace(limits, f"wall_seconds = {seconds:g}\n"
+                                         f"cpu_seconds = {seconds:g}\n"))
+    return path
+
+
+def grade(sub: Path, tmp: Path, questions: str, budget: float = 30.0,
+          wall_seconds: float | None = None) -> dict:
+    """Grades sub from tmp (--out out, sandboxes under tmp/sandboxes), with the [sandbox]
+    limits shortened to wall_seconds when given; returns results.json after asserting the
+    run's invariants: in budget, valid, complete, nothing left running."""
     sandboxes = tmp / "sandboxes"
     sandboxes.mkdir()
+    extra = ["--rubric", str(_short_rubric(tmp, wall_seconds))] if wall_seconds else []
     env = {**os.environ, "TMPDIR": str(sandboxes),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(sub), "--out", "out",
-                           "--quiet", "--questions", questions], cwd=tmp, env=env,
+                           "--quiet", "--questions", questions, *extra], cwd=tmp, env=env,
                           capture_output=True, text=True, timeout=budget + 60)
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -583,7 +600,7 @@ def test_hostile_submission_earns_nothing(hostile, tmp_path):
     if hostile.name == "forged_results_everywhere" and Path("/autograder").exists():
         pytest.skip("would write into this machine's /autograder/results")
     sub = hostile.write(tmp_path / "sub", tmp_path)
-    results = grade(sub, tmp_path, hostile.questions, hostile.budget)
+    results = grade(sub, tmp_path, hostile.questions, hostile.budget, hostile.wall_seconds)
     time.sleep(0.2)  # a surviving writer would rewrite results.json within 50 ms
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert_own_results(results, hostile.questions)
