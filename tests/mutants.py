@@ -217,3 +217,14 @@ BROKEN = (
     Broken("import_time_crash", "ZeroDivisionError", {"two_layernet.py": _reference_text(
         ("import numpy as np", "import numpy as np\nSCALE = 1 / 0"))}),
 )
+
+
+def set_hyperparams(sub: Path, **changes) -> None:
+    """Rewrites keys of BEST_HYPERPARAMS in sub/hyperparams.py."""
+    path = sub / "hyperparams.py"
+    text = path.read_text()
+    for key, value in changes.items():
+        start = text.index(f'"{key}": ')
+        end = text.index(",", start)
+        text = text[:start] + f'"{key}": {value!r}' + text[end:]
+    path.write_text(text)

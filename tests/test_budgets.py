@@ -25,7 +25,7 @@ from grader.core import gradescope, rubric
 from grader.core.errors import RubricError
 from grader.data import prepare
 from grader.parts.part1_numpy.steps import Budget
-from mutants import MUTANTS, Mutant, ROOT
+from mutants import MUTANTS, Mutant, ROOT, set_hyperparams
 from outputs import plain
 
 RUBRIC_FILE = ROOT / "grader" / "rubric.toml"
@@ -44,15 +44,7 @@ def _mutant(name: str) -> Mutant:
     return next(m for m in MUTANTS if m.name == name)
 
 
-def _hyperparams(sub: Path, **changes) -> None:
-    """Rewrites keys of BEST_HYPERPARAMS in sub/hyperparams.py."""
-    path = sub / "hyperparams.py"
-    text = path.read_text()
-    for key, value in changes.items():
-        start = text.index(f'"{key}": ')
-        end = text.index(",", start)
-        text = text[:start] + f'"{key}": {value!r}' + text[end:]
-    path.write_text(text)
+_hyperparams = set_hyperparams  # mutants.py's
 
 
 def _rubric_with(tmp_path: Path, old: str, new: str) -> Path:

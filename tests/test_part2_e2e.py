@@ -9,34 +9,17 @@ on 4a without training or network, and told which lines were not run.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from grader.core import gradescope
 from mutants_part2 import PUBLIC_STYLE, ROOT
+from test_e2e_part1 import by_id, grade
 
 pytest.importorskip("torch")
 
 PART2 = "4a,4b"
 
 
-def grade(submission: Path, out: Path, questions: str) -> dict:
-    """Runs `python -m grader grade` and returns results.json (asserting it is valid)."""
-    cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out),
-           "--quiet", "--questions", questions]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads((out / "results.json").read_text())
-    assert gradescope.validate(results) == []
-    assert results["extra_data"]["complete"], results["output"]
-    return results
-
-
-def by_id(results: dict) -> dict:
-    return {t["number"]: t for t in results["tests"]}
 
 
 @pytest.fixture(scope="module")

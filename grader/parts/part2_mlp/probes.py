@@ -30,6 +30,20 @@ def _record(exc):
     return getattr(exc, "record", None)
 
 
+def _class_and_train(ctx):
+    """(the student's module, its MultiLayerPerceptron class, its train() function), or a
+    failure naming what is missing."""
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    train = getattr(module, TRAIN, None)
+    if not callable(train) or isinstance(train, type):
+        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
+                 f"val_loader, device, num_epochs, learning_rate, learning_rate_decay, reg)"
+                 + (f" ({TRAIN} is a {type(train).__name__}: a setting of the same name "
+                    "replaces the function)" if train is not None else ""))
+    return module, cls, train
+
+
 def _class(ctx, module):
     cls = getattr(module, CLASS, None)
     if not isinstance(cls, type):
@@ -364,14 +378,7 @@ def train_mlp(ctx):
     total = int(s["num_epochs"]) * math.ceil(rows / batch_size)
     observer = _Observer(ctx, torch, total)
     observer.install()
-    module = ctx.import_student(MODULE)
-    cls = _class(ctx, module)
-    train = getattr(module, TRAIN, None)
-    if not callable(train) or isinstance(train, type):
-        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
-                 f"val_loader, device, num_epochs, learning_rate, learning_rate_decay, reg)"
-                 + (f" ({TRAIN} is a {type(train).__name__}: a setting of the same name "
-                    "replaces the function)" if train is not None else ""))
+    module, cls, train = _class_and_train(ctx)
     data = torch.utils.data
     train_set = data.TensorDataset(
         _images(torch, X, scale, rows),
@@ -491,12 +498,7 @@ def depth_sweep(ctx):
     cases = ctx.params["cases"]
     observer = _Observer(ctx, torch, len(cases) * epochs * math.ceil(rows / batch_size))
     observer.install()
-    module = ctx.import_student(MODULE)
-    cls = _class(ctx, module)
-    train = getattr(module, TRAIN, None)
-    if not callable(train) or isinstance(train, type):
-        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
-                 "val_loader, device, num_epochs, learning_rate, learning_rate_decay, reg)")
+    module, cls, train = _class_and_train(ctx)
     data = torch.utils.data
     labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
     train_set = data.TensorDataset(_images(torch, X, scale, rows), torch.from_numpy(labels))
