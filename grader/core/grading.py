@@ -145,7 +145,6 @@ class GradingContext:
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
         self._memo: dict[str, ProbeRun] = {}  # call key -> its run, within this grading
         self.reused_runs: list[ProbeRun] = []  # memoised runs the current check used again
-        self._progress: dict[int, tuple[int, int] | None] = {}  # id(run) -> last progress
         self._device_info: dict[str, Any] | None = None
 
     def device_info(self) -> dict[str, Any]:
@@ -172,11 +171,6 @@ class GradingContext:
         if self.rubric.question(question).device != "auto":
             return "cpu"
         return "cuda" if self.device_info().get("cuda_available") else "cpu"
-
-    def progress_of(self, run: ProbeRun) -> tuple[int, int] | None:
-        """The last (done, total) the probe reported in its progress file while `run` ran
-        (None if none): how far a call got, a call stopped by its time budget included."""
-        return self._progress.get(id(run))
 
     def data(self):
         """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
@@ -208,26 +202,17 @@ class GradingContext:
         kwargs.setdefault("skip_top_level", question.top_level == "skip")
         # lines not run are noted for the files the question reads only
         kwargs.setdefault("noted", tuple(Path(f).stem for f in question.files))
-        if self.rubric.question(check.question).device == "auto":
+        if question.device == "auto":
             kwargs["params"] = {**dict(kwargs.get("params") or {}),
                                 "device": self.device_for(check.question)}
         key = _call_key(probe, function, limits, kwargs)
         if key in self._memo:  # the same call on the same inputs, e.g. the toy in 1b and 2d
             self.reused_runs.append(self._memo[key])
             return self._memo[key]
-        show = kwargs.pop("on_progress", None)
-        if show is None and self.progress:
-            show = _progress_printer(check_id)
-        seen: list[tuple[int, int]] = []
-
-        def on_progress(done: int, total: int) -> None:
-            seen[:] = [(done, total)]
-            if show is not None:
-                show(done, total)
-
+        if self.progress and "on_progress" not in kwargs:
+            kwargs["on_progress"] = _progress_printer(check_id)
         run = run_probe(probe, function, submission=self.submission, limits=limits,
-                        skip=self.checkpoint_files, on_progress=on_progress, **kwargs)
-        self._progress[id(run)] = seen[0] if seen else None
+                        skip=self.checkpoint_files, **kwargs)
         self.probe_runs.append(run)
         self._memo[key] = run
         if self.progress:

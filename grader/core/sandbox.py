@@ -86,6 +86,7 @@ class ProbeRun:
     cpu_seconds: float = 0.0  # user + system CPU time of the child, seconds
     peak_rss_mb: float = 0.0  # peak resident memory of the child, MiB
     notes: tuple[str, ...] = ()  # files of the submission not copied, and why
+    progress: tuple[int, int] | None = None  # the last (done, total) the probe reported
 
     def case_failure(self, case: str) -> Failure | None:
         """The failure of one case: the call's own failure, else the case's."""
@@ -214,14 +215,9 @@ def _kill_stragglers(pgid: int, token: str) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    needle = f"{TOKEN_VAR}={token}".encode()
-    for pid in pids():
-        if pid == os.getpid():
-            continue
+    for pid in _carriers(token) - {os.getpid()}:
         try:
-            with open(f"/proc/{pid}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
-                    os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
 
@@ -383,6 +379,15 @@ class _Waited:
     memory_kill_kb: int = 0  # the RSS that made the watchdog kill the call, else 0
 
 
+def _read_progress(path: Path) -> tuple[int, int] | None:
+    """(done, total) from a probe's progress.json, or None when absent or unreadable."""
+    try:
+        state = json.loads(_read_plain(path, 4096))
+        return int(state["done"]), int(state["total"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progress: Path,
           on_progress: Callable[[int, int], None] | None) -> _Waited:
     """Waits for the child while draining its output into `output`, watching the memory
@@ -409,13 +414,9 @@ def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progre
             if rss > ceiling_kb:
                 return _Waited(None, None, now - start, peak, rss)
             next_memory = now + _MEMORY_POLL_S
-        if on_progress is not None and now >= next_progress and progress.exists():
+        if on_progress is not None and now >= next_progress:
             next_progress = now + 0.05
-            try:
-                state = json.loads(_read_plain(progress, 4096))
-                step = (int(state["done"]), int(state["total"]))
-            except (OSError, ValueError, KeyError, TypeError):
-                step = seen
+            step = _read_progress(progress)
             if step is not None and step != seen:
                 seen = step
                 on_progress(*step)
@@ -428,15 +429,6 @@ def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progre
         else:
             time.sleep(timeout)
         delay = min(delay * 1.5, 0.05)
-
-
-def _read_output(path: Path, keep_kb: int) -> str:
-    """A file's head and tail, as _Output keeps them (for callers that log to a file)."""
-    output = _Output(keep_kb)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            output.feed(chunk)
-    return output.text()
 
 
 def _failure_of_exit(status: int | None, usage: Any, limits: Limits, wall: float,
@@ -605,7 +597,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
         rss = max(usage.ru_maxrss / 1024 if usage else 0.0, waited.peak_kb / 1024)
         timing = {"output": text, "wall_seconds": wall, "cpu_seconds": cpu,
-                  "peak_rss_mb": rss, "notes": tuple(notes)}
+                  "peak_rss_mb": rss, "notes": tuple(notes),
+                  "progress": _read_progress(out / "progress.json")}
         exited_cleanly = status is not None and os.WIFEXITED(status) and not os.WEXITSTATUS(status)
         if exited_cleanly and (out / "meta.json").exists():
             try:

@@ -102,7 +102,7 @@ def trained(grading):
     run = grading.probe(PROBES, "train_cifar", run_check, kind=data.kind, data_files=files,
                         params=params, seconds=budget.seconds)
     return Trained(rubric, hp, "", run, data, num_iters, rows, budget,
-                   grading.progress_of(run))
+                   run.progress)
 
 
 def _say_mode(feedback: Feedback, trained: Trained) -> None:

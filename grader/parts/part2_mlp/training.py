@@ -90,7 +90,7 @@ def train_submission(grading: GradingContext) -> Trained:
         run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
                             params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
         return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
-                       grading.progress_of(run))
+                       run.progress)
     # checkpoint mode: a short progress run (4b.1's progress_* keys: progress_iters
     # training steps, whole epochs, on the first progress_rows rows), then the submitted
     # state dict evaluated, both in ONE child (torch imported once), under 4b.1's limits
@@ -110,7 +110,7 @@ def train_submission(grading: GradingContext) -> Trained:
     runs = grading.probe_calls(PROBES, calls, LOOP_CHECK, params=params, kind=data.kind,
                                data_files=files)
     return Trained(rubric, declared, "", runs[0], data, grading.device_for(QUESTION),
-                   grading.progress_of(grading.probe_runs[-1]) if grading.probe_runs else None,
+                   grading.probe_runs[-1].progress if grading.probe_runs else None,
                    mode,
                    runs[1] if blob is not None else None, problem)
 
