@@ -61,34 +61,41 @@ def _imported_modules(path):
     return list(dict.fromkeys(names))
 
 
+def import_provided(name):
+    """Imports a module of a grader-provided library (PROVIDED) and returns it, or None
+    for a submodule that does not exist (the student's own import reports that); raises
+    StudentFailure("grader", ...) naming the library and the cause when the library
+    itself fails to import (a grader fault, never the student's)."""
+    library = name.split(".")[0]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] not in PROVIDED:
+            raise StudentFailure(
+                "grader", f"{library}, which the grader provides, could not import its "
+                f"dependency {exc.name!r} in the sandbox") from None
+        if exc.name in PROVIDED:
+            raise StudentFailure(
+                "grader", f"{exc.name}, which the grader provides, is not installed for the "
+                "Python that runs student code",
+                detail="This is not a fault of your code.") from None
+        if exc.name == name or name.startswith(exc.name + "."):
+            return None
+        raise StudentFailure("grader", f"{name} could not be imported in the sandbox "
+                             f"({_safe_str(exc)})") from None
+    except BaseException as exc:  # noqa: BLE001 - OSError, MemoryError, RuntimeError...
+        raise StudentFailure(
+            "grader", f"the grader-provided library {library} failed to import in the "
+            f"sandbox ({type(exc).__name__}: {_safe_str(exc, 200)})",
+            detail="This is not a fault of your code.") from None
+
+
 def preimport_provided(path):
     """Imports the grader-provided libraries (PROVIDED) a student file imports, before any
-    student code runs; raises StudentFailure("grader", ...) naming the library and the
-    cause when one fails to import (a grader fault, never the student's)."""
+    student code runs (import_provided: a failure there is the grader's)."""
     for name in _imported_modules(path):
-        if name.split(".")[0] not in PROVIDED:
-            continue
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] not in PROVIDED:
-                raise StudentFailure(
-                    "grader", f"{name.split('.')[0]}, which the grader provides, could not "
-                    f"import its dependency {exc.name!r} in the sandbox") from None
-            if exc.name in PROVIDED:
-                raise StudentFailure(
-                    "grader", f"{exc.name}, which the grader provides, is not installed "
-                    "for the Python that runs student code",
-                    detail="This is not a fault of your code.") from None
-            if exc.name == name or name.startswith(exc.name + "."):
-                continue  # a submodule that does not exist: the student's import reports it
-            raise StudentFailure("grader", f"{name} could not be imported in the sandbox "
-                                 f"({_safe_str(exc)})") from None
-        except BaseException as exc:  # noqa: BLE001 - OSError, MemoryError, RuntimeError...
-            raise StudentFailure(
-                "grader", f"the grader-provided library {name.split('.')[0]} failed to import "
-                f"in the sandbox ({type(exc).__name__}: {_safe_str(exc, 200)})",
-                detail="This is not a fault of your code.") from None
+        if name.split(".")[0] in PROVIDED:
+            import_provided(name)
 
 
 class ProbeContext:
@@ -183,15 +190,7 @@ class ProbeContext:
         deterministic algorithms where torch allows them; returns (torch, device name).
         The device is the grader's choice (`device` in the request: "cpu" or "cuda"). A
         torch that cannot be imported here is the grader's fault (kind "grader")."""
-        try:
-            import torch
-        except BaseException as exc:  # noqa: BLE001 - ImportError, OSError, MemoryError...
-            missing = isinstance(exc, ModuleNotFoundError) and exc.name == "torch"
-            raise StudentFailure(
-                "grader", "torch, which the grader provides, is not installed for the Python "
-                "that runs student code" if missing else "the grader-provided library torch "
-                f"failed to import in the sandbox ({type(exc).__name__}: {_safe_str(exc, 200)})",
-                detail="This is not a fault of your code.") from None
+        torch = import_provided("torch")
         seed = int(self.params.get("seed", 0))
         torch.manual_seed(seed)
         try:
