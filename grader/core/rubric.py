@@ -253,24 +253,12 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
         raise RubricError(f"question {qid} is graded manually but lists checks with points "
                           f"({', '.join(c.id for c in checks if c.points != 0)}); its checks "
                           "can only be informational (points = 0)")
-    mode = raw.get("mode", MODES[0])
-    if mode not in MODES:
-        raise RubricError(f"question {qid}: mode {mode!r} must be one of "
-                          f"{', '.join(repr(m) for m in MODES)}")
+    mode = _choice(raw, "mode", MODES, qid)
     _check_mode_keys(qid, mode, checks)
     _check_budget_keys(qid, checks)
-    dataset = raw.get("dataset", "")
-    if dataset and dataset not in DATASETS:
-        raise RubricError(f"question {qid}: dataset {dataset!r} must be one of "
-                          f"{', '.join(repr(d) for d in DATASETS)}")
-    top_level = raw.get("top_level", TOP_LEVEL[0])
-    if top_level not in TOP_LEVEL:
-        raise RubricError(f"question {qid}: top_level {top_level!r} must be one of "
-                          f"{', '.join(repr(v) for v in TOP_LEVEL)}")
-    device = raw.get("device", DEVICES[0])
-    if device not in DEVICES:
-        raise RubricError(f"question {qid}: device {device!r} must be one of "
-                          f"{', '.join(repr(v) for v in DEVICES)}")
+    dataset = _choice(raw, "dataset", DATASETS, qid, default="")
+    top_level = _choice(raw, "top_level", TOP_LEVEL, qid)
+    device = _choice(raw, "device", DEVICES, qid)
     files = raw.get("files", [])
     if not (isinstance(files, list) and all(isinstance(f, str) and f for f in files)):
         raise RubricError(f"question {qid}: files should be a list of file names, got {files!r}")
@@ -280,6 +268,17 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
                               "together (the column name, and the details key it shows)")
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
                     points, graded, checks, mode, dataset, tuple(files), top_level, device)
+
+
+def _choice(raw: Mapping[str, Any], key: str, allowed: tuple[str, ...], qid: str,
+            default: str | None = None) -> str:
+    """A question key that takes one of `allowed` (default: the first; an empty default
+    means the key may be left out)."""
+    value = raw.get(key, allowed[0] if default is None else default)
+    if value != default and value not in allowed:
+        raise RubricError(f"question {qid}: {key} {value!r} must be one of "
+                          f"{', '.join(repr(v) for v in allowed)}")
+    return value
 
 
 def _values(value: Any) -> tuple:
