@@ -97,10 +97,7 @@ class ModuleSource:
 
     def where(self, line: int) -> str:
         """A line of `text` as the student sees it: "cell 3, line 4" or "line 40"."""
-        for first, last, number in self.cells:
-            if first <= line <= last:
-                return f"cell {number}, line {line - first + 1}"
-        return f"line {line}"
+        return where(line, self.cells)
 
     def notes(self) -> list[str]:
         """One short line per range of skipped lines (adjacent ones merged), at most MAX_NOTES."""
@@ -129,6 +126,15 @@ class ModuleSource:
         span = start if first == last else (
             f"{start.replace('line', 'lines')}-{end.rsplit(' ', 1)[1]}")
         return f"{self.origin} {span} not run by the grader: {reason}"
+
+
+def where(line: int, cells: tuple = ()) -> str:
+    """A line of a notebook's joined code cells (notebook_source's cells) as the student
+    sees it, "cell 3, line 4"; "line 40" for a .py file (no cells)."""
+    for first, last, number in cells:
+        if first <= line <= last:
+            return f"cell {number}, line {line - first + 1}"
+    return f"line {line}"
 
 
 def definitions_only(source: str, origin: str, *, cells: tuple = ()) -> ModuleSource:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.rubric import Check
-from ...core.source import SourceError, notebook_source
+from ...core.source import SourceError, notebook_source, where
 
 MODULE = "ex2_pytorch"
 # The handout's values (the public starter's): used for a setting the file does not declare.
@@ -63,13 +63,6 @@ def _source(submission: Path) -> tuple[str, str, tuple] | None:
             text, cells = notebook_source(raw)
             return text, path.name, cells
     return None
-
-
-def _where(line: int, cells: tuple) -> str:
-    for first, last, number in cells:
-        if first <= line <= last:
-            return f"cell {number}, line {line - first + 1}"
-    return f"line {line}"
 
 
 def _number(value) -> bool:
@@ -140,11 +133,11 @@ def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
         values, lines, unreadable = declared(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
         line = getattr(exc, "lineno", None)
-        return None, f"{name} does not parse" + (f" ({_where(line, cells)})" if line else "")
+        return None, f"{name} does not parse" + (f" ({where(line, cells)})" if line else "")
     notes, raw = [], {}
     for key, default in HANDOUT.items():
         if key in unreadable:
-            return None, (f"{name} {_where(unreadable[key], cells)}: the grader cannot read {key} "
+            return None, (f"{name} {where(unreadable[key], cells)}: the grader cannot read {key} "
                           "without running your code: write it as a number or a list of numbers "
                           "(arithmetic on numbers is fine)")
         if key in values:
