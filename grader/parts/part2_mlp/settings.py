@@ -9,23 +9,17 @@ takes the handout's value, with a note.
 """
 from __future__ import annotations
 
-import ast
-import math
-import operator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.declared import declared, is_number as _number, read_source
 from ...core.rubric import Check
-from ...core.source import SourceError, notebook_source, where
+from ...core.source import SourceError, where
 
 MODULE = "ex2_pytorch"
 # The handout's values (the public starter's): used for a setting the file does not declare.
 HANDOUT = {"hidden_size": [50], "num_epochs": 10, "batch_size": 200, "learning_rate": 1e-3,
            "learning_rate_decay": 0.95, "reg": 0.001}
-MAX_SOURCE = 1 << 20  # bytes of the file read at most
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
-        ast.Mod: operator.mod}
 
 
 @dataclass(frozen=True)
@@ -51,81 +45,13 @@ class Settings:
         return ", ".join(f"{k}={v}" for k, v in self.params().items())
 
 
-def _source(submission: Path) -> tuple[str, str, tuple] | None:
-    """(text, file name, notebook cells) of ex2_pytorch.py, else of ex2_pytorch.ipynb."""
-    for suffix in (".py", ".ipynb"):
-        path = Path(submission) / (MODULE + suffix)
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_SOURCE)
-            if suffix == ".py":
-                return raw.decode("utf-8", errors="replace"), path.name, ()
-            text, cells = notebook_source(raw)
-            return text, path.name, cells
-    return None
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def evaluate(node: ast.AST, known: dict):
-    """The value of a plain settings expression; ValueError for anything else."""
-    if isinstance(node, ast.Constant) and _number(node.value):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in known:
-        return known[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = evaluate(node.operand, known)
-        if _number(value):
-            return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = evaluate(node.left, known), evaluate(node.right, known)
-        if _number(left) and _number(right):
-            if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
-                raise ValueError("exponent too large")
-            try:
-                result = _OPS[type(node.op)](left, right)
-            except (ZeroDivisionError, OverflowError) as exc:
-                raise ValueError(str(exc)) from None
-            if _number(result):
-                return result
-    if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 64:
-        return [evaluate(e, known) for e in node.elts]
-    raise ValueError("not a plain value")
-
-
-def declared(text: str) -> tuple[dict, dict, dict]:
-    """({name: value}, {name: line}, {name: line of an unreadable value}) of the top-level
-    assignments of `text` (the last one of each name wins)."""
-    values, lines, unreadable = {}, {}, {}
-    for stmt in ast.parse(text).body:
-        if isinstance(stmt, ast.Assign):
-            targets, value = stmt.targets, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets, value = [stmt.target], stmt.value
-        else:
-            continue
-        for target in targets:
-            if not isinstance(target, ast.Name):
-                continue
-            try:
-                values[target.id] = evaluate(value, values)
-                unreadable.pop(target.id, None)
-            except (ValueError, RecursionError):
-                values.pop(target.id, None)
-                unreadable[target.id] = stmt.lineno
-            lines[target.id] = stmt.lineno
-    return values, lines, unreadable
-
-
 def _whole(value) -> bool:
     return _number(value) and value == int(value) and value >= 1
 
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = _source(submission)
+    found = read_source(submission, MODULE)
     if found is None:
         return None, f"{MODULE}.py not found: submit it under the handout's name"
     text, name, cells = found
@@ -176,7 +102,7 @@ def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
 
 def declared_plain(submission: Path) -> dict:
     """Every top-level setting of the submitted file the grader can read ({} when none)."""
-    found = _source(submission)
+    found = read_source(submission, MODULE)
     if found is None:
         return {}
     try:
