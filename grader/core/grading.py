@@ -141,7 +141,7 @@ class GradingContext:
         self.full = full  # self-check: also train on CIFAR-10
         self.rubric = rubric if rubric is not None else rubric_mod.load()
         self.progress = progress
-        self._data = None
+        self._data: dict = {}  # dataset name -> its PreparedData
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
         self._memo: dict[str, ProbeRun] = {}  # call key -> its run, within this grading
         self.reused_runs: list[ProbeRun] = []  # memoised runs the current check used again
@@ -172,12 +172,19 @@ class GradingContext:
             return "cpu"
         return "cuda" if self.device_info().get("cuda_available") else "cpu"
 
-    def data(self):
-        """The CIFAR-10 data (real if verified, else synthetic), prepared once."""
-        if self._data is None:
+    def data(self, which: str | None = None):
+        """The prepared data of a dataset ("cifar10", "mnist") or of a question (its rubric
+        `dataset`), prepared once per run; no argument: CIFAR-10 (real if verified, else
+        synthetic). MNIST is real if verified, else a real 5,000-digit subset."""
+        name = which or rubric_mod.DATASETS[0]
+        if name not in rubric_mod.DATASETS:
+            name = self.rubric.question(name).dataset
+            if not name:
+                raise rubric_mod.RubricError(f"question {which} has no dataset in the rubric")
+        if name not in self._data:
             from ..data import prepare
-            self._data = prepare.load(self.data_dir, dict(self.rubric.datasets))
-        return self._data
+            self._data[name] = prepare.load(self.data_dir, dict(self.rubric.datasets), name)
+        return self._data[name]
 
     @property
     def checkpoint_files(self) -> tuple[str, ...]:

