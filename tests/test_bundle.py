@@ -29,7 +29,8 @@ PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
 MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/ex2_pytorch.py",
            "assignment1/hyperparams.py",
-           "assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
+           "assignment1/selfcheck.py", "assignment1/selfcheck_part2.py", "assignment1/sgd.py",
+           "assignment1/staticcheck.py",
            "assignment1/two_layernet.py"]
 SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
 # Checks of the self-check that rely on the student's own loss(): a wrong loss (1b) may
@@ -98,6 +99,7 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
     for name, data in members.items():
         base = name.removeprefix("assignment1/")
         source = {"selfcheck.py": PART1 / "selfcheck.py",
+                  "selfcheck_part2.py": PART1.parent / "part2_mlp" / "selfcheck_part2.py",
                   "sgd.py": PART1 / "sgd.py",
                   "staticcheck.py": PART1 / "staticcheck.py"}.get(base, TEMPLATE / base)
         assert data == source.read_bytes(), name
@@ -109,13 +111,16 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
 
 
 def test_shipped_helpers_import_nothing_of_the_grader(texts):
-    for name in ("assignment1/selfcheck.py", "assignment1/sgd.py", "assignment1/staticcheck.py"):
+    allowed = {"__future__", "argparse", "ast", "dataclasses", "importlib.util", "math",
+               "pathlib", "signal", "sys", "textwrap", "time", "traceback", "numpy"}
+    torch = {"torch", "torch.nn.functional", "torch.optim.optimizer"}  # Part 2's self-check
+    for name, extra in (("assignment1/selfcheck.py", set()), ("assignment1/sgd.py", set()),
+                        ("assignment1/staticcheck.py", set()),
+                        ("assignment1/selfcheck_part2.py", torch)):
         tree = ast.parse(texts[name])
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert set(imports) <= {"__future__", "argparse", "ast", "dataclasses", "importlib.util",
-                                "math", "pathlib", "signal", "sys", "textwrap", "time",
-                                "traceback", "numpy"}, name
+        assert set(imports) <= allowed | extra, name
 
 
 def test_cli_writes_the_bundle(tmp_path):

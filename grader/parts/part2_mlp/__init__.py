@@ -7,3 +7,6 @@ separates them, the output) and training.py 4b (the observed training loop), bot
 numpy only: the grader's own process never imports torch. steps.py holds what the suites
 share.
 """
+
+# The public self-check the students' archive ships (torch and numpy only, no solution).
+PUBLIC_FILES = {"selfcheck_part2.py": "selfcheck_part2.py"}
