@@ -1,0 +1,12 @@
+"""Part 3: L2, Adam and exponential decay from scratch (questions 5a-5e,
+network_template.py), and the hand-computed answers (5f: seed 002 task 1; 7a: seed 004
+task 5.1, backprop_answers.py).
+
+netmath.py is the grader's own math (expected values: the regularised loss and its
+gradients, Adam and its variants, the schedule, accuracy), cases.py the networks and runs
+the checks use, probes.py the sandbox side (the student's Network, observed), l2.py judges
+5a, observed.py 5b and 5c (the update_network calls of an observed train() run),
+settings.py reads the declared SETTINGS with ast, training.py runs and judges 5d and 5e,
+answers.py 5f and 7a, hints.py names likely bugs. The course template's train() calls the
+module's global `net`; the probes bind it to the network they train (probes._bind).
+"""
