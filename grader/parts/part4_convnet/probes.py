@@ -1,0 +1,325 @@
+"""Sandbox probes of Part 4's MNIST ConvNet: build the student's ConvNet and record what
+its forward applies, layer by layer (7b); train it with the student's train() and record
+the logits of the test digits (7d).
+
+Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing: the
+expected layers, the accuracies and the verdicts are computed in the grader's process.
+Test labels never come here; test images do (as inputs).
+
+How layers are counted: a layer is one call, during the grader's forward pass, of a leaf
+module (a module without children: nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Linear, ...) or
+of a functional activation or pooling called from the student's own code (F.relu,
+torch.relu, x.relu(), F.max_pool2d, ...). A functional call made inside a leaf module
+(nn.ReLU calls F.relu) or inside another recorded function (F.max_pool2d calls
+torch.max_pool2d) is part of that layer, not a layer of its own. Each row records the
+layer's kind, its name in the model, its learnable parameters (those of the module
+itself; 0 for a function), its output shape without the batch dimension and its settings
+(kernel, stride, padding; in and out features).
+"""
+import importlib
+import inspect
+import json
+import math
+import os
+
+import numpy as np
+
+MODULE = "convnet_mnist"
+CLASS = "ConvNet"
+TRAIN = "train"
+TRAIN_ARGS = ("model", "train_loader", "device", "num_epochs", "learning_rate")
+IMAGE = (1, 28, 28)
+PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
+MAX_ROWS = 64  # layers recorded at most
+# functional activations and poolings a forward may call instead of a module:
+# (owner path, attribute) -> the kind recorded
+FUNCTIONS = {
+    ("nn.functional", "relu"): "relu", ("nn.functional", "relu_"): "relu",
+    ("", "relu"): "relu", ("", "relu_"): "relu",
+    ("Tensor", "relu"): "relu", ("Tensor", "relu_"): "relu",
+    ("nn.functional", "leaky_relu"): "leaky_relu", ("nn.functional", "elu"): "elu",
+    ("nn.functional", "sigmoid"): "sigmoid", ("", "sigmoid"): "sigmoid",
+    ("Tensor", "sigmoid"): "sigmoid",
+    ("nn.functional", "tanh"): "tanh", ("", "tanh"): "tanh", ("Tensor", "tanh"): "tanh",
+    ("nn.functional", "max_pool2d"): "max_pool2d", ("", "max_pool2d"): "max_pool2d",
+    ("nn.functional", "avg_pool2d"): "avg_pool2d", ("", "avg_pool2d"): "avg_pool2d",
+    ("nn.functional", "softmax"): "softmax", ("", "softmax"): "softmax",
+    ("Tensor", "softmax"): "softmax",
+    ("nn.functional", "log_softmax"): "log_softmax", ("", "log_softmax"): "log_softmax",
+    ("Tensor", "log_softmax"): "log_softmax",
+}
+
+
+def _record(exc):
+    """The failure record of a StudentFailure raised by ctx.call (else None)."""
+    return getattr(exc, "record", None)
+
+
+def _class(ctx, module):
+    cls = getattr(module, CLASS, None)
+    if not isinstance(cls, type):
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        ctx.fail("missing", f"{MODULE}.py defines no class {CLASS}",
+                 detail="names it defines: " + ", ".join(names[:20]))
+    return cls
+
+
+def _build(ctx, torch, cls):
+    """ConvNet() as the handout builds it (no arguments), an nn.Module, or a failure."""
+    model = ctx.call(cls)
+    if not isinstance(model, torch.nn.Module):
+        ctx.fail("api", f"{CLASS}() should be an nn.Module; got {type(model).__name__}")
+    return model
+
+
+def _owner(torch, path):
+    owner = torch
+    for part in path.split(".") if path else ():
+        owner = getattr(owner, part)
+    return owner
+
+
+def _pair(value):
+    """A kernel size or stride as [h, w] (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        return [int(v) for v in value][:2] * (2 if len(value) == 1 else 1)
+    return [int(value), int(value)]
+
+
+def _shape(out):
+    """The output's shape without the batch dimension (the first tensor of a tuple)."""
+    if isinstance(out, (tuple, list)) and out:
+        out = out[0]
+    shape = getattr(out, "shape", None)
+    return [int(s) for s in shape[1:]] if shape is not None else None
+
+
+def _settings(torch, module):
+    """The layer settings worth showing: conv (in, out, kernel, stride, padding), pooling
+    (kernel, stride), linear (in, out)."""
+    nn = torch.nn
+    if isinstance(module, nn.Conv2d):
+        padding = module.padding if isinstance(module.padding, str) else _pair(module.padding)
+        return {"in": int(module.in_channels), "out": int(module.out_channels),
+                "kernel": _pair(module.kernel_size), "stride": _pair(module.stride),
+                "padding": padding}
+    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        return {"kernel": _pair(module.kernel_size),
+                "stride": _pair(module.stride or module.kernel_size)}
+    if isinstance(module, nn.Linear):
+        return {"in": int(module.in_features), "out": int(module.out_features)}
+    return {}
+
+
+class _Recorder:
+    """Records the layers a forward pass applies (module docstring: how they are counted)."""
+
+    def __init__(self, torch, model):
+        self.torch, self.rows, self.inside, self.on = torch, [], 0, False
+        self.names = {id(m): n for n, m in model.named_modules()}
+        self.handles, self.patched = [], []
+        for module in model.modules():
+            if module is not model and not list(module.children()):
+                self.handles.append(module.register_forward_pre_hook(self._enter))
+                self.handles.append(module.register_forward_hook(self._leave))
+        self.leaves = [m for m in model.modules() if m is not model and not list(m.children())]
+        self.called = set()
+
+    def _enter(self, module, args):
+        self.inside += 1
+
+    def _leave(self, module, args, out):
+        self.inside -= 1
+        self.called.add(id(module))
+        if self.on and self.inside == 0 and len(self.rows) < MAX_ROWS:
+            params = sum(int(p.numel()) for p in module.parameters())
+            self.rows.append([type(module).__name__, self.names.get(id(module), "?"), params,
+                              _shape(out), _settings(self.torch, module)])
+
+    def install(self):
+        """Wraps the functional activations and poolings (restored by remove())."""
+        for (path, name), kind in FUNCTIONS.items():
+            owner = _owner(self.torch, path)
+            original = getattr(owner, name, None)
+            if original is None:
+                continue
+            setattr(owner, name, self._wrap(original, kind))
+            self.patched.append((owner, name, original))
+
+    def _wrap(self, original, kind):
+        def wrapped(*args, **kwargs):
+            if not self.on or self.inside:
+                return original(*args, **kwargs)
+            self.inside += 1
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                self.inside -= 1
+            if len(self.rows) < MAX_ROWS:
+                settings = {}
+                if kind.endswith("pool2d"):
+                    bound = dict(zip(("input", "kernel_size", "stride"), args))
+                    bound.update(kwargs)
+                    kernel = _pair(bound.get("kernel_size"))
+                    settings = {"kernel": kernel, "stride": _pair(bound.get("stride")) or kernel}
+                self.rows.append([kind, "", 0, _shape(out), settings])
+            return out
+
+        return wrapped
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+        for owner, name, original in reversed(self.patched):
+            setattr(owner, name, original)
+
+
+def summary(ctx):
+    """7b: ConvNet() run once in eval mode on the grader's digits (N, 1, 28, 28), else on
+    `batch_size` of them (a forward written for one batch size); records the layers it
+    applied (rows: kind, name, parameters, output shape, settings), the model's total
+    parameter count, its modules with parameters that the forward never called, and the
+    output's shape."""
+    torch, _ = ctx.torch()
+    module = ctx.import_student(MODULE)
+    model = _build(ctx, torch, _class(ctx, module))
+    ctx.call(model.eval)
+    images = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
+    tries = [images]
+    batch_size = int(ctx.params.get("batch_size", 0))
+    if batch_size > 0 and batch_size != images.shape[0]:
+        tries.append(images.repeat(math.ceil(batch_size / images.shape[0]), 1, 1, 1)[:batch_size])
+    recorder = _Recorder(torch, model)
+    recorder.install()
+    failures = []
+    try:
+        for x in tries:
+            recorder.rows.clear()
+            recorder.on = True
+            try:
+                with torch.no_grad():
+                    out = ctx.call(model, x)
+                break
+            except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
+                record = _record(exc)
+                if record is None or record["kind"] != "exception":
+                    raise
+                failures.append({"rows": int(x.shape[0]), **record})
+            finally:
+                recorder.on = False
+                recorder.inside = 0
+        else:
+            first = failures[0]
+            ctx.fail("exception", f"forward failed on a batch of {first['rows']} digits "
+                     f"(N, 1, 28, 28): {first['message']}", first.get("where", ""),
+                     first.get("detail", ""))
+    finally:
+        recorder.remove()
+    ctx.put("input_rows", int(x.shape[0]))
+    ctx.put("layers", recorder.rows)
+    ctx.put("total_parameters", int(sum(p.numel() for p in model.parameters())))
+    ctx.put("unused", [[recorder.names.get(id(m), "?"), type(m).__name__,
+                        int(sum(p.numel() for p in m.parameters()))]
+                       for m in recorder.leaves
+                       if id(m) not in recorder.called and any(True for _ in m.parameters())][:20])
+    ctx.put("output_shape", [int(s) for s in out.shape] if hasattr(out, "shape") else None)
+
+
+# -- 7d: training ---------------------------------------------------------------------
+
+class _Watch:
+    """The grader's training loader as the student's train() sees it: same batches, same
+    len(); reports progress (batches done) to the grader."""
+
+    def __init__(self, loader, ctx, total):
+        self._loader, self.total, self.done, self.last = loader, total, 0, -1.0
+        self.ctx = ctx
+        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def __iter__(self):
+        for batch in self._loader:
+            self.done += 1
+            now = self.ctx.perf_counter()
+            if now - self.last >= PROGRESS_S or self.done >= self.total:
+                self.last = now
+                tmp = self.path + ".tmp"
+                with open(tmp, "w") as fh:
+                    json.dump({"done": min(self.done, self.total), "total": self.total}, fh)
+                os.replace(tmp, self.path)
+            yield batch
+
+
+def _call_train(ctx, train, args):
+    """train(model, train_loader, device, num_epochs, learning_rate): by keyword when its
+    parameters have these names, else in this order."""
+    try:
+        inspect.signature(train).bind(**dict(zip(TRAIN_ARGS, args)))
+        return ctx.call(train, **dict(zip(TRAIN_ARGS, args)))
+    except (TypeError, ValueError):
+        return ctx.call(train, *args)
+
+
+def train_convnet(ctx):
+    """7d: ConvNet() trained by the student's train() on the grader's training digits
+    (float32 (N, 1, 28, 28) in [0, 1], int64 labels; shuffled batches of the declared
+    batch_size) for the declared epochs and learning rate, on the grader's device;
+    records the loss of every training step (observed at F.cross_entropy / F.nll_loss),
+    the optimizer steps taken, and the logits of the test digits in eval mode."""
+    torch, device = ctx.torch()
+    s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
+    files = ctx.data_files
+    losses, steps = [], [0]
+    F = torch.nn.functional
+    for name in ("cross_entropy", "nll_loss"):
+        original = getattr(F, name)
+
+        def loss(input, target, *args, _original=original, **kwargs):
+            out = _original(input, target, *args, **kwargs)
+            if torch.is_grad_enabled() and getattr(input, "requires_grad", False):
+                losses.append(float(out.detach().float().mean()))
+            return out
+
+        setattr(F, name, loss)
+    importlib.import_module("torch.optim.optimizer").register_optimizer_step_post_hook(
+        lambda *a: steps.__setitem__(0, steps[0] + 1))
+    module = ctx.import_student(MODULE)
+    cls = _class(ctx, module)
+    train = getattr(module, TRAIN, None)
+    if not callable(train) or isinstance(train, type):
+        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
+                 "device, num_epochs, learning_rate)")
+    X = torch.from_numpy(np.array(np.load(files["X_train"], mmap_mode="r"), dtype=np.float32))
+    y = torch.from_numpy(np.load(files["y_train"], allow_pickle=False).astype(np.int64))
+    batch_size, epochs = int(s["batch_size"]), int(s["num_epochs"])
+    shuffle = torch.Generator()
+    shuffle.manual_seed(seed)
+    data = torch.utils.data
+    loader = _Watch(data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
+                                    shuffle=True, generator=shuffle),
+                    ctx, epochs * math.ceil(len(y) / batch_size))
+    model = _build(ctx, torch, cls)
+    model = ctx.call(model.to, device)
+    _call_train(ctx, train, (model, loader, torch.device(device), epochs,
+                             float(s["learning_rate"])))
+    ctx.put("losses", np.array(losses, dtype=np.float64))
+    ctx.put("steps", steps[0])
+    ctx.put("batches", loader.done)
+    test = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X_test"], dtype=np.float32))
+    ctx.call(model.eval)
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.float32
+    outs = []
+    with torch.no_grad():
+        for start in range(0, test.shape[0], 1000):
+            x = test[start:start + 1000].to(device=device, dtype=dtype)
+            outs.append(ctx.array(ctx.call(model, x), "forward's output", dtype="float32"))
+    ctx.put("test_logits", np.concatenate(outs))

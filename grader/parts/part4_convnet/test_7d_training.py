@@ -1,0 +1,21 @@
+"""7d: the grader trains ConvNet() with the student's train() and declared settings on its
+own MNIST digits (real MNIST when verified, else a 5,000-digit subset of real MNIST), in one
+sandboxed run on the device the rubric asks for (CUDA when available); the test accuracy is
+computed in the grader from the logits the sandbox returns (test labels never enter it)."""
+import pytest
+
+from . import training
+from ...core.grading import conclude, graded
+
+
+@pytest.fixture(scope="module")
+def trained(grading, rubric):
+    if grading.public_only and not grading.full:
+        pytest.skip("the MNIST training is left out of the quick self-check; add --full to "
+                    "run it")
+    return training.train_submission(grading, rubric.check(training.CHECK))
+
+
+@graded("7d.1")
+def test_test_accuracy(trained, check, feedback):
+    conclude(feedback, training.judge(trained, check, feedback))
