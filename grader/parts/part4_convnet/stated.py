@@ -1,0 +1,89 @@
+"""7c, in the grader's process: the parameter counts and output shapes the student states
+in convnet_answers.py, against the truth (numpy only; the file is read with ast, never run).
+
+The truth is the handout's ConvNet as the rubric gives it to 7b (7b.1's `shapes`, 7b.2's
+`parameters`), so 7c never depends on whether the student's own ConvNet is right. The
+file assigns, per layer in the order forward applies them (conv, relu1, pool, fc1, relu2,
+fc2), `<layer>_params` (a number) and `<layer>_shape` (a tuple or list), plus
+`total_params`; `None` is an answer left blank. A shape is the output of one image without
+the batch dimension; a leading batch dimension of 1 or -1, as torchinfo and torchsummary
+print it, is accepted and dropped.
+"""
+from __future__ import annotations
+
+from ...core.answers import Answers, read_answers, wrong_entries
+from ...core.judge import Verdict
+from ...core.rubric import Check
+
+MODULE = "convnet_answers"
+LAYERS = ("conv", "relu1", "pool", "fc1", "relu2", "fc2")
+TOTAL = "total_params"
+
+
+def read(submission) -> Answers:
+    """What convnet_answers.py (or .ipynb) states."""
+    return read_answers(submission, MODULE)
+
+
+def truth(shapes_check: Check, params_check: Check) -> tuple[list, list]:
+    """(output shapes, parameter counts) of the handout's layers, from the rubric."""
+    shapes = [[int(s) for s in shape] for shape in shapes_check.value("shapes")]
+    params = [int(p) for p in params_check.value("parameters")]
+    return shapes, params
+
+
+def _without_batch(value, expected: list):
+    """A stated shape with a leading batch dimension (1 or -1) dropped, when it has one."""
+    if isinstance(value, list) and len(value) == len(expected) + 1 and value[0] in (1, -1):
+        return value[1:]
+    return value
+
+
+def _grade(answers: Answers, entries: list[tuple[str, str, object]], reveal: bool,
+           what: str) -> Verdict:
+    """A share of the points per right entry; one line per wrong one."""
+    if answers.file_problem:
+        return Verdict(0.0, answers.file_problem)
+    lines, right = [], 0
+    for name, label, expected in entries:
+        problem = answers.problem(name)
+        if problem:
+            lines.append(f"{label}: {problem}")
+            continue
+        got = answers.stated(name)
+        if name.endswith("_shape"):
+            got = _without_batch(got, expected)
+        wrong = wrong_entries(label, got, expected, rtol=0.0, atol=1e-9, reveal=reveal)
+        lines += wrong
+        right += not wrong
+    head = f"{right} of {len(entries)} {what} right in {answers.file}."
+    return Verdict(right / len(entries), "\n".join([head] + lines))
+
+
+def judge_parameters(answers: Answers, shapes_check: Check, params_check: Check,
+                     reveal: bool) -> Verdict:
+    """7c.1: `<layer>_params` for each layer and total_params."""
+    _, params = truth(shapes_check, params_check)
+    entries = [(f"{layer}_params", f"{layer}_params", count)
+               for layer, count in zip(LAYERS, params)]
+    entries.append((TOTAL, TOTAL, sum(params)))
+    verdict = _grade(answers, entries, reveal, "parameter counts")
+    if verdict.passed:
+        return verdict
+    return Verdict(verdict.fraction, verdict.message + "\nHint: a Conv2d layer has out x in x "
+                   "kh x kw weights and one bias per output map; a Linear layer in x out weights "
+                   "and out biases; ReLU and pooling learn nothing.")
+
+
+def judge_shapes(answers: Answers, shapes_check: Check, params_check: Check,
+                 reveal: bool) -> Verdict:
+    """7c.2: `<layer>_shape` for each layer."""
+    shapes, _ = truth(shapes_check, params_check)
+    entries = [(f"{layer}_shape", f"{layer}_shape", shape) for layer, shape in zip(LAYERS, shapes)]
+    verdict = _grade(answers, entries, reveal, "output shapes")
+    if verdict.passed:
+        return verdict
+    return Verdict(verdict.fraction, verdict.message + "\nHint: a convolution without padding "
+                   "maps H to (H - kernel) / stride + 1; the pooling halves each side here; a "
+                   "fully connected layer outputs its number of units (one image, no batch "
+                   "dimension).")
