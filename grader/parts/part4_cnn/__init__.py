@@ -1,0 +1,11 @@
+"""Part 4, seed 003: the CIFAR-10 CNN (questions 6a-6d; theory.py, build_net.py,
+algo_train.py, main.py).
+
+cnnmath.py is the grader's own math (the output-size formula of 6a, the bias gradients of
+6d, numpy only); cases.py draws their hidden cases from the rubric seed. probes.py is the
+sandbox side: the numpy answers of theory.py (no torch in that child), the CNN and its
+blocks run once with their layers traced (6b), and sup_trn run on the grader's loaders
+(6c). structure.py judges the traces, settings.py reads main.py's opt_dict with ast
+(never running it), training.py runs and judges 6c; all with numpy only: the grader's own
+process never imports torch.
+"""

@@ -1,0 +1,449 @@
+"""Sandbox probes of Part 4's CIFAR-10 CNN (seed 003): call the student's theory.py,
+trace the CNN and its blocks, train it with sup_trn; record plain results.
+
+Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+a ProbeContext) and judges nothing: expected sizes, gradients, structures and accuracies
+are computed in the grader's process from what is recorded here. output_sizes and
+bias_grads import numpy only (theory.py must not need torch); the others import torch
+through ctx.torch(). Test labels never come here; test images do (as inputs).
+"""
+import inspect
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+THEORY, BUILD, TRAIN_MODULE = "theory", "build_net", "algo_train"
+SIZE_FN, GRAD_FN, TRAIN_FN = "conv_output_size", "bias_gradients", "sup_trn"
+INP_DIM, NUM_CLASSES = (3, 32, 32), 10
+PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
+MAX_EVENTS = 64  # layer calls recorded per traced forward pass
+STD_ROWS = 10000  # training rows the per-channel standard deviation is taken over
+# torch.nn.functional calls traced in 6b (nn.Conv2d, nn.MaxPool2d, nn.Linear ... call them
+# too): name -> kind of layer
+TRACED = {"conv2d": "conv", "max_pool2d": "maxpool", "adaptive_max_pool2d": "maxpool",
+          "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool", "lp_pool2d": "lppool",
+          "interpolate": "resize", "linear": "linear"}
+
+
+def _record(exc):
+    """The failure record of a StudentFailure raised by ctx.call (else None)."""
+    return getattr(exc, "record", None)
+
+
+def _function(ctx, module, name, signature):
+    func = getattr(module, name, None)
+    if not callable(func) or isinstance(func, type):
+        ctx.fail("missing", f"{module.__name__}.py defines no function {name}{signature}")
+    return func
+
+
+def _class(ctx, module, name):
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type):
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        ctx.fail("missing", f"{module.__name__}.py defines no class {name}",
+                 detail="names it defines: " + ", ".join(names[:20]))
+    return cls
+
+
+# -- 6a, 6d: theory.py (numpy only) -------------------------------------------------------
+
+def output_sizes(ctx):
+    """6a: conv_output_size(h_in, kernel, padding, stride) for every row of
+    inputs["cases"] (M, 4), as plain Python ints; one case per row."""
+    func = _function(ctx, ctx.import_student(THEORY), SIZE_FN,
+                     "(h_in, kernel, padding, stride)")
+    for i, row in enumerate(ctx.inputs["cases"]):
+        with ctx.case(f"case{i}"):
+            value = ctx.call(func, *(int(v) for v in row))
+            ctx.put(f"case{i}", ctx.array(value, f"{SIZE_FN}{tuple(int(v) for v in row)}"))
+
+
+def bias_grads(ctx):
+    """6d: bias_gradients(x, W1, b1, W2, b2, t) per case (inputs keyed "case/field");
+    records "case/db1" and "case/db2"."""
+    func = _function(ctx, ctx.import_student(THEORY), GRAD_FN, "(x, W1, b1, W2, b2, t)")
+    for name in ctx.params["cases"]:
+        with ctx.case(name):
+            args = [np.array(ctx.inputs[f"{name}/{k}"], dtype=np.float64, copy=True)
+                    for k in ("x", "W1", "b1", "W2", "b2", "t")]
+            result = ctx.call(func, *args)
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                ctx.fail("api", f"{GRAD_FN} should return a pair (dL/db1, dL/db2); got "
+                         f"{type(result).__name__}"
+                         + (f" of length {len(result)}" if isinstance(result, (tuple, list))
+                            else ""))
+            ctx.put(f"{name}/db1", ctx.array(result[0], "dL/db1 (the first value returned)"))
+            ctx.put(f"{name}/db2", ctx.array(result[1], "dL/db2 (the second value returned)"))
+
+
+# -- 6b: the layers a forward pass applies ---------------------------------------------
+
+def _size(value):
+    """A kernel/stride/padding argument as a JSON-able value."""
+    if isinstance(value, (list, tuple)):
+        return [_size(v) for v in value]
+    if isinstance(value, (int, float, str)) or value is None:
+        return value
+    return str(value)
+
+
+def _arg(args, kwargs, index, name, default=None):
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+class _Tracer:
+    """Records the torch.nn.functional layer calls of a forward pass (outermost only; a
+    module such as nn.Conv2d calls F.conv2d, so modules and functional calls are seen
+    alike), with the module that made each call, and keeps the outputs of the Linear
+    calls."""
+
+    def __init__(self, torch):
+        self.torch = torch
+        self.events, self.linear_outs, self.stack = [], [], []
+        self.depth, self.on = 0, False
+
+    def install(self):
+        F = self.torch.nn.functional
+        for name, kind in TRACED.items():
+            if hasattr(F, name):
+                setattr(F, name, self._wrap(getattr(F, name), name, kind))
+
+    def _wrap(self, original, name, kind):
+        tracer = self
+
+        def traced(*args, **kwargs):
+            if not tracer.on or tracer.depth:
+                return original(*args, **kwargs)
+            tracer.depth += 1
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                tracer.depth -= 1
+            tracer.saw(name, kind, args, kwargs, out)
+            return out
+
+        return traced
+
+    def saw(self, name, kind, args, kwargs, out):
+        x = _arg(args, kwargs, 0, "input")
+        y = out[0] if isinstance(out, (tuple, list)) else out
+        shape_in = list(getattr(x, "shape", []))
+        shape_out = list(getattr(y, "shape", []))
+        if kind == "conv":
+            weight = _arg(args, kwargs, 1, "weight")
+            kernel = list(getattr(weight, "shape", [])[2:])
+            stride = _size(_arg(args, kwargs, 3, "stride", 1))
+            padding = _size(_arg(args, kwargs, 4, "padding", 0))
+        elif kind == "linear":
+            kernel, stride, padding = [], 1, 0
+            if hasattr(y, "detach"):
+                self.linear_outs.append(y.detach().cpu().double().numpy().copy())
+        else:
+            kernel = _size(_arg(args, kwargs, 1, "kernel_size", _arg(args, kwargs, 1,
+                                                                      "output_size")))
+            stride = _size(_arg(args, kwargs, 2, "stride"))
+            padding = _size(_arg(args, kwargs, 3, "padding", 0))
+        if len(self.events) < MAX_EVENTS:
+            self.events.append([kind, name, self.stack[-1] if self.stack else "",
+                                shape_in, shape_out, kernel, stride, padding])
+
+    def watch(self, model):
+        """Names the module of each call: pre-hooks push a module's name, hooks pop it."""
+        def leave(module, args, output):  # returns None: the output stays the module's
+            if self.stack:
+                self.stack.pop()
+
+        handles = []
+        for name, module in model.named_modules():
+            if module is model:
+                continue
+            handles.append(module.register_forward_pre_hook(
+                lambda m, a, name=name: self.stack.append(name) and None))
+            handles.append(module.register_forward_hook(leave))
+        return handles
+
+    def run(self, ctx, model, x):
+        """model(x) in eval mode without gradients, traced; returns its output."""
+        torch = self.torch
+        self.events, self.linear_outs, self.stack = [], [], []
+        handles = self.watch(model) if isinstance(model, torch.nn.Module) else []
+        ctx.call(model.eval)
+        self.on = True
+        try:
+            with torch.no_grad():
+                return ctx.call(model, x)
+        finally:
+            self.on = False
+            for handle in handles:
+                handle.remove()
+
+    def put(self, ctx, prefix, out):
+        """Records the trace and the output under prefix."""
+        ctx.put(prefix + "events", self.events)
+        if not hasattr(out, "detach"):
+            ctx.fail("api", f"forward returned a {type(out).__name__}, not a tensor")
+        ctx.put(prefix + "output", ctx.array(out, "forward's output"))
+        if self.linear_outs:
+            ctx.put(prefix + "last_linear", self.linear_outs[-1])
+            ctx.put(prefix + "linear_count", len(self.linear_outs))
+
+
+def _build_cnn(ctx, torch, cls):
+    """(CNN((3, 32, 32), 10), "(3, 32, 32)"), else (CNN(3, 10), "3") when the student's
+    CNN takes the number of channels only; fails with the first attempt's error."""
+    first = None
+    for inp_dim, label in ((INP_DIM, "(3, 32, 32)"), (INP_DIM[0], "3")):
+        try:
+            model = ctx.call(cls, inp_dim, NUM_CLASSES)
+        except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
+            record = _record(exc)
+            if record is None or record["kind"] not in ("exception", "todo"):
+                raise
+            first = first or record
+            continue
+        if not isinstance(model, torch.nn.Module):
+            ctx.fail("api", f"CNN(...) should be an nn.Module; got {type(model).__name__}")
+        return model, label
+    ctx.fail(first["kind"], first["message"], first["where"], first["detail"])
+
+
+def structure(ctx):
+    """6b.1: CNN((3, 32, 32), 10) run once on inputs["X"] (N, 3, 32, 32), traced."""
+    torch, _ = ctx.torch()
+    tracer = _Tracer(torch)
+    tracer.install()
+    module = ctx.import_student(BUILD)
+    model, used = _build_cnn(ctx, torch, _class(ctx, module, "CNN"))
+    ctx.put("inp_dim", used)
+    x = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
+    tracer.put(ctx, "", tracer.run(ctx, model, x))
+
+
+def blocks(ctx):
+    """6b.2: ConvBlock(kernel, inp_ch, out_ch) and DenseBlock(inp, out[, None]) built
+    and run on their own, one case each (params["cases"]; input "case/X"), traced."""
+    torch, _ = ctx.torch()
+    tracer = _Tracer(torch)
+    tracer.install()
+    module = ctx.import_student(BUILD)
+    for case in ctx.params["cases"]:
+        name = case["name"]
+        with ctx.case(name):
+            x = torch.from_numpy(np.ascontiguousarray(ctx.inputs[f"{name}/X"], dtype=np.float32))
+            if case["kind"] == "conv":
+                cls = _class(ctx, module, "ConvBlock")
+                block = ctx.call(cls, case["kernel"], case["inp_ch"], case["out_ch"])
+            else:
+                cls = _class(ctx, module, "DenseBlock")
+                args = (case["inp"], case["out"]) + (() if case["act"] == "relu" else (None,))
+                block = ctx.call(cls, *args)
+            if not isinstance(block, torch.nn.Module):
+                ctx.fail("api", f"{cls.__name__}(...) should be an nn.Module; got "
+                         f"{type(block).__name__}")
+            tracer.put(ctx, f"{name}/", tracer.run(ctx, block, x))
+
+
+# -- 6c: training with sup_trn ----------------------------------------------------------
+
+class _Observer:
+    """Watches sup_trn from outside: every loss computed with gradients on, every
+    optimizer step, every training batch handed out (and the progress file)."""
+
+    def __init__(self, ctx, torch, total):
+        self.ctx, self.torch = ctx, torch
+        self.losses, self.steps, self.batches = [], 0, 0
+        self.total, self.last = total, -1.0
+        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+
+    def install(self):
+        torch = self.torch
+        F = torch.nn.functional
+        for name in ("cross_entropy", "nll_loss"):
+            setattr(F, name, self._loss(getattr(F, name)))
+        hooks = torch.optim.optimizer
+        hooks.register_optimizer_step_post_hook(self._stepped)
+
+    def _loss(self, original):
+        torch = self.torch
+
+        def loss(input, target, *args, **kwargs):
+            out = original(input, target, *args, **kwargs)
+            if torch.is_grad_enabled() and getattr(input, "requires_grad", False):
+                with torch.no_grad():
+                    self.losses.append(float(out.detach().float().mean()))
+            return out
+
+        return loss
+
+    def _stepped(self, optimizer, args, kwargs):
+        self.steps += 1
+
+    def batch(self):
+        self.batches += 1
+        now = self.ctx.perf_counter()
+        if now - self.last >= PROGRESS_S or self.batches >= self.total:
+            self.last = now
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as fh:
+                json.dump({"done": min(self.batches, self.total), "total": self.total}, fh)
+            os.replace(tmp, self.path)
+
+
+class _Watched:
+    """The grader's training loader as sup_trn sees it: same batches, same len(), each
+    batch counted."""
+
+    def __init__(self, loader, observer):
+        self._loader, self._observer = loader, observer
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def __iter__(self):
+        for batch in self._loader:
+            self._observer.batch()
+            yield batch
+
+
+def _scale(X, rows):
+    """1 / the per-channel standard deviation of the first rows of the prepared training
+    rows (N, 3072; HWC order, mean image already subtracted), as the course's image
+    statistics standardise them: (3,) float32."""
+    n = min(rows, STD_ROWS, X.shape[0])
+    sums, squares = np.zeros(3), np.zeros(3)
+    for start in range(0, n, 2000):
+        chunk = np.asarray(X[start:min(n, start + 2000)], dtype=np.float64).reshape(-1, 3)
+        sums += chunk.sum(axis=0)
+        squares += (chunk ** 2).sum(axis=0)
+    count = n * 32 * 32
+    std = np.sqrt(np.maximum(squares / count - (sums / count) ** 2, 1e-12))
+    return (1.0 / std).astype(np.float32)
+
+
+def _images(torch, X, scale, rows=None):
+    """Prepared rows (N, 3072) in HWC order -> float32 tensor (N, 3, 32, 32), each
+    channel times scale[c]; converted in chunks (no float64 copy of the set)."""
+    n = X.shape[0] if rows is None else min(rows, X.shape[0])
+    out = torch.empty((n,) + INP_DIM, dtype=torch.float32)
+    for start in range(0, n, 2000):
+        chunk = np.asarray(X[start:min(n, start + 2000)], dtype=np.float32)
+        chunk = (chunk.reshape(-1, 32, 32, 3) * scale).transpose(0, 3, 1, 2)
+        out[start:start + chunk.shape[0]] = torch.from_numpy(np.ascontiguousarray(chunk))
+    return out
+
+
+def _logits(ctx, torch, model, images, batch=500):
+    """The model's outputs (N, 10) on images (N, 3, 32, 32), eval mode, no gradients."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    ctx.call(model.eval)
+    outs = []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch):
+            out = ctx.call(model, images[start:start + batch].to(device))
+            outs.append(ctx.array(out, "the CNN's output", dtype="float32"))
+    return np.concatenate(outs)
+
+
+def _no_cuda_needed(torch, device):
+    """On the CPU, torch.cuda.current_device() returns 0 instead of raising: the course's
+    sup_trn prints it unconditionally. Nothing else of torch.cuda changes."""
+    if device != "cuda":
+        torch.cuda.current_device = lambda: 0
+
+
+def train_cnn(ctx):
+    """6c: CNN((3, 32, 32), 10) trained by the student's sup_trn(net, trn_loader,
+    val_loader, opt_dict) on the grader's data (params["rows"] training rows, all when
+    absent) with params["opt_dict"]; records the losses seen, the steps and batches, and
+    the logits of the validation images (and of inputs["X_test"] when given)."""
+    torch, device = ctx.torch()
+    _no_cuda_needed(torch, device)
+    files, opt = ctx.data_files, dict(ctx.params["opt_dict"])
+    seed = int(ctx.params.get("seed", 0))
+    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
+    rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])
+    scale = _scale(X, rows)
+    tbs, vbs = int(opt["tbs"]), int(opt["vbs"])
+    observer = _Observer(ctx, torch, int(opt["num_epochs"]) * math.ceil(rows / tbs))
+    observer.install()
+    module = ctx.import_student(BUILD)
+    cls = _class(ctx, module, "CNN")
+    train = _function(ctx, ctx.import_student(TRAIN_MODULE), TRAIN_FN,
+                      "(net, trn_loader, val_loader, opt_dict)")
+    data = torch.utils.data
+    labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
+    train_set = data.TensorDataset(_images(torch, X, scale, rows), torch.from_numpy(labels))
+    val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
+    val_labels = np.load(files["y_val"], allow_pickle=False).astype(np.int64)
+    val_set = data.TensorDataset(val_images, torch.from_numpy(val_labels))
+    shuffle = torch.Generator()
+    shuffle.manual_seed(seed)
+    trn_loader = _Watched(data.DataLoader(train_set, batch_size=tbs, shuffle=True,
+                                          generator=shuffle), observer)
+    val_loader = data.DataLoader(val_set, batch_size=vbs, shuffle=False)
+    model, used = _build_cnn(ctx, torch, cls)
+    ctx.put("inp_dim", used)
+    model = ctx.call(model.to, device)
+    opt.update({"gpu": device == "cuda", "gpu_idx": 0, "trn_size": rows,
+                "val_size": int(val_labels.shape[0]), "inp_dim": INP_DIM,
+                "out_dim": NUM_CLASSES})
+    result = ctx.call(train, model, trn_loader, val_loader, opt)
+    returned = result[0] if isinstance(result, (list, tuple)) and result else result
+    trained = returned if isinstance(returned, torch.nn.Module) else model
+    ctx.put("returned", type(result).__name__)
+    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
+    ctx.put("steps", observer.steps)
+    ctx.put("batches", observer.batches)
+    ctx.put("val_logits", _logits(ctx, torch, trained, val_images))
+    if "X_test" in ctx.inputs:  # not in a progress run
+        ctx.put("test_logits", _logits(ctx, torch, trained,
+                                       _images(torch, ctx.inputs["X_test"], scale)))
+
+
+STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")  # a state dict inside a dict
+
+
+def evaluate_checkpoint(ctx):
+    """6c in checkpoint mode: the submitted state dict (its bytes are inputs
+    ["checkpoint"]; the file itself never enters a sandbox) loaded with
+    torch.load(weights_only=True), which refuses any pickled object other than tensors and
+    plain containers, into CNN((3, 32, 32), 10); records the logits of the validation and
+    test images."""
+    torch, device = ctx.torch()
+    module = ctx.import_student(BUILD)
+    cls = _class(ctx, module, "CNN")
+    name = ctx.params["checkpoint"]
+    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
+        text = str(exc).strip().splitlines()
+        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
+                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
+    if isinstance(state, dict):
+        for key in STATE_KEYS:
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
+                 "(names -> tensors): save net.state_dict()")
+    model, _ = _build_cnn(ctx, torch, cls)
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+        ctx.fail("checkpoint", f"{name} does not fit your CNN((3, 32, 32), 10): "
+                 + " ".join(str(exc).split())[:600])
+    model = ctx.call(model.to, device)
+    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
+    scale = _scale(X, X.shape[0])
+    val = _images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale)
+    ctx.put("val_logits", _logits(ctx, torch, model, val))
+    ctx.put("test_logits", _logits(ctx, torch, model, _images(torch, ctx.inputs["X_test"], scale)))

@@ -1,0 +1,267 @@
+"""6b, in the grader's process: what the traced forward passes of the student's CNN,
+ConvBlock and DenseBlock say about their structure (numpy only).
+
+A trace is the list of torch.nn.functional layer calls a forward pass made (nn.Conv2d
+calls F.conv2d, nn.MaxPool2d F.max_pool2d, nn.Linear F.linear, so modules and functional
+calls look alike), each as [kind, function, module name, input shape, output shape,
+kernel, stride, padding]. A conv block is the convolutions up to the pooling that ends
+it. The CNN passes when it has exactly two conv blocks of two convolutions each, every
+convolution keeps H x W, each block ends in a max-pool that halves H and W (nothing else
+downsamples), two Linear layers follow, and the output is the last Linear layer's output
+(its logits can be negative; log-softmax of them is accepted).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...core.judge import shaped
+from ...core.rubric import case_seed
+from ...core.sandbox import ProbeRun
+
+KIND, FUNCTION, MODULE, SHAPE_IN, SHAPE_OUT, KERNEL, STRIDE, PADDING = range(8)
+CLOSE = dict(rtol=1e-5, atol=1e-6)
+BLOCKS, CONVS_PER_BLOCK, DENSE = 2, 2, 2  # the handout's CNN
+POOL_NAMES = {"avgpool": "average pooling", "lppool": "power-average pooling",
+              "resize": "resizing (interpolate)"}
+
+
+def _hw(shape) -> tuple[int, ...]:
+    return tuple(int(v) for v in shape[-2:]) if len(shape) >= 3 else ()
+
+
+def _fmt_hw(shape) -> str:
+    hw = _hw(shape)
+    return "x".join(str(v) for v in hw) if hw else str(tuple(shape))
+
+
+def _one(value):
+    """The first entry of a per-dimension setting ([2, 2] -> 2), as given otherwise."""
+    return value[0] if isinstance(value, (list, tuple)) and value else value
+
+
+def _where(event, label: str) -> str:
+    return f"{label} ({event[MODULE]})" if event[MODULE] else label
+
+
+@dataclass
+class Walk:
+    """The layers of one traced forward pass, grouped."""
+
+    blocks: list = field(default_factory=list)  # per block: (its conv events, the pooling event)
+    dense: list = field(default_factory=list)  # the Linear events
+    trailing: list = field(default_factory=list)  # convolutions after the last pooling
+    problems: list = field(default_factory=list)  # one line each, in the student's terms
+
+
+def conv_problem(event, label: str) -> str:
+    """'' when the convolution keeps H x W, else what it did and what to change."""
+    h_in, h_out = _hw(event[SHAPE_IN]), _hw(event[SHAPE_OUT])
+    if h_in == h_out:
+        return ""
+    kernel, stride, padding = _one(event[KERNEL]), _one(event[STRIDE]), _one(event[PADDING])
+    said = f"{_where(event, label)} maps {_fmt_hw(event[SHAPE_IN])} to {_fmt_hw(event[SHAPE_OUT])}"
+    if isinstance(stride, int) and stride > 1:
+        return (f"{said} (stride {stride}): keep stride 1 and leave downsampling to "
+                "MaxPool2d.")
+    need = (kernel - 1) // 2 if isinstance(kernel, int) else "(kernel - 1) / 2"
+    return (f"{said} (kernel {kernel}, padding {padding!r}): pad by (kernel - 1) / 2 = "
+            f"{need} (or padding='same') so the convolution keeps {_fmt_hw(event[SHAPE_IN])}.")
+
+
+def walk(events) -> Walk:
+    """Groups a trace into conv blocks and Linear layers and lists what breaks the rules
+    on the way (a convolution that changes H x W, downsampling other than max-pooling, a
+    max-pool that does not halve H and W, a Linear layer before the conv blocks end)."""
+    found, current = Walk(), []
+    for event in events:
+        kind = event[KIND]
+        if kind == "conv":
+            label = f"conv {len(current) + 1} of block {len(found.blocks) + 1}"
+            problem = conv_problem(event, label)
+            if problem:
+                found.problems.append(problem)
+            current.append(event)
+        elif kind == "maxpool" or (kind in POOL_NAMES and _hw(event[SHAPE_IN]) != _hw(event[SHAPE_OUT])):
+            label = f"the pooling of block {len(found.blocks) + 1}"
+            h_in, h_out = _hw(event[SHAPE_IN]), _hw(event[SHAPE_OUT])
+            if kind != "maxpool":
+                found.problems.append(
+                    f"{_where(event, label)} is {POOL_NAMES[kind]} ({event[FUNCTION]}), "
+                    f"mapping {_fmt_hw(event[SHAPE_IN])} to {_fmt_hw(event[SHAPE_OUT])}: only "
+                    "max-pooling may downsample; use nn.MaxPool2d(2) (or F.max_pool2d(x, 2)).")
+            elif h_out != tuple(v // 2 for v in h_in):
+                found.problems.append(
+                    f"{_where(event, label)} maps {_fmt_hw(event[SHAPE_IN])} to "
+                    f"{_fmt_hw(event[SHAPE_OUT])}: a 2x2 max-pool with stride 2 halves both "
+                    "(nn.MaxPool2d(2)).")
+            if current:
+                found.blocks.append((current, event))
+                current = []
+            else:
+                found.problems.append(f"{_where(event, label)} follows no convolution: each "
+                                      "conv block is conv, ReLU, conv, ReLU, then one max-pool.")
+        elif kind == "linear":
+            if current:
+                found.problems.append(
+                    f"{_where(event, 'a Linear layer')} comes after convolutions that no "
+                    "max-pool ended: each conv block ends with its 2x2 max-pool.")
+                found.trailing.extend(current)
+                current = []
+            found.dense.append(event)
+    found.trailing.extend(current)
+    return found
+
+
+def describe(found: Walk) -> str:
+    """'block 1: conv 3->8 at 32x32, conv 8->8 at 32x32, max-pool to 16x16; ...'."""
+    parts = []
+    for i, (convs, pool) in enumerate(found.blocks, 1):
+        layers = [f"conv {c[SHAPE_IN][1]}->{c[SHAPE_OUT][1]} at {_fmt_hw(c[SHAPE_OUT])}"
+                  for c in convs if len(c[SHAPE_IN]) > 1 and len(c[SHAPE_OUT]) > 1]
+        parts.append(f"block {i}: " + ", ".join(layers + [f"max-pool to {_fmt_hw(pool[SHAPE_OUT])}"]))
+    if found.dense:
+        parts.append("dense: " + ", ".join(f"{e[SHAPE_IN][-1]} -> {e[SHAPE_OUT][-1]}"
+                                           for e in found.dense if e[SHAPE_IN] and e[SHAPE_OUT]))
+    return "; ".join(parts)
+
+
+def output_problem(output: np.ndarray, last: np.ndarray | None, what: str) -> str:
+    """'' when forward returns its last Linear layer's output (or its log-softmax), else
+    what it returns instead."""
+    if last is None:
+        return f"{what} applied no Linear layer."
+    if last.shape != output.shape:
+        return (f"{what} returns shape {output.shape}, but its last Linear layer gave "
+                f"{last.shape}: return the output block's scores.")
+    if np.allclose(output, last, **CLOSE):
+        return ""
+    shifted = last - last.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    if np.allclose(output, log_softmax, **CLOSE):
+        return ""
+    if np.allclose(output, np.maximum(last, 0.0), **CLOSE) and (last < 0).any():
+        return (f"{what} puts a ReLU after the output block's Linear layer: its scores can "
+                "never be negative (the output block has no activation).\nHint: build the "
+                "output block as DenseBlock(hidden, out_dim, act_type=None), or any act_type "
+                "but 'relu'.")
+    if output.ndim == 2 and output.min() >= 0 and np.allclose(output.sum(axis=1), 1, atol=1e-4):
+        return (f"{what} returns probabilities (a softmax after the last Linear layer).\n"
+                "Hint: return the scores; nn.CrossEntropyLoss applies log-softmax itself.")
+    return (f"{what} does not return the output of its last Linear layer (something is "
+            "applied after it).\nHint: the output block is a Linear layer with no activation.")
+
+
+def judge_cnn(run: ProbeRun, rows: int, num_classes: int) -> tuple[list[str], str]:
+    """6b.1: (problems, a one-line summary of the layers applied)."""
+    events = list(run.values.get("events") or [])
+    found = walk(events)
+    problems = list(found.problems)
+    if len(found.blocks) != BLOCKS:
+        problems.append(f"{len(found.blocks)} conv block{'s' if len(found.blocks) != 1 else ''} "
+                        f"(convolutions ending in a max-pool); the handout's CNN has exactly "
+                        f"{BLOCKS}: ConvBlock, ConvBlock, then the dense blocks.")
+    for i, (convs, _) in enumerate(found.blocks, 1):
+        if len(convs) != CONVS_PER_BLOCK:
+            problems.append(f"block {i} has {len(convs)} convolution"
+                            f"{'s' if len(convs) != 1 else ''}; ConvBlock is conv, ReLU, "
+                            "conv, ReLU, 2x2 max-pool.")
+    if found.trailing:
+        problems.append(f"{len(found.trailing)} convolution(s) after the last max-pool "
+                        f"({found.trailing[0][MODULE] or 'in forward'}); each conv block ends "
+                        "with its max-pool.")
+    if len(found.dense) != DENSE:
+        problems.append(f"{len(found.dense)} Linear layer{'s' if len(found.dense) != 1 else ''}; "
+                        f"the handout's CNN has exactly {DENSE} dense blocks: DenseBlock(flat, "
+                        "hidden) and DenseBlock(hidden, out_dim, act_type=None).")
+    output, problem = shaped(run.values.get("output"), (rows, num_classes),
+                             f"CNN((3, 32, 32), {num_classes}) on {rows} images")
+    if problem:
+        problems.append(problem)
+    else:
+        last = run.values.get("last_linear")
+        said = output_problem(output, None if last is None else np.asarray(last, np.float64),
+                              "forward")
+        if said:
+            problems.append(said)
+    return problems, describe(found)
+
+
+@dataclass(frozen=True)
+class BlockCase:
+    """One ConvBlock or DenseBlock the grader builds on its own (6b.2)."""
+
+    name: str
+    kind: str  # "conv" or "dense"
+    args: dict  # conv: kernel, inp_ch, out_ch, size [H, W]; dense: inp, out, act
+    seed: int
+
+    def label(self) -> str:
+        a = self.args
+        if self.kind == "conv":
+            return f"ConvBlock({a['kernel']}, {a['inp_ch']}, {a['out_ch']}) on {a['size'][0]}x{a['size'][1]}"
+        return f"DenseBlock({a['inp']}, {a['out']}" + (")" if a["act"] == "relu" else ", act_type=None)")
+
+    def input_shape(self, rows: int) -> tuple[int, ...]:
+        a = self.args
+        if self.kind == "conv":
+            return (rows, a["inp_ch"], *a["size"])
+        return (rows, a["inp"])
+
+
+def block_cases(base_seed: int, check_id: str, kernels) -> list[BlockCase]:
+    """One ConvBlock case per kernel (channels 2-9 in, 4-12 out, an even H x W of 8-24
+    that is not square), then DenseBlock with its default activation and with None."""
+    cases = []
+    for i, kernel in enumerate(kernels):
+        seed = case_seed(base_seed, check_id, i)
+        rng = np.random.default_rng(seed)
+        h = 2 * int(rng.integers(4, 12))
+        w = h + 2 * int(rng.integers(1, 4))
+        cases.append(BlockCase(f"conv{i}", "conv", {
+            "kernel": int(kernel), "inp_ch": int(rng.integers(2, 10)),
+            "out_ch": int(rng.integers(4, 13)), "size": [h, w]}, seed))
+    for j, act in enumerate(("relu", None)):
+        seed = case_seed(base_seed, check_id, len(kernels) + j)
+        rng = np.random.default_rng(seed)
+        cases.append(BlockCase(f"dense{j}", "dense", {
+            "inp": int(rng.integers(12, 40)), "out": int(rng.integers(5, 12)), "act": act}, seed))
+    return cases
+
+
+def judge_block(run: ProbeRun, case: BlockCase, rows: int) -> str:
+    """6b.2: '' when the block behaves as the handout says, else the first problem."""
+    events = list(run.values.get(f"{case.name}/events") or [])
+    out = run.values.get(f"{case.name}/output")
+    a = case.args
+    if case.kind == "conv":
+        found = walk(events)
+        if found.problems:
+            return found.problems[0]
+        h, w = a["size"]
+        expected = (rows, a["out_ch"], h // 2, w // 2)
+        got, problem = shaped(out, expected, "its output")
+        if problem:
+            return problem
+        if len(found.blocks) != 1 or found.trailing or len(found.blocks[0][0]) != CONVS_PER_BLOCK:
+            convs = sum(len(c) for c, _ in found.blocks) + len(found.trailing)
+            return (f"it applied {convs} convolution(s) and {len(found.blocks)} max-pool(s); "
+                    "ConvBlock is conv, ReLU, conv, ReLU, one 2x2 max-pool.")
+        return ""
+    got, problem = shaped(out, (rows, a["out"]), "its output")
+    if problem:
+        return problem
+    last = run.values.get(f"{case.name}/last_linear")
+    if last is None or int(run.values.get(f"{case.name}/linear_count", 0)) != 1:
+        return "it should apply exactly one Linear layer (self.fc)."
+    last = np.asarray(last, dtype=np.float64)
+    if a["act"] == "relu":
+        if np.allclose(got, np.maximum(last, 0.0), **CLOSE):
+            return ""
+        return ("with act_type='relu' (the default) its output should be ReLU of the "
+                "Linear layer's output.")
+    if np.allclose(got, last, **CLOSE):
+        return ""
+    return ("with act_type=None it should return the Linear layer's output as it is (no "
+            "activation), as the output block needs.")
