@@ -131,10 +131,10 @@ def adam_variants(per_epoch: int, layers: int) -> list[tuple[str, netmath.Adam]]
     return [
         ("no bias correction: m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) are "
          "missing", A(correction="none")),
-        ("the bias correction divides by (1 - beta) instead of (1 - beta^t)",
+        # t stuck at 1 and (1 - beta) in place of (1 - beta^t) take the same steps
+        ("the bias correction divides by (1 - beta) at every step: is t never incremented "
+         "(add 1 to t at every update_network call), or is the power missing (1 - beta^t)?",
          A(correction="one_minus_beta")),
-        ("t is never incremented (it stays 1): add 1 to t at every update_network call",
-         A(t=lambda s, layer, e: 1)),
         ("t restarts at every epoch: it counts every update_network call since the network "
          "was made, across epochs", A(t=lambda s, layer, e: s - e * per_epoch + 1)),
         ("t is incremented once per layer: once per update_network call",
@@ -146,7 +146,7 @@ def adam_variants(per_epoch: int, layers: int) -> list[tuple[str, netmath.Adam]]
           A(**{name: value})) for name, values in (
         ("beta1", (0.99, 0.999, 0.95, 0.8)), ("beta2", (0.99, 0.9, 0.9999, 0.999999)),
         ("eps", (1e-7, 1e-6, 1e-5, 1e-4, 1e-10, 1e-12, 0.0))) for value in values
-         if value != getattr(A(), name)] + [
+         if value != {"beta1": netmath.BETA1, "beta2": netmath.BETA2, "eps": netmath.EPS}[name]] + [
         ("beta1 and beta2 are swapped", A(beta1=0.999, beta2=0.9)),
     ]
 

@@ -13,7 +13,6 @@ by path (time_training); it never runs next to student code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -109,22 +108,22 @@ def rel_error(x: np.ndarray, y: np.ndarray, floor: float = 1e-8) -> float:
 
 # -- Adam -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class Adam:
     """One way of taking Adam steps: the handout's, or a variant a hint names.
 
     correction: "standard" (m / (1 - beta1^t), v / (1 - beta2^t)), "none", "one_minus_beta"
     ((1 - beta) in place of (1 - beta^t)) or "efficient" (the Adam paper's
-    eta * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)); t(step, layer, epoch) is
-    the t used at a step (step from 0).
+    eta * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)); eps_inside puts eps
+    under the square root; t(step, layer, epoch) is the t used at a step (step from 0).
+    A plain class, not a dataclass: a sandbox child loads this module by path.
     """
 
-    beta1: float = BETA1
-    beta2: float = BETA2
-    eps: float = EPS
-    correction: str = "standard"
-    eps_inside: bool = False  # sqrt(v_hat + eps) in place of sqrt(v_hat) + eps
-    t: Callable[[int, int, int], int] = lambda step, layer, epoch: step + 1
+    def __init__(self, beta1: float = BETA1, beta2: float = BETA2, eps: float = EPS,
+                 correction: str = "standard", eps_inside: bool = False,
+                 t: Callable[[int, int, int], int] | None = None):
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.correction, self.eps_inside = correction, eps_inside
+        self.t = t if t is not None else (lambda step, layer, epoch: step + 1)
 
     def run(self, params: Arrays, grads: Sequence[Arrays], etas: Sequence[float],
             layers: Sequence[int], epochs: Sequence[int]) -> list[list[np.ndarray]]:

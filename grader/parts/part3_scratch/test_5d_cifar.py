@@ -1,0 +1,25 @@
+"""5d: the grader trains the student's network with their SETTINGS and their train() on
+its prepared data, within a budget from the same rule as 3b's, and computes the test
+accuracy itself from the weights and biases train() leaves (training.py)."""
+import pytest
+
+from . import training
+from ...core.grading import conclude, graded
+
+
+@pytest.fixture(scope="module")
+def trained(grading):
+    if grading.public_only and not grading.full:
+        pytest.skip("the CIFAR-10 training is left out of the quick self-check; add --full "
+                    "to run it")
+    return training.train_submission(grading)
+
+
+@graded("5d.1")
+def test_settings_and_learning(trained, check, feedback):
+    conclude(feedback, training.judge_learned(trained, check, feedback))
+
+
+@graded("5d.2")
+def test_test_accuracy(trained, check, feedback):
+    conclude(feedback, training.judge_accuracy(trained, check, feedback))

@@ -1,0 +1,342 @@
+"""5d and 5e, in the grader's process: the student's network trained on the prepared data
+by the student's train() (probes.train_runs), judged with numpy only.
+
+The grader feeds its prepared rows column-major, divided by 255 (mean-centred pixels, as
+the template's load_data_cifar scales them to [0, 1]); test images never enter the
+sandbox. Accuracies are computed here from the weights and biases train() leaves, with
+the grader's own forward pass and the hidden activation identified from the student's
+forward_pass on a few validation columns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import netmath, settings
+from .steps import PROBES
+from ..part1_numpy.steps import Budget
+from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.judge import Verdict, accuracy_line, shaped
+from ...core.rubric import Check, Rubric
+from ...core.sandbox import ProbeRun
+
+SCALE = 1 / 255.0  # prepared (mean-centred) pixels to the template's scale
+SETTINGS_CHECK, TRAIN_CHECK = "5d.1", "5d.2"
+RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
+STOPPED = ("timeout", "cpu")
+ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after training
+CURVE_POINTS = 400
+
+
+def per_epoch(rows: int, batch: int) -> int:
+    """Steps of one epoch over `rows` columns in minibatches of `batch` (the last may be
+    smaller, as in the template)."""
+    return -(-rows // batch)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The sandboxed training run both 5d checks judge."""
+
+    rubric: Rubric
+    settings: settings.Settings | None
+    problem: str  # what is wrong with SETTINGS, else ''
+    run: ProbeRun | None = None
+    data: object | None = None  # grader.data.prepare.PreparedData
+    budget: Budget | None = None
+    progress: tuple[int, int] | None = None  # (steps done, planned), last reported
+
+
+def _budget(grading: GradingContext, run_check: str, kind: str, files: dict, s, rows: int,
+            epochs: int) -> Budget:
+    """The rubric's rule (as 3b's): the grader's own training step, timed in a sandbox
+    with the student's sizes, optimizer and mini_batch_size on the same data."""
+    rule = grading.rubric.check(RULE_CHECK)
+    params = {"settings": s.run("timing", rows), "scale": SCALE, "seed": grading.rubric.seed,
+              "iters": rule.value("budget_probe_iters", kind),
+              "seconds": rule.value("budget_probe_seconds", kind)}
+    run = grading.probe(Path(netmath.__file__), "time_training", run_check, kind=kind,
+                        data_files=files, params=params)
+    if run.failure is not None:
+        raise RuntimeError(f"timing the reference's training failed: {run.failure.line()}")
+    ceiling = grading.rubric.limits_for(grading.rubric.check(run_check), kind)
+    return Budget(float(run.values["seconds_per_iteration"]),
+                  epochs * per_epoch(rows, s.mini_batch_size),
+                  float(rule.value("budget_factor", kind)),
+                  float(rule.value("budget_startup_seconds", kind)),
+                  float(min(ceiling.wall_seconds, ceiling.cpu_seconds)))
+
+
+def _files(data) -> dict:
+    return {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
+
+
+def train_submission(grading: GradingContext) -> Trained:
+    """Reads SETTINGS and trains the student's network with them, within the budget."""
+    rubric = grading.rubric
+    declared, problem = settings.read(grading.submission, rubric.check(SETTINGS_CHECK))
+    if declared is None:
+        return Trained(rubric, None, problem)
+    data = grading.data()
+    files = _files(data)
+    rows = int(np.load(files["y_train"], mmap_mode="r").shape[0])
+    budget = _budget(grading, TRAIN_CHECK, data.kind, files, declared, rows, declared.epochs)
+    params = {"scale": SCALE, "seed": rubric.seed, "num_classes": data.num_classes,
+              "runs": [declared.run("best", rows)]}
+    run = grading.probe(PROBES, "train_runs", TRAIN_CHECK, kind=data.kind, data_files=files,
+                        params=params, seconds=budget.seconds)
+    return Trained(rubric, declared, "", run, data, budget, run.progress)
+
+
+def final_params(run: ProbeRun, name: str, sizes) -> tuple[list, list, str]:
+    """(weights, biases, '') the run left, or ([], [], what is wrong)."""
+    weights, biases = [], []
+    for i in range(len(sizes) - 1):
+        W, problem = shaped(run.values.get(f"{name}/W{i}"), (sizes[i + 1], sizes[i]),
+                            f"weights[{i}] after train()", "training diverged: lower eta")
+        if problem:
+            return [], [], problem
+        b, problem = shaped(run.values.get(f"{name}/b{i}"), (sizes[i + 1], 1),
+                            f"biases[{i}] after train()", "training diverged: lower eta")
+        if problem:
+            return [], [], problem
+        weights.append(W)
+        biases.append(b)
+    return weights, biases, ""
+
+
+def activation_of(run: ProbeRun, name: str, layers: int) -> str | None:
+    """The hidden activation of the student's forward_pass, from its Zs and As."""
+    Zs = [run.values.get(f"{name}/Z{i}") for i in range(layers)]
+    As = [run.values.get(f"{name}/A{i}") for i in range(layers + 1)]
+    if any(v is None for v in Zs + As):
+        return None
+    try:
+        return netmath.identify_activation([np.asarray(z, dtype=np.float64) for z in Zs],
+                                           [np.asarray(a, dtype=np.float64) for a in As])
+    except (ValueError, TypeError):
+        return None
+
+
+def curve(values) -> list[float]:
+    """At most CURVE_POINTS values of a per-step curve, evenly sampled."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    step = max(1, len(values) // CURVE_POINTS)
+    return [float(v) if np.isfinite(v) else None for v in values[::step]]
+
+
+def val_curve(run: ProbeRun, name: str, labels: np.ndarray) -> list[float]:
+    """The validation accuracy after each epoch (from forward_pass's predicted labels)."""
+    preds = run.values.get(f"{name}/val_preds")
+    if preds is None:
+        return []
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != len(labels):
+        return []
+    return [float(np.mean(p == labels)) for p in preds]
+
+
+def _data_name(data) -> str:
+    return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
+
+
+def _stopped(trained: Trained) -> Verdict | None:
+    """A zero verdict when the run gave no result (how far it got, when its budget
+    stopped it), else None."""
+    run, budget = trained.run, trained.budget
+    if run.failure is None or run.failure.kind not in STOPPED or budget is None:
+        return failure_verdict(run, what="train() with your SETTINGS")
+    done = trained.progress[0] if trained.progress else 0
+    lines = [f"train() with your SETTINGS was stopped by its time budget of "
+             f"{budget.describe()}, after {done} of {budget.num_iters} steps."]
+    if done:
+        per = run.wall_seconds / done
+        lines.append(f"{1000 * per:.1f} ms per step; the grader's own step takes "
+                     f"{1000 * budget.reference_s:.1f} ms with your settings "
+                     f"({per / max(budget.reference_s, 1e-9):.1f}x; the budget allows "
+                     f"{budget.factor:g}x).")
+    lines.append("Hint: vectorise the forward and backward passes over the minibatch (no "
+                 "loop over its columns), do not evaluate the whole training set every step, "
+                 "or lower epochs or the layer sizes.")
+    return Verdict(0.0, "\n".join(lines))
+
+
+def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
+    """5d.1: SETTINGS valid, the run finished within its budget, its loss fell by
+    learned_loss_drop and its network beats chance by learned_acc_above_chance on training
+    rows (not 3b's progress_* names: those belong to the checkpoint mode)."""
+    if trained.settings is None:
+        return Verdict(0.0, trained.problem)
+    s, run, data = trained.settings, trained.run, trained.data
+    head = [f"Your SETTINGS: {s.describe()}."] + [f"Note: {n}" for n in s.notes]
+    stopped = _stopped(trained)
+    if stopped is not None:
+        return Verdict(0.0, "\n".join(head + [stopped.message]))
+    weights, biases, problem = final_params(run, "best", s.sizes)
+    if problem:
+        return Verdict(0.0, "\n".join(head + [problem]))
+    activation = activation_of(run, "best", len(s.sizes) - 1)
+    if activation is None:
+        return Verdict(0.0, "\n".join(head + [
+            "the hidden activation of forward_pass could not be recognised (As[i+1] should "
+            "be f(Zs[i]) for f among sigmoid, ReLU, tanh and leaky ReLU), so the grader "
+            "cannot evaluate the trained network with its own forward pass"]))
+    losses = np.asarray(run.values.get("best/losses", np.zeros(0)), dtype=np.float64).ravel()
+    drop = float(check.value("learned_loss_drop"))
+    if len(losses) < 4 or not np.all(np.isfinite(losses)):
+        return Verdict(0.0, "\n".join(head + ["the training loss was not finite at every step "
+                                              "(or train() took fewer than 4 steps)\nHint: "
+                                              "lower eta."]))
+    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
+    rows = min(ACCURACY_ROWS, data.load("y_train").shape[0])
+    acc = netmath.accuracy(weights, biases, data.load("X_train")[:rows],
+                           np.asarray(data.load("y_train")[:rows]), SCALE, activation)
+    chance = 1.0 / data.num_classes
+    least = chance + float(check.value("learned_acc_above_chance"))
+    feedback.record(first_loss=first, last_quarter_loss=last, train_accuracy=acc,
+                    activation=activation, steps=int(run.values.get("best/steps", 0) or 0))
+    lines = head + [f"the loss went from {first:.4f} (first step) to {last:.4f} (mean of the "
+                    f"last quarter of the steps; needs < {first * (1 - drop):.4f})",
+                    f"the trained network ({activation} hidden layers) classifies "
+                    f"{100 * acc:.1f}% of {rows} training images correctly (needs > "
+                    f"{100 * least:.1f}%)"]
+    if last < first * (1 - drop) and acc > least:
+        return Verdict(1.0, "\n".join(lines))
+    lines.append("Hint: the network barely learned: check 5a-5c first, then eta (too small "
+                 "a learning rate moves nothing in a few epochs, too large diverges).")
+    return Verdict(0.0, "\n".join(lines))
+
+
+def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
+    """5d.2: the grader's test accuracy of the trained network against the threshold;
+    the validation accuracy is reported."""
+    if trained.settings is None:
+        return Verdict(0.0, "no usable SETTINGS: " + trained.problem)
+    stopped = _stopped(trained)
+    if stopped is not None:
+        return stopped
+    s, run, data, budget = trained.settings, trained.run, trained.data, trained.budget
+    feedback.record(**budget.details())
+    weights, biases, problem = final_params(run, "best", s.sizes)
+    if problem:
+        return Verdict(0.0, problem)
+    activation = activation_of(run, "best", len(s.sizes) - 1)
+    if activation is None:
+        return Verdict(0.0, "the hidden activation of forward_pass could not be recognised "
+                       "(see 5d.1)")
+    val = netmath.accuracy(weights, biases, data.load("X_val"), np.asarray(data.load("y_val")),
+                           SCALE, activation)
+    test = netmath.accuracy(weights, biases, data.load("X_test"),
+                            np.asarray(data.load("y_test")), SCALE, activation)
+    threshold = float(check.value("threshold", data.kind))
+    labels = np.asarray(data.load("y_val"))
+    feedback.record(dataset_kind=data.kind, test_accuracy=test, val_accuracy=val,
+                    threshold=threshold, train_seconds=round(run.wall_seconds, 2),
+                    peak_rss_mb=run.peak_rss_mb, settings=s.run("best", 0),
+                    loss_history=curve(run.values.get("best/losses", [])),
+                    val_acc_history=val_curve(run, "best", labels))
+    lines = [f"on {_data_name(data)}, trained in {run.wall_seconds:.0f} s (budget "
+             f"{budget.seconds:.0f} s): " + accuracy_line("test accuracy", test)
+             + f" (needs >= {100 * threshold:.1f}%)",
+             accuracy_line("validation accuracy", val) + " (reported)"]
+    if test >= threshold:
+        return Verdict(1.0, "\n".join(lines))
+    lines.append("Hint: tune the layer sizes, eta, l2, k and epochs on the validation set "
+                 "(task 6); the curves in the report show whether the network underfits or "
+                 "overfits.")
+    return Verdict(0.0, "\n".join(lines))
+
+
+# -- 5e: the ablations ----------------------------------------------------------------------
+
+def ablation_runs(s: settings.Settings, epochs: int, rows: int) -> list[tuple[str, dict]]:
+    """(label, run parameters) of task 6's comparison, every run with `epochs` epochs on the
+    first `rows` training rows: the declared settings, the other optimizer with its own
+    learning rate, without L2 and without the schedule (the last two only when declared)."""
+    other = "sgd" if s.optimizer == "adam" else "adam"
+    runs = [(f"your settings ({s.optimizer})", s.run("declared", rows, epochs=epochs)),
+            (f"{other}, eta {s.ablation_eta:g}",
+             s.run("other_optimizer", rows, epochs=epochs, optimizer=other, eta=s.ablation_eta))]
+    if s.l2:
+        runs.append(("without L2", s.run("no_l2", rows, epochs=epochs, l2=0.0)))
+    if s.k:
+        runs.append(("without the schedule", s.run("no_schedule", rows, epochs=epochs, k=0.0)))
+    return runs
+
+
+def run_ablations(grading: GradingContext, check: Check, feedback: Feedback) -> Verdict:
+    """5e.1 (informational): trains every ablation in one sandboxed child and reports the
+    table and the curves; passes (0 points) unless nothing could be trained."""
+    head = ("Informational: question 5e's points are given by hand from your report; this "
+            "is the grader's own run of your code with your SETTINGS, for reference.")
+    declared, problem = settings.read(grading.submission, grading.rubric.check(SETTINGS_CHECK))
+    if declared is None:
+        return Verdict(0.0, "\n".join([head, "no usable SETTINGS: " + problem]))
+    data = grading.data()
+    kind = data.kind
+    epochs = min(declared.epochs, int(check.value("epochs", kind)))
+    total = int(np.load(data.files["y_train"], mmap_mode="r").shape[0])
+    rows = min(total, int(check.value("rows", kind)))
+    runs = ablation_runs(declared, epochs, rows)
+    params = {"scale": SCALE, "seed": grading.rubric.seed, "num_classes": data.num_classes,
+              "runs": [r for _, r in runs]}
+    run = grading.probe(PROBES, "train_runs", check.id, kind=kind, data_files=_files(data),
+                        params=params)
+    whole = failure_verdict(run, what="the ablation runs")
+    if whole is not None:
+        return Verdict(0.0, head + "\n" + whole.message)
+    labels = np.asarray(data.load("y_val"))
+    table, losses, vals, notes = [], {}, {}, []
+    for label, r in runs:
+        name = r["name"]
+        failed = failure_verdict(run, name)
+        row = [label, r["optimizer"], r["eta"], r["l2"], r["k"]]
+        if failed is not None:
+            table.append(row + [None, None, None])
+            notes.append(f"{label}: {failed.message.splitlines()[0]}")
+            continue
+        loss = np.asarray(run.values.get(f"{name}/losses", np.zeros(0)), dtype=np.float64).ravel()
+        last = loss[-per_epoch(rows, r["mini_batch_size"]):]
+        final_loss = float(np.mean(last)) if len(last) and np.all(np.isfinite(last)) else None
+        weights, biases, problem = final_params(run, name, r["sizes"])
+        activation = activation_of(run, name, len(r["sizes"]) - 1)
+        val = test = None
+        if not problem and activation is not None:
+            val = netmath.accuracy(weights, biases, data.load("X_val"), labels, SCALE, activation)
+            test = netmath.accuracy(weights, biases, data.load("X_test"),
+                                    np.asarray(data.load("y_test")), SCALE, activation)
+        elif problem:
+            notes.append(f"{label}: {problem}")
+        losses[label] = curve(loss)
+        vals[label] = val_curve(run, name, labels)
+        table.append(row + [None if final_loss is None else round(final_loss, 4),
+                            None if val is None else round(val, 4),
+                            None if test is None else round(test, 4)])
+    feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, informational=True,
+                    table={"title": f"Task 6 ablations ({epochs} epochs on {rows} training rows, "
+                                    "your SETTINGS otherwise)",
+                           "columns": ["run", "optimizer", "eta", "l2", "k",
+                                       "final training loss", "validation accuracy",
+                                       "test accuracy"],
+                           "rows": table},
+                    curves=[{"title": "training loss per step, by run", "x_label": "step (sampled)",
+                             "series": losses},
+                            {"title": "validation accuracy per epoch, by run",
+                             "x_label": "epoch", "series": vals}])
+    out = [head, f"On the first {rows} training rows of {_data_name(data)}, {epochs} epochs "
+           f"each, your SETTINGS otherwise ({declared.describe()}):"]
+    for row in table:
+        if row[5] is None and row[6] is None:
+            continue
+        out.append(f"{row[0]}: final training loss {row[5]}, validation accuracy "
+                   + ("n/a" if row[6] is None else f"{100 * row[6]:.1f}%")
+                   + ", test accuracy " + ("n/a" if row[7] is None else f"{100 * row[7]:.1f}%"))
+    if not declared.l2:
+        out.append("Your SETTINGS have l2 = 0: no without-L2 run (set l2 to compare).")
+    if not declared.k:
+        out.append("Your SETTINGS have k = 0: no without-schedule run (set k to compare).")
+    out += notes
+    trained = sum(1 for row in table if row[5] is not None or row[6] is not None)
+    return Verdict(1.0 if trained else 0.0, "\n".join(out))

@@ -1,0 +1,172 @@
+"""The catalogue of what Part 3's grader catches: mutants of reference/network_template.py,
+one student bug each (the bugs ASSIGNMENT.md lists for public Part 3 solutions), and
+correct variants written unlike the reference, which keep full marks.
+
+A mutant is a small named edit of the reference (old text -> new text), the question it
+must lose points at, and a phrase its feedback must contain (the hint naming the bug).
+tests/test_part3_mutants.py grades each at its own question and at the other cheap ones
+(5a, 5b, 5c), which it must keep; 5d (a CIFAR-10 training) is graded for the reference,
+the template and one variant only (tests/test_part3_training.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reference" / "network_template.py"
+FILE = "network_template.py"
+CHEAP = ("5a", "5b", "5c")  # the questions every mutant and variant is graded at
+
+GRAD_W = "            gw[i] = np.dot(delta, As[i].T) + self.l2 * self.weights[i]\n"
+GRAD_B = "            gb[i] = np.sum(delta, axis=1, keepdims=True)\n"
+LOSS = "        return cross_entropy(target, output) + 0.5 * self.l2 * penalty\n"
+DELTA = "        delta = softmax_dLdZ(output, target) / m\n"
+ADAM_T = "            self.t += 1\n"
+CORRECT = """                m_w = self.m_w[i] / (1 - b1 ** self.t)
+                v_w = self.v_w[i] / (1 - b2 ** self.t)
+                m_b = self.m_b[i] / (1 - b1 ** self.t)
+                v_b = self.v_b[i] / (1 - b2 ** self.t)
+"""
+SCHEDULE = "            eta_current = eta * np.exp(-k * j)\n"
+UPDATE_CALL = "                self.update_network(gw, gb, eta_current)\n"
+SGD = """                self.weights[i] -= eta * gw[i]
+                self.biases[i] -= eta * gb[i]
+"""
+FORWARD_ACT = "            activation = softmax(z) if i == len(self.weights) - 1 else sigmoid(z)\n"
+BACKWARD_ACT = "                delta = np.dot(self.weights[i].T, delta) * sigmoid_prime(Zs[i - 1])\n"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One characteristic student bug (or, in VARIANTS, a correct rewrite)."""
+
+    name: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) replacements in network_template.py
+    loses: str  # the question it must lose points at ("" for a variant)
+    bug: str  # what a student did
+    says: str = ""  # a phrase the feedback of that question must contain
+
+    def text(self) -> str:
+        """The mutated network_template.py."""
+        text = REFERENCE.read_text()
+        for old, new in self.edits:
+            if old not in text:
+                raise AssertionError(f"mutant {self.name}: {old!r} not in the reference")
+            text = text.replace(old, new)
+        return text
+
+    def write(self, dest: Path) -> Path:
+        """Writes a submission folder holding the mutated network_template.py; returns it."""
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / FILE).write_text(self.text())
+        return dest
+
+
+MUTANTS = (
+    # 5a: L2 and the gradients
+    Mutant("l2_over_m", ((GRAD_W, GRAD_W.replace("self.l2 *", "self.l2 / m *")),
+                         (LOSS, LOSS.replace("penalty\n", "penalty / output.shape[1]\n"))),
+           "5a", "L2 divided by the batch size", says="divided by the batch size m"),
+    Mutant("l2_over_n_train", ((GRAD_W, GRAD_W.replace("self.l2 *", "self.l2 / 49000 *")),
+                               (LOSS, LOSS.replace("penalty\n", "penalty / 49000\n"))),
+           "5a", "L2 divided by the training set size", says="divided by the number of training"),
+    Mutant("two_l2", ((GRAD_W, GRAD_W.replace("self.l2 *", "2 * self.l2 *")),),
+           "5a", "the L2 gradient 2 * l2 * W", says="the L2 gradient is 2 * l2 * W"),
+    Mutant("biases_regularised", ((GRAD_B, GRAD_B.replace("\n", " + self.l2 * self.biases[i]\n")),
+                                  (LOSS, LOSS.replace("penalty\n", "(penalty + sum(np.sum(b ** 2) "
+                                                                   "for b in self.biases))\n"))),
+           "5a", "the biases regularised", says="biases"),
+    Mutant("l2_in_loss_only", ((GRAD_W, GRAD_W.replace(" + self.l2 * self.weights[i]", "")),),
+           "5a", "L2 in the loss but not in the gradient", says="the L2 term is missing from gw"),
+    Mutant("l2_applied_twice", ((SGD, SGD.replace("eta * gw[i]", "eta * (gw[i] + self.l2 * "
+                                                                  "self.weights[i])")),),
+           "5a", "L2 in backward_pass and again in update_network", says="applied twice"),
+    Mutant("summed_gradients", ((DELTA, DELTA.replace(" / m", "")),), "5a",
+           "gradients summed over the batch, not averaged", says="do not sum"),
+    Mutant("first_layer_never_updated", (
+        ("        gw, gb = [None] * len(self.weights), [None] * len(self.biases)\n"
+         "        for i in range(len(self.weights) - 1, -1, -1):\n",
+         "        gw = [np.zeros(w.shape) for w in self.weights]\n"
+         "        gb = [np.zeros(b.shape) for b in self.biases]\n"
+         "        for i in range(len(self.weights) - 1, 0, -1):\n"),), "5a",
+        "the backward loop stops before the first layer", says="first layer's gradient is all zeros"),
+    # 5b: Adam
+    Mutant("adam_no_bias_correction", ((CORRECT, CORRECT.replace(" / (1 - b1 ** self.t)", "")
+                                        .replace(" / (1 - b2 ** self.t)", "")),),
+           "5b", "Adam without bias correction", says="no bias correction"),
+    Mutant("adam_one_minus_beta", ((CORRECT, CORRECT.replace(" ** self.t", "")),),
+           "5b", "(1 - beta) in place of (1 - beta^t)", says="is the power missing"),
+    Mutant("adam_t_never_incremented", ((ADAM_T, ""), ("self.t = 0  # Adam steps", "self.t = 1  # Adam steps")),
+           "5b", "t never incremented", says="is t never incremented"),
+    Mutant("adam_t_reset_every_epoch", ((SCHEDULE, SCHEDULE + "            if self.optimizer == "
+                                         "\"adam\":\n                self.t = 0\n"),),
+           "5b", "t reset at every epoch", says="t restarts at every epoch"),
+    Mutant("adam_wrong_beta2", (("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
+                                 "self.beta1, self.beta2, self.epsilon = 0.9, 0.99, 1e-8"),),
+           "5b", "beta2 = 0.99", says="beta2 = 0.99"),
+    Mutant("adam_wrong_eps", (("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
+                               "self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7"),),
+           "5b", "epsilon 1e-7", says="eps = 1e-07"),
+    # 5c: the schedule
+    Mutant("decay_per_iteration", ((SCHEDULE, "            eta_current = eta * np.exp(-k * j * "
+                                              "-(-n // mini_batch_size))\n"),
+                                   (UPDATE_CALL, UPDATE_CALL + "                eta_current = eta * "
+                                    "np.exp(-k * (j * -(-n // mini_batch_size) + batches + 1))\n")),
+           "5c", "the schedule applied per iteration", says="per iteration"),
+    Mutant("decay_reset_every_minibatch", ((UPDATE_CALL, UPDATE_CALL + "                eta_current = eta\n"),),
+           "5c", "the learning rate reset every minibatch (the template's line kept)",
+           says="reset to eta after the first minibatch"),
+    Mutant("decay_inverse_time", ((SCHEDULE, "            eta_current = eta / (1 + k * j)\n"),),
+           "5c", "inverse-time decay", says="inverse-time decay"),
+)
+
+VARIANTS = (
+    Mutant("relu_hidden", ((FORWARD_ACT, FORWARD_ACT.replace("sigmoid(z)", "np.maximum(0, z)")),
+                           (BACKWARD_ACT, BACKWARD_ACT.replace("sigmoid_prime(Zs[i - 1])",
+                                                               "(Zs[i - 1] > 0)"))),
+           "", "ReLU hidden layers"),
+    Mutant("global_net_in_train", (("gw, gb = self.backward_pass(output, y, Zs, As)",
+                                    "gw, gb = net.backward_pass(output, y, Zs, As)"),),
+           "", "train() calls the module's global net, as the course template does"),
+    Mutant("extra_optional_arguments", (
+        ("    def update_network(self, gw, gb, eta):", "    def update_network(self, gw, gb, eta, t=None):"),
+        ("mini_batch_size, eta, k=0.0, verbose=False):",
+         "mini_batch_size, eta, k=0.0, lmbda=None, verbose=True, seed=None):"),
+        (UPDATE_CALL, UPDATE_CALL.replace("eta_current)", "eta_current, batches)"))),
+        "", "extra optional arguments, printing in train()"),
+    Mutant("decay_named_freely", (("mini_batch_size, eta, k=0.0, verbose=False):",
+                                   "mini_batch_size, eta, decay_rate=0.0):"),
+                                  (SCHEDULE, SCHEDULE.replace("-k *", "-decay_rate *")),
+                                  ("            if verbose:\n", "            if False:\n")),
+           "", "the decay rate as train()'s eighth parameter under another name"),
+    Mutant("update_with_required_t", (
+        ("    def update_network(self, gw, gb, eta):", "    def update_network(self, gw, gb, eta, t):"),
+        (ADAM_T, ""), (CORRECT, CORRECT.replace("self.t", "t")),
+        ("        n = training_data.shape[1]\n", "        n = training_data.shape[1]\n        steps = 0\n"),
+        (UPDATE_CALL, "                steps += 1\n                self.update_network(gw, gb, "
+                      "eta_current, steps)\n")),
+        "", "update_network takes the step count t from train() (a required argument)"),
+    Mutant("comprehensions_and_recursion", (
+        ("""        activation = input
+        Zs, As = [], [activation]
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = np.dot(w, activation) + b
+            Zs.append(z)
+            activation = softmax(z) if i == len(self.weights) - 1 else sigmoid(z)
+            As.append(activation)
+        return activation, Zs, As
+""", """        def layer(i, a, Zs, As):
+            if i == len(self.weights):
+                return a, Zs, As
+            z = self.weights[i] @ a + self.biases[i]
+            a = softmax(z) if i == len(self.weights) - 1 else sigmoid(z)
+            return layer(i + 1, a, Zs + [z], As + [a])
+        return layer(0, input, [], [input])
+"""),
+        (SGD, """                pass
+            self.weights = [w - eta * g for w, g in zip(self.weights, gw)]
+            self.biases = [b - eta * g for b, g in zip(self.biases, gb)]
+""")),
+        "", "forward pass by recursion, SGD step by list comprehensions"),
+)
