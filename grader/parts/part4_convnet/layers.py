@@ -177,7 +177,7 @@ def judge_shapes(summary: Summary, check: Check, check_params: Check,
             break
         if layer.shape != shape:
             hint = _shape_hint(layer, shape)
-            problems.append(f"layer {i} ({layer.label()}) outputs {_shape(layer.shape)}, "
+            problems.append(f"layer {i}, {layer.label()}, outputs {_shape(layer.shape)}, "
                             f"expected {_shape(shape)}" + (f". Hint: {hint}." if hint else "."))
             break
     if not problems and len(got) != len(want):
@@ -203,7 +203,7 @@ def judge_parameters(summary: Summary, check_layers: Check, check: Check,
     got = summary.counted
     total = sum(p for _, _, p in want)
     feedback.record(parameters=[l.params for l in got], total_parameters=summary.total)
-    problems = [f"layer {i} ({layer.label()}) has {layer.params:,} learnable parameters, "
+    problems = [f"layer {i}, {layer.label()}, has {layer.params:,} learnable parameters, "
                 f"expected {params:,}" + _param_hint(layer, role, shape)
                 for i, (layer, (role, shape, params)) in enumerate(zip(got, want), 1)
                 if layer.params != params]

@@ -1,0 +1,196 @@
+"""The catalogue of what Part 4's MNIST ConvNet grader catches (7b-7d): mutants of
+reference/convnet_mnist.py and reference/convnet_answers.py, one student bug each, and
+correct variants written unlike the reference, which keep full marks.
+
+A mutant is a small named edit of a reference file (old text -> new text) and the checks
+it must lose points on, each at its own question: architecture bugs at 7b, wrong stated
+answers at 7c, training bugs at 7d. tests/test_part4_convnet_mutants.py grades every entry
+in-process with `grade()` below (one sandboxed child per check, as the grader makes them).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.core import rubric as rubric_mod
+from grader.core.grading import Feedback, GradingContext
+from grader.core.judge import Verdict
+from grader.parts.part4_convnet import layers, stated, training
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reference"
+MODEL, ANSWERS = "convnet_mnist.py", "convnet_answers.py"
+
+INIT = """        self.conv = nn.Conv2d(1, 20, kernel_size=5, stride=1)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.fc1 = nn.Linear(20 * 12 * 12, 100)
+        self.relu2 = nn.ReLU()
+        self.fc2 = nn.Linear(100, 10)
+"""
+FORWARD = """        x = self.pool(self.relu1(self.conv(x)))
+        x = x.reshape(x.shape[0], -1)
+        x = self.relu2(self.fc1(x))
+        return self.fc2(x)
+"""
+MAIN = (REFERENCE / MODEL).read_text().partition('if __name__ == "__main__":\n')[2]
+STEP = """            optimizer.zero_grad()
+            loss = criterion(model(images), labels)
+            loss.backward()
+            optimizer.step()
+"""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One characteristic student bug (or, in VARIANTS, a correct rewrite)."""
+
+    name: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) replacements in `file`
+    loses: tuple[str, ...]  # check ids that must lose points (none for a variant)
+    bug: str  # what a student did
+    checks: tuple[str, ...] = ()  # for a variant: the checks it must pass
+    says: str = ""  # a phrase the feedback of the first check it loses must contain
+    file: str = MODEL  # the reference file it edits
+    notebook: bool = False  # hand the model file in as convnet_mnist.ipynb
+
+    def text(self) -> str:
+        """The edited file."""
+        text = (REFERENCE / self.file).read_text()
+        for old, new in self.edits:
+            if old not in text:
+                raise AssertionError(f"mutant {self.name}: {old!r} not in {self.file}")
+            text = text.replace(old, new)
+        return text
+
+    def write(self, dest: Path) -> Path:
+        """A submission folder: the edited file, the other reference file as it is."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in (MODEL, ANSWERS):
+            text = self.text() if name == self.file else (REFERENCE / name).read_text()
+            if name == MODEL and self.notebook:
+                (dest / "convnet_mnist.ipynb").write_text(notebook(text))
+            else:
+                (dest / name).write_text(text)
+        return dest
+
+
+def notebook(text: str) -> str:
+    """The file as the handout's notebook: one code cell per top-level block, the
+    `__main__` block's body as top-level cells (a notebook trains at the top level), a
+    markdown cell and an IPython magic as students' notebooks have them."""
+    head, _, main = text.partition('if __name__ == "__main__":\n')
+    body = "\n".join(line[4:] for line in main.splitlines())
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Task 5.3: a CNN for MNIST"},
+             {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+              "source": "%matplotlib inline\n" + head},
+             {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+              "source": body}]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+MUTANTS = (
+    Mutant("kernel_3x3", (("nn.Conv2d(1, 20, kernel_size=5, stride=1)",
+                           "nn.Conv2d(1, 20, kernel_size=3, stride=1)"),
+                          ("nn.Linear(20 * 12 * 12, 100)", "nn.Linear(20 * 13 * 13, 100)")),
+           ("7b.1", "7b.2"), "a 3x3 kernel", says="kernel_size 3x3: the handout asks for 5x5"),
+    Mutant("ten_maps", (("nn.Conv2d(1, 20, kernel_size=5, stride=1)",
+                         "nn.Conv2d(1, 10, kernel_size=5, stride=1)"),
+                        ("nn.Linear(20 * 12 * 12, 100)", "nn.Linear(10 * 12 * 12, 100)")),
+           ("7b.1", "7b.2"), "10 feature maps", says="10 output maps: the handout asks for 20"),
+    Mutant("fc_128", (("nn.Linear(20 * 12 * 12, 100)", "nn.Linear(20 * 12 * 12, 128)"),
+                      ("nn.Linear(100, 10)", "nn.Linear(128, 10)")),
+           ("7b.1", "7b.2"), "a hidden layer of 128 units",
+           says="128 output features: the handout asks for 100"),
+    Mutant("stated_counts_without_biases",
+           (("conv_params = 20 * 1 * 5 * 5 + 20", "conv_params = 500"),
+            ("fc1_params = 20 * 12 * 12 * 100 + 100", "fc1_params = 288000"),
+            ("total_params = 289630", "total_params = 289500")),
+           ("7c.1",), "the stated counts forget the biases", file=ANSWERS,
+           says="fc1_params: got 288000, expected 288100"),
+    Mutant("stated_shapes_same_padding", (("conv_shape = (20, 24, 24)", "conv_shape = (20, 28, 28)"),
+                                          ("relu1_shape = (20, 24, 24)", "relu1_shape = (20, 28, 28)"),
+                                          ("pool_shape = (20, 12, 12)", "pool_shape = (20, 14, 14)")),
+           ("7c.2",), "the stated shapes assume 'same' padding", file=ANSWERS,
+           says="conv_shape[1]: got 28, expected 24"),
+    Mutant("never_steps", ((STEP, STEP.replace("            optimizer.step()\n", "")),),
+           ("7d.1",), "optimizer.step() never called",
+           says="optimizer.step() was never called"),
+)
+
+VARIANTS = (
+    Mutant("sequential_blocks", ((INIT, """        self.features = nn.Sequential(
+            nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(2880, 100), nn.ReLU(), nn.Linear(100, 10))
+"""), (FORWARD, "        return self.classifier(self.features(x))\n")),
+        (), "nn.Sequential blocks with nn.Flatten", checks=("7b.1", "7b.2")),
+    Mutant("functional_relu_and_pool", ((INIT, """        self.conv1 = nn.Conv2d(1, 20, kernel_size=(5, 5))
+        self.fc1 = nn.Linear(20 * 12 * 12, 100)
+        self.fc2 = nn.Linear(100, 10)
+"""), (FORWARD, """        x = F.max_pool2d(F.relu(self.conv1(x)), kernel_size=2, stride=2)
+        x = x.view(-1, 20 * 12 * 12)
+        x = torch.relu(self.fc1(x))
+        return self.fc2(x)
+"""), ("import torch.nn as nn\n", "import torch.nn as nn\nimport torch.nn.functional as F\n")),
+        (), "F.relu, torch.relu and F.max_pool2d instead of modules; x.view",
+        checks=("7b.1", "7b.2")),
+    Mutant("script_that_trains_at_import", (('\nif __name__ == "__main__":\n', "\n"),)
+           + tuple((line, line[4:]) for line in MAIN.splitlines(keepends=True) if line.strip()),
+           (), "no __main__ guard: downloads MNIST and trains at import", checks=("7b.1", "7b.2")),
+    Mutant("notebook_that_trains_at_the_top", (), (),
+           "the handout's notebook, training in its top-level cells", checks=("7b.1", "7b.2"),
+           notebook=True),
+)
+
+
+# -- grading in-process -----------------------------------------------------------------
+
+def _cpu_rubric() -> rubric_mod.Rubric:
+    shipped = rubric_mod.load()
+    return replace(shipped, questions=tuple(
+        replace(q, device="cpu") if q.device == "auto" else q for q in shipped.questions))
+
+
+RUBRIC = _cpu_rubric()  # the shipped rubric with 7d on the CPU (the tests run there)
+
+
+def context(submission: Path) -> GradingContext:
+    """A grading context for one submission folder, on the default data."""
+    return GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                          progress=False)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """What one check said."""
+
+    verdict: Verdict
+    feedback: Feedback
+    notes: tuple[str, ...] = ()  # the sandboxed run's notes (lines not run, files skipped)
+
+
+def grade(submission: Path, question: str) -> dict[str, Graded]:
+    """Grades one question of a submission folder the way its suite does: check id ->
+    Graded (7b's two checks share one sandboxed run; 7c reads the answers file; 7d trains)."""
+    grading, out = context(submission), {}
+    if question == "7b":
+        summary = layers.run_summary(grading, "7b.1")
+        fb1, fb2 = Feedback(), Feedback()
+        notes = summary.run.notes if summary.run else ()
+        out["7b.1"] = Graded(layers.judge_shapes(summary, RUBRIC.check("7b.1"),
+                                                 RUBRIC.check("7b.2"), fb1), fb1, notes)
+        out["7b.2"] = Graded(layers.judge_parameters(summary, RUBRIC.check("7b.1"),
+                                                     RUBRIC.check("7b.2"), fb2), fb2, notes)
+    elif question == "7c":
+        answers = stated.read(submission)
+        for check_id, judge in (("7c.1", stated.judge_parameters), ("7c.2", stated.judge_shapes)):
+            out[check_id] = Graded(judge(answers, RUBRIC.check("7b.1"), RUBRIC.check("7b.2"),
+                                         reveal=True), Feedback())
+    elif question == "7d":
+        check, fb = RUBRIC.check("7d.1"), Feedback()
+        trained = training.train_submission(grading, check)
+        out["7d.1"] = Graded(training.judge(trained, check, fb), fb)
+    else:
+        raise ValueError(question)
+    return out

@@ -1,0 +1,67 @@
+"""Part 4's MNIST ConvNet catalogue (tests/mutants_part4_convnet.py): every mutant loses
+points at its own question with a message naming the bug; every correct variant keeps
+full marks. Each check runs in-process, one sandboxed child per check as the grader makes
+them (7b: about 8 s each here, most of it importing torch; 7c: no sandbox)."""
+from __future__ import annotations
+
+import pytest
+
+from mutants_part4_convnet import MUTANTS, VARIANTS, grade
+
+pytest.importorskip("torch")
+
+
+def _question(check_id: str) -> str:
+    return check_id.split(".")[0]
+
+
+FAST = [m for m in MUTANTS if _question(m.loses[0]) in ("7b", "7c")]
+SLOW = [m for m in MUTANTS if _question(m.loses[0]) == "7d"]
+
+
+def _loses_at_its_own_question(mutant, tmp_path):
+    question = _question(mutant.loses[0])
+    graded = grade(mutant.write(tmp_path / "sub"), question)
+    for check_id, result in graded.items():
+        if check_id in mutant.loses:
+            assert result.verdict.fraction < 1, result.verdict.message
+        else:  # the question's other checks keep their points
+            assert result.verdict.fraction == 1, (check_id, result.verdict.message)
+    first = graded[mutant.loses[0]].verdict.message
+    assert mutant.says in first, first
+    return graded
+
+
+@pytest.mark.parametrize("mutant", FAST, ids=[m.name for m in FAST])
+def test_mutant_loses_at_its_own_question(mutant, tmp_path):
+    graded = _loses_at_its_own_question(mutant, tmp_path)
+    if mutant.file == "convnet_mnist.py":  # 7c judges the answers file only: untouched
+        assert all(r.verdict.fraction == 1 for r in grade(tmp_path / "sub", "7c").values())
+
+
+# slow: one training run of the subset (about 25 s here); -m slow runs it
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", SLOW, ids=[m.name for m in SLOW])
+def test_training_mutant_loses_7d(mutant, tmp_path):
+    graded = _loses_at_its_own_question(mutant, tmp_path)
+    details = graded["7d.1"].feedback.details
+    # calibration (grader/rubric.toml, 7d.1): a model that never learns stays near chance
+    assert details["test_accuracy"] <= details["threshold"] - 0.5, details
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_correct_variant_keeps_full_marks(variant, tmp_path):
+    sub = variant.write(tmp_path / "sub")
+    graded = grade(sub, "7b")
+    for check_id in variant.checks:
+        assert graded[check_id].verdict.fraction == 1, graded[check_id].verdict.message
+    table = graded["7b.1"].verdict.message
+    if variant.name == "functional_relu_and_pool":
+        assert "F.relu" in table and "F.max_pool2d" in table, table
+    if variant.name == "sequential_blocks":
+        assert "features.3 (Flatten)" in table and " -  features.3" in table, table
+    if variant.notebook:
+        assert not (sub / "convnet_mnist.py").exists()
+    if variant.name.endswith(("at_import", "at_the_top")):  # the training lines were not run
+        notes = " ".join(graded["7b.1"].notes)
+        assert "not run by the grader" in notes and "torchvision.datasets.MNIST" in notes, notes
