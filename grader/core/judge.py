@@ -90,3 +90,15 @@ def accuracy_line(name: str, value: float, threshold: float | None = None) -> st
     """'validation accuracy 51.2% (needs > 48.0%)'."""
     text = f"{name} {100 * value:.1f}%"
     return text + (f" (needs > {100 * threshold:.1f}%)" if threshold is not None else "")
+
+
+def accuracy(logits: Any, labels: np.ndarray) -> float:
+    """Fraction of rows whose highest logit is their label (logits (N, C), labels (N,))."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def curve(values: np.ndarray, points: int = 400) -> list[float]:
+    """At most `points` values of a per-step curve, evenly sampled, for the report."""
+    step = max(1, len(values) // points)
+    return np.asarray(values)[::step].tolist()

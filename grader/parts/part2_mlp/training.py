@@ -16,13 +16,12 @@ import numpy as np
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, accuracy_line, shaped
+from ...core.judge import Verdict, accuracy, accuracy_line, curve, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
-CURVE_POINTS = 400
 
 
 @dataclass(frozen=True)
@@ -206,18 +205,6 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
             seen.append(f"learning rate {lrs[0]:.3g} multiplied by {decay:g} once per epoch "
                         f"(last epoch {lrs[-1]:.3g})")
     return problems, seen
-
-
-def accuracy(logits, labels: np.ndarray) -> float:
-    """Fraction of rows whose highest logit is their label."""
-    logits = np.asarray(logits, dtype=np.float64)
-    return float(np.mean(np.argmax(logits, axis=1) == labels))
-
-
-def curve(values: np.ndarray) -> list[float]:
-    """At most CURVE_POINTS values of a per-step curve, evenly sampled."""
-    step = max(1, len(values) // CURVE_POINTS)
-    return values[::step].tolist()
 
 
 def val_history(run: ProbeRun, labels: np.ndarray) -> list[float]:

@@ -7,7 +7,7 @@ are computed in the grader's process from what is recorded here. output_sizes an
 bias_grads import numpy only (theory.py must not need torch); the others import torch
 through ctx.torch(). Test labels never come here; test images do (as inputs).
 """
-import inspect
+import importlib
 import io
 import json
 import math
@@ -264,7 +264,7 @@ class _Observer:
         F = torch.nn.functional
         for name in ("cross_entropy", "nll_loss"):
             setattr(F, name, self._loss(getattr(F, name)))
-        hooks = torch.optim.optimizer
+        hooks = importlib.import_module("torch.optim.optimizer")
         hooks.register_optimizer_step_post_hook(self._stepped)
 
     def _loss(self, original):
