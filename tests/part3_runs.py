@@ -1,6 +1,11 @@
-"""In-process runs of Part 3's checks for the tests: each check's suite function called
-with a grading context of its own (one sandboxed child per check, as the grader makes
-them), without a grading process per submission."""
+"""In-process runs of Part 3's checks 5a-5c for the tests: the suite functions called with
+a grading context of their own, every probe call of a submission served by ONE sandboxed
+child (GradingContext.probe_calls), so a mutant costs one child, not six.
+
+How: the suites run once against a context that only records the probe calls they ask
+for; the calls then run together in one child; the suites run again against a context
+that hands each its own result.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext
+from grader.core.grading import Feedback, GradingContext, ProbeCall
 from grader.parts.part3_scratch import test_5a_l2, test_5b_adam, test_5c_decay
 
 RUBRIC = rubric_mod.load()
@@ -27,23 +32,56 @@ class Graded:
     details: dict
 
 
-def context(submission: Path) -> GradingContext:
-    """A grading context for one submission folder, on the default (synthetic) data."""
-    return GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
-                          progress=False)
+class _Asked(Exception):
+    """Stops a suite once it asked for its probe call (the recording pass)."""
 
 
-def grade(submission: Path, check_id: str) -> Graded:
-    """One check of 5a-5c on a submission folder."""
+class _Recorder(GradingContext):
+    def __init__(self, submission: Path):
+        super().__init__(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                         progress=False)
+        self.calls: list[ProbeCall] = []
+
+    def probe(self, probe, function, check_id, **kwargs):
+        self.calls.append(ProbeCall(function, dict(kwargs.get("params") or {}),
+                                    dict(kwargs.get("inputs") or {})))
+        raise _Asked
+
+
+class _Replayer(GradingContext):
+    def __init__(self, submission: Path, runs: list):
+        super().__init__(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                         progress=False)
+        self.runs = list(runs)
+
+    def probe(self, probe, function, check_id, **kwargs):
+        return self.runs.pop(0)
+
+
+def _run_suite(context: GradingContext, check_id: str) -> Feedback:
     feedback = Feedback()
     try:
-        SUITES[check_id](context(submission), RUBRIC.check(check_id), feedback)
+        SUITES[check_id](context, RUBRIC.check(check_id), feedback)
     except pytest.fail.Exception:
         pass
-    return Graded(feedback.fraction if feedback.fraction is not None else 0.0,
-                  "\n".join(feedback.lines), feedback.details)
+    return feedback
 
 
-def grade_questions(submission: Path, questions) -> dict[str, Graded]:
-    """Every check of the given questions (among 5a-5c)."""
-    return {cid: grade(submission, cid) for cid in SUITES if cid.split(".")[0] in questions}
+def grade_checks(submission: Path, check_ids=tuple(SUITES)) -> dict[str, Graded]:
+    """The given checks of 5a-5c on a submission folder, all in one sandboxed child."""
+    recorder = _Recorder(submission)
+    for check_id in check_ids:
+        try:
+            _run_suite(recorder, check_id)
+        except _Asked:
+            pass
+    assert len(recorder.calls) == len(check_ids), "every suite makes one probe call"
+    from grader.parts.part3_scratch.steps import PROBES
+    runs = GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                          progress=False).probe_calls(PROBES, recorder.calls, check_ids[0])
+    graded = {}
+    for check_id, run in zip(check_ids, runs):
+        feedback = _run_suite(_Replayer(submission, [run]), check_id)
+        graded[check_id] = Graded(feedback.fraction if feedback.fraction is not None else 0.0,
+                                  "\n".join(feedback.lines), feedback.details)
+    return graded
