@@ -27,13 +27,13 @@ from grader.core import gradescope, rubric
 from grader.data import prepare
 from mutants import MUTANTS, REFERENCE, ROOT, set_hyperparams
 from outputs import plain
+from rubric_copies import checkpoint_mode
 
 RUBRIC = rubric.load()
 CHECK = RUBRIC.check("3b.2")
 PROGRESS = RUBRIC.check("3b.1")
 CKPT = CHECK.value("checkpoint")
 THRESHOLD = CHECK.value("threshold", "synthetic")
-MODE_LINE = 'mode = "retrain"\n'
 # A fast student whose short run still learns clearly (hidden_size 10, learning rate 3e-3:
 # the loss falls by about 60% in 300 iterations), for the checkpoints that must fail 3b.2.
 SMALL = {"hidden_size": 10, "learning_rate": 3e-3}
@@ -56,10 +56,8 @@ def _shapes(hidden: int) -> dict:
 def checkpoint_grader(tmp_path_factory) -> Path | None:
     """A rubric file: grader/rubric.toml with mode = "checkpoint" for 3b (the grader
     itself is not copied: `grade --rubric` takes it)."""
-    text = (ROOT / "grader" / "rubric.toml").read_text()
-    assert text.count(MODE_LINE) == 1
     path = tmp_path_factory.mktemp("rubric") / "rubric.toml"
-    path.write_text(text.replace(MODE_LINE, 'mode = "checkpoint"\n'))
+    path.write_text(checkpoint_mode("3b"))
     return path
 
 

@@ -28,22 +28,17 @@ from grader.parts.part2_mlp import training
 from grader.parts.part2_mlp.steps import PROBES, SCALE
 from grader.parts.part2_mlp import settings as settings_mod
 from mutants_part2 import ROOT
+from rubric_copies import checkpoint_mode, with_setting
 
 pytest.importorskip("torch")
 
 SHIPPED = rubric_mod.load()
 CKPT = SHIPPED.check("4b.2").value("checkpoint")
-QUESTION_HEAD = 'id = "4b"'
-MODE_LINE = 'mode = "retrain"'
 
 
 def checkpoint_rubric_text() -> str:
-    text = (ROOT / "grader" / "rubric.toml").read_text()
-    at = text.index(MODE_LINE, text.index(QUESTION_HEAD))
-    text = text[:at] + 'mode = "checkpoint"' + text[at + len(MODE_LINE):]
     # the tests run on the CPU (no environment probe, one torch import fewer)
-    at = text.index('device = "auto"', text.index(QUESTION_HEAD))
-    return text[:at] + 'device = "cpu"' + text[at + len('device = "auto"'):]
+    return with_setting(checkpoint_mode("4b"), "4b", 'device = "auto"', 'device = "cpu"')
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +139,7 @@ def test_checkpoint_file_problems_are_said_without_reading_it(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
     blob, problem = training.read_checkpoint(sub, CKPT, 64)
-    assert blob is None and "model.ckpt is missing" in problem and "state dict" in problem
+    assert blob is None and "model.ckpt is not found" in problem and "state dict" in problem
     (tmp_path / "elsewhere").write_bytes(b"x")
     (sub / CKPT).symlink_to(tmp_path / "elsewhere")
     assert "not a regular file" in training.read_checkpoint(sub, CKPT, 64)[1]
@@ -152,6 +147,11 @@ def test_checkpoint_file_problems_are_said_without_reading_it(tmp_path):
     (sub / CKPT).write_bytes(b"x" * (2 ** 20 + 1))
     assert "over the 1 MB cap" in training.read_checkpoint(sub, CKPT, 1)[1]
     assert training.read_checkpoint(sub, CKPT, 2)[0] == b"x" * (2 ** 20 + 1)
+    outside = tmp_path / "outside"  # a folder on the way that links out of the submission
+    outside.mkdir()
+    (outside / CKPT).write_bytes(b"secret")
+    (sub / "saved").symlink_to(outside)
+    assert "not inside your submission" in training.read_checkpoint(sub, f"saved/{CKPT}", 64)[1]
 
 
 @pytest.mark.slow  # about 15 s: the one-child loader test above covers the refusal itself
@@ -177,4 +177,4 @@ def test_missing_or_malicious_checkpoint_costs_the_accuracy_check_only(rubric_fi
                                mode="checkpoint", checkpoint_problem=training.read_checkpoint(
                                    sub, CKPT, 64)[1])
     verdict = training.judge_accuracy(missing, rubric.check("4b.2"), Feedback())
-    assert verdict.fraction == 0 and "model.ckpt is missing from your submission" in verdict.message
+    assert verdict.fraction == 0 and "model.ckpt is not found in your submission" in verdict.message

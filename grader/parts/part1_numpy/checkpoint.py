@@ -15,6 +15,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ...core.submitted_files import file_of
+
 _MB = 1024 * 1024
 _MAX_ENTRIES = 100  # zip entries read; a checkpoint holds a handful of arrays
 # what reading a damaged or hostile file may raise (never a grader error)
@@ -34,19 +36,6 @@ class Checkpoint:
 def describe(expected: Mapping[str, Sequence[int]]) -> str:
     """'W1 (3072, 150), b1 (150,), ...': what a checkpoint must hold."""
     return ", ".join(f"{name} {tuple(shape)}" for name, shape in expected.items())
-
-
-def _file_of(submission: Path, relpath: str) -> tuple[Path | None, str]:
-    """The checkpoint's path, or (None, why it cannot be read) for missing or odd files."""
-    root = Path(submission).resolve()
-    path = root / relpath
-    if not path.exists() and not path.is_symlink():
-        return None, "not found in your submission"
-    if path.is_symlink() or not path.is_file():
-        return None, "is not a regular file (a symlink or a folder?)"
-    if root not in path.resolve().parents:  # a folder on the way is a symlink out
-        return None, "is not inside your submission folder"
-    return path, ""
 
 
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -121,7 +110,7 @@ def load(submission: Path, relpath: str, expected: Mapping[str, Sequence[int]],
     expected: array name -> shape, in the order messages list them. Arrays must be real
     numbers of exactly these shapes, all finite; no other arrays may be present.
     """
-    path, problem = _file_of(submission, relpath)
+    path, problem = file_of(submission, relpath)
     if path is None:
         return None, f"{relpath} {problem}"
     size = path.stat().st_size

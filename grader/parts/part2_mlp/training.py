@@ -19,6 +19,7 @@ from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
 from ...core.judge import Verdict, accuracy, accuracy_line, curve, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
+from ...core.submitted_files import read_capped
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
@@ -58,19 +59,14 @@ def mode_line(trained: Trained) -> str:
 def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
     """(the checkpoint file's bytes, '') or (None, what is wrong). Read as bytes only: the
     grader never unpickles it (a sandboxed child loads it with weights_only=True)."""
-    how = (f"Hint: submit {name}, the state dict `python ex2_pytorch.py` saves "
-           "(torch.save(model.state_dict(), ...)) from your best epoch, next to ex2_pytorch.py.")
-    path = submission / name
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        return None, f"{name} is not a regular file.\n{how}"
-    if not path.exists():
-        return None, f"{name} is missing from your submission.\n{how}"
-    size = path.stat().st_size
-    if size > max_mb * 2 ** 20:
-        return None, (f"{name} is {size / 2 ** 20:.1f} MB, over the {max_mb:g} MB cap.\nHint: "
-                      "save model.state_dict() only (no optimizer state), with the declared "
-                      "hidden_size.")
-    return path.read_bytes(), ""
+    blob, problem = read_capped(submission, name, max_mb)
+    if blob is not None:
+        return blob, ""
+    how = ("save model.state_dict() only (no optimizer state), with the declared hidden_size"
+           if "cap" in problem else
+           f"submit {name}, the state dict `python ex2_pytorch.py` saves "
+           "(torch.save(model.state_dict(), ...)) from your best epoch, next to ex2_pytorch.py")
+    return None, f"{problem}.\nHint: {how}."
 
 
 def train_submission(grading: GradingContext) -> Trained:
