@@ -121,7 +121,18 @@ MUTANTS = (
            "5c", "inverse-time decay", says="inverse-time decay"),
 )
 
+def _main_at_top_level() -> tuple[str, str]:
+    """The reference's __main__ block, and the same lines at top level: the public
+    template's style, which trains (and reads the data) at import."""
+    text = REFERENCE.read_text()
+    block = text[text.index('if __name__ == "__main__":\n'):]
+    body = block.split("\n", 1)[1]
+    return block, "\n".join(line[4:] for line in body.split("\n"))
+
+
 VARIANTS = (
+    Mutant("trains_at_import", (_main_at_top_level(),), "",
+           "the driver at top level, no __main__ guard (the public template's style)"),
     Mutant("relu_hidden", ((FORWARD_ACT, FORWARD_ACT.replace("sigmoid(z)", "np.maximum(0, z)")),
                            (BACKWARD_ACT, BACKWARD_ACT.replace("sigmoid_prime(Zs[i - 1])",
                                                                "(Zs[i - 1] > 0)"))),

@@ -146,7 +146,9 @@ def _stopped(trained: Trained) -> Verdict | None:
     """A zero verdict when the run gave no result (how far it got, when its budget
     stopped it), else None."""
     run, budget = trained.run, trained.budget
-    if run.failure is None or run.failure.kind not in STOPPED or budget is None:
+    if run.failure is None:  # the run's own case ("best") may have failed
+        return failure_verdict(run, "best", what="train() with your SETTINGS")
+    if run.failure.kind not in STOPPED or budget is None:
         return failure_verdict(run, what="train() with your SETTINGS")
     done = trained.progress[0] if trained.progress else 0
     lines = [f"train() with your SETTINGS was stopped by its time budget of "
