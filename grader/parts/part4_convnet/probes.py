@@ -297,8 +297,10 @@ def train_convnet(ctx):
     if not callable(train) or isinstance(train, type):
         ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
                  "device, num_epochs, learning_rate)")
-    X = torch.from_numpy(np.array(np.load(files["X_train"], mmap_mode="r"), dtype=np.float32))
-    y = torch.from_numpy(np.load(files["y_train"], allow_pickle=False).astype(np.int64))
+    X = np.load(files["X_train"], mmap_mode="r")
+    rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])  # a progress run's
+    X = torch.from_numpy(np.array(X[:rows], dtype=np.float32))
+    y = torch.from_numpy(np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64))
     batch_size, epochs = int(s["batch_size"]), int(s["num_epochs"])
     shuffle = torch.Generator()
     shuffle.manual_seed(seed)
@@ -313,6 +315,12 @@ def train_convnet(ctx):
     ctx.put("losses", np.array(losses, dtype=np.float64))
     ctx.put("steps", steps[0])
     ctx.put("batches", loader.done)
+    ctx.put("test_logits", _test_logits(ctx, torch, model, device))
+
+
+def _test_logits(ctx, torch, model, device):
+    """The model's logits (N, 10) for the test digits ctx.inputs["X_test"], in eval mode,
+    1,000 at a time."""
     test = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X_test"], dtype=np.float32))
     ctx.call(model.eval)
     param = next(model.parameters(), None)
@@ -322,4 +330,41 @@ def train_convnet(ctx):
         for start in range(0, test.shape[0], 1000):
             x = test[start:start + 1000].to(device=device, dtype=dtype)
             outs.append(ctx.array(ctx.call(model, x), "forward's output", dtype="float32"))
-    ctx.put("test_logits", np.concatenate(outs))
+    return np.concatenate(outs)
+
+
+STATE_KEYS = ("state_dict", "model_state_dict", "model")  # a state dict saved inside a dict
+
+
+def evaluate_checkpoint(ctx):
+    """7d in checkpoint mode: the submitted state dict (its bytes are ctx.inputs
+    ["checkpoint"]; the file itself is never copied into a sandbox) loaded with
+    torch.load(weights_only=True), which refuses any pickled object other than tensors
+    and plain containers, into ConvNet(); records the logits of the test digits."""
+    import io
+
+    torch, device = ctx.torch()
+    model = _build(ctx, torch, _class(ctx, ctx.import_student(MODULE)))
+    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
+    name = ctx.params["checkpoint"]
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
+        text = str(exc).strip().splitlines()
+        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
+                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
+    if isinstance(state, dict):
+        for key in STATE_KEYS:
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
+                 "(names -> tensors): save model.state_dict()")
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+        ctx.fail("checkpoint", f"{name} does not fit your ConvNet(): "
+                 + " ".join(str(exc).split())[:600])
+    model = ctx.call(model.to, device)
+    ctx.put("test_logits", _test_logits(ctx, torch, model, device))

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import settings
 from .layers import PROBES
-from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
 from ...core.judge import Verdict, shaped
 from ...core.rubric import Check
 from ...core.sandbox import ProbeRun
@@ -37,6 +37,10 @@ class Trained:
     run: ProbeRun | None = None  # the training run, when it ran
     data: object | None = None  # grader.data.prepare.PreparedData (MNIST)
     device: str = "cpu"  # where it trained: "cpu" or "cuda"
+    mode: str = "retrain"  # the rubric's mode for 7d: "retrain" or "checkpoint"
+    checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
+    checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
+    checkpoint_file: str = ""  # checkpoint mode: the file's name in the submission
 
 
 def train_submission(grading: GradingContext, check: Check) -> Trained:
@@ -48,10 +52,77 @@ def train_submission(grading: GradingContext, check: Check) -> Trained:
         return Trained(None, problem)
     data = grading.data(QUESTION)
     files = {k: str(data.files[k]) for k in ("X_train", "y_train")}
-    run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind, data_files=files,
-                        params={"settings": declared.params(), "seed": grading.rubric.seed},
-                        inputs={"X_test": np.asarray(data.load("X_test"))})
-    return Trained(declared, "", run, data, grading.device_for(QUESTION))
+    params = {"settings": declared.params(), "seed": grading.rubric.seed}
+    test = {"X_test": np.asarray(data.load("X_test"))}
+    mode = grading.rubric.question(QUESTION).mode
+    if mode == "retrain":
+        run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind,
+                            data_files=files, params=params, inputs=test)
+        return Trained(declared, "", run, data, grading.device_for(QUESTION))
+    # checkpoint mode: a short progress run of train() (progress_iters steps, whole epochs,
+    # on the first progress_rows digits), then the submitted state dict evaluated, both in
+    # ONE child (torch imported once), under the check's limits
+    rows = min(int(check.value("progress_rows", data.kind)), len(data.load("y_train")))
+    per_epoch = -(-rows // declared.batch_size)
+    epochs = max(1, -(-int(check.value("progress_iters", data.kind)) // per_epoch))
+    calls = [ProbeCall("train_convnet", {"settings": {**declared.params(), "num_epochs": epochs},
+                                         "rows": rows}, test)]
+    name = str(check.value("checkpoint"))
+    blob, problem = read_checkpoint(grading.submission, name, float(check.value("max_checkpoint_mb")))
+    if blob is not None:
+        calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": name},
+                               {"checkpoint": np.frombuffer(blob, dtype=np.uint8), **test}))
+    runs = grading.probe_calls(PROBES, calls, check.id, params=params, kind=data.kind,
+                               data_files=files)
+    return Trained(declared, "", runs[0], data, grading.device_for(QUESTION), mode,
+                   runs[1] if blob is not None else None, problem, name)
+
+
+def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
+    """(the checkpoint file's bytes, '') or (None, what is wrong). Read as bytes only: the
+    grader never unpickles it (a sandboxed child loads it with weights_only=True)."""
+    how = (f"Hint: submit {name}, the state dict of your trained ConvNet "
+           f"(torch.save(model.state_dict(), \"{name}\")), next to convnet_mnist.py.")
+    path = submission / name
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return None, f"{name} is not a regular file.\n{how}"
+    if not path.exists():
+        return None, f"{name} is missing from your submission.\n{how}"
+    size = path.stat().st_size
+    if size > max_mb * 2 ** 20:
+        return None, (f"{name} is {size / 2 ** 20:.1f} MB, over the {max_mb:g} MB cap.\nHint: "
+                      "save model.state_dict() only (no optimizer state).")
+    return path.read_bytes(), ""
+
+
+def accuracy(logits, labels: np.ndarray) -> float:
+    """Fraction of rows whose highest logit is their label."""
+    return float(np.mean(np.argmax(np.asarray(logits, dtype=np.float64), axis=1) == labels))
+
+
+def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
+    """Checkpoint mode: whether the progress run learned (the mean loss of its last quarter
+    of steps min_loss_drop below the first step's, and the grader's test accuracy of the
+    model it left min_acc_above_chance above chance), and a line saying so."""
+    run, kind = trained.run, trained.data.kind
+    losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
+    labels = np.asarray(trained.data.load("y_test"))
+    logits, _ = shaped(run.values.get("test_logits"), (len(labels), NUM_CLASSES), "logits")
+    acc = accuracy(logits, labels) if logits is not None else 0.0
+    drop_needed = float(check.value("min_loss_drop", kind))
+    above = float(check.value("min_acc_above_chance", kind))
+    chance = 1.0 / NUM_CLASSES
+    if len(losses) < 4 or not np.all(np.isfinite(losses)):
+        return False, ("the short run of your train() gave no usable loss curve.\nHint: "
+                       "train() must compute the loss with nn.CrossEntropyLoss on every batch.")
+    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
+    drop = (first - last) / first if first > 0 else 0.0
+    line = (f"short run of your train() ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
+            f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed), test "
+            f"accuracy {100 * acc:.1f}% (more than {100 * (chance + above):.0f}% needed)")
+    if drop >= drop_needed and acc > chance + above:
+        return True, line
+    return False, "it did not learn: " + line
 
 
 def data_name(data) -> str:
@@ -85,6 +156,8 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     failed = failure_verdict(run, what="the training run")
     if failed is not None:
         return Verdict(0.0, "\n".join(opening + [failed.message]))
+    if trained.mode == "checkpoint":
+        return judge_checkpoint(trained, check, feedback, opening)
     labels = np.asarray(data.load("y_test"))
     logits, problem = shaped(run.values.get("test_logits"), (len(labels), NUM_CLASSES),
                              "the trained ConvNet's output on the test digits",
@@ -118,3 +191,36 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
                 "check the training step (zero_grad, backward, step, in that order) and tune "
                 "num_epochs and learning_rate.")
     return Verdict(0.0, "\n".join(lines + ["Hint: " + hint]))
+
+
+def judge_checkpoint(trained: Trained, check: Check, feedback: Feedback,
+                     opening: list[str]) -> Verdict:
+    """7d.1 in checkpoint mode: the submitted state dict's test accuracy against the
+    threshold, counted only when the short run of train() learned (require_progress)."""
+    name, data = trained.checkpoint_file, trained.data
+    lines = [f"Mode: checkpoint (the grader evaluates the state dict you submitted in {name}; "
+             "a short run of your train() must show learning)."] + opening
+    feedback.record(mode="checkpoint", dataset="mnist", dataset_kind=data.kind,
+                    device=trained.device)
+    learned, said = progress_findings(trained, check)
+    lines.append(said[0].upper() + said[1:] + ".")
+    if trained.checkpoint is None:
+        return Verdict(0.0, "\n".join(lines + [trained.checkpoint_problem]))
+    failed = failure_verdict(trained.checkpoint, what=f"your checkpoint {name}")
+    if failed is not None:
+        return Verdict(0.0, "\n".join(lines + [failed.message, "Hint: submit the state dict of "
+                                              f"your trained ConvNet: torch.save(model.state_dict(), \"{name}\")."]))
+    labels = np.asarray(data.load("y_test"))
+    logits, problem = shaped(trained.checkpoint.values.get("test_logits"),
+                             (len(labels), NUM_CLASSES), "your checkpoint's output on the test digits")
+    if problem:
+        return Verdict(0.0, "\n".join(lines + [problem]))
+    acc, threshold = accuracy(logits, labels), float(check.value("threshold", data.kind))
+    feedback.record(test_accuracy=acc, threshold=threshold)
+    lines.append(f"Your checkpoint on {data_name(data)}: test accuracy {100 * acc:.1f}% "
+                 f"(needs >= {100 * threshold:.1f}%)")
+    if check.get("require_progress") and not learned:
+        return Verdict(0.0, "\n".join(lines + ["Your checkpoint is not graded because the "
+                                              "short run of your train() did not learn "
+                                              "(require_progress is set)."]))
+    return Verdict(1.0 if acc >= threshold else 0.0, "\n".join(lines))
