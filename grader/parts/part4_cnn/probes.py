@@ -220,7 +220,12 @@ def structure(ctx):
     model, used = _build_cnn(ctx, torch, _class(ctx, module, "CNN"))
     ctx.put("inp_dim", used)
     x = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
-    tracer.put(ctx, "", tracer.run(ctx, model, x))
+    try:
+        out = tracer.run(ctx, model, x)
+    except Exception:  # noqa: BLE001 - a StudentFailure: the layers before it still tell
+        ctx.put("events", tracer.events)
+        raise
+    tracer.put(ctx, "", out)
 
 
 def blocks(ctx):

@@ -17,6 +17,12 @@ def test_cnn_structure(grading, check, feedback):
     images = rng.standard_normal((rows, 3, 32, 32)).astype(np.float32)
     run = grading.probe(PROBES, "structure", check.id, inputs={"X": images})
     verdict = failure_verdict(run, what="CNN((3, 32, 32), 10)")
+    if verdict is not None and run.values.get("events"):
+        # forward crashed after some layers: what those did is often why (a size
+        # the dense blocks did not expect)
+        before = structure.walk(run.values["events"]).problems
+        if before:
+            verdict = Verdict(0.0, "\n".join([verdict.message, "Before that:"] + before))
     if verdict is None:
         problems, summary = structure.judge_cnn(run, rows, NUM_CLASSES)
         feedback.record(layers=summary, inp_dim=str(run.values.get("inp_dim", "")))

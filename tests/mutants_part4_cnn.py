@@ -1,0 +1,205 @@
+"""The catalogue of what Part 4's seed-003 grader catches: mutants of reference/'s
+build_net.py and theory.py, one student bug each (ASSIGNMENT.md's list for seed 003 and
+issue 12's), and correct variants written unlike the reference, which keep full marks.
+
+A mutant is a small named edit of one reference file (old text -> new text) and the
+checks it must lose points on, each at its own question: structure bugs at 6b (6b.1, the
+CNN as a whole, already tells each of them apart), the numpy answers at 6a or 6d.
+tests/test_part4_cnn_mutants.py grades every entry.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reference"
+FILES = ("build_net.py", "theory.py", "algo_train.py", "main.py")
+
+CONV_2 = "        self.conv_2 = nn.Conv2d(out_ch, out_ch, kernel, stride=1, padding=padding)\n"
+FLAT = "        flat = CHANNELS[1] * (height // 4) * (width // 4)\n"
+POOL = "        self.max_pool = nn.MaxPool2d(kernel_size=2, stride=2)\n"
+DENSE_FORWARD = """        x = self.fc(x)
+        if self.relu is not None:
+            x = self.relu(x)
+        return x
+"""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One characteristic student bug (or, in VARIANTS, a correct rewrite)."""
+
+    name: str
+    file: str  # the reference file edited
+    edits: tuple[tuple[str, str], ...]  # (old, new) replacements in it
+    loses: tuple[str, ...]  # check ids that must lose points (none for a variant)
+    bug: str  # what a student did
+    says: str = ""  # a phrase the feedback of the first check it loses must contain
+    keeps: tuple[str, ...] = ()  # questions graded alongside that must keep full marks
+
+    def text(self) -> str:
+        text = (REFERENCE / self.file).read_text()
+        for old, new in self.edits:
+            if old not in text:
+                raise AssertionError(f"mutant {self.name}: {old!r} not in {self.file}")
+            text = text.replace(old, new)
+        return text
+
+    def write(self, dest: Path) -> Path:
+        """A submission folder: reference/'s seed-003 files with this edit; returns it."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            shutil.copyfile(REFERENCE / name, dest / name)
+        (dest / self.file).write_text(self.text())
+        return dest
+
+
+MUTANTS = (
+    Mutant("stride_two_conv", "build_net.py", (
+        (CONV_2, CONV_2.replace("stride=1", "stride=2")),
+        (FLAT, FLAT.replace("// 4", "// 16"))), ("6b.1",),
+        "the second convolution of each block has stride 2 (the flattened size adjusted)",
+        says="conv 2 of block 1 (conv_b_1.conv_2) maps 32x32 to 16x16 (stride 2): keep "
+             "stride 1 and leave downsampling to MaxPool2d"),
+    Mutant("no_padding", "build_net.py", (("padding = (kernel - 1) // 2", "padding = 0"),),
+           ("6b.1",), "convolutions without padding (the dense block's size left as is)",
+           says="conv 1 of block 1 (conv_b_1.conv_1) maps 32x32 to 30x30 (kernel 3, padding 0): "
+                "pad by (kernel - 1) / 2 = 1"),
+    Mutant("average_pooling", "build_net.py", ((POOL, POOL.replace("MaxPool2d", "AvgPool2d")),),
+           ("6b.1",), "average pooling instead of max-pooling",
+           says="is average pooling (avg_pool2d), mapping 32x32 to 16x16: only max-pooling "
+                "may downsample"),
+    Mutant("third_conv_block", "build_net.py", (
+        ("        self.conv_b_2 = ConvBlock(KERNEL, CHANNELS[0], CHANNELS[1])\n",
+         "        self.conv_b_2 = ConvBlock(KERNEL, CHANNELS[0], CHANNELS[1])\n"
+         "        self.conv_b_3 = ConvBlock(KERNEL, CHANNELS[1], CHANNELS[1])\n"),
+        ("        x = self.conv_b_2(x)\n", "        x = self.conv_b_2(x)\n        x = self.conv_b_3(x)\n"),
+        (FLAT, FLAT.replace("// 4", "// 8"))), ("6b.1",), "a third conv block",
+        says="3 conv blocks (convolutions ending in a max-pool); the handout's CNN has exactly 2"),
+    Mutant("relu_on_output", "build_net.py", (
+        ("DenseBlock(HIDDEN, out_dim, act_type=None)", "DenseBlock(HIDDEN, out_dim)"),),
+        ("6b.1",), "a ReLU on the output dense block",
+        says="forward puts a ReLU after the output block's Linear layer"),
+    Mutant("dense_block_crashes_without_activation", "build_net.py", (
+        (DENSE_FORWARD, "        return self.relu(self.fc(x))\n"),), ("6b.1",),
+        "DenseBlock calls self.relu even when act_type is not 'relu' (it is None then)",
+        says="TypeError: 'NoneType' object is not callable"),
+    Mutant("bias_gradients_without_the_2", "theory.py", (
+        ("dL_db2 = -2.0 * (t - y)", "dL_db2 = -(t - y)"),), ("6d.1", "6d.2"),
+        "dL/dy = -(t - y): the factor 2 of the square dropped", keeps=("6a",),
+        says="off by a factor of 2: the derivative of"),
+    Mutant("formula_without_floor", "theory.py", (
+        ("(kernel - 1) - 1) // stride + 1", "(kernel - 1) - 1) / stride + 1"),), ("6a.1", "6a.2"),
+        "equation (5) without the floor", keeps=("6d",),
+        says="round the division down"),
+)
+
+VARIANT_BUILD_NET = '''"""A correct CNN written unlike the reference: nn.Sequential blocks, padding='same',
+functional ReLU and max-pooling, a flatten module, and inp_dim taken as channels or
+(channels, height, width)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, kernel, inp_ch, out_ch):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(inp_ch, out_ch, kernel, padding='same'),
+                                    nn.Conv2d(out_ch, out_ch, kernel, padding='same')])
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return F.max_pool2d(x, 2)
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, inp, out, act_type='relu'):
+        super().__init__()
+        self.layer = nn.Sequential(nn.Linear(inp, out), nn.ReLU()) if act_type == 'relu' \\
+            else nn.Sequential(nn.Linear(inp, out))
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class CNN(nn.Module):
+    def __init__(self, inp_dim, out_dim):
+        super().__init__()
+        channels = inp_dim if isinstance(inp_dim, int) else inp_dim[0]
+        self.features = nn.Sequential(ConvBlock(5, channels, 6), ConvBlock(3, 6, 12),
+                                      nn.Flatten())
+        self.classifier = nn.Sequential(DenseBlock(12 * 8 * 8, 32),
+                                        DenseBlock(32, out_dim, act_type='linear'))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+'''
+
+PUBLIC_STYLE_BUILD_NET = '''"""build_net.py as public solutions hand it in: the blocks, then a quick test that builds
+the network and trains it at import (no __main__ guard)."""
+import scipy.io as sio
+import torch
+import torch.nn as nn
+
+stats = sio.loadmat('image_stats.mat')
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, kernel, inp_ch, out_ch):
+        super().__init__()
+        self.conv_1 = nn.Conv2d(inp_ch, out_ch, kernel, padding=kernel // 2)
+        self.relu_1 = nn.ReLU()
+        self.conv_2 = nn.Conv2d(out_ch, out_ch, kernel, padding=kernel // 2)
+        self.relu_2 = nn.ReLU()
+        self.max_pool = nn.MaxPool2d(2, 2)
+
+    def forward(self, x):
+        return self.max_pool(self.relu_2(self.conv_2(self.relu_1(self.conv_1(x)))))
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, inp, out, act_type='relu'):
+        super().__init__()
+        self.fc = nn.Linear(inp, out)
+        self.relu = nn.ReLU() if act_type == 'relu' else None
+
+    def forward(self, x):
+        x = self.fc(x)
+        return self.relu(x) if self.relu is not None else x
+
+
+class CNN(nn.Module):
+    def __init__(self, inp_dim, out_dim):
+        super().__init__()
+        self.conv_b_1 = ConvBlock(3, inp_dim[0], 8)
+        self.conv_b_2 = ConvBlock(3, 8, 16)
+        self.dense_b_1 = DenseBlock(16 * 8 * 8, 32)
+        self.dense_b_2 = DenseBlock(32, out_dim, act_type='linear')
+
+    def forward(self, x):
+        x = self.conv_b_2(self.conv_b_1(x))
+        return self.dense_b_2(self.dense_b_1(x.view(x.size(0), -1)))
+
+
+net = CNN((3, 32, 32), 10).cuda()
+opt = torch.optim.Adam(net.parameters())
+for epoch in range(100):
+    x = torch.randn(4096, 3, 32, 32).cuda()
+    loss = net(x).sum()
+    loss.backward()
+    opt.step()
+torch.save(net.state_dict(), 'net.pth')
+'''
+
+
+def write_variant(dest: Path, build_net: str) -> Path:
+    """A submission folder with reference/'s files and this build_net.py."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        shutil.copyfile(REFERENCE / name, dest / name)
+    (dest / "build_net.py").write_text(build_net)
+    return dest

@@ -1,0 +1,84 @@
+"""Part 4's seed-003 catalogue (tests/mutants_part4_cnn.py): every mutant loses points at
+its own question with a message naming the bug; the correct variants keep full marks; a
+build_net.py that trains at import is graded without training.
+
+Structure mutants are graded on 6b.1 alone, in-process (one sandboxed torch child each,
+as the grader makes it); the theory.py mutants on 6a and 6d with the CLI (numpy children).
+"""
+from __future__ import annotations
+
+import pytest
+
+from grader.core import rubric
+from grader.core.grading import Feedback, GradingContext
+from grader.parts.part4_cnn import test_6b_structure
+from mutants_part4_cnn import (MUTANTS, PUBLIC_STYLE_BUILD_NET, VARIANT_BUILD_NET,
+                               write_variant)
+from test_e2e_part1 import by_id, grade
+
+pytest.importorskip("torch")
+
+RUBRIC = rubric.load()
+STRUCTURE = [m for m in MUTANTS if m.loses[0].startswith("6b")]
+THEORY = [m for m in MUTANTS if not m.loses[0].startswith("6b")]
+
+
+def check_6b(submission, check_id="6b.1"):
+    """(fraction, message and notes, sandbox seconds) of one 6b check, run as the suite
+    runs it."""
+    grading = GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
+                             progress=False)
+    feedback = Feedback()
+    test = {"6b.1": test_6b_structure.test_cnn_structure,
+            "6b.2": test_6b_structure.test_blocks_alone}[check_id]
+    try:
+        test.__wrapped__(grading, RUBRIC.check(check_id), feedback) \
+            if hasattr(test, "__wrapped__") else test(grading, RUBRIC.check(check_id), feedback)
+    except BaseException as exc:  # noqa: BLE001 - conclude fails the test on lost points
+        if "Failed" not in type(exc).__name__:
+            raise
+    notes = [n for r in grading.probe_runs for n in r.notes]  # the plugin shows these
+    return feedback.fraction, "\n".join(feedback.lines + notes), sum(
+        r.wall_seconds for r in grading.probe_runs)
+
+
+@pytest.mark.parametrize("mutant", STRUCTURE, ids=[m.name for m in STRUCTURE])
+def test_structure_mutant_loses_6b(mutant, tmp_path):
+    fraction, message, _ = check_6b(mutant.write(tmp_path / "sub"))
+    assert fraction == 0, message
+    assert mutant.says in message, message
+
+
+@pytest.mark.parametrize("mutant", THEORY, ids=[m.name for m in THEORY])
+def test_theory_mutant_loses_only_its_question(mutant, tmp_path):
+    sub = mutant.write(tmp_path / "sub")
+    tests = by_id(grade(sub, tmp_path / "out", ",".join(sorted(
+        {c.split(".")[0] for c in mutant.loses} | set(mutant.keeps)))))
+    for check_id in mutant.loses:
+        assert tests[check_id]["score"] == 0, tests[check_id]["output"]
+    assert mutant.says in tests[mutant.loses[0]]["output"]
+    for check_id, test in tests.items():
+        if check_id.split(".")[0] in mutant.keeps:
+            assert test["score"] == test["max_score"], test["output"]
+
+
+def test_a_variant_written_unlike_the_reference_keeps_full_marks(tmp_path):
+    """nn.Sequential and ModuleList, padding='same', F.relu, F.max_pool2d, nn.Flatten,
+    act_type='linear' for the output block, kernels 5 and 3."""
+    sub = write_variant(tmp_path / "sub", VARIANT_BUILD_NET)
+    said = {}
+    for check_id in ("6b.1", "6b.2"):
+        fraction, said[check_id], _ = check_6b(sub, check_id)
+        assert fraction == 1, said[check_id]
+    assert "block 1: conv 3->6 at 32x32, conv 6->6 at 32x32, max-pool to 16x16" in said["6b.1"]
+    assert "dense: 768 -> 32, 32 -> 10" in said["6b.1"]
+
+
+def test_a_build_net_that_trains_at_import_is_graded_without_training(tmp_path):
+    """.mat statistics, a CUDA network and a training loop at import (no __main__ guard):
+    6b reads the classes only, trains nothing, and says which lines it did not run."""
+    sub = write_variant(tmp_path / "sub", PUBLIC_STYLE_BUILD_NET)
+    fraction, message, seconds = check_6b(sub)
+    assert fraction == 1, message
+    assert seconds < 60  # nothing trained: 100 epochs at import would take minutes
+    assert "build_net.py lines" in message and "not run by the grader" in message
