@@ -4,9 +4,11 @@ correct variants written unlike the reference, which keep full marks.
 
 A mutant is a small named edit of the reference (old text -> new text), the question it
 must lose points at, and a phrase its feedback must contain (the hint naming the bug).
-tests/test_part3_mutants.py grades each at its own question and at the other cheap ones
-(5a, 5b, 5c), which it must keep; 5d (a CIFAR-10 training) is graded for the reference,
-the template and one variant only (tests/test_part3_training.py).
+tests/test_part3_mutants.py grades each at every check of 5a-5c: it loses its own
+question and keeps the others. 5d (a CIFAR-10 training, about 20 s) is graded for the
+reference and the template only (tests/test_part3_e2e.py); none of these bugs stops a
+network from training, and the rubric's calibration says what a train() that never
+updates reaches.
 """
 from __future__ import annotations
 

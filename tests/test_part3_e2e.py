@@ -71,3 +71,34 @@ def test_template_scores_zero_with_reasons(template):
         assert "NotImplementedError" in template[check_id]["output"], template[check_id]["output"]
     assert "not answered (still None)" in template["7a.1"]["output"]
     assert "not answered (still None)" in template["5f.1"]["output"]
+
+
+@pytest.mark.slow  # about 20 s: a training run cut by its budget (excluded by default)
+def test_training_past_its_budget_says_how_far_it_got(tmp_path):
+    """A train() far slower than the grader's own step is stopped by 5d's budget (here a
+    rubric copy with a 12 s ceiling), and both checks say how far it got."""
+    from dataclasses import replace
+
+    from grader.core import rubric as rubric_mod
+    from grader.core.grading import Feedback, GradingContext
+    from grader.parts.part3_scratch import training
+    from mutants_part3 import UPDATE_CALL, Mutant
+
+    shipped = rubric_mod.load()
+
+    def cut(check):
+        if check.id != "5d.2":
+            return check
+        return replace(check, params={**check.params, "wall_seconds": 12, "cpu_seconds": 12})
+    rubric = replace(shipped, questions=tuple(replace(q, checks=tuple(cut(c) for c in q.checks))
+                                              for q in shipped.questions))
+    slow = Mutant("slow_steps", ((UPDATE_CALL, UPDATE_CALL + "                "
+                                  "__import__('time').sleep(0.1)\n"),), "5d", "slow steps")
+    grading = GradingContext(slow.write(tmp_path / "sub"), None, public_only=False, full=False,
+                             rubric=rubric, progress=False)
+    trained = training.train_submission(grading)
+    for check_id, judge in (("5d.1", training.judge_learned), ("5d.2", training.judge_accuracy)):
+        verdict = judge(trained, rubric.check(check_id), Feedback())
+        assert verdict.fraction == 0
+        assert "stopped by its time budget of 12 s, the rubric's ceiling" in verdict.message
+        assert "of 630 steps" in verdict.message
