@@ -159,8 +159,9 @@ def schedule_variants(eta: float, k: float, epochs: np.ndarray, steps: np.ndarra
     return [
         ("the schedule is applied per iteration (t counts minibatches): t is the epoch",
          eta * np.exp(-k * steps)),
-        ("the learning rate never decays: it is reset to eta every minibatch (the template's "
-         "`eta_current = eta` in the batch loop); set it once per epoch",
+        ("the learning rate never decays: is the schedule missing, or is it reset to eta "
+         "every minibatch (the template's `eta_current = eta` in the batch loop)? Set "
+         "eta * exp(-k * t) once per epoch",
          np.full(len(steps), eta)),
         ("the decayed rate is reset to eta after the first minibatch of each epoch: set "
          "eta_current once per epoch and keep it for all its minibatches",

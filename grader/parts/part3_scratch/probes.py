@@ -157,7 +157,8 @@ def _softmax(Z):
 
 def _grader_passes(net, grads, counter):
     """A forward_pass (sigmoid hidden layers, softmax output, with the network's current
-    parameters) and a backward_pass handing out the grader's gradients in turn."""
+    parameters), a backward_pass handing out the grader's gradients in turn, and a loss
+    (the mean cross-entropy): 5b and 5c judge the optimizer and the schedule only."""
     def forward_pass(x, *args, **kwargs):
         a = np.asarray(x, dtype=np.float64)
         Zs, As = [], [a]
@@ -173,7 +174,11 @@ def _grader_passes(net, grads, counter):
         counter[0] += 1
         return [g.copy() for g in gw], [g.copy() for g in gb]
 
-    return forward_pass, backward_pass
+    def loss(output, target, *args, **kwargs):
+        P = np.clip(np.asarray(output, dtype=np.float64), 1e-12, None)
+        return float(-np.sum(np.asarray(target) * np.log(P)) / P.shape[1])
+
+    return forward_pass, backward_pass, loss
 
 
 def _train_call(ctx, net, data, k):
@@ -222,7 +227,7 @@ def train_observed(ctx):
                       [ctx.inputs[f"{name}/gb{t}_{i}"] for i in range(L)]) for t in range(steps)]
             net = _make(ctx, module, s["sizes"], s["optimizer"], 0.0, weights, biases)
             counter = [0]
-            net.forward_pass, net.backward_pass = _grader_passes(net, grads, counter)
+            net.forward_pass, net.backward_pass, net.loss = _grader_passes(net, grads, counter)
             original = net.update_network
             log = {"before": [], "after": [], "gw": [], "gb": [], "eta": []}
 
