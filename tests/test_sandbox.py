@@ -393,6 +393,9 @@ def test_exception_names_the_student_line(tmp_path, probe, tiny_limits):
     assert run.failure.message.startswith("ZeroDivisionError: division by zero")
     assert run.failure.where == "student.py:3"
     assert "probe.py" not in run.failure.detail and "student.py" in run.failure.detail
+    # the traceback names the file as the student knows it, not the sandbox's copy
+    assert 'File "student.py", line 3, in f' in run.failure.detail
+    assert "grader-sandbox" not in run.failure.detail and "/sub/" not in run.failure.detail
 
 
 def test_missing_import_names_the_module(tmp_path, probe, tiny_limits):

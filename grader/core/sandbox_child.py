@@ -182,6 +182,10 @@ class ProbeContext:
         name = _safe_str(type(exc).__name__, 80)
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if os.path.realpath(f.filename).startswith(self.submission + os.sep)]
+        for i, frame in enumerate(frames):  # file names as the student knows them
+            relative = os.path.relpath(os.path.realpath(frame.filename), self.submission)
+            frames[i] = traceback.FrameSummary(relative, frame.lineno, frame.name,
+                                               line=frame.line)
         detail = "".join(traceback.format_list(frames[-6:]))
         return StudentFailure("exception", f"{name}: {_safe_str(exc)}{suffix}", where, detail)
 
