@@ -96,3 +96,20 @@ def test_grader_process_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=rubric_mod.RUBRIC_PATH.parents[1])
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_without_a_driver_the_device_is_the_cpu_without_importing_torch(tmp_path, monkeypatch):
+    """No NVIDIA driver: device_info answers from the machine, no sandboxed torch import;
+    GRADER_PROBE_DEVICE=1 asks the sandbox anyway."""
+    from grader.core import grading
+    ran = []
+    monkeypatch.setattr(grading, "run_probe", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(grading, "gpu_driver_present", lambda: False)
+    context = GradingContext(tmp_path, None, False, False, _rubric(tmp_path, "auto"), False)
+    info = context.device_info()
+    assert info["cuda_available"] is False and info["torch"] == grading.installed_version("torch")
+    assert not ran and context.device_for("1a") == "cpu"
+    assert "no GPU visible" in device_line(context)[0]
+    monkeypatch.undo()
+    monkeypatch.setenv("GRADER_PROBE_DEVICE", "1")
+    assert grading.gpu_driver_present()

@@ -16,7 +16,9 @@ lost.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
+import os
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -130,6 +132,22 @@ def _part_of(run: ProbeRun, prefix: str) -> ProbeRun:
                    failure=run.failure or run.case_failures.get(head))
 
 
+def gpu_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver (the only way torch sees CUDA on Linux):
+    its /proc entry or a /dev/nvidia* node. $GRADER_PROBE_DEVICE=1 says yes regardless."""
+    if os.environ.get("GRADER_PROBE_DEVICE") == "1":
+        return True
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia*"))
+
+
+def installed_version(package: str) -> str:
+    """The installed version of a distribution, read from its metadata (never imported)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 class GradingContext:
     """One grading run's settings, shared by every suite through the `grading` fixture."""
 
@@ -151,6 +169,10 @@ class GradingContext:
         """What torch sees inside the sandbox (grader/core/environment_probe.py), probed
         once per run: torch, cuda, cuda_available, gpu, cudnn; "error" when torch could
         not be imported there. The grader's own process never imports torch."""
+        if self._device_info is None and not gpu_driver_present():
+            # no NVIDIA driver: torch cannot see a GPU, so its import (6-10 s) is not paid
+            self._device_info = {"torch": installed_version("torch"), "cuda_available": False,
+                                 "gpu_count": 0, "probe": "skipped: no NVIDIA driver here"}
         if self._device_info is None:
             limits = self.rubric.limits.replace(
                 wall_seconds=max(self.rubric.limits.wall_seconds, 120),
