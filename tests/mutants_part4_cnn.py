@@ -203,3 +203,16 @@ def write_variant(dest: Path, build_net: str) -> Path:
         shutil.copyfile(REFERENCE / name, dest / name)
     (dest / "build_net.py").write_text(build_net)
     return dest
+
+# 6c: training code (graded by a training run each: tests/test_part4_cnn_e2e.py)
+NEVER_STEPS = Mutant("never_steps", "algo_train.py", (("            opt.step()\n", ""),),
+                     ("6c.1", "6c.2"), "opt.step() never called",
+                     says="the optimizer never stepped")
+# The course's own sup_trn prints torch.cuda.current_device() before anything else, with no
+# GPU check, and moves batches with .cuda() only when opt_dict['gpu']: the grader must
+# train it on a machine without a GPU (one short epoch is enough to show it runs).
+COURSE_CUDA_PRINT = Mutant("course_cuda_print", "algo_train.py", (
+    ("    if gpu:\n        print('Training on GPU ' + str(torch.cuda.current_device()))\n",
+     "    print('Pre-training on GPU ' + str(torch.cuda.current_device()))\n"),), (),
+    "the course's unconditional print of torch.cuda.current_device()")
+ONE_EPOCH_MAIN = ("    'num_epochs': 8,\n", "    'num_epochs': 1,\n")
