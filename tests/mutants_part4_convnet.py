@@ -128,12 +128,13 @@ VARIANTS = (
     Mutant("functional_relu_and_pool", ((INIT, """        self.conv1 = nn.Conv2d(1, 20, kernel_size=(5, 5))
         self.fc1 = nn.Linear(20 * 12 * 12, 100)
         self.fc2 = nn.Linear(100, 10)
-"""), (FORWARD, """        x = F.max_pool2d(F.relu(self.conv1(x)), kernel_size=2, stride=2)
+"""), (FORWARD, """        x = max_pool2d(F.relu(self.conv1(x)), kernel_size=2, stride=2)
         x = x.view(-1, 20 * 12 * 12)
         x = torch.relu(self.fc1(x))
         return self.fc2(x)
-"""), ("import torch.nn as nn\n", "import torch.nn as nn\nimport torch.nn.functional as F\n")),
-        (), "F.relu, torch.relu and F.max_pool2d instead of modules; x.view",
+"""), ("import torch.nn as nn\n", "import torch.nn as nn\nimport torch.nn.functional as F\n"
+                                 "from torch.nn.functional import max_pool2d\n")),
+        (), "F.relu, torch.relu and max_pool2d imported by name, instead of modules; x.view",
         checks=("7b.1", "7b.2")),
     Mutant("script_that_trains_at_import", (('\nif __name__ == "__main__":\n', "\n"),)
            + tuple((line, line[4:]) for line in MAIN.splitlines(keepends=True) if line.strip()),

@@ -117,16 +117,18 @@ def _settings(torch, module):
 class _Recorder:
     """Records the layers a forward pass applies (module docstring: how they are counted)."""
 
-    def __init__(self, torch, model):
+    def __init__(self, torch):
         self.torch, self.rows, self.inside, self.on = torch, [], 0, False
-        self.names = {id(m): n for n, m in model.named_modules()}
-        self.handles, self.patched = [], []
-        for module in model.modules():
-            if module is not model and not list(module.children()):
-                self.handles.append(module.register_forward_pre_hook(self._enter))
-                self.handles.append(module.register_forward_hook(self._leave))
-        self.leaves = [m for m in model.modules() if m is not model and not list(m.children())]
+        self.names, self.handles, self.patched, self.leaves = {}, [], [], []
         self.called = set()
+
+    def watch(self, model):
+        """Hooks every leaf module of the model (its layers)."""
+        self.names = {id(m): n for n, m in model.named_modules()}
+        self.leaves = [m for m in model.modules() if m is not model and not list(m.children())]
+        for module in self.leaves:
+            self.handles.append(module.register_forward_pre_hook(self._enter))
+            self.handles.append(module.register_forward_hook(self._leave))
 
     def _enter(self, module, args):
         self.inside += 1
@@ -140,7 +142,9 @@ class _Recorder:
                               _shape(out), _settings(self.torch, module)])
 
     def install(self):
-        """Wraps the functional activations and poolings (restored by remove())."""
+        """Wraps the functional activations and poolings (restored by remove()); done before
+        the student's module is imported, so `from torch.nn.functional import relu` gets
+        the wrapped function too."""
         for (path, name), kind in FUNCTIONS.items():
             owner = _owner(self.torch, path)
             original = getattr(owner, name, None)
@@ -184,6 +188,8 @@ def summary(ctx):
     parameter count, its modules with parameters that the forward never called, and the
     output's shape."""
     torch, _ = ctx.torch()
+    recorder = _Recorder(torch)
+    recorder.install()
     module = ctx.import_student(MODULE)
     model = _build(ctx, torch, _class(ctx, module))
     ctx.call(model.eval)
@@ -192,8 +198,7 @@ def summary(ctx):
     batch_size = int(ctx.params.get("batch_size", 0))
     if batch_size > 0 and batch_size != images.shape[0]:
         tries.append(images.repeat(math.ceil(batch_size / images.shape[0]), 1, 1, 1)[:batch_size])
-    recorder = _Recorder(torch, model)
-    recorder.install()
+    recorder.watch(model)
     failures = []
     try:
         for x in tries:
