@@ -97,11 +97,12 @@ MUTANTS = (
 )
 
 VARIANT_BUILD_NET = '''"""A correct CNN written unlike the reference: nn.Sequential blocks, padding='same',
-functional ReLU and max-pooling, a flatten module, and inp_dim taken as channels or
-(channels, height, width)."""
+functional ReLU and max-pooling (max_pool2d imported by name), a flatten module, and
+inp_dim taken as channels or (channels, height, width)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.functional import max_pool2d
 
 
 class ConvBlock(nn.Module):
@@ -113,7 +114,7 @@ class ConvBlock(nn.Module):
     def forward(self, x):
         for conv in self.convs:
             x = F.relu(conv(x))
-        return F.max_pool2d(x, 2)
+        return max_pool2d(x, 2)
 
 
 class DenseBlock(nn.Module):

@@ -59,8 +59,9 @@ def test_reference_trains_within_budget_and_clears_the_threshold_with_margin(ref
     assert "synthetic CIFAR-format data" in reference["6c.2"]["output"]
     budget = rubric.load().check("6c.2").value("wall_seconds", "synthetic")
     assert reference["6c.1"]["extra_data"]["sandbox_seconds"] < budget / 2
-    for check_id in ("6b.1", "6b.2", "6c.1"):
-        assert reference[check_id]["extra_data"]["sandbox_calls"] == 1  # torch once per check
+    for check_id in ("6b.1", "6c.1"):  # torch imported once for 6b, once for 6c
+        assert reference[check_id]["extra_data"]["sandbox_calls"] == 1
+    assert reference["6b.2"]["extra_data"]["sandbox_calls"] == 0  # 6b.1's child served it
     for check_id in ("6a.1", "6d.1"):  # theory.py's checks never import torch
         assert reference[check_id]["extra_data"]["sandbox_peak_rss_mb"] < 300
 

@@ -11,7 +11,7 @@ import pytest
 
 from grader.core import rubric
 from grader.core.grading import Feedback, GradingContext
-from grader.parts.part4_cnn import test_6b_structure
+from grader.parts.part4_cnn import steps
 from mutants_part4_cnn import (MUTANTS, PUBLIC_STYLE_BUILD_NET, VARIANT_BUILD_NET,
                                write_variant)
 from test_e2e_part1 import by_id, grade
@@ -24,21 +24,15 @@ THEORY = [m for m in MUTANTS if not m.loses[0].startswith("6b")]
 
 
 def check_6b(submission, check_id="6b.1"):
-    """(fraction, message and notes, sandbox seconds) of one 6b check, run as the suite
-    runs it."""
+    """(fraction, message and notes, sandbox seconds) of one 6b check, judged as the suite
+    judges it (the one child serves both checks)."""
     grading = GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
                              progress=False)
     feedback = Feedback()
-    test = {"6b.1": test_6b_structure.test_cnn_structure,
-            "6b.2": test_6b_structure.test_blocks_alone}[check_id]
-    try:
-        test.__wrapped__(grading, RUBRIC.check(check_id), feedback) \
-            if hasattr(test, "__wrapped__") else test(grading, RUBRIC.check(check_id), feedback)
-    except BaseException as exc:  # noqa: BLE001 - conclude fails the test on lost points
-        if "Failed" not in type(exc).__name__:
-            raise
+    judge = {"6b.1": steps.judge_structure, "6b.2": steps.judge_blocks}[check_id]
+    verdict = judge(steps.trace_6b(grading), RUBRIC.check(check_id), feedback)
     notes = [n for r in grading.probe_runs for n in r.notes]  # the plugin shows these
-    return feedback.fraction, "\n".join(feedback.lines + notes), sum(
+    return verdict.fraction, "\n".join([verdict.message] + notes), sum(
         r.wall_seconds for r in grading.probe_runs)
 
 
@@ -66,10 +60,14 @@ def test_a_variant_written_unlike_the_reference_keeps_full_marks(tmp_path):
     """nn.Sequential and ModuleList, padding='same', F.relu, F.max_pool2d, nn.Flatten,
     act_type='linear' for the output block, kernels 5 and 3."""
     sub = write_variant(tmp_path / "sub", VARIANT_BUILD_NET)
-    said = {}
-    for check_id in ("6b.1", "6b.2"):
-        fraction, said[check_id], _ = check_6b(sub, check_id)
-        assert fraction == 1, said[check_id]
+    grading = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
+                             progress=False)
+    traced, said = steps.trace_6b(grading), {}
+    for check_id, judge in (("6b.1", steps.judge_structure), ("6b.2", steps.judge_blocks)):
+        verdict = judge(traced, RUBRIC.check(check_id), Feedback())
+        assert verdict.fraction == 1, verdict.message
+        said[check_id] = verdict.message
+    assert len(grading.probe_runs) == 1  # one child for both checks
     assert "block 1: conv 3->6 at 32x32, conv 6->6 at 32x32, max-pool to 16x16" in said["6b.1"]
     assert "dense: 768 -> 32, 32 -> 10" in said["6b.1"]
 

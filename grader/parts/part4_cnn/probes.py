@@ -192,6 +192,19 @@ class _Tracer:
             ctx.put(prefix + "linear_count", len(self.linear_outs))
 
 
+_TRACERS = []  # the child's one tracer: installed once, before the student's module
+
+
+def _tracer(torch):
+    """The tracer of this child, installed on first use (6b's two calls share it, so a
+    name the student imported from torch.nn.functional is traced in both)."""
+    if not _TRACERS:
+        tracer = _Tracer(torch)
+        tracer.install()
+        _TRACERS.append(tracer)
+    return _TRACERS[0]
+
+
 def _build_cnn(ctx, torch, cls):
     """(CNN((3, 32, 32), 10), "(3, 32, 32)"), else (CNN(3, 10), "3") when the student's
     CNN takes the number of channels only; fails with the first attempt's error."""
@@ -214,8 +227,7 @@ def _build_cnn(ctx, torch, cls):
 def structure(ctx):
     """6b.1: CNN((3, 32, 32), 10) run once on inputs["X"] (N, 3, 32, 32), traced."""
     torch, _ = ctx.torch()
-    tracer = _Tracer(torch)
-    tracer.install()
+    tracer = _tracer(torch)
     module = ctx.import_student(BUILD)
     model, used = _build_cnn(ctx, torch, _class(ctx, module, "CNN"))
     ctx.put("inp_dim", used)
@@ -232,8 +244,7 @@ def blocks(ctx):
     """6b.2: ConvBlock(kernel, inp_ch, out_ch) and DenseBlock(inp, out[, None]) built
     and run on their own, one case each (params["cases"]; input "case/X"), traced."""
     torch, _ = ctx.torch()
-    tracer = _Tracer(torch)
-    tracer.install()
+    tracer = _tracer(torch)
     module = ctx.import_student(BUILD)
     for case in ctx.params["cases"]:
         name = case["name"]

@@ -1,16 +1,17 @@
-"""Shared steps of the Part 4 (seed 003) suites: the probe file, and the judgements of
-6a and 6d on cases (numpy only)."""
+"""Shared steps of the Part 4 (seed 003) suites: the probe file, the judgements of 6a and
+6d on cases, and 6b's one traced run and its two judgements (numpy only)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import cnnmath
+from . import cnnmath, structure
 from .cases import Network
-from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
 from ...core.judge import Verdict, compare, shaped
-from ...core.rubric import Check
+from ...core.rubric import Check, case_seed
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of seed 003
 NUM_CLASSES = 10
@@ -126,3 +127,80 @@ def grade_networks(grading: GradingContext, check: Check, feedback: Feedback,
     feedback.record(passed=right, seeds=[c.seed for c in networks if c.seed is not None])
     head = f"{right} of {len(networks)} networks: both bias gradients right."
     return Verdict(right / len(networks), "\n".join([head] + problems))
+
+
+# -- 6b: one child traces the CNN and the blocks ---------------------------------------
+
+STRUCTURE_CHECK, BLOCKS_CHECK = "6b.1", "6b.2"
+
+
+@dataclass(frozen=True)
+class Traced:
+    """6b's sandboxed run: the CNN traced (6b.1) and the blocks traced (6b.2)."""
+
+    cnn: object  # ProbeRun of the structure call
+    blocks: object  # ProbeRun of the blocks call
+    rows: int  # images in the CNN's batch
+    block_rows: int  # rows of each block's input
+    cases: tuple  # structure.BlockCase, in order
+
+
+def trace_6b(grading: GradingContext) -> Traced:
+    """Runs CNN((3, 32, 32), 10) on the grader's images and every 6b.2 block case, all in
+    one sandboxed child under 6b.1's limits (torch is imported once for both checks)."""
+    rubric = grading.rubric
+    public, hidden = rubric.check(STRUCTURE_CHECK), rubric.check(BLOCKS_CHECK)
+    rows, block_rows = int(public.value("rows")), int(hidden.value("rows"))
+    rng = np.random.default_rng(case_seed(rubric.seed, STRUCTURE_CHECK, 0))
+    images = rng.standard_normal((rows, 3, 32, 32)).astype(np.float32)
+    cases = structure.block_cases(rubric.seed, BLOCKS_CHECK, hidden.value("kernels"))
+    rng = np.random.default_rng(case_seed(rubric.seed, BLOCKS_CHECK, len(cases)))
+    inputs = {f"{c.name}/X": rng.standard_normal(c.input_shape(block_rows)).astype(np.float32)
+              for c in cases}
+    calls = [ProbeCall("structure", {}, {"X": images}),
+             ProbeCall("blocks", {"cases": [{"name": c.name, "kind": c.kind, **c.args}
+                                            for c in cases]}, inputs)]
+    cnn, blocks = grading.probe_calls(PROBES, calls, STRUCTURE_CHECK)
+    return Traced(cnn, blocks, rows, block_rows, tuple(cases))
+
+
+def judge_structure(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
+    """6b.1: the CNN's trace against the handout's structure."""
+    run, rows = traced.cnn, traced.rows
+    verdict = failure_verdict(run, what=f"CNN((3, 32, 32), {NUM_CLASSES})")
+    if verdict is not None:
+        before = structure.walk(run.values.get("events") or []).problems
+        if before:  # forward crashed after some layers: what they did is often why
+            verdict = Verdict(0.0, "\n".join([verdict.message, "Before that:"] + before))
+        return verdict
+    problems, summary = structure.judge_cnn(run, rows, NUM_CLASSES)
+    feedback.record(layers=summary, inp_dim=str(run.values.get("inp_dim", "")))
+    lines = []
+    if run.values.get("inp_dim") == "3":
+        lines.append("Note: CNN((3, 32, 32), 10) failed, CNN(3, 10) was used (inp_dim as the "
+                     "number of channels).")
+    if problems:
+        return Verdict(0.0, "\n".join(lines + problems))
+    return Verdict(1.0, "\n".join(lines + [f"CNN((3, 32, 32), {NUM_CLASSES}): {summary}.",
+                                           f"Logits out, shape ({rows}, {NUM_CLASSES})."]))
+
+
+def judge_blocks(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
+    """6b.2: each block case; the share of cases that behave as the handout says."""
+    run, cases = traced.blocks, traced.cases
+    names = [c.name for c in cases]
+    verdict = failure_verdict(run, what="build_net.py") or \
+        same_failure(run, names, "ConvBlock and DenseBlock")
+    if verdict is not None:
+        return verdict
+    problems = []
+    for case in cases:
+        stopped = failure_verdict(run, case.name)
+        problem = stopped.message.splitlines()[0] if stopped else \
+            structure.judge_block(run, case, traced.block_rows)
+        if problem:
+            problems.append(f"{case.label()}: {problem}")
+    right = len(cases) - len(problems)
+    feedback.record(seeds=[c.seed for c in cases], passed=right)
+    return Verdict(right / len(cases), "\n".join(
+        [f"{right} of {len(cases)} blocks built and applied as the handout says."] + problems))
