@@ -1,8 +1,8 @@
 """Part 3 end to end: grade submission folders with the CLI, as course staff would.
 
-The reference is graded once (module fixture) on every Part 3 question, 5d's training and
-5e's ablations included, and every test of it reads that run; the template scores zero on
-every automatic check with a reason.
+The reference is graded once on every Part 3 question, 5d's training and 5e's ablations
+included (one test, so one worker does it); the template scores zero on every automatic
+check with a reason.
 """
 from __future__ import annotations
 
@@ -16,26 +16,16 @@ AUTO = ["5a.1", "5a.2", "5b.1", "5b.2", "5c.1", "5c.2", "5d.1", "5d.2", "5e.1", 
         "5f.2", "7a.1", "7a.2"]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    return by_id(grade(ROOT / "reference", tmp_path_factory.mktemp("reference"), PART3))
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return by_id(grade(ROOT / "student_template", tmp_path_factory.mktemp("template"), PART3))
-
-
-def test_reference_full_marks(reference):
+def test_reference_end_to_end(tmp_path):
+    """One test, so that one worker grades the reference once (pytest-xdist would run a
+    module fixture once per worker): full marks, the calibration margin of 5d, 5e's
+    table, what the feedback says."""
+    reference = by_id(grade(ROOT / "reference", tmp_path, PART3))
     assert sorted(reference) == sorted(AUTO)
     lost = {k: t["output"] for k, t in reference.items() if t["score"] != t["max_score"]}
     assert not lost
-
-
-def test_reference_training_clears_the_threshold_with_margin(reference):
-    """Calibration (grader/rubric.toml, 5d.2): the reference's SETTINGS reach the
-    synthetic threshold with 10 points to spare; the test images never entered the sandbox,
-    the accuracy is the grader's."""
+    # Calibration (grader/rubric.toml, 5d.2): the reference's SETTINGS reach the synthetic
+    # threshold with 10 points to spare; the accuracy is the grader's own.
     extra = reference["5d.2"]["extra_data"]
     assert extra["dataset_kind"] == "synthetic"
     assert extra["test_accuracy"] >= extra["threshold"] + 0.10, extra["test_accuracy"]
@@ -44,9 +34,7 @@ def test_reference_training_clears_the_threshold_with_margin(reference):
     learned = reference["5d.1"]["extra_data"]
     assert learned["activation"] == "sigmoid"
     assert learned["last_quarter_loss"] < learned["first_loss"]
-
-
-def test_reference_ablations_are_tabled(reference):
+    # 5e: informational, with the table and the curves
     extra = reference["5e.1"]["extra_data"]
     assert extra["informational"] and reference["5e.1"]["max_score"] == 0
     rows = extra["table"]["rows"]
@@ -54,16 +42,14 @@ def test_reference_ablations_are_tabled(reference):
                                     "without the schedule"]
     assert all(r[6] is not None for r in rows)
     assert set(extra["curves"][0]["series"]) == {r[0] for r in rows}
-
-
-def test_reference_feedback(reference):
     assert "3 of 3 networks right" in reference["5a.2"]["output"]
     assert "2 of 2 answers right" in reference["5f.1"]["output"]
     assert "6 of 6 answers right" in reference["7a.1"]["output"]
     assert reference["7a.2"]["visibility"] == "after_due_date"
 
 
-def test_template_scores_zero_with_reasons(template):
+def test_template_scores_zero_with_reasons(tmp_path):
+    template = by_id(grade(ROOT / "student_template", tmp_path, PART3))
     assert sorted(template) == sorted(AUTO)
     earned = {k: t["score"] for k, t in template.items() if t["score"]}
     assert not earned
