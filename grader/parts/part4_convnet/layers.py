@@ -122,6 +122,18 @@ def table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def report_table(summary: Summary) -> dict:
+    """The summary table for the report ({title, columns, rows})."""
+    rows, number = [], 0
+    for layer in summary.layers:
+        number += layer.counted
+        rows.append([str(number) if layer.counted else "-", layer.label(), _shape(layer.shape),
+                     layer.params])
+    rows.append(["", "Total params", "", summary.total])
+    return {"title": "Your ConvNet, layer by layer (- : not a layer of the count)",
+            "columns": ["#", "Layer (type)", "Output shape", "Param #"], "rows": rows}
+
+
 def expected(check_layers: Check, check_params: Check) -> list[tuple[str, tuple, int]]:
     """(role, output shape, parameters) of each layer of the handout's ConvNet (rubric)."""
     roles = [str(r) for r in check_layers.value("layers")]
@@ -166,7 +178,7 @@ def judge_shapes(summary: Summary, check: Check, check_params: Check,
     want = expected(check, check_params)
     got = summary.counted
     feedback.record(layers=[[l.label(), list(l.shape or []), l.params] for l in summary.layers],
-                    total_parameters=summary.total)
+                    total_parameters=summary.total, table=report_table(summary))
     shown = "Your ConvNet, as the grader ran it on a batch of 1 x 28 x 28 digits:\n" + table(summary)
     problems = []
     for i, (layer, (role, shape, _)) in enumerate(zip(got, want), 1):

@@ -171,7 +171,8 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     feedback.record(dataset="mnist", dataset_kind=data.kind, test_accuracy=acc,
                     threshold=threshold, device=trained.device, steps=steps,
                     train_seconds=round(run.wall_seconds, 2), peak_rss_mb=run.peak_rss_mb,
-                    loss_history=curve(losses))
+                    curves=[{"title": "training loss per step (observed by the grader)",
+                             "x_label": "step (sampled)", "series": {"loss": curve(losses)}}])
     where = "CUDA" if trained.device == "cuda" else "the CPU"
     lines = opening + [f"on {data_name(data)}, in a training run of {run.wall_seconds:.0f} s "
                        f"on {where} ({steps} optimizer steps): test accuracy "
