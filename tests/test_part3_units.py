@@ -48,6 +48,8 @@ def test_activation_is_identified_from_the_forward_pass():
         assert netmath.identify_activation(Zs, As) == name
     _, Zs, As = netmath.forward(case.weights, case.biases, case.X, "sigmoid")
     assert netmath.identify_activation(Zs, [a * 2 for a in As]) is None
+    _, Zs, As = netmath.forward(case.weights, case.biases, case.X, "relu")
+    assert netmath.identify_activation(Zs, As[1:]) == "relu"  # As without the input
 
 
 def test_adam_first_step_moves_every_entry_by_eta():

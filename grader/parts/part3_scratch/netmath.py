@@ -40,10 +40,11 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 
 def identify_activation(Zs: Arrays, As: Arrays, rtol: float = 1e-6) -> str | None:
     """The name of the ACTIVATIONS entry f with As[i+1] == f(Zs[i]) for every hidden layer
-    (Zs[i] (sizes[i+1], m), As[i+1] likewise); None when none fits ("sigmoid" when there is
-    no hidden layer)."""
+    (Zs[i] (sizes[i+1], m), As[i+1] likewise; As without the input, As[i] == f(Zs[i]), is
+    read too); None when none fits ("sigmoid" when there is no hidden layer)."""
+    offset = 1 if len(As) > len(Zs) else 0
     pairs = [(np.asarray(z, dtype=np.float64), np.asarray(a, dtype=np.float64))
-             for z, a in zip(Zs[:-1], As[1:-1])]
+             for z, a in zip(Zs[:-1], As[offset:offset + len(Zs) - 1])]
     for name, (f, _) in ACTIVATIONS.items():
         if all(z.shape == a.shape and np.allclose(f(z), a, rtol=rtol, atol=1e-9)
                for z, a in pairs):

@@ -111,6 +111,8 @@ def activation_of(run: ProbeRun, name: str, layers: int) -> str | None:
     """The hidden activation of the student's forward_pass, from its Zs and As."""
     Zs = [run.values.get(f"{name}/Z{i}") for i in range(layers)]
     As = [run.values.get(f"{name}/A{i}") for i in range(layers + 1)]
+    if As[-1] is None:  # As without the input
+        As = As[:-1]
     if any(v is None for v in Zs + As):
         return None
     try:
