@@ -127,8 +127,9 @@ def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
 
 def data_name(data) -> str:
     """What the digits were, for the feedback."""
-    return "real MNIST (10,000 test digits)" if data.kind == "real" else \
-        "a 5,000-digit subset of real MNIST (1,000 test digits; not the full MNIST)"
+    tests = len(data.load("y_test"))
+    return f"real MNIST ({tests:,} test digits)" if data.kind == "real" else \
+        f"a 5,000-digit subset of real MNIST ({tests:,} test digits; not the full MNIST)"
 
 
 def curve(values: np.ndarray) -> list[float]:
