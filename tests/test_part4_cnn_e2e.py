@@ -10,6 +10,8 @@ train for minutes: marked slow (`-m slow`).
 """
 from __future__ import annotations
 
+import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import sys
 import pytest
 
 from grader.core import rubric
+from rubric_copies import checkpoint_mode
 from mutants_part4_cnn import (COURSE_CUDA_PRINT, NEVER_STEPS, ONE_EPOCH_MAIN, REFERENCE,
                                ROOT)
 from test_e2e_part1 import by_id, grade
@@ -124,24 +127,18 @@ def test_checkpoint_mode_grades_the_submitted_state_dict(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script, str(data), str(data / "cnn.ckpt")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    text = (ROOT / "grader" / "rubric.toml").read_text()
-    marker = 'id = "6c"\n'
-    head, tail = text.split(marker)
     copy = tmp_path / "rubric.toml"
-    copy.write_text(head + marker + tail.replace('mode = "retrain"', 'mode = "checkpoint"', 1))
+    copy.write_text(checkpoint_mode("6c"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(data), "--out", str(out),
                            "--quiet", "--questions", "6c", "--rubric", str(copy)], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    import json
     tests = {t["number"]: t for t in json.loads((out / "results.json").read_text())["tests"]}
     for check_id in ("6c.1", "6c.2"):
         assert tests[check_id]["score"] == tests[check_id]["max_score"], tests[check_id]["output"]
     assert "Mode: checkpoint" in tests["6c.2"]["output"]
     # a pickle that would run a command is refused by torch.load(weights_only=True)
-    import pickle
-
     class Payload:
         def __reduce__(self):
             return (print, ("PWNED",))
