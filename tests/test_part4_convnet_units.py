@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.core import rubric as rubric_mod
 from grader.core.grading import Feedback
-from grader.parts.part4_convnet import layers, settings, stated
+from grader.core.sandbox import ProbeRun
+from grader.parts.part4_convnet import layers, settings, stated, training
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = rubric_mod.load()
@@ -160,3 +161,39 @@ def test_the_template_differs_from_the_reference_only_in_marked_blocks():
     assert 0 < len(missing) <= 20, missing
     answers = (ROOT / "student_template" / "convnet_answers.py").read_text()
     assert answers.count("= None") == 13
+
+
+class _Data:
+    """A PreparedData stand-in: labels only (the grader's side of 7d)."""
+
+    def __init__(self, kind, labels):
+        self.kind, self.labels = kind, np.asarray(labels)
+
+    def load(self, name):
+        assert name == "y_test"
+        return self.labels
+
+
+def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1)):
+    labels = np.arange(100) % 10
+    guess = np.where(np.arange(100) < correct, labels, (labels + 1) % 10)
+    run = ProbeRun(values={"test_logits": np.eye(10)[guess], "steps": steps,
+                           "losses": np.array(losses)}, failure=None)
+    return training.Trained(settings.Settings(5, 64, 1e-3), "", run, _Data(kind, labels))
+
+
+@pytest.mark.parametrize("kind, correct, passed", [
+    ("real", 97, True), ("real", 96, False), ("subset", 92, True), ("subset", 91, False)])
+def test_7d_judges_the_accuracy_against_the_threshold_of_the_datas_kind(kind, correct, passed):
+    feedback = Feedback()
+    verdict = training.judge(_trained(kind, correct), TRAIN, feedback)
+    assert verdict.passed is passed, verdict.message
+    assert feedback.details["test_accuracy"] == pytest.approx(correct / 100)
+    name = "real MNIST (100 test digits)" if kind == "real" else "5,000-digit subset of real MNIST"
+    assert name in verdict.message
+
+
+def test_7d_names_an_optimizer_that_never_steps():
+    verdict = training.judge(_trained("subset", 10, steps=0, losses=(2.3, 2.3, 2.3, 2.3)),
+                             TRAIN, Feedback())
+    assert not verdict.passed and "optimizer.step() was never called" in verdict.message
