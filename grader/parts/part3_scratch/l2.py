@@ -64,7 +64,9 @@ def judge_case(run: ProbeRun, case: NetCase, h: float, max_rel_error: float,
     penalty_w = float(sum(np.sum(W ** 2) for W in case.weights))
     penalty_b = float(sum(np.sum(b ** 2) for b in case.biases))
     want = data + 0.5 * case.l2 * penalty_w
-    got, problem = shaped(run.values.get(f"{name}/loss"), (), "loss(output, Y)")
+    failed = run.case_failure(f"{name}:loss")
+    got, problem = (None, "loss(output, Y): " + failed.line()) if failed else \
+        shaped(run.values.get(f"{name}/loss"), (), "loss(output, Y)")
     if not problem and abs(float(got) - want) > loss_rtol * max(1.0, abs(want)):
         problem = (f"loss(output, Y) = {float(got):.10g}, expected {want:.10g} (the mean "
                    f"cross-entropy of your output {data:.10g} plus (l2 / 2) * sum ||W||^2 with "
@@ -109,6 +111,9 @@ def _judge_step(run: ProbeRun, case: NetCase, rtol: float) -> Part | None:
     name = case.name
     if run.values.get(f"{name}/step_skipped"):
         return None
+    failed = run.case_failure(f"{name}:step")
+    if failed:
+        return Part("SGD step with L2", "update_network(gw, gb, eta): " + failed.line())
     L = len(case.weights)
     before = list(case.weights) + list(case.biases)
     given = list(case.step_gw) + list(case.step_gb)

@@ -110,8 +110,9 @@ def l2_cases(ctx):
                          f"{type(out).__name__}")
             output, Zs, As = out
             ctx.put(f"{name}/output", ctx.array(output, "forward_pass's output"))
-            ctx.put(f"{name}/loss", ctx.array(ctx.call(net.loss, np.array(output, copy=True),
-                                                       Y.copy()), "loss(output, Y)"))
+            with ctx.case(f"{name}:loss"):  # a failing loss() costs its part only
+                ctx.put(f"{name}/loss", ctx.array(ctx.call(net.loss, np.array(output, copy=True),
+                                                           Y.copy()), "loss(output, Y)"))
             grads = ctx.call(net.backward_pass, output, Y.copy(), Zs, As)
             if not (isinstance(grads, tuple) and len(grads) == 2):
                 ctx.fail("api", "backward_pass(...) should return (gw, gb); got "
@@ -136,7 +137,7 @@ def l2_cases(ctx):
                         arr[idx] = old
                     ctx.put(f"{name}/plus_{key}{i}", np.stack(plus))
                     ctx.put(f"{name}/minus_{key}{i}", np.stack(minus))
-            # one SGD step on the grader's gradients, from the case's parameters
+        with ctx.case(f"{name}:step"):  # one SGD step on the grader's gradients
             step_net = _make(ctx, module, s["sizes"], "sgd", s["l2"], weights, biases)
             extra = _extra_required(step_net.update_network, 3)
             if extra:
