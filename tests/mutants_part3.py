@@ -93,6 +93,10 @@ MUTANTS = (
          "        gb = [np.zeros(b.shape) for b in self.biases]\n"
          "        for i in range(len(self.weights) - 1, 0, -1):\n"),), "5a",
         "the backward loop stops before the first layer", says="first layer's gradient is all zeros"),
+    Mutant("loss_not_written", ((LOSS, "        raise NotImplementedError\n"),
+                                 ("        penalty = sum(np.sum(w ** 2) for w in self.weights)\n", "")),
+           "5a", "loss() left as the template's stub: the gradients are judged all the same",
+           says="loss(output, Y): not implemented yet"),
     # 5b: Adam
     Mutant("adam_no_bias_correction", ((CORRECT, CORRECT.replace(" / (1 - b1 ** self.t)", "")
                                         .replace(" / (1 - b2 ** self.t)", "")),),
