@@ -42,14 +42,24 @@ def _make(ctx, module, sizes, optimizer, l2, weights=None, biases=None):
     """Network(sizes, optimizer=..., l2=...), its parameters replaced by the given ones
     (float64 copies) and the module's global `net` bound to it."""
     cls = getattr(module, CLASS)
+    kwargs = {"optimizer": optimizer, "l2": l2}
     try:
-        inspect.signature(cls).bind(list(sizes), optimizer=optimizer, l2=l2)
-    except TypeError:
-        ctx.fail("api", f"{CLASS}(sizes, optimizer=..., l2=...) cannot be called: the handout's "
-                 f"constructor is Network(sizes, optimizer=\"sgd\", l2=0.0)")
-    except ValueError:  # no signature to read: try the call
-        pass
-    net = ctx.call(cls, list(sizes), optimizer=optimizer, l2=l2)
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to read: try the call
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(list(sizes), **kwargs)
+        except TypeError:
+            try:  # without L2 (5b, 5c, 5d with l2 = 0) a constructor without l2 will do
+                signature.bind(list(sizes), optimizer=optimizer)
+                if l2:
+                    raise TypeError
+                kwargs.pop("l2")
+            except TypeError:
+                ctx.fail("api", f"{CLASS}(sizes, optimizer=..., l2=...) cannot be called: the "
+                         "handout's constructor is Network(sizes, optimizer=\"sgd\", l2=0.0)")
+    net = ctx.call(cls, list(sizes), **kwargs)
     _bind(module, net)
     if weights is not None:
         for name, given in (("weights", weights), ("biases", biases)):
@@ -62,6 +72,23 @@ def _make(ctx, module, sizes, optimizer, l2, weights=None, biases=None):
             for i, value in enumerate(given):
                 store[i] = np.array(value, dtype=np.float64, copy=True)
     return net
+
+
+SIGNATURES = {"forward_pass": "forward_pass(X) -> (output, Zs, As)",
+              "loss": "loss(output, Y) -> the regularised mean loss",
+              "backward_pass": "backward_pass(output, Y, Zs, As) -> (gw, gb)",
+              "update_network": "update_network(gw, gb, eta)",
+              "train": "train(training_data, training_class, val_data, val_class, epochs, "
+                       "mini_batch_size, eta, k=0.0)"}
+
+
+def _method(ctx, net, name):
+    """net's method `name`, or a failure naming the handout's signature."""
+    method = getattr(net, name, None)
+    if not callable(method):
+        ctx.fail("api", f"{CLASS} has no method {name}: the handout asks for "
+                 f"{SIGNATURES.get(name, name)}")
+    return method
 
 
 def _arrays(ctx, case, prefix, count):
@@ -104,16 +131,17 @@ def l2_cases(ctx):
             weights, biases = _arrays(ctx, name, "W", L), _arrays(ctx, name, "b", L)
             X, Y = ctx.inputs[f"{name}/X"], ctx.inputs[f"{name}/Y"]
             net = _make(ctx, module, s["sizes"], "sgd", s["l2"], weights, biases)
-            out = ctx.call(net.forward_pass, X.copy())
+            out = ctx.call(_method(ctx, net, "forward_pass"), X.copy())
             if not (isinstance(out, tuple) and len(out) == 3):
                 ctx.fail("api", "forward_pass(X) should return (output, Zs, As); got "
                          f"{type(out).__name__}")
             output, Zs, As = out
             ctx.put(f"{name}/output", ctx.array(output, "forward_pass's output"))
             with ctx.case(f"{name}:loss"):  # a failing loss() costs its part only
-                ctx.put(f"{name}/loss", ctx.array(ctx.call(net.loss, np.array(output, copy=True),
+                ctx.put(f"{name}/loss", ctx.array(ctx.call(_method(ctx, net, "loss"),
+                                                           np.array(output, copy=True),
                                                            Y.copy()), "loss(output, Y)"))
-            grads = ctx.call(net.backward_pass, output, Y.copy(), Zs, As)
+            grads = ctx.call(_method(ctx, net, "backward_pass"), output, Y.copy(), Zs, As)
             if not (isinstance(grads, tuple) and len(grads) == 2):
                 ctx.fail("api", "backward_pass(...) should return (gw, gb); got "
                          f"{type(grads).__name__}")
@@ -139,7 +167,7 @@ def l2_cases(ctx):
                     ctx.put(f"{name}/minus_{key}{i}", np.stack(minus))
         with ctx.case(f"{name}:step"):  # one SGD step on the grader's gradients
             step_net = _make(ctx, module, s["sizes"], "sgd", s["l2"], weights, biases)
-            extra = _extra_required(step_net.update_network, 3)
+            extra = _extra_required(_method(ctx, step_net, "update_network"), 3)
             if extra:
                 ctx.put(f"{name}/step_skipped", ", ".join(extra))
                 continue
@@ -189,7 +217,7 @@ def _train_call(ctx, net, data, k):
     X, Y, Xv, Yv, epochs, batch, eta = data
     args = [X, Y, Xv, Yv, int(epochs), int(batch), float(eta)]
     try:
-        params = list(inspect.signature(net.train).parameters.values())
+        params = list(inspect.signature(_method(ctx, net, "train")).parameters.values())
     except (TypeError, ValueError):
         params = []
     names = [p.name for p in params]
@@ -210,7 +238,7 @@ def _train_call(ctx, net, data, k):
         if missing:
             ctx.fail("api", f"train() needs arguments the handout does not give: "
                      f"{', '.join(missing)} (give them default values)")
-    return ctx.call(net.train, *args, **kwargs)
+    return ctx.call(_method(ctx, net, "train"), *args, **kwargs)
 
 
 def train_observed(ctx):
@@ -229,7 +257,7 @@ def train_observed(ctx):
             net = _make(ctx, module, s["sizes"], s["optimizer"], 0.0, weights, biases)
             counter = [0]
             net.forward_pass, net.backward_pass, net.loss = _grader_passes(net, grads, counter)
-            original = net.update_network
+            original = _method(ctx, net, "update_network")
             log = {"before": [], "after": [], "gw": [], "gb": [], "eta": []}
 
             def spy(*args, **kwargs):
@@ -325,7 +353,8 @@ def train_runs(ctx):
             net = _make(ctx, module, r["sizes"], r["optimizer"], float(r["l2"]))
             per_epoch = -(-rows // int(r["mini_batch_size"]))
             losses, val_preds, calls = [], [], [0]
-            backward, update = net.backward_pass, net.update_network
+            backward, update = (_method(ctx, net, "backward_pass"),
+                                _method(ctx, net, "update_network"))
 
             def spy_backward(*args, **kwargs):
                 output = args[0] if args else kwargs.get("output")
