@@ -227,3 +227,28 @@ def test_checkpoint_mode_without_its_settings_is_refused(tmp_path):
     # the same file in retrain mode is fine: the settings only matter for checkpoints
     path.write_text(text.replace('mode = "checkpoint"\n', 'mode = "retrain"\n'))
     assert rubric.load(path).question("3b").mode == "retrain"
+
+
+def test_datasets_needed_and_the_run_summary_of_several():
+    """Each dataset a selection trains on, in rubric order; a run over several names each
+    kind and joins their notes (grade prepares each once)."""
+    from types import SimpleNamespace
+
+    from grader.core.cli import dataset_summary
+    from grader.core.errors import DataError
+    shipped = rubric.load()
+    assert shipped.datasets_needed({"1a", "1b"}) == ()
+    assert shipped.datasets_needed({"3b"}) == ("cifar10",)
+    assert shipped.datasets_needed() == ("cifar10", "mnist")
+    prepared = {"cifar10": SimpleNamespace(kind="synthetic", note="Synthetic CIFAR."),
+                "mnist": SimpleNamespace(kind="subset", note="MNIST subset.")}
+    context = SimpleNamespace(rubric=shipped, data=lambda name: prepared[name])
+    assert dataset_summary(context, {"3b"}) == ("synthetic", "Synthetic CIFAR.")
+    assert dataset_summary(context, None) == ("cifar10: synthetic; mnist: subset",
+                                              "Synthetic CIFAR. MNIST subset.")
+    assert dataset_summary(context, {"1a"})[0] == "not used"
+
+    def missing(name):
+        raise DataError("no digits")
+    context.data = missing
+    assert dataset_summary(context, {"7d"}) == ("unavailable", "Dataset mnist unavailable: no digits")

@@ -92,7 +92,8 @@ def wrong_entries(label: str, got, expected, rtol: float = 1e-6, atol: float = 1
     (after the due date) or only say which entries are wrong (before it).
     """
     truth = np.asarray(expected, dtype=np.float64)
-    shape = "a number" if truth.ndim == 0 else f"{truth.size} numbers, shaped {list(truth.shape)}"
+    shape = ("a number" if truth.ndim == 0 else
+             f"{truth.size} number{'s' if truth.size != 1 else ''}, shaped {list(truth.shape)}")
     if got is None:
         return [f"{label}: not answered (still None); expected {shape}"]
     stated = _numbers(got)

@@ -315,7 +315,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
         log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
             "will share cores (slower, and timed checks get noisier)")
     if todo and needs_data(questions):
-        _prepare_data(data_dir, log)
+        _prepare_data(data_dir, questions, log)
     max_score = sum(c.points for c in selected_checks(questions))
     progress = Progress(len(all_jobs), len(rows), max(1, jobs), max_score)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
@@ -349,11 +349,14 @@ def _grade_in_slot(job: Job, slots: queue.SimpleQueue) -> BatchRow:
         slots.put(slot)
 
 
-def _prepare_data(data_dir: Path | None, log: Callable[[str], None]) -> None:
-    """Prepares the CIFAR-10 splits once, before the graders start (they share the cache)."""
+def _prepare_data(data_dir: Path | None, questions: tuple[str, ...] | None,
+                  log: Callable[[str], None]) -> None:
+    """Prepares each dataset the rubric trains on once, before the graders start (they
+    share the cache)."""
     from ..data import prepare
-    log("preparing the CIFAR-10 data once for every grader ...")
-    try:
-        prepare.load(data_dir, dict(RUBRIC.datasets))
-    except GraderError as exc:
-        log(f"dataset unavailable ({exc}); each grader will report it")
+    for name in RUBRIC.datasets_needed(questions):
+        log(f"preparing the {name} data once for every grader ...")
+        try:
+            prepare.load(data_dir, dict(RUBRIC.datasets), name)
+        except GraderError as exc:
+            log(f"dataset {name} unavailable ({exc}); each grader will report it")

@@ -82,14 +82,8 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     from .plugin import ResultsPlugin, run_info
 
     context = GradingContext(submission, data_dir, public_only, full, rubric, progress)
-    kind, note = "not used", "No CIFAR-10 check in this run."
-    wants_data = context.rubric.needs_data(questions) and (full or not public_only)
-    if wants_data:
-        try:
-            data = context.data()
-            kind, note = data.kind, data.note
-        except GraderError as exc:
-            kind, note = "unavailable", f"Dataset unavailable: {exc}"
+    kind, note = dataset_summary(context, questions) if full or not public_only else (
+        "not used", "No check of this run trains on a dataset.")
     info = run_info(context, kind, note, questions)
     on_result = (lambda r: sys.stderr.write(summary.result_line(r, False) + "\n")) \
         if progress else None
@@ -106,6 +100,26 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     plugin.complete = not plugin.grader_error and plugin.complete
     plugin.write()
     return plugin.run()
+
+
+def dataset_summary(context, questions: set[str] | None) -> tuple[str, str]:
+    """(kind, note) of the datasets the selected questions train on, each prepared once
+    here: one dataset gives its own kind ("real", "synthetic", "subset"); several give
+    "cifar10: synthetic; mnist: subset", and their notes one after the other."""
+    names = context.rubric.datasets_needed(questions)
+    if not names:
+        return "not used", "No check of this run trains on a dataset."
+    kinds, notes = [], []
+    for name in names:
+        try:
+            data = context.data(name)
+            kinds.append(data.kind)
+            notes.append(data.note)
+        except GraderError as exc:
+            kinds.append("unavailable")
+            notes.append(f"Dataset {name} unavailable: {exc}")
+    kind = kinds[0] if len(names) == 1 else "; ".join(f"{n}: {k}" for n, k in zip(names, kinds))
+    return kind, " ".join(notes)
 
 
 def _interrupt(signum: int, frame: object) -> None:

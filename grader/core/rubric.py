@@ -174,8 +174,13 @@ class Rubric:
 
     def needs_data(self, questions: Iterable[str] | None = None) -> bool:
         """Whether any of these questions (None: all) trains on a dataset."""
-        return any(q.dataset for q in self.questions
-                   if q.checks and (questions is None or q.id in questions))
+        return bool(self.datasets_needed(questions))
+
+    def datasets_needed(self, questions: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The datasets these questions (None: all) train on, in rubric order."""
+        wanted = None if questions is None else set(questions)
+        return tuple(dict.fromkeys(q.dataset for q in self.questions if q.dataset and q.checks
+                                   and (wanted is None or q.id in wanted)))
 
     @property
     def submission_files(self) -> tuple[str, ...]:
