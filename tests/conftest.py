@@ -23,6 +23,7 @@ def tiny_limits():
 # The modules that grade whole submissions (minutes in all) start first, so the test
 # workers (pytest-xdist) finish together instead of one of them running a long tail alone.
 LONG_FIRST = ("test_gradescope_layout.py", "test_e2e_part1.py", "test_part2_e2e.py",
+              "test_part4_cnn_e2e.py", "test_part4_convnet_e2e.py", "test_part3_e2e.py",
               "test_budgets.py", "test_hostile.py")
 
 
