@@ -38,7 +38,7 @@ def sup_trn(net, trn_loader, val_loader, opt_dict):
     scheduler = optimizer.lr_scheduler.MultiStepLR(opt, milestones=opt_dict['lr_sch'],
                                                    gamma=opt_dict['lr_factor'])
     # Question 6c: the loss of a classifier that returns logits.
-    criterion = nn.CrossEntropyLoss()
+    criterion = nn.CrossEntropyLoss(reduction='mean')
 
     running_train_loss, running_train_acc, train_loss_itr = [], [], []
     running_val_loss, running_val_acc, val_loss_itr = [], [], []
@@ -95,7 +95,7 @@ def sup_trn(net, trn_loader, val_loader, opt_dict):
 def validate(net, val_loader, criterion, gpu):
     """(mean loss per batch, accuracy in [0, 1]) of net on val_loader, in eval mode."""
     net.eval()
-    total_loss, correct, rows, batches = 0.0, 0, 0, 0
+    total_loss, correct, rows, num_batches = 0.0, 0, 0, 0
     # Question 6c: the validation pass, without gradients.
     with torch.no_grad():
         for X, label in val_loader:
@@ -105,5 +105,5 @@ def validate(net, val_loader, criterion, gpu):
             total_loss += criterion(pred, label).item()
             correct += (pred.argmax(dim=-1) == label).sum().item()
             rows += label.shape[0]
-            batches += 1
-    return total_loss / max(batches, 1), correct / max(rows, 1)
+            num_batches += 1
+    return total_loss / max(num_batches, 1), correct / max(rows, 1)

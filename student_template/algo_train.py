@@ -95,9 +95,11 @@ def sup_trn(net, trn_loader, val_loader, opt_dict):
 def validate(net, val_loader, criterion, gpu):
     """(mean loss per batch, accuracy in [0, 1]) of net on val_loader, in eval mode."""
     net.eval()
-    total_loss, correct, rows, batches = 0.0, 0, 0, 0
+    total_loss, correct, rows, num_batches = 0.0, 0, 0, 0
     # Question 6c: the validation pass, without gradients.
-    # TODO: for every (X, label) of val_loader (on the GPU when gpu), add the batch's loss
-    # to total_loss, its correct predictions to correct, its rows to rows, 1 to batches.
-    raise NotImplementedError
-    return total_loss / max(batches, 1), correct / max(rows, 1)
+    with torch.no_grad():
+        # TODO: for every (X, label) of val_loader (on the GPU when gpu), add the batch's
+        # loss to total_loss, its correct predictions to correct, its rows to rows, 1 to
+        # num_batches.
+        raise NotImplementedError
+    return total_loss / max(num_batches, 1), correct / max(rows, 1)
