@@ -4,7 +4,7 @@ time and peak memory of the grader and of the largest sandbox, on the default (s
 data. 6b runs two torch children (the CNN, then the blocks on their own); 6c one, the
 training run; 6a and 6d one numpy child per check.
 
-    python bench/part4_cnn.py    # about 2 minutes on this machine
+    python bench/part4_cnn.py    # about a minute on this machine
 """
 from __future__ import annotations
 

@@ -229,3 +229,60 @@ def test_log_softmax_is_accepted_and_a_relu_on_the_logits_is_not():
     assert _judge(_cnn_trace(), shifted - np.log(np.exp(shifted).sum(1, keepdims=True)), last)[0] == []
     problems, _ = _judge(_cnn_trace(), np.maximum(last, 0), last)
     assert "a ReLU after the output block's Linear layer" in problems[0]
+
+
+# -- 6c's judgements on made-up runs (no sandbox) -----------------------------------------
+
+class _Data:
+    """A stand-in for the prepared data: synthetic kind, 20 validation and test labels."""
+
+    kind = "synthetic"
+
+    def load(self, name):
+        return np.arange(20) % 10
+
+
+def _trained(values=None, failure=None, progress=None):
+    from grader.core.sandbox import Failure
+    from grader.parts.part4_cnn import training
+    found, _ = settings.read(ROOT / "reference", LEARN)
+    run = ProbeRun(values=values or {}, failure=failure and Failure(*failure))
+    return training, training.Trained(RUBRIC, found, "", run, _Data(), "cpu", progress)
+
+
+def _logits(right: int) -> np.ndarray:
+    """(20, 10) logits whose argmax is the label on the first `right` rows."""
+    labels = np.arange(20) % 10
+    predicted = np.where(np.arange(20) < right, labels, (labels + 1) % 10)
+    return np.eye(10)[predicted]
+
+
+def test_a_run_that_learns_and_reaches_the_threshold_passes():
+    training, trained = _trained({"losses": np.linspace(2.3, 1.0, 40), "steps": 40,
+                                  "val_logits": _logits(10), "test_logits": _logits(5)})
+    from grader.core.grading import Feedback
+    learned = training.judge_learning(trained, LEARN, Feedback())
+    assert learned.fraction == 1 and "sup_trn trained: 40 optimizer steps" in learned.message
+    feedback = Feedback()
+    verdict = training.judge_accuracy(trained, RUBRIC.check("6c.2"), feedback)
+    assert verdict.fraction == 1  # 5 of 20 = 25%: the synthetic threshold, reached counts
+    assert "test accuracy 25.0% (needs >= 25.0%)" in verdict.message
+    assert feedback.details["val_accuracy"] == 0.5
+
+
+def test_a_run_that_never_steps_or_needs_a_gpu_is_told_why():
+    from grader.core.grading import Feedback
+    training, trained = _trained({"losses": np.full(40, 2.3), "steps": 0})
+    verdict = training.judge_learning(trained, LEARN, Feedback())
+    assert verdict.fraction == 0 and "the optimizer never stepped" in verdict.message
+    training, trained = _trained(failure=(
+        "exception", "RuntimeError: Found no NVIDIA driver on your system", "algo_train.py:50"))
+    verdict = training.judge_accuracy(trained, RUBRIC.check("6c.2"), Feedback())
+    assert "call .cuda() only when opt_dict['gpu'] is True" in verdict.message
+
+
+def test_a_run_stopped_by_its_budget_says_how_far_it_got():
+    from grader.core.grading import Feedback
+    training, trained = _trained(failure=("timeout", "took too long"), progress=(120, 504))
+    verdict = training.judge_learning(trained, LEARN, Feedback())
+    assert "stopped by its time budget of 300 s after 120 of 504 training batches" in verdict.message
