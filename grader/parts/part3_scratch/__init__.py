@@ -10,3 +10,7 @@ settings.py reads the declared SETTINGS with ast, training.py runs and judges 5d
 handcomputed.py 5f and 7a (backprop_answers.py, read with grader/core/answers.py), hints.py names likely bugs. The course template's train() calls the
 module's global `net`; the probes bind it to the network they train (probes._bind).
 """
+
+# The public self-check the students' archive ships (numpy only, no solution: its own
+# networks, the handout's formulas, and only whether backprop_answers.py is filled in).
+PUBLIC_FILES = {"selfcheck.py": "selfcheck_part3.py"}
