@@ -85,7 +85,7 @@ MUTANTS = (
     Mutant("dense_block_crashes_without_activation", "build_net.py", (
         (DENSE_FORWARD, "        return self.relu(self.fc(x))\n"),), ("6b.1",),
         "DenseBlock calls self.relu even when act_type is not 'relu' (it is None then)",
-        says="TypeError: 'NoneType' object is not callable"),
+        says="is not callable [build_net.py:94]\n"),
     Mutant("bias_gradients_without_the_2", "theory.py", (
         ("dL_db2 = -2.0 * (t - y)", "dL_db2 = -(t - y)"),), ("6d.1", "6d.2"),
         "dL/dy = -(t - y): the factor 2 of the square dropped", keeps=("6a",),

@@ -164,6 +164,20 @@ def trace_6b(grading: GradingContext) -> Traced:
     return Traced(cnn, blocks, rows, block_rows, tuple(cases))
 
 
+NONE_CALLED = "'NoneType' object is not callable"
+
+
+def _with_none_hint(verdict: Verdict, run) -> Verdict:
+    """The verdict, with a hint when forward called an activation that is None (a
+    DenseBlock built without one)."""
+    failure = run.failure
+    if failure is None or NONE_CALLED not in failure.message:
+        return verdict
+    return Verdict(verdict.fraction, verdict.message + "\nHint: a DenseBlock built with "
+                   "act_type other than 'relu' has self.relu = None: apply it only when it "
+                   "is not None (the output block has no activation).")
+
+
 def judge_structure(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
     """6b.1: the CNN's trace against the handout's structure."""
     run, rows = traced.cnn, traced.rows
@@ -172,7 +186,7 @@ def judge_structure(traced: Traced, check: Check, feedback: Feedback) -> Verdict
         before = structure.walk(run.values.get("events") or []).problems
         if before:  # forward crashed after some layers: what they did is often why
             verdict = Verdict(0.0, "\n".join([verdict.message, "Before that:"] + before))
-        return verdict
+        return _with_none_hint(verdict, run)
     problems, summary = structure.judge_cnn(run, rows, NUM_CLASSES)
     feedback.record(layers=summary, inp_dim=str(run.values.get("inp_dim", "")))
     lines = []
@@ -198,6 +212,8 @@ def judge_blocks(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
         stopped = failure_verdict(run, case.name)
         problem = stopped.message.splitlines()[0] if stopped else \
             structure.judge_block(run, case, traced.block_rows)
+        if problem and NONE_CALLED in problem:
+            problem += " (self.relu is None without activation: apply it only when it is not None)"
         if problem:
             problems.append(f"{case.label()}: {problem}")
     right = len(cases) - len(problems)
