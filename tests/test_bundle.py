@@ -27,10 +27,13 @@ from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 RUBRIC = rubric.load()
 PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
-MEMBERS = ["assignment1/README.md", "assignment1/ex2_FCnet.py", "assignment1/ex2_pytorch.py",
-           "assignment1/hyperparams.py",
-           "assignment1/selfcheck.py", "assignment1/selfcheck_part2.py", "assignment1/sgd.py",
-           "assignment1/staticcheck.py",
+MEMBERS = ["assignment1/README.md", "assignment1/algo_train.py", "assignment1/backprop_answers.py",
+           "assignment1/build_net.py", "assignment1/convnet_answers.py",
+           "assignment1/convnet_mnist.py", "assignment1/ex2_FCnet.py",
+           "assignment1/ex2_pytorch.py", "assignment1/hyperparams.py", "assignment1/main.py",
+           "assignment1/network_template.py", "assignment1/selfcheck.py",
+           "assignment1/selfcheck_part2.py", "assignment1/selfcheck_part3.py",
+           "assignment1/sgd.py", "assignment1/staticcheck.py", "assignment1/theory.py",
            "assignment1/two_layernet.py"]
 SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
 # Checks of the self-check that rely on the student's own loss(): a wrong loss (1b) may
@@ -100,6 +103,7 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
         base = name.removeprefix("assignment1/")
         source = {"selfcheck.py": PART1 / "selfcheck.py",
                   "selfcheck_part2.py": PART1.parent / "part2_mlp" / "selfcheck_part2.py",
+                  "selfcheck_part3.py": PART1.parent / "part3_scratch" / "selfcheck.py",
                   "sgd.py": PART1 / "sgd.py",
                   "staticcheck.py": PART1 / "staticcheck.py"}.get(base, TEMPLATE / base)
         assert data == source.read_bytes(), name
@@ -116,7 +120,8 @@ def test_shipped_helpers_import_nothing_of_the_grader(texts):
     torch = {"torch", "torch.nn.functional", "torch.optim.optimizer"}  # Part 2's self-check
     for name, extra in (("assignment1/selfcheck.py", set()), ("assignment1/sgd.py", set()),
                         ("assignment1/staticcheck.py", set()),
-                        ("assignment1/selfcheck_part2.py", torch)):
+                        ("assignment1/selfcheck_part2.py", torch),
+                        ("assignment1/selfcheck_part3.py", {"inspect"})):
         tree = ast.parse(texts[name])
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -168,8 +173,9 @@ def test_no_reference_file_and_no_line_of_the_solution(texts, members):
 def test_no_rubric_seed_nor_derived_seed(texts):
     seeds = {RUBRIC.seed}
     for check in RUBRIC.checks:
+        count = check.get("cases", 1)
         seeds |= {cases.case_seed(RUBRIC.seed, check.id, i)
-                  for i in range(max(1, check.get("cases", 1)))}
+                  for i in range(max(1, count if isinstance(count, int) else 1))}
     assert len(seeds) > 10
     for name, text in texts.items():
         found = [s for s in seeds if str(s) in text]
