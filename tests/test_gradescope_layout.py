@@ -14,7 +14,9 @@ from grader.core import gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = rubric.load()
-TORCH_QUESTIONS = {"4a", "4b", "4c"}  # graded with torch in the sandbox (Part 2)
+# graded with torch in the sandbox (Parts 2 and 4); 6a and 6d run theory.py (numpy), 7c
+# reads an answers file in the grader
+TORCH_QUESTIONS = {"4a", "4b", "4c", "6b", "6c", "7b", "7d"}
 
 
 def _build(tmp_path):

@@ -252,3 +252,12 @@ def test_datasets_needed_and_the_run_summary_of_several():
         raise DataError("no digits")
     context.data = missing
     assert dataset_summary(context, {"7d"}) == ("unavailable", "Dataset mnist unavailable: no digits")
+
+
+def test_cases_is_a_count(tmp_path):
+    """`cases` counts hidden cases (case seeds derive from it); a list is refused by name."""
+    text = rubric.RUBRIC_PATH.read_text().replace("  cases = 4\n", "  cases = [[1, 2]]\n", 1)
+    path = tmp_path / "rubric.toml"
+    path.write_text(text)
+    with pytest.raises(RubricError, match=r"check 1a\.2: cases is the number of hidden cases"):
+        rubric.load(path)

@@ -129,9 +129,8 @@ def _seeds() -> tuple[str, ...]:
     rubric = load()
     seeds = {rubric.seed}
     for check in rubric.checks:
-        count = check.get("cases", 1)  # a number of hidden cases (a list: given cases)
         seeds.update(case_seed(rubric.seed, check.id, i)
-                     for i in range(max(1, count if isinstance(count, int) else 1)))
+                     for i in range(max(1, int(check.get("cases", 1)))))
     return tuple(str(s) for s in sorted(seeds) if s >= 1000)
 
 

@@ -231,6 +231,10 @@ def _load_check(raw: Mapping[str, Any], qid: str) -> Check:
     for key, value in params.items():
         if isinstance(value, dict) and not set(value) <= set(DATASET_KINDS):
             raise RubricError(f"check {cid}: {key} keys must be among {DATASET_KINDS}")
+    cases = params.get("cases", 1)
+    if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
+        raise RubricError(f"check {cid}: cases is the number of hidden cases, a whole number "
+                          f">= 1; got {cases!r} (list given cases under another key)")
     return Check(
         id=cid,
         name=_require(raw, "name", f"check {cid}"),

@@ -10,7 +10,7 @@ from ...core.grading import conclude, graded
 
 @graded("6a.1")
 def test_public_sizes(grading, check, feedback):
-    cases = np.array(check.value("cases"), dtype=np.int64)
+    cases = np.array(check.value("given_cases"), dtype=np.int64)
     conclude(feedback, grade_sizes(grading, check, feedback, cases))
 
 
