@@ -33,8 +33,8 @@ MEMBERS = ["assignment1/README.md", "assignment1/algo_train.py", "assignment1/ba
            "assignment1/ex2_pytorch.py", "assignment1/hyperparams.py", "assignment1/main.py",
            "assignment1/network_template.py", "assignment1/selfcheck.py",
            "assignment1/selfcheck_part2.py", "assignment1/selfcheck_part3.py",
-           "assignment1/sgd.py", "assignment1/staticcheck.py", "assignment1/theory.py",
-           "assignment1/two_layernet.py"]
+           "assignment1/selfcheck_part4.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
+           "assignment1/theory.py", "assignment1/two_layernet.py"]
 SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
 # Checks of the self-check that rely on the student's own loss(): a wrong loss (1b) may
 # fail them there, with a note saying so, while the grader uses its own math.
@@ -104,6 +104,7 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
         source = {"selfcheck.py": PART1 / "selfcheck.py",
                   "selfcheck_part2.py": PART1.parent / "part2_mlp" / "selfcheck_part2.py",
                   "selfcheck_part3.py": PART1.parent / "part3_scratch" / "selfcheck.py",
+                  "selfcheck_part4.py": PART1.parent / "part4_cnn" / "selfcheck_part4.py",
                   "sgd.py": PART1 / "sgd.py",
                   "staticcheck.py": PART1 / "staticcheck.py"}.get(base, TEMPLATE / base)
         assert data == source.read_bytes(), name
@@ -121,7 +122,8 @@ def test_shipped_helpers_import_nothing_of_the_grader(texts):
     for name, extra in (("assignment1/selfcheck.py", set()), ("assignment1/sgd.py", set()),
                         ("assignment1/staticcheck.py", set()),
                         ("assignment1/selfcheck_part2.py", torch),
-                        ("assignment1/selfcheck_part3.py", {"inspect"})):
+                        ("assignment1/selfcheck_part3.py", {"inspect"}),
+                        ("assignment1/selfcheck_part4.py", {"torch", "torch.nn.functional"})):
         tree = ast.parse(texts[name])
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

@@ -9,3 +9,7 @@ blocks run once with their layers traced (6b), and sup_trn run on the grader's l
 (never running it), training.py runs and judges 6c; all with numpy only: the grader's own
 process never imports torch.
 """
+
+# The public self-check the students' archive ships (torch and numpy only, no solution: the
+# handout's cases, figure and ConvNet numbers, and its own tracing of the layers applied).
+PUBLIC_FILES = {"selfcheck_part4.py": "selfcheck_part4.py"}
