@@ -15,7 +15,9 @@ TEMPLATE = ROOT / "student_template"
 PUBLIC = ("6a.1", "6b.1", "6d.1", "7b.1", "7b.2")
 CNN_MUTANTS = [m for m in cnn.MUTANTS if set(m.loses) & set(PUBLIC)]
 CONVNET_MUTANTS = [m for m in convnet.MUTANTS if set(m.loses) & set(PUBLIC)]
-CONVNET_VARIANTS = [v for v in convnet.VARIANTS if not v.notebook and "trains" not in v.name]
+CONVNET_VARIANTS = [v for v in convnet.VARIANTS if not v.notebook and "trains" not in v.name] + [
+    convnet.Mutant("tensor_relu", ((convnet.FORWARD, convnet.FORWARD.replace(
+        "self.relu1(self.conv(x))", "self.conv(x).relu()")),), (), "x.relu(), a Tensor method")]
 
 
 @pytest.fixture(scope="module")

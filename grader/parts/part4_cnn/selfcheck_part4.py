@@ -201,7 +201,7 @@ def traced(torch, model, images, student, events):
         return layer
 
     patched = []  # (owner, name, original)
-    for owner in (F, torch):
+    for owner in (F, torch, torch.Tensor):  # torch.Tensor: x.relu()
         for name, kind in kinds.items():
             if hasattr(owner, name):
                 patched.append((owner, name, getattr(owner, name)))
@@ -209,14 +209,18 @@ def traced(torch, model, images, student, events):
     for name, value in list(vars(student).items()):  # e.g. `from torch.nn.functional import relu`
         if id(value) in wrappers and not isinstance(value, type(torch)):
             patched.append((student, name, value))
+    own = [name in vars(owner) for owner, name, _ in patched]
     try:
         for owner, name, original in patched:
             setattr(owner, name, wrappers[id(original)])
         with torch.no_grad():
             output = model(images)
     finally:
-        for owner, name, original in patched:
-            setattr(owner, name, original)
+        for (owner, name, original), had in zip(patched, own):
+            if had:
+                setattr(owner, name, original)
+            else:  # a method torch.Tensor inherits
+                delattr(owner, name)
     return output.detach().double().numpy()
 
 
