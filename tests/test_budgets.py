@@ -27,6 +27,7 @@ from grader.data import prepare
 from grader.parts.part1_numpy.steps import Budget
 from mutants import MUTANTS, Mutant, ROOT, set_hyperparams
 from outputs import plain
+from rubric_copies import with_setting
 
 RUBRIC_FILE = ROOT / "grader" / "rubric.toml"
 RUBRIC = rubric.load()
@@ -47,12 +48,10 @@ def _mutant(name: str) -> Mutant:
 _hyperparams = set_hyperparams  # mutants.py's
 
 
-def _rubric_with(tmp_path: Path, old: str, new: str) -> Path:
-    """grader/rubric.toml with one line changed, as an instructor would change it."""
-    text = RUBRIC_FILE.read_text()
-    assert text.count(old) == 1, old
+def _rubric_with(tmp_path: Path, old: str, new: str, question: str = "3b") -> Path:
+    """grader/rubric.toml with one line of `question` changed, as an instructor would."""
     path = tmp_path / "rubric.toml"
-    path.write_text(text.replace(old, new))
+    path.write_text(with_setting(RUBRIC_FILE.read_text(), question, old, new))
     return path
 
 
@@ -184,7 +183,7 @@ def test_reference_backward_pass_costs_a_few_forward_passes(tmp_path):
 def test_backward_pass_past_its_time_budget_is_stopped_with_a_clear_message(tmp_path):
     """A 2d.1 budget of 2 s stops the numerical gradients' first call (3-4 s)."""
     rubric_file = _rubric_with(tmp_path, "  max_backprop_ratio = 50.0\n",
-                               "  max_backprop_ratio = 50.0\n  wall_seconds = 2\n")
+                               "  max_backprop_ratio = 50.0\n  wall_seconds = 2\n", "2d")
     sub = _mutant("numerical_gradients").write(tmp_path / "sub")
     tests = grade(sub, tmp_path / "out", "2d", rubric_file)
     for cid in ("2d.1", "2d.2"):

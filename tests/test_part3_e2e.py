@@ -46,6 +46,7 @@ def test_reference_end_to_end(tmp_path):
     assert "2 of 2 answers right" in reference["5f.1"]["output"]
     assert "6 of 6 answers right" in reference["7a.1"]["output"]
     assert reference["7a.2"]["visibility"] == "after_due_date"
+    assert reference["7a.2"]["output"].startswith("**Passed**")  # every answer right
 
 
 def test_template_scores_zero_with_reasons(tmp_path):
@@ -57,6 +58,9 @@ def test_template_scores_zero_with_reasons(tmp_path):
         assert "NotImplementedError" in template[check_id]["output"], template[check_id]["output"]
     assert "not answered (still None)" in template["7a.1"]["output"]
     assert "not answered (still None)" in template["5f.1"]["output"]
+    for check_id in ("5f.2", "7a.2"):  # 0 points, but marked failed when answers are wrong
+        assert template[check_id]["output"].startswith("**Failed**"), template[check_id]["output"]
+        assert "expected" in template[check_id]["output"]
 
 
 @pytest.mark.slow  # about 20 s: a training run cut by its budget (excluded by default)

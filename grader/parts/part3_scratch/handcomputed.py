@@ -102,4 +102,5 @@ def reveal(answers: Answers, asked: list[Answer], rtol: float, atol: float) -> V
     verdict, _ = judge(answers, asked, rtol, atol, reveal=True)
     intro = ("Informational, after the due date (0 points; the points are the public "
              "check's): the expected values of the entries that were not right.")
-    return Verdict(1.0, intro + "\n" + verdict.message)
+    # passes exactly when every answer is right, so the results page agrees with the public check
+    return Verdict(1.0 if verdict.passed else 0.0, intro + "\n" + verdict.message)
