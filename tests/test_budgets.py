@@ -105,24 +105,27 @@ def test_bad_budget_rule_is_refused(tmp_path, old, new, message):
 # -- 3b: training stopped by its budget; train() that did not train -----------------------
 
 def test_training_far_slower_than_the_reference_is_stopped_with_how_far_it_got(tmp_path):
-    """100 iterations of a second each: the budget is 20 s + 10 x the reference's ~25 ms
-    x 100 = about 45 s, so training stops about halfway, and says so."""
+    """40 iterations of a second each, under a rubric copy whose start-up allowance is 5 s:
+    the budget is 5 s + 10 x the reference's ~25 ms x 40 = about 15 s, so training stops
+    well before the end, and says so."""
     sub = SLEEPY.write(tmp_path / "sub")
-    _hyperparams(sub, num_iters=100)
-    tests = grade(sub, tmp_path / "out", "3b")
+    _hyperparams(sub, num_iters=40)
+    rubric_file = _rubric_with(tmp_path, "budget_startup_seconds = 20\n",
+                               "budget_startup_seconds = 5\n")
+    tests = grade(sub, tmp_path / "out", "3b", rubric_file)
     for cid in ("3b.1", "3b.2"):
         assert tests[cid]["score"] == 0
         text = plain(tests[cid]["output"])
         assert "stopped by its time budget of" in text, text
-        assert "(the reference's time with your settings) x 100 iterations" in text
-        assert "of 100 iterations in" in text and "the budget allows 10x" in text, text
+        assert "(the reference's time with your settings) x 40 iterations" in text
+        assert "of 40 iterations in" in text and "the budget allows 10x" in text, text
         assert "Hint: make each iteration as fast as the reference's" in text
     details = tests["3b.2"]["extra_data"]
-    budget = 20 + 10 * details["reference_ms_per_iteration"] / 1000 * 100
+    budget = 5 + 10 * details["reference_ms_per_iteration"] / 1000 * 40
     assert details["budget_seconds"] == pytest.approx(budget, abs=0.1)
-    assert budget < 150  # the old fixed budget, which let this run finish
+    assert budget < 40  # a budget that let this run finish would be the bug
     done = int(plain(tests["3b.2"]["output"]).split("Your train() did ")[1].split(" of ")[0])
-    assert 10 <= done < 100
+    assert 3 <= done < 40
 
 
 def test_train_that_never_trains_fails_3b1_in_retrain_mode(tmp_path):

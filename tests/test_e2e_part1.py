@@ -20,7 +20,7 @@ RUBRIC = rubric.load()
 CHEAP = "1a,1b,1c,2d,3a"  # every Part 1 question but the CIFAR-10 retraining
 # Part 1's questions: the other parts' end-to-end modules grade their own, and the
 # Gradescope layout test grades the whole rubric
-PART1 = ",".join(q.id for q in RUBRIC.questions if q.part == 1 and q.checks)
+PART1 = ",".join(q.id for q in RUBRIC.questions if q.part == 1)  # 2a-2c: listed, by hand
 AUTO_IDS = [c.id for c in RUBRIC.checks if RUBRIC.question(c.question).part == 1]
 
 
