@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks torch and CUDA inside the grader's sandbox on a GPU machine; installs nothing.
 #
-#     bash bench/gpu_check.sh            # from the repository root; under 3 minutes
+#     bash bench/gpu_check.sh            # from the repository root; under 10 minutes
 #
 # Runs the environment probe (grader/core/environment_probe.py) through run_probe under
 # the rubric's default [sandbox] limits (RLIMIT_DATA memory_mb, no RLIMIT_AS, the seccomp
@@ -54,3 +54,21 @@ run "this user ($(id -un))" off
 if [ "$(id -u)" = 0 ]; then
   run "the unprivileged user (${GRADER_SANDBOX_USER:-nobody})" require
 fi
+
+# The torch questions of reference/ graded end to end on the device the grader picks
+# (CUDA when the sandbox sees it): time, device and accuracy per training check, for
+# bench/RESULTS.md. Default data; GRADER_DATA_DIR=... grades real CIFAR-10 / MNIST.
+echo "== grade reference/ on the torch questions (4a, 4b, 6b, 6c, 7b, 7d)"
+OUT=$(mktemp -d)
+start=$(date +%s)
+timeout 420 "$PY" -m grader grade reference --out "$OUT" --questions 4a,4b,6b,6c,7b,7d --quiet
+echo "grade exit code $?; $(( $(date +%s) - start )) s"
+"$PY" - "$OUT/results.json" <<'PYEOF'
+import json, sys
+results = json.load(open(sys.argv[1]))
+print("device:", results["extra_data"].get("device"), "| data:", results["extra_data"].get("dataset_kind"))
+for t in results["tests"]:
+    e = t.get("extra_data", {})
+    acc = {k: e[k] for k in ("val_accuracy", "test_accuracy", "train_seconds", "device") if k in e}
+    print(f"{t['number']:6} {t['score']}/{t['max_score']} {acc}")
+PYEOF
