@@ -28,10 +28,13 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def evaluate(node: ast.AST, known: dict, allow_none: bool = False):
-    """The value of a plain expression (lists for lists and tuples); ValueError otherwise."""
+def evaluate(node: ast.AST, known: dict, allow_none: bool = False, allow_text: bool = False):
+    """The value of a plain expression (lists for lists and tuples); ValueError otherwise.
+    allow_none: `None` too; allow_text: strings too, and dicts of plain values (settings
+    dicts such as {"optimizer": "adam", "eta": 1e-3})."""
     if isinstance(node, ast.Constant) and (is_number(node.value)
-                                           or (allow_none and node.value is None)):
+                                           or (allow_none and node.value is None)
+                                           or (allow_text and isinstance(node.value, str))):
         return node.value
     if isinstance(node, ast.Name) and node.id in known:
         return known[node.id]
@@ -51,7 +54,11 @@ def evaluate(node: ast.AST, known: dict, allow_none: bool = False):
             if is_number(result):
                 return result
     if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= MAX_ITEMS:
-        return [evaluate(e, known, allow_none) for e in node.elts]
+        return [evaluate(e, known, allow_none, allow_text) for e in node.elts]
+    if allow_text and isinstance(node, ast.Dict) and len(node.keys) <= MAX_ITEMS \
+            and None not in node.keys:
+        return {evaluate(k, known, allow_none, allow_text): evaluate(v, known, allow_none, allow_text)
+                for k, v in zip(node.keys, node.values)}
     raise ValueError("not a plain value")
 
 

@@ -9,22 +9,18 @@ refused with its line, so the grader never runs the file to learn them.
 from __future__ import annotations
 
 import ast
-import math
-import operator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ...core.declared import evaluate as plain_value, is_number as _number, read_source
 from ...core.rubric import Check
-from ...core.source import SourceError, notebook_source, where
+from ...core.source import SourceError, where
 
 MODULE, NAME = "network_template", "SETTINGS"
-MAX_SOURCE = 1 << 20  # bytes of the file read at most
 INPUT_SIZE, NUM_CLASSES = 32 * 32 * 3, 10
 OPTIMIZERS = ("sgd", "adam")
 # The learning rate of the other optimizer in 5e's Adam-vs-SGD run, when not declared.
 ABLATION_ETA = {"sgd": 0.01, "adam": 1e-3}
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow}
 
 
 @dataclass(frozen=True)
@@ -55,54 +51,13 @@ class Settings:
                 f"mini_batch_size={self.mini_batch_size}")
 
 
-def _source(submission: Path) -> tuple[str, str, tuple] | None:
-    """(text, file name, notebook cells) of network_template.py, else of the notebook."""
-    for suffix in (".py", ".ipynb"):
-        path = Path(submission) / (MODULE + suffix)
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_SOURCE)
-            if suffix == ".py":
-                return raw.decode("utf-8", errors="replace"), path.name, ()
-            text, cells = notebook_source(raw)
-            return text, path.name, cells
-    return None
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _whole(value) -> bool:
     return _number(value) and value == int(value) and value >= 1
 
 
 def evaluate(node: ast.AST, known: dict):
-    """The value of a plain settings expression; ValueError for anything else."""
-    if isinstance(node, ast.Constant) and (_number(node.value) or isinstance(node.value, str)):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in known:
-        return known[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = evaluate(node.operand, known)
-        if _number(value):
-            return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = evaluate(node.left, known), evaluate(node.right, known)
-        if _number(left) and _number(right):
-            if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
-                raise ValueError("exponent too large")
-            try:
-                result = _OPS[type(node.op)](left, right)
-            except (ZeroDivisionError, OverflowError) as exc:
-                raise ValueError(str(exc)) from None
-            if _number(result):
-                return result
-    if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 64:
-        return [evaluate(e, known) for e in node.elts]
-    if isinstance(node, ast.Dict) and len(node.keys) <= 64 and None not in node.keys:
-        return {evaluate(k, known): evaluate(v, known) for k, v in zip(node.keys, node.values)}
-    raise ValueError("not a plain value")
+    """The value of a plain settings expression (strings and dicts too); ValueError else."""
+    return plain_value(node, known, allow_text=True)
 
 
 def declared(text: str) -> tuple[dict | None, int | None, str]:
@@ -132,7 +87,7 @@ def declared(text: str) -> tuple[dict | None, int | None, str]:
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = _source(submission)
+    found = read_source(submission, MODULE)
     if found is None:
         return None, f"{MODULE}.py not found: submit it under the handout's name"
     text, name, cells = found

@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.declared import read_source
 from ...core.rubric import Check
-from ...core.source import SourceError, notebook_source, where
+from ...core.source import SourceError, where
 
 MODULE, NAME = "main", "opt_dict"
-MAX_SOURCE = 1 << 20  # bytes of the file read at most
 # The handout's values (reference/main.py): used for a setting opt_dict does not declare.
 HANDOUT = {"solver": "Adam", "tbs": 64, "vbs": 1000, "num_epochs": 8, "lr": 2e-3,
            "wd": 1e-5, "momentum": 0.9, "lr_sch": [6], "lr_factor": 0.1, "coll_cycle": 10,
@@ -48,20 +48,6 @@ class Settings:
     def describe(self) -> str:
         """"solver='Adam', tbs=64, ..." for the feedback (the keys sup_trn needs)."""
         return ", ".join(f"{k}={self.values[k]!r}" for k in USED)
-
-
-def _source(submission: Path) -> tuple[str, str, tuple] | None:
-    """(text, file name, notebook cells) of main.py, else of main.ipynb."""
-    for suffix in (".py", ".ipynb"):
-        path = Path(submission) / (MODULE + suffix)
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_SOURCE)
-            if suffix == ".py":
-                return raw.decode("utf-8", errors="replace"), path.name, ()
-            text, cells = notebook_source(raw)
-            return text, path.name, cells
-    return None
 
 
 def _plain(value):
@@ -121,7 +107,7 @@ def _number(value) -> bool:
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = _source(submission)
+    found = read_source(submission, MODULE)
     if found is None:
         return None, f"{MODULE}.py not found: submit it under the handout's name"
     text, name, cells = found
