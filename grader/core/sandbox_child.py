@@ -23,6 +23,8 @@ _SPARE_FDS = 8  # held while student code runs, closed before results are writte
 # Libraries the grader installs for student code. One that a submission imports is
 # imported first, before any student code runs: when it fails (a memory limit too small for
 # torch, a broken install), that is the grader's fault, reported as such ("grader").
+# keys under which a checkpoint file may wrap its state dict ({"state_dict": ...})
+STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
 PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "future")
 
 
@@ -205,6 +207,44 @@ class ProbeContext:
         torch.backends.cudnn.benchmark = False
         torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
         return torch, str(self.params.get("device", "cpu"))
+
+    def submitted_state_dict(self, save: str):
+        """The state dict a student submitted as a checkpoint: its bytes are
+        inputs["checkpoint"] and its file name params["checkpoint"] (the file itself never
+        enters a sandbox). Loaded with torch.load(weights_only=True), which refuses any
+        pickled object other than tensors and plain containers; a dict wrapping the state
+        dict under a usual key is unwrapped. A failure (kind "checkpoint") says what the
+        file holds; `save` is what the student should have saved ("model.state_dict()")."""
+        import io
+
+        torch = import_provided("torch")
+        name = self.params["checkpoint"]
+        blob = self.inputs["checkpoint"].astype("uint8", copy=False).tobytes()
+        try:
+            state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
+            text = str(exc).strip().splitlines()
+            self.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
+                      f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
+        if isinstance(state, dict):
+            for key in STATE_KEYS:
+                if isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
+        if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+            self.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
+                      f"(names -> tensors): save {save}")
+        return state
+
+    def load_submitted_state(self, model, state, fits: str):
+        """model.load_state_dict(state), or a failure (kind "checkpoint") saying the file
+        does not fit `fits` ("your ConvNet()"), with torch's names and shapes."""
+        try:
+            model.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+            self.fail("checkpoint", f"{self.params['checkpoint']} does not fit {fits}: "
+                      + " ".join(str(exc).split())[:600])
+        return model
 
     def _skipped_line(self, exc):
         """'ex2_pytorch.py assigns it at line 40' when a NameError names a variable only

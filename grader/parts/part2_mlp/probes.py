@@ -434,45 +434,22 @@ def train_mlp(ctx):
     ctx.put("input_shape", shape[0])
 
 
-STATE_KEYS = ("state_dict", "model_state_dict", "model")  # a state dict saved inside a dict
-
-
 def evaluate_checkpoint(ctx):
     """4b in checkpoint mode: the submitted state dict (its bytes are ctx.inputs
     ["checkpoint"]; the file itself is never copied into a sandbox) loaded with
     torch.load(weights_only=True), which refuses any pickled object other than tensors
     and plain containers, into MultiLayerPerceptron(3072, hidden_size, 10); records the
     logits of the validation and test images."""
-    import io
-
     torch, device = ctx.torch()
     module = ctx.import_student(MODULE)
     cls = _class(ctx, module)
     s, scale = ctx.params["settings"], float(ctx.params["scale"])
-    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
-    name = ctx.params["checkpoint"]
-    try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
-        text = str(exc).strip().splitlines()
-        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
-                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
-    if isinstance(state, dict):
-        for key in STATE_KEYS:
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
-        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
-                 "(names -> tensors): save model.state_dict()")
+    state = ctx.submitted_state_dict("model.state_dict()")
     settings = {"input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
     model = _build(ctx, torch, cls, s["hidden_size"], settings)
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
-        ctx.fail("checkpoint", f"{name} does not fit {CLASS}({settings['input_size']}, "
-                 f"{list(s['hidden_size'])}, {settings['num_classes']}) (hidden_size as "
-                 f"declared): " + " ".join(str(exc).split())[:600])
+    ctx.load_submitted_state(model, state, f"{CLASS}({settings['input_size']}, "
+                             f"{list(s['hidden_size'])}, {settings['num_classes']}) "
+                             "(hidden_size as declared)")
     model = ctx.call(model.to, device)
     batch_size = int(s["batch_size"])
     shape = ["images"]

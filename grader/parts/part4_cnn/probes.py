@@ -8,7 +8,6 @@ bias_grads import numpy only (theory.py must not need torch); the others import 
 through ctx.torch(). Test labels never come here; test images do (as inputs).
 """
 import importlib
-import io
 import json
 import math
 import os
@@ -423,7 +422,6 @@ def train_cnn(ctx):
                                        _images(torch, ctx.inputs["X_test"], scale)))
 
 
-STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")  # a state dict inside a dict
 
 
 def evaluate_checkpoint(ctx):
@@ -435,28 +433,9 @@ def evaluate_checkpoint(ctx):
     torch, device = ctx.torch()
     module = ctx.import_student(BUILD)
     cls = _class(ctx, module, "CNN")
-    name = ctx.params["checkpoint"]
-    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
-    try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
-        text = str(exc).strip().splitlines()
-        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
-                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
-    if isinstance(state, dict):
-        for key in STATE_KEYS:
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
-        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
-                 "(names -> tensors): save net.state_dict()")
+    state = ctx.submitted_state_dict("net.state_dict()")
     model, _ = _build_cnn(ctx, torch, cls)
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
-        ctx.fail("checkpoint", f"{name} does not fit your CNN((3, 32, 32), 10): "
-                 + " ".join(str(exc).split())[:600])
+    ctx.load_submitted_state(model, state, "your CNN((3, 32, 32), 10)")
     model = ctx.call(model.to, device)
     X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
     scale = _scale(X, X.shape[0])

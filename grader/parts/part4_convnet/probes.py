@@ -338,7 +338,6 @@ def _test_logits(ctx, torch, model, device):
     return np.concatenate(outs)
 
 
-STATE_KEYS = ("state_dict", "model_state_dict", "model")  # a state dict saved inside a dict
 
 
 def evaluate_checkpoint(ctx):
@@ -346,30 +345,9 @@ def evaluate_checkpoint(ctx):
     ["checkpoint"]; the file itself is never copied into a sandbox) loaded with
     torch.load(weights_only=True), which refuses any pickled object other than tensors
     and plain containers, into ConvNet(); records the logits of the test digits."""
-    import io
-
     torch, device = ctx.torch()
     model = _build(ctx, torch, _class(ctx, ctx.import_student(MODULE)))
-    blob = np.ascontiguousarray(ctx.inputs["checkpoint"], dtype=np.uint8).tobytes()
-    name = ctx.params["checkpoint"]
-    try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt, or a pickle weights_only refuses
-        text = str(exc).strip().splitlines()
-        ctx.fail("checkpoint", f"{name} could not be loaded with torch.load(weights_only="
-                 f"True): {type(exc).__name__}: {text[0][:300] if text else ''}")
-    if isinstance(state, dict):
-        for key in STATE_KEYS:
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
-        ctx.fail("checkpoint", f"{name} holds a {type(state).__name__}, not a state dict "
-                 "(names -> tensors): save model.state_dict()")
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
-        ctx.fail("checkpoint", f"{name} does not fit your ConvNet(): "
-                 + " ".join(str(exc).split())[:600])
+    state = ctx.submitted_state_dict("model.state_dict()")
+    ctx.load_submitted_state(model, state, "your ConvNet()")
     model = ctx.call(model.to, device)
     ctx.put("test_logits", _test_logits(ctx, torch, model, device))
