@@ -98,7 +98,10 @@ def accuracy(logits: Any, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
-def curve(values: np.ndarray, points: int = 400) -> list[float]:
-    """At most `points` values of a per-step curve, evenly sampled, for the report."""
+def curve(values: Any, points: int = 400) -> list[float | None]:
+    """At most `points` values of a per-step curve, evenly sampled, for the report and
+    results.json: a value that is not finite (a diverged loss) becomes None, which JSON
+    can hold and the charts leave out."""
+    values = np.asarray(values, dtype=np.float64).ravel()
     step = max(1, len(values) // points)
-    return np.asarray(values)[::step].tolist()
+    return [float(v) if np.isfinite(v) else None for v in values[::step]]

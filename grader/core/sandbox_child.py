@@ -23,9 +23,9 @@ _SPARE_FDS = 8  # held while student code runs, closed before results are writte
 # Libraries the grader installs for student code. One that a submission imports is
 # imported first, before any student code runs: when it fails (a memory limit too small for
 # torch, a broken install), that is the grader's fault, reported as such ("grader").
+PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "future")
 # keys under which a checkpoint file may wrap its state dict ({"state_dict": ...})
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
-PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "future")
 
 
 def _safe_str(obj, limit=_MAX_TEXT):

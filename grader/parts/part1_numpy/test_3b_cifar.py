@@ -21,14 +21,13 @@ import pytest
 from . import checkpoint, hyperparams, netmath
 from ...core.grading import Feedback, conclude, failure_verdict, graded
 from ...core.charts import weight_tiles_png
-from ...core.judge import Verdict, accuracy_line, names, shaped
+from ...core.judge import Verdict, accuracy_line, curve, names, shaped
 from .steps import DIVERGED, PROBES, Budget, ms
 from ...core.rubric import Rubric
 from ...core.sandbox import ProbeRun
 
 QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
 RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
-CURVE_POINTS = 400
 ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after a training run
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
 MODE_LINE = {
@@ -118,10 +117,7 @@ def _history(run, key):
 
 
 def _curve(values):
-    if values is None:
-        return None
-    step = max(1, len(values) // CURVE_POINTS)
-    return values[::step].tolist()
+    return None if values is None else curve(values)
 
 
 def _what(trained: Trained) -> str:

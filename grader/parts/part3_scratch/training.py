@@ -18,7 +18,7 @@ from . import netmath, settings
 from .steps import PROBES
 from ..part1_numpy.steps import Budget
 from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict, accuracy_line, shaped
+from ...core.judge import Verdict, accuracy_line, curve, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 
@@ -27,7 +27,6 @@ SETTINGS_CHECK, TRAIN_CHECK = "5d.1", "5d.2"
 RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
 STOPPED = ("timeout", "cpu")
 ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after training
-CURVE_POINTS = 400
 
 
 def per_epoch(rows: int, batch: int) -> int:
@@ -120,13 +119,6 @@ def activation_of(run: ProbeRun, name: str, layers: int) -> str | None:
                                            [np.asarray(a, dtype=np.float64) for a in As])
     except (ValueError, TypeError):
         return None
-
-
-def curve(values) -> list[float]:
-    """At most CURVE_POINTS values of a per-step curve, evenly sampled."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    step = max(1, len(values) // CURVE_POINTS)
-    return [float(v) if np.isfinite(v) else None for v in values[::step]]
 
 
 def val_curve(run: ProbeRun, name: str, labels: np.ndarray) -> list[float]:

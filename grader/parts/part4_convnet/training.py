@@ -18,14 +18,13 @@ import numpy as np
 from . import settings
 from .layers import PROBES
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, shaped
+from ...core.judge import Verdict, accuracy, curve, shaped
 from ...core.rubric import Check
 from ...core.sandbox import ProbeRun
 
 QUESTION, CHECK = "7d", "7d.1"
 NUM_CLASSES = 10
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
-CURVE_POINTS = 400
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,6 @@ def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None,
     return path.read_bytes(), ""
 
 
-def accuracy(logits, labels: np.ndarray) -> float:
-    """Fraction of rows whose highest logit is their label."""
-    return float(np.mean(np.argmax(np.asarray(logits, dtype=np.float64), axis=1) == labels))
-
-
 def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
     """Checkpoint mode: whether the progress run learned (the mean loss of its last quarter
     of steps min_loss_drop below the first step's, and the grader's test accuracy of the
@@ -132,12 +126,6 @@ def data_name(data) -> str:
         f"a 5,000-digit subset of real MNIST ({tests:,} test digits; not the full MNIST)"
 
 
-def curve(values: np.ndarray) -> list[float]:
-    """At most CURVE_POINTS values of a per-step curve, evenly sampled."""
-    step = max(1, len(values) // CURVE_POINTS)
-    return values[::step].tolist()
-
-
 def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """7d.1: test accuracy of the trained ConvNet against the threshold of the data's kind
     (at least the threshold passes)."""
@@ -165,7 +153,7 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
                              "training diverged? lower the learning rate")
     if problem:
         return Verdict(0.0, "\n".join(opening + [problem]))
-    acc = float(np.mean(np.argmax(logits, axis=1) == labels))
+    acc = accuracy(logits, labels)
     threshold = float(check.value("threshold", data.kind))
     losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
     steps = int(run.values.get("steps") or 0)
