@@ -14,7 +14,7 @@ import math
 import operator
 from pathlib import Path
 
-from .source import SourceError, notebook_source
+from .source import SourceError, notebook_source, where
 
 MAX_SOURCE = 1 << 20  # bytes of a file read at most
 MAX_ITEMS = 64  # entries of one list or tuple
@@ -104,4 +104,25 @@ def read_source(submission: Path, module: str, suffixes=(".py", ".ipynb")
     return None
 
 
-__all__ = ["SourceError", "declared", "evaluate", "is_number", "read_source"]
+def parse_source(submission: Path, module: str, parse) -> tuple[object, str, tuple, str]:
+    """Finds `module`.py (else `module`.ipynb) in the submission and applies parse(text),
+    which raises SyntaxError (or ValueError) on text that does not parse: (its result, the
+    file's name, notebook cells, '') or (None, the file's name, cells, what is wrong: not
+    found, a notebook that does not open, or text that does not parse, with its line)."""
+    try:
+        found = read_source(submission, module)
+    except SourceError as exc:
+        return None, f"{module}.ipynb", (), f"{module}.ipynb does not open: {exc}"
+    if found is None:
+        return None, f"{module}.py", (), (f"{module}.py (or {module}.ipynb) not found: submit "
+                                          "it under the handout's name")
+    text, name, cells = found
+    try:
+        return parse(text), name, cells, ""
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
+        line = getattr(exc, "lineno", None)
+        return None, name, cells, (f"{name} does not parse"
+                                   + (f" ({where(line, cells)})" if line else ""))
+
+
+__all__ = ["SourceError", "declared", "evaluate", "is_number", "parse_source", "read_source"]

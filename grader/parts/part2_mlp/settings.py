@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import declared, is_number as _number, read_source
+from ...core.declared import declared, is_number as _number, parse_source
 from ...core.rubric import Check
-from ...core.source import SourceError, where
+from ...core.source import where
 
 MODULE = "ex2_pytorch"
 # The handout's values (the public starter's): used for a setting the file does not declare.
@@ -51,15 +51,10 @@ def _whole(value) -> bool:
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = read_source(submission, MODULE)
-    if found is None:
-        return None, f"{MODULE}.py not found: submit it under the handout's name"
-    text, name, cells = found
-    try:
-        values, lines, unreadable = declared(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
-        line = getattr(exc, "lineno", None)
-        return None, f"{name} does not parse" + (f" ({where(line, cells)})" if line else "")
+    parsed, name, cells, trouble = parse_source(submission, MODULE, declared)
+    if parsed is None:
+        return None, trouble
+    values, lines, unreadable = parsed
     notes, raw = [], {}
     for key, default in HANDOUT.items():
         if key in unreadable:
@@ -102,13 +97,8 @@ def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
 
 def declared_plain(submission: Path) -> dict:
     """Every top-level setting of the submitted file the grader can read ({} when none)."""
-    found = read_source(submission, MODULE)
-    if found is None:
-        return {}
-    try:
-        return declared(found[0])[0]
-    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
-        return {}
+    parsed = parse_source(submission, MODULE, declared)[0]
+    return parsed[0] if parsed else {}
 
 
 def declared_hidden_size(submission: Path) -> list[int] | None:

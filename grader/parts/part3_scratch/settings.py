@@ -12,9 +12,9 @@ import ast
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...core.declared import evaluate as plain_value, is_number as _number, read_source
+from ...core.declared import evaluate as plain_value, is_number as _number, parse_source
 from ...core.rubric import Check
-from ...core.source import SourceError, where
+from ...core.source import where
 
 MODULE, NAME = "network_template", "SETTINGS"
 INPUT_SIZE, NUM_CLASSES = 32 * 32 * 3, 10
@@ -87,15 +87,10 @@ def declared(text: str) -> tuple[dict | None, int | None, str]:
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = read_source(submission, MODULE)
-    if found is None:
-        return None, f"{MODULE}.py not found: submit it under the handout's name"
-    text, name, cells = found
-    try:
-        raw, line, problem = declared(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
-        at = getattr(exc, "lineno", None)
-        return None, f"{name} does not parse" + (f" ({where(at, cells)})" if at else "")
+    parsed, name, cells, trouble = parse_source(submission, MODULE, declared)
+    if parsed is None:
+        return None, trouble
+    raw, line, problem = parsed
     if raw is None:
         return None, f"{name}" + (f" {where(line, cells)}" if line else "") + f": {problem}"
     required = ("sizes", "optimizer", "eta", "l2", "k", "epochs", "mini_batch_size")

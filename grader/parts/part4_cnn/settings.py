@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import read_source
+from ...core.declared import parse_source
 from ...core.rubric import Check
-from ...core.source import SourceError, where
+from ...core.source import where
 
 MODULE, NAME = "main", "opt_dict"
 # The handout's values (reference/main.py): used for a setting opt_dict does not declare.
@@ -107,15 +107,10 @@ def _number(value) -> bool:
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check."""
-    found = read_source(submission, MODULE)
-    if found is None:
-        return None, f"{MODULE}.py not found: submit it under the handout's name"
-    text, name, cells = found
-    try:
-        values, _, unreadable = declared(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
-        line = getattr(exc, "lineno", None)
-        return None, f"{name} does not parse" + (f" ({where(line, cells)})" if line else "")
+    parsed, name, cells, trouble = parse_source(submission, MODULE, declared)
+    if parsed is None:
+        return None, trouble
+    values, _, unreadable = parsed
     if values is None:
         return None, (f"{name} declares no top-level {NAME} = {{...}}: the grader reads the "
                       "training settings from it without running your code (see the "

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import declared, is_number, read_source
+from ...core.declared import declared, is_number, parse_source
 from ...core.rubric import Check
-from ...core.source import SourceError, where
+from ...core.source import where
 
 MODULE = "convnet_mnist"
 # The handout's values (the template's): used for a setting the file does not declare.
@@ -44,29 +44,17 @@ def _whole(value) -> bool:
 
 def declared_settings(submission: Path) -> dict:
     """Every plain top-level setting of the submitted file ({} when none can be read)."""
-    try:
-        found = read_source(submission, MODULE)
-        return declared(found[0])[0] if found else {}
-    except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
-        return {}
+    parsed = parse_source(submission, MODULE, declared)[0]
+    return parsed[0] if parsed else {}
 
 
 def read(submission: Path, check: Check) -> tuple[Settings | None, str]:
     """(settings, '') or (None, what is wrong and how to fix it); bounds from the check
     (max_epochs, max_batch_size)."""
-    try:
-        found = read_source(submission, MODULE)
-    except SourceError as exc:
-        return None, f"{MODULE}.ipynb does not open: {exc}"
-    if found is None:
-        return None, (f"{MODULE}.py (or {MODULE}.ipynb) not found: submit it under the "
-                      "handout's name")
-    text, name, cells = found
-    try:
-        values, _, unreadable = declared(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        line = getattr(exc, "lineno", None)
-        return None, f"{name} does not parse" + (f" ({where(line, cells)})" if line else "")
+    parsed, name, cells, trouble = parse_source(submission, MODULE, declared)
+    if parsed is None:
+        return None, trouble
+    values, _, unreadable = parsed
     raw, notes = {}, []
     for key, default in HANDOUT.items():
         if key in unreadable:
