@@ -65,3 +65,17 @@ def test_missing_unparsable_and_notebook_answers(tmp_path):
 ])
 def test_wrong_entries(got, expected, reveal, wanted):
     assert wrong_entries("dW", got, expected, reveal=reveal) == wanted
+
+
+def test_parse_source_says_what_is_wrong_with_the_file(tmp_path):
+    """Every part's settings reader finds and parses its file here: missing, a notebook
+    that does not open, text that does not parse are messages, never exceptions."""
+    from grader.core.declared import parse_source
+    assert "settings.py (or settings.ipynb) not found" in parse_source(tmp_path, "settings", declared)[3]
+    (tmp_path / "settings.ipynb").write_text("{not json")
+    assert "settings.ipynb does not open" in parse_source(tmp_path, "settings", declared)[3]
+    (tmp_path / "settings.py").write_text("x = 1\ny = (\n")
+    assert parse_source(tmp_path, "settings", declared)[3].startswith("settings.py does not parse")
+    (tmp_path / "settings.py").write_text("x = 2 * 3\n")
+    parsed, name, cells, problem = parse_source(tmp_path, "settings", declared)
+    assert parsed[0] == {"x": 6} and name == "settings.py" and problem == ""
