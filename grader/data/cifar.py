@@ -41,10 +41,10 @@ class Batch:
     y: np.ndarray  # (N,) int64 labels in [0, 10)
 
 
-def md5(path: Path) -> str:
-    """Hex md5 of a file, read in 1 MiB chunks."""
+def md5(path: Path, opener=open) -> str:
+    """Hex md5 of a file, read in 1 MiB chunks; opener=gzip.open: of its decompressed bytes."""
     digest = hashlib.md5()
-    with open(path, "rb") as fh:
+    with opener(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError
+from .cifar import md5
 
 FOLDER = "MNIST/raw"  # under the data folder (torchvision's MNIST(root) layout)
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
@@ -58,7 +59,6 @@ SUBSET_TRAIN_PER_CLASS, SUBSET_TEST_PER_CLASS = 400, 100
 SUBSET_SEED = 0
 SUBSET_VERSION = 1  # bump when the subset's split changes (a new cache folder)
 SUBSET_NAME = "a 5,000-digit subset of real MNIST"
-_CHUNK = 1 << 20
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -97,14 +97,6 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     Path(path).write_bytes(header.tobytes() + array.tobytes())
 
 
-def _md5(path: Path, opener=open) -> str:
-    digest = hashlib.md5()
-    with opener(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify(raw: Path) -> list[str]:
     """Names of the files of raw/ that make it not the published MNIST (empty: real): a
     `.gz` whose md5 differs from the published one, or a decompressed file that is not
@@ -119,8 +111,8 @@ def verify(raw: Path) -> list[str]:
     for name in RAW_FILES:
         packed = raw / (name + ".gz")
         try:
-            ok = _md5(packed) == GZ_MD5[packed.name] and \
-                _md5(packed, gzip.open) == _md5(raw / name)
+            ok = md5(packed) == GZ_MD5[packed.name] and \
+                md5(packed, gzip.open) == md5(raw / name)
         except (OSError, EOFError, gzip.BadGzipFile):
             ok = False
         if not ok:
@@ -141,7 +133,7 @@ def subset_csv() -> Path:
     if not path.is_file():
         raise DataError(f"{path} is missing from the installed {SUBSET_PACKAGE}; reinstall "
                         f"{SUBSET_PACKAGE}==0.23.4")
-    got = _md5(path)
+    got = md5(path)
     if got != SUBSET_MD5:
         raise DataError(f"{path} has md5 {got}, not {SUBSET_MD5} ({SUBSET_PACKAGE} 0.23.4's): "
                         "the grader's thresholds were calibrated on that file; install "
