@@ -7,18 +7,17 @@ grade_one(job) -> BatchRow: it runs `python -m grader grade SUB --out OUT/<stude
 --quiet` in a child process with a wall-clock cap, so a crash or hang of one submission
 never stops the batch.
 
-The pool is a ThreadPoolExecutor over those subprocesses. grade_one is a pure function of
-its Job (paths and settings; everything it produces lands in job.out_dir), so another pool
-backend can replace the thread pool to grade past one machine on a shared filesystem:
-`ray.get([ray.remote(grade_one).remote(j) for j in jobs])` or `dask_client.map(grade_one,
-jobs)`.
+grade_one is a pure function of its Job (paths and settings; everything it produces lands
+in job.out_dir), so it runs wherever the paths are the same: in a ThreadPoolExecutor of this
+machine (`-j N`, this module), or on the workers of a Dask cluster over a shared filesystem
+(`--scheduler`, batch_dask.py). Both pools yield rows as submissions finish, and both run
+grade_in_slot, which claims the machine-wide uid slot the sandbox drops to as root.
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
-import queue
 import shutil
 import signal
 import subprocess
@@ -30,25 +29,23 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import __version__
 from . import gradescope, rubric
 from .batch_inputs import Submission, discover
 from .errors import BatchError, GraderError
-from .procs import parent_and_start, pids
+from .procs import die_with_parent, parent_and_start, pids
+from .uid_slots import claimed_uid
 from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
 
 # Status of one student's grading in the gradebook.
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
-# As root, the grader running in pool slot i runs student code as uid SLOT_UID_BASE + i, so
-# two submissions graded at once cannot signal or read each other's processes and files.
-# 65000-65533 are reserved (never given to a real account) on Debian and Ubuntu.
-SLOT_UID_BASE = 65100
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
 RUBRIC = rubric.load()
 _ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
+StopCheck = Callable[[], bool]  # True once the batch is interrupted: stop grading
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,6 @@ class Job:
 
     submission: Submission
     out_dir: Path  # OUT/<student>: results.json, report.html, grade.log
-    scratch: Path  # the grader's TMPDIR (sandbox copies), removed afterwards
     questions: tuple[str, ...] | None  # question ids to grade (None: all)
     data_dir: Path | None  # folder holding cifar-10-batches-py/ (None: synthetic)
     timeout_s: float = DEFAULT_TIMEOUT_S  # wall-clock cap of the whole grading, seconds
@@ -100,50 +96,78 @@ def previous_row(job: Job) -> BatchRow | None:
                     True, sub.note)
 
 
-def grade_one(job: Job) -> BatchRow:
+def grade_in_slot(job: Job, should_stop: StopCheck = _ABORT.is_set) -> BatchRow:
+    """grade_one with a machine-wide slot held: as root, student code runs as the slot's
+    own uid for the duration (uid_slots)."""
+    try:
+        with claimed_uid() as uid:
+            return grade_one(replace(job, sandbox_user=uid), should_stop)
+    except GraderError as exc:  # the slot folder is not safe: grade nothing as root
+        return stopped_row(job, GRADER_ERROR, f"the batch could not grade it: {exc}", 0.0)
+
+
+def grade_one(job: Job, should_stop: StopCheck = _ABORT.is_set) -> BatchRow:
     """Grades one submission in a child grader process; returns its row (never raises).
 
-    The child gets job.timeout_s seconds of wall clock; past that its process group and
-    every process it started are killed. When it leaves no results.json, one is written
-    that says why (timed out, or the exit code), so every student has a valid file.
+    The child gets job.timeout_s seconds of wall clock; past that, or once should_stop()
+    says the batch was interrupted, its process group and every process it started are
+    killed. When it leaves no results.json, one is written that says why (timed out, or
+    the exit code), so every student has a valid file. Its TMPDIR (the sandbox copies) is
+    a fresh folder of this machine, removed afterwards.
     """
     sub = job.submission
     start = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="grade-all-"))
     try:
-        return _grade(job, start)
+        os.chmod(scratch, 0o711)  # the sandbox user passes through to its own folder
+        return _grade(job, scratch, should_stop, start)
     except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
         return BatchRow(sub.student, sub.name, sub.email, GRADER_ERROR, {},
                         time.monotonic() - start, False,
                         _join(sub.note, f"the batch could not grade it: "
                                         f"{type(exc).__name__}: {exc}"))
     finally:
-        shutil.rmtree(job.scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _grade(job: Job, start: float) -> BatchRow:
+def _grade(job: Job, scratch: Path, should_stop: StopCheck, start: float) -> BatchRow:
     """grade_one's work: run the grader, then read (or write) its results.json."""
     sub = job.submission
-    code = _run_grader(job)
+    code = _run_grader(job, scratch, should_stop)
     seconds = time.monotonic() - start
-    results = job.out_dir / "results.json"
-    summary = _read_summary(results)
     if code is None:
-        status = INCOMPLETE if _ABORT.is_set() else TIMED_OUT
-        note = ("grading interrupted (Ctrl-C or SIGTERM)" if status == INCOMPLETE else
-                f"grader timed out after {job.timeout_s:g} s (grade-all --timeout)")
-    elif summary is None:
-        status, note = GRADER_ERROR, (f"grader process ended with exit code {code} and no "
-                                      f"results.json; see {sub.student}/grade.log")
-    elif summary.grader_error or code != 0:
+        if should_stop():
+            return stopped_row(job, INCOMPLETE, "grading interrupted (Ctrl-C or SIGTERM)",
+                               seconds)
+        return stopped_row(job, TIMED_OUT, f"grader timed out after {job.timeout_s:g} s "
+                                            "(grade-all --timeout)", seconds)
+    summary = _read_summary(job.out_dir / "results.json")
+    if summary is None:
+        return stopped_row(job, GRADER_ERROR, f"grader process ended with exit code {code} "
+                                              f"and no results.json; see {sub.student}/grade.log",
+                           seconds)
+    if summary.grader_error or code != 0:
         status = GRADER_ERROR
         note = (f"grader error: {summary.grader_error or f'exit code {code}'}; "
                 f"see {sub.student}/grade.log")
     else:
         status, note = (OK, "") if summary.complete else (INCOMPLETE, "grading did not finish")
+    return BatchRow(sub.student, sub.name, sub.email, status, summary.scores, seconds, False,
+                    _join(sub.note, note))
+
+
+def stopped_row(job: Job, status: str, note: str, seconds: float) -> BatchRow:
+    """The row of a grading that did not end by itself (timed out, interrupted, its worker
+    lost, never started). A partial results.json it left says why it stops there; without
+    one, a stand-in is written (every check pending), so every student has a valid file."""
+    sub = job.submission
+    results = job.out_dir / "results.json"
+    summary = _read_summary(results)
     if summary is None:
+        job.out_dir.mkdir(parents=True, exist_ok=True)
         write_stand_in(job, note, seconds)
         summary = _read_summary(results)
-    elif code is None:  # the child's partial results.json: say why it stops there
+    else:
         content = json.loads(results.read_text())
         gradescope.write_json(results, gradescope.mark_stopped(content, note))
     scores = summary.scores if summary is not None else {}
@@ -151,10 +175,9 @@ def _grade(job: Job, start: float) -> BatchRow:
                     _join(sub.note, note))
 
 
-def _run_grader(job: Job) -> int | None:
+def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
     """Runs `python -m grader grade` for the job; its exit code, None when stopped."""
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    job.scratch.mkdir(parents=True, exist_ok=True)
     (job.out_dir / "results.json").unlink(missing_ok=True)  # never mistake an old one
     cmd = [sys.executable, "-m", "grader", "grade", str(job.submission.path),
            "--out", str(job.out_dir), "--quiet"]
@@ -163,18 +186,20 @@ def _run_grader(job: Job) -> int | None:
     if job.data_dir is not None:
         cmd += ["--data-dir", str(job.data_dir)]
     path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(job.scratch)}
+    env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(scratch)}
     if job.sandbox_user is not None:
         env["GRADER_SANDBOX_USER"] = job.sandbox_user
     with open(job.out_dir / "grade.log", "wb") as log:
+        # die_with_parent: a grader whose pool thread or Dask worker dies dies with it
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=die_with_parent)
         deadline = time.monotonic() + job.timeout_s
         while True:
             try:
                 return proc.wait(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:
-                if time.monotonic() >= deadline or _ABORT.is_set():
+                if time.monotonic() >= deadline or should_stop():
                     _kill_tree(proc.pid)
                     proc.wait()
                     return None
@@ -280,12 +305,14 @@ class Progress:
 
 def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] | None = None,
               data_dir: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-              force: bool = False, log: Callable[[str], None] = lambda s: None
-              ) -> list[BatchRow]:
+              force: bool = False, log: Callable[[str], None] = lambda s: None,
+              scheduler: str | None = None) -> list[BatchRow]:
     """Grades every submission under root into out; returns the rows sorted by student.
 
-    Submissions whose out/<student>/results.json is complete for these questions are
-    skipped unless force. Raises BatchError when root holds no submission.
+    The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
+    (or "local:N"), on that cluster's workers (batch_dask). Submissions whose
+    out/<student>/results.json is complete for these questions are skipped unless force.
+    Raises BatchError when root holds no submission or the cluster cannot be reached.
     """
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -294,12 +321,8 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
-    # Scratch (the graders' $TMPDIR, holding the sandbox folders) lives in the system's
-    # temporary folder, which every user may pass through, wherever OUT is.
-    scratch = Path(tempfile.mkdtemp(prefix="grade-all-"))
-    os.chmod(scratch, 0o711)
-    all_jobs = [Job(s, out / s.student, scratch / s.student, questions,
-                    data_dir.resolve() if data_dir else None, timeout_s) for s in subs]
+    all_jobs = [Job(s, out / s.student, questions, data_dir.resolve() if data_dir else None,
+                    timeout_s) for s in subs]
     rows: dict[str, BatchRow] = {}
     todo = []
     for job in all_jobs:
@@ -311,42 +334,51 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     if rows:
         log(f"resuming: {len(rows)} of {len(all_jobs)} submissions already graded, skipped "
             "(--force regrades them)")
-    if jobs > (os.cpu_count() or 1):
+    if scheduler is None and jobs > (os.cpu_count() or 1):
         log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
             "will share cores (slower, and timed checks get noisier)")
     if todo and needs_data(questions):
         _prepare_data(data_dir, questions, log)
     max_score = sum(c.points for c in selected_checks(questions))
-    progress = Progress(len(all_jobs), len(rows), max(1, jobs), max_score)
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
-    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for slot in range(max(1, jobs)):
-        slots.put(slot)
-    try:
-        futures = [pool.submit(_grade_in_slot, job, slots) for job in todo]
-        for future in as_completed(futures):
-            row = future.result()
+    if scheduler is None:
+        pool = LocalPool(max(1, jobs))
+    else:
+        from .batch_dask import DaskPool
+        pool = DaskPool(scheduler, log)
+    with pool:
+        progress = Progress(len(all_jobs), len(rows), pool.workers, max_score)
+        for row in pool.rows(todo):
             rows[row.student] = row
             log(progress.line(row))
-    except BaseException:
-        _ABORT.set()  # running graders are killed, queued ones never start
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _ABORT.clear()
-        shutil.rmtree(scratch, ignore_errors=True)
     return [rows[k] for k in sorted(rows)]
 
 
-def _grade_in_slot(job: Job, slots: queue.SimpleQueue) -> BatchRow:
-    """grade_one with a pool slot held: as root, its own sandbox uid for the duration."""
-    slot = slots.get()
-    try:
-        if os.geteuid() == 0:
-            job = replace(job, sandbox_user=str(SLOT_UID_BASE + slot))
-        return grade_one(job)
-    finally:
-        slots.put(slot)
+class LocalPool:
+    """`-j N`: N graders at once on this machine, in a thread pool."""
+
+    def __init__(self, workers: int):
+        self.workers = workers  # graders running at once
+
+    def __enter__(self) -> "LocalPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def rows(self, todo: Sequence[Job]) -> Iterator[BatchRow]:
+        """Grades the jobs; yields each row as its submission finishes. On Ctrl-C (or when
+        the caller stops early) running graders are killed and queued ones never start."""
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade")
+        try:
+            futures = [pool.submit(grade_in_slot, job) for job in todo]
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            _ABORT.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _ABORT.clear()
 
 
 def _prepare_data(data_dir: Path | None, questions: tuple[str, ...] | None,

@@ -51,7 +51,7 @@ import numpy as np
 
 from . import isolation, source
 from .errors import SandboxError
-from .procs import parent_and_start, pids
+from .procs import die_with_parent, parent_and_start, pids
 from .rubric import Limits
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
@@ -190,6 +190,7 @@ def _limit_child(limits: Limits, identity: isolation.Identity):
         for which, value in settings:
             resource.setrlimit(which, value)
         isolation.enter(identity)
+        die_with_parent()  # after the change of user, which clears the request
 
     return apply
 
