@@ -15,6 +15,7 @@ grade_in_slot, which claims the machine-wide uid slot the sandbox drops to as ro
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import __version__
-from . import gradescope, rubric
+from . import gradescope, rubric, run_files
 from .batch_inputs import Submission, discover
 from .errors import BatchError, GraderError
 from .procs import die_with_parent, parent_and_start, pids
@@ -43,7 +44,8 @@ from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunS
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
-RUBRIC = rubric.load()
+RUBRIC = rubric.load()  # the shipped rubric (grade-all --rubric grades with another)
+rubric_at = functools.lru_cache(maxsize=4)(rubric.load)  # a rubric file, loaded once
 _ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
 StopCheck = Callable[[], bool]  # True once the batch is interrupted: stop grading
 
@@ -58,6 +60,13 @@ class Job:
     data_dir: Path | None  # folder holding cifar-10-batches-py/ (None: synthetic)
     timeout_s: float = DEFAULT_TIMEOUT_S  # wall-clock cap of the whole grading, seconds
     sandbox_user: str | None = None  # uid student code runs as, when the grader is root
+    # the rubric file graded with; None: the shipped one of the machine that grades
+    rubric_path: Path | None = None
+    record: bool = False  # also keep run.json (the halves of a split grading, merged later)
+
+    @property
+    def rubric(self) -> rubric.Rubric:
+        return rubric_at(self.rubric_path or rubric.RUBRIC_PATH)
 
 
 @dataclass(frozen=True)
@@ -79,17 +88,20 @@ class BatchRow:
         return sum(self.scores.values())
 
 
-def selected_checks(questions: tuple[str, ...] | None) -> tuple[rubric.Check, ...]:
-    """The rubric's automatic checks of the selected questions, in rubric order."""
-    return tuple(c for c in RUBRIC.checks if questions is None or c.question in questions)
+def selected_checks(questions: tuple[str, ...] | None, rub: rubric.Rubric | None = None
+                    ) -> tuple[rubric.Check, ...]:
+    """The rubric's (default: the shipped one's) automatic checks of the selected
+    questions, in rubric order."""
+    return tuple(c for c in (rub or RUBRIC).checks
+                 if questions is None or c.question in questions)
 
 
 def previous_row(job: Job) -> BatchRow | None:
     """The row of an earlier complete grading of this job's checks, or None (grade it)."""
     summary = _read_summary(job.out_dir / "results.json")
-    wanted = {c.id for c in selected_checks(job.questions)}
+    wanted = {c.id for c in selected_checks(job.questions, job.rubric)}
     if summary is None or not summary.complete or summary.grader_error \
-            or summary.rubric_version != RUBRIC.version or set(summary.checks) != wanted:
+            or summary.rubric_version != job.rubric.version or set(summary.checks) != wanted:
         return None
     sub = job.submission
     return BatchRow(sub.student, sub.name, sub.email, OK, summary.scores, summary.seconds,
@@ -185,6 +197,10 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
         cmd += ["--questions", ",".join(job.questions)]
     if job.data_dir is not None:
         cmd += ["--data-dir", str(job.data_dir)]
+    if job.rubric_path is not None:
+        cmd += ["--rubric", str(job.rubric_path)]
+    if job.record:
+        cmd.append("--record")
     path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(scratch)}
     if job.sandbox_user is not None:
@@ -239,23 +255,21 @@ def _kill_tree(pid: int) -> None:
 
 
 def write_stand_in(job: Job, reason: str, seconds: float) -> None:
-    """Writes results.json and report.html for a grading that left none: every selected
-    check pending, and the reason as the grader error."""
-    from . import report  # jinja2 only when needed
-    checks = selected_checks(job.questions)
+    """Writes results.json, report.html and run.json for a grading that left none: every
+    selected check pending, and the reason as the grader error."""
+    rub = job.rubric
     message = f"Not graded: {reason}."
     results = tuple(CheckResult(c.id, c.name, 0.0, c.points, PENDING, c.visibility, message)
-                    for c in checks)
-    manual = tuple(ManualItem(q.id, q.title, q.points) for q in RUBRIC.manual
+                    for c in selected_checks(job.questions, rub))
+    manual = tuple(ManualItem(q.id, q.title, q.points) for q in rub.manual
                    if job.questions is None or q.id in job.questions)
-    info = RunInfo(str(job.submission.path), RUBRIC.version, RUBRIC.seed, "not used",
+    info = RunInfo(str(job.submission.path), rub.version, rub.seed, "not used",
                    "No data used: the grading did not run to the end.", False,
                    {"python": platform.python_version(), "grader": __version__},
                    f"CPU ({platform.machine()}, {os.cpu_count()} cores); no GPU used",
                    datetime.now(timezone.utc).isoformat(timespec="seconds"))
     run = GradingRun(info, results, manual, seconds, False, reason)
-    gradescope.write_json(job.out_dir / "results.json", gradescope.results_json(run))
-    report.write(run, RUBRIC, job.out_dir)
+    run_files.write(run, rub, job.out_dir, record=True)
 
 
 def _read_summary(path: Path) -> RunSummary | None:
@@ -268,11 +282,6 @@ def _read_summary(path: Path) -> RunSummary | None:
 
 def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
-
-
-def needs_data(questions: tuple[str, ...] | None) -> bool:
-    """Whether the selected questions train on a dataset (the rubric's `dataset`)."""
-    return RUBRIC.needs_data(questions)
 
 
 def _duration(seconds: float) -> str:
@@ -306,23 +315,27 @@ class Progress:
 def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] | None = None,
               data_dir: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
               force: bool = False, log: Callable[[str], None] = lambda s: None,
-              scheduler: str | None = None) -> list[BatchRow]:
+              scheduler: str | None = None, rubric_path: Path | None = None
+              ) -> list[BatchRow]:
     """Grades every submission under root into out; returns the rows sorted by student.
 
     The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
-    (or "local:N"), on that cluster's workers (batch_dask). Submissions whose
+    (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
+    (default: the shipped one). Submissions whose
     out/<student>/results.json is complete for these questions are skipped unless force.
     Raises BatchError when root holds no submission or the cluster cannot be reached.
     """
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
-    subs = discover(root, work, exclude=(out,), markers=RUBRIC.submission_files)
+    rubric_path = rubric_path.resolve() if rubric_path else None
+    rub = rubric_at(rubric_path or rubric.RUBRIC_PATH)
+    subs = discover(root, work, exclude=(out,), markers=rub.submission_files)
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
     all_jobs = [Job(s, out / s.student, questions, data_dir.resolve() if data_dir else None,
-                    timeout_s) for s in subs]
+                    timeout_s, rubric_path=rubric_path) for s in subs]
     rows: dict[str, BatchRow] = {}
     todo = []
     for job in all_jobs:
@@ -337,9 +350,9 @@ def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] |
     if scheduler is None and jobs > (os.cpu_count() or 1):
         log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
             "will share cores (slower, and timed checks get noisier)")
-    if todo and needs_data(questions):
-        _prepare_data(data_dir, questions, log)
-    max_score = sum(c.points for c in selected_checks(questions))
+    if todo and rub.needs_data(questions):
+        _prepare_data(rub, data_dir, questions, log)
+    max_score = sum(c.points for c in selected_checks(questions, rub))
     if scheduler is None:
         pool = LocalPool(max(1, jobs))
     else:
@@ -381,14 +394,14 @@ class LocalPool:
             _ABORT.clear()
 
 
-def _prepare_data(data_dir: Path | None, questions: tuple[str, ...] | None,
-                  log: Callable[[str], None]) -> None:
+def _prepare_data(rub: rubric.Rubric, data_dir: Path | None,
+                  questions: tuple[str, ...] | None, log: Callable[[str], None]) -> None:
     """Prepares each dataset the rubric trains on once, before the graders start (they
     share the cache)."""
     from ..data import prepare
-    for name in RUBRIC.datasets_needed(questions):
+    for name in rub.datasets_needed(questions):
         log(f"preparing the {name} data once for every grader ...")
         try:
-            prepare.load(data_dir, dict(RUBRIC.datasets), name)
+            prepare.load(data_dir, dict(rub.datasets), name)
         except GraderError as exc:
             log(f"dataset {name} unavailable ({exc}); each grader will report it")

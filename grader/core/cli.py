@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
     grade.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
                        "grader/rubric.toml (e.g. a copy with a question's mode switched)")
+    grade.add_argument("--record", action="store_true", help="also write OUT/run.json, the "
+                       "run's whole record (grade-all merges a submission graded in halves)")
     check = sub.add_parser("check", help="self-check: public checks only, with a summary")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
     check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="wall-clock seconds one submission may take (default 1200)")
     batch.add_argument("--force", action="store_true",
                        help="regrade submissions already graded completely")
+    batch.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
+                       "grader/rubric.toml (it must lie where every grader can read it)")
+    batch.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                       help="grade on a Dask cluster instead of -j N graders here: a "
+                       "scheduler's address (tcp://host:8786; submissions and --out on a "
+                       "filesystem every worker mounts at the same path), or local:N for N "
+                       "worker processes on this machine")
     synth = sub.add_parser("make-data", help="write synthetic CIFAR-format data (for "
                            "benchmarks: --rows-per-batch 10000 is CIFAR-10's size)")
     synth.add_argument("dest", type=Path, help="folder to hold cifar-10-batches-py/")
@@ -72,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | None,
                 data_dir: Path | None, public_only: bool, full: bool, progress: bool,
-                rubric: Rubric | None = None):
+                rubric: Rubric | None = None, record: bool = False):
     """Grades one submission in this process with the rubric (default: grader/rubric.toml);
     returns the GradingRun (never raises)."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -87,7 +96,7 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     info = run_info(context, kind, note, questions)
     on_result = (lambda r: sys.stderr.write(summary.result_line(r, False) + "\n")) \
         if progress else None
-    plugin = ResultsPlugin(context, out_dir, info, questions, on_result)
+    plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record)
     args = [str(PARTS), "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS),
             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:terminal",
             "-p", "no:stepwise", "-s", "--timeout", "1800"]
@@ -135,7 +144,12 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
     if args.jobs < 1 or args.timeout <= 0:
         print("-j must be at least 1 and --timeout positive", file=sys.stderr)
         return 2
-    selected = tuple(q.id for q in batch.RUBRIC.questions if q.id in questions) \
+    if args.scheduler and args.jobs != 1:
+        print("-j N and --scheduler exclude each other: with --scheduler the cluster's "
+              "worker threads set how many submissions are graded at once", file=sys.stderr)
+        return 2
+    rubric = load(args.rubric or RUBRIC_PATH)  # read before: a bad one stopped main
+    selected = tuple(q.id for q in rubric.questions if q.id in questions) \
         if questions else None
     data_dir = args.data_dir or default_data_dir()
     start = time.monotonic()
@@ -143,7 +157,8 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
     try:
         rows = batch.run_batch(args.submissions, args.out, args.jobs, selected, data_dir,
                                args.timeout, args.force,
-                               log=lambda line: print(line, file=sys.stderr, flush=True))
+                               log=lambda line: print(line, file=sys.stderr, flush=True),
+                               scheduler=args.scheduler, rubric_path=args.rubric)
     except BatchError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -209,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or default_data_dir()
     if args.command == "grade":
         run = run_grading(args.submission, args.out, questions, data_dir, False, True,
-                          not args.quiet, rubric)
+                          not args.quiet, rubric, args.record)
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}")
     else:

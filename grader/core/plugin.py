@@ -21,7 +21,7 @@ import pytest
 
 from . import gradescope, isolation
 from .errors import GraderError
-from . import report as html_report
+from . import run_files
 from .grading import Feedback, GradingContext
 from .rubric import Check, Rubric
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
@@ -43,8 +43,10 @@ class ResultsPlugin:
 
     def __init__(self, context: GradingContext, out_dir: Path | None, info: RunInfo,
                  questions: set[str] | None = None,
-                 on_result: Callable[[CheckResult], None] | None = None):
+                 on_result: Callable[[CheckResult], None] | None = None,
+                 record: bool = False):
         self.context = context
+        self.record = record  # also write run.json, the full record (grade-all merges it)
         self.out_dir = out_dir
         self.info = info
         self.questions = questions
@@ -67,15 +69,10 @@ class ResultsPlugin:
                           time.monotonic() - self.started, self.complete, self.grader_error)
 
     def write(self) -> None:
-        """Writes results.json (atomically) when an output folder was given."""
+        """Writes results.json (atomically) and report.html, and run.json when recording,
+        when an output folder was given."""
         if self.out_dir is not None:
-            run = self.run()
-            markdown = html_report.render_markdown(run, self.context.rubric)
-            gradescope.write_json(self.out_dir / "results.json",
-                                  gradescope.results_json(
-                                      run, markdown, html_report.render_check_markdown,
-                                      self.context.rubric.leaderboard))
-            html_report.write(run, self.context.rubric, self.out_dir)
+            run_files.write(self.run(), self.context.rubric, self.out_dir, self.record)
 
     # -- pytest hooks -------------------------------------------------------------------
     @pytest.fixture(scope="session")

@@ -145,6 +145,9 @@ class Rubric:
     limits: Limits  # sandbox defaults
     datasets: Mapping[str, DatasetSpec]
     questions: tuple[Question, ...]
+    # grade-all on a Dask cluster: the worker resource that marks a GPU worker, which then
+    # takes the questions whose torch code may use a GPU (device "auto"); "" = no routing
+    gpu_resource: str = ""
 
     def question(self, qid: str) -> Question:
         """Returns the question with this id."""
@@ -181,6 +184,13 @@ class Rubric:
         wanted = None if questions is None else set(questions)
         return tuple(dict.fromkeys(q.dataset for q in self.questions if q.dataset and q.checks
                                    and (wanted is None or q.id in wanted)))
+
+    def gpu_questions(self, questions: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The questions (of these; None: all) with checks whose torch code may use a GPU
+        (device "auto"), in rubric order."""
+        wanted = None if questions is None else set(questions)
+        return tuple(q.id for q in self.questions if q.device == "auto" and q.checks
+                     and (wanted is None or q.id in wanted))
 
     @property
     def submission_files(self) -> tuple[str, ...]:
@@ -408,6 +418,11 @@ def load(path: Path | str = RUBRIC_PATH) -> Rubric:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise RubricError(f"{path}: duplicate question or check ids: {', '.join(duplicates)}")
+    batch = raw.get("batch", {})
+    unknown = set(batch) - {"gpu_resource"}
+    if unknown or not isinstance(batch.get("gpu_resource", ""), str):
+        raise RubricError(f"{path}: [batch] takes gpu_resource = \"NAME\" (a Dask worker "
+                          f"resource) only; got {dict(batch)}")
     return Rubric(str(_require(head, "version", "[rubric]")), str(head.get("assignment", "")),
                   int(_require(head, "seed", "[rubric]")), limits, MappingProxyType(datasets),
-                  questions)
+                  questions, str(batch.get("gpu_resource", "")))
