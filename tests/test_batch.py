@@ -138,6 +138,20 @@ def test_second_run_resumes_and_force_with_two_jobs_gives_the_same_gradebook(fir
     assert (out2 / "gradebook.csv").read_text() == (out / "gradebook.csv").read_text()
 
 
+def test_a_local_dask_cluster_gives_the_same_gradebook(first_run, batch_folder):
+    """`--scheduler local:2`: the same rows as the local pool, the crash and the `..` zip
+    included (the worker-death and Ctrl-C cases are in test_batch_dask.py)."""
+    out, _ = first_run
+    out3 = batch_folder.parent / "out3"
+    proc = grade_all(batch_folder, out3, "--scheduler", "local:2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "grading on a local Dask cluster of 2 worker processes" in proc.stderr
+    assert f"[{len(EXPECTED)}/{len(EXPECTED)}]" in proc.stderr
+    assert (out3 / "gradebook.csv").read_text() == (out / "gradebook.csv").read_text()
+    for student in EXPECTED:
+        assert gradescope.validate(json.loads((out3 / student / "results.json").read_text())) == []
+
+
 def _processes_under(folder: Path) -> list[int]:
     """Processes whose working directory lies under folder (the sandbox children)."""
     found = []
