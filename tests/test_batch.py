@@ -285,10 +285,12 @@ def test_grader_killed_before_writing_anything_gets_a_stand_in(tmp_path, monkeyp
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop needs root")
-def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sandbox_python):
-    """Two submissions graded at once never share a uid: neither can signal or read the
-    other's processes and files. OUT here lies in pytest's private folder: the sandbox
-    folders go to the system's temporary folder, so the drop still works."""
+@pytest.mark.parametrize("pool", [("-j", "2"), ("--scheduler", "local:2")], ids=["threads", "dask"])
+def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sandbox_python, pool):
+    """Two submissions graded at once never share a uid, whether two threads of this
+    machine or two Dask workers grade them: neither can signal or read the other's
+    processes and files. OUT here lies in pytest's private folder: the sandbox folders go
+    to the system's temporary folder, so the drop still works."""
     log = Path(tempfile.mkdtemp(prefix="uid-log-"))
     try:
         os.chmod(log, 0o777)
@@ -301,7 +303,7 @@ def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sand
         env = {**os.environ, "GRADER_ISOLATION": "require",
                "GRADER_SANDBOX_PYTHON": sandbox_python}
         proc = subprocess.run([sys.executable, "-m", "grader", "grade-all", str(subs), "--out",
-                               str(tmp_path / "out"), "--questions", QUESTIONS, "-j", "2"],
+                               str(tmp_path / "out"), "--questions", QUESTIONS, *pool],
                               cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr
         book = gradebook(tmp_path / "out")
