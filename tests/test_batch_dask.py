@@ -166,3 +166,30 @@ def test_gpu_workers_take_the_gpu_questions_and_the_halves_merge(tmp_path):
     assert "questions 1a" in gpu_half and "Dask worker gpu0" in gpu_half
     assert sorted(p.name for p in student.iterdir()) == ["grade.log", "report.html",
                                                          "results.json"]
+
+
+def test_a_lost_gpu_half_leaves_the_cpu_half_graded_and_one_valid_results_json(tmp_path):
+    """No cluster: the halves as batch_merge plans them, the CPU half graded, the GPU half's
+    worker lost (its stand-in), merged: 1b's points kept, 1a pending, one grader error."""
+    from grader.core import batch, batch_inputs, batch_merge
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(with_setting(SHIPPED.read_text(), "1a", "[[question.check]]",
+                                   'device = "auto"\n\n[[question.check]]'))
+    sub = batch_inputs.Submission("amy", ROOT / "reference", ROOT / "reference")
+    job = batch.Job(sub, tmp_path / "amy", ("1a", "1b"), None, rubric_path=rubric)
+    assert batch_merge.plan(job, gpu_workers=False) == ((job, False),)
+    (cpu, on_gpu_cpu), (gpu, on_gpu_gpu) = batch_merge.plan(job, gpu_workers=True)
+    assert (cpu.questions, on_gpu_cpu, gpu.questions, on_gpu_gpu) == (("1b",), False,
+                                                                      ("1a",), True)
+    rows = [batch.grade_one(cpu), batch.stopped_row(gpu, batch.GRADER_ERROR,
+                                                    "the Dask worker grading it died", 0.0)]
+    assert rows[0].status == batch.OK
+    row = batch_merge.merge(job, (cpu, gpu), rows)
+    assert row.status == batch.GRADER_ERROR and "worker grading it died" in row.note
+    assert row.scores == {"1b.1": 2.0, "1b.2": 2.0}
+    results = json.loads((tmp_path / "amy" / "results.json").read_text())
+    assert gradescope.validate(results) == []
+    assert [(t["number"], t["extra_data"]["outcome"]) for t in results["tests"]] == [
+        ("1a.1", "pending"), ("1a.2", "pending"), ("1b.1", "passed"), ("1b.2", "passed")]
+    assert "worker grading it died" in results["output"]
+    assert not (tmp_path / "amy" / "cpu-half").exists()
