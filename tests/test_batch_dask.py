@@ -193,3 +193,30 @@ def test_a_lost_gpu_half_leaves_the_cpu_half_graded_and_one_valid_results_json(t
         ("1a.1", "pending"), ("1a.2", "pending"), ("1b.1", "passed"), ("1b.2", "passed")]
     assert "worker grading it died" in results["output"]
     assert not (tmp_path / "amy" / "cpu-half").exists()
+
+
+@pytest.mark.parametrize("case", ["other grader", "folder not shared"])
+def test_a_worker_that_cannot_grade_like_the_batch_refuses_and_says_why(tmp_path, case):
+    """A worker with another grader or rubric version, or one that does not see the
+    submission, grades nothing: the row says why (the batch writes the stand-in)."""
+    from grader import __version__
+    from grader.core import batch, batch_dask, batch_inputs
+    folder = ROOT / "reference" if case == "other grader" else tmp_path / "elsewhere"
+    job = batch.Job(batch_inputs.Submission("amy", folder, folder), tmp_path / "amy",
+                    ("1a",), None)
+    versions = ("0.0.1", job.rubric.version) if case == "other grader" else (
+        __version__, job.rubric.version)
+    row = batch_dask.grade_on_worker(job, "unused", versions)
+    assert row.status == batch.GRADER_ERROR and row.scores == {}
+    expected = ("install the same grader on every worker" if case == "other grader" else
+                "filesystem every worker mounts at the same path")
+    assert expected in row.note
+    assert not (tmp_path / "amy").exists()  # nothing graded, nothing written
+
+    class Finished:  # the future the batch gets back
+        def result(self):
+            return row
+
+    assert batch_dask.DaskPool._row(Finished(), job) == row
+    results = json.loads((tmp_path / "amy" / "results.json").read_text())
+    assert gradescope.validate(results) == [] and expected in results["output"]

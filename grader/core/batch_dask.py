@@ -30,7 +30,8 @@ from typing import Callable, Iterator, Sequence
 
 from .. import __version__
 from . import batch_merge
-from .batch import GRADER_ERROR, BatchRow, Job, StopCheck, grade_in_slot, stopped_row
+from .batch import (GRADER_ERROR, BatchRow, Job, StopCheck, grade_in_slot, stopped_row,
+                    write_stand_in)
 from .errors import BatchError
 
 ALLOWED_FAILURES = 1  # worker deaths a task survives: one retry, then a grader error
@@ -75,17 +76,19 @@ def _stop_event(name: str) -> StopCheck:
 def grade_on_worker(job: Job, stop_name: str, versions: tuple[str, str]) -> BatchRow:
     """The task a worker runs: grade_in_slot(job), after checking that this worker grades
     with the same grader and rubric as the batch and sees the submission's folder."""
+    sub = job.submission
     mine = (__version__, job.rubric.version)
+    refusal = ""
     if mine != versions:
-        return stopped_row(job, GRADER_ERROR,
-                           f"the Dask worker runs grader {mine[0]} with rubric {mine[1]}, the "
-                           f"batch grader {versions[0]} with rubric {versions[1]}: install the "
-                           "same grader on every worker", 0.0)
-    if not job.submission.path.is_dir():
-        return BatchRow(job.submission.student, job.submission.name, job.submission.email,
-                        GRADER_ERROR, {}, 0.0, False,
-                        f"the Dask worker does not see {job.submission.path}: submissions and "
-                        "--out must be on a filesystem every worker mounts at the same path")
+        refusal = (f"the Dask worker runs grader {mine[0]} with rubric {mine[1]}, the batch "
+                   f"grader {versions[0]} with rubric {versions[1]}: install the same grader "
+                   "on every worker")
+    elif not sub.path.is_dir():
+        refusal = (f"the Dask worker does not see {sub.path}: the submissions and --out must "
+                   "be on a filesystem every worker mounts at the same path")
+    if refusal:  # the batch writes the stand-in results.json (it sees --out)
+        return BatchRow(sub.student, sub.name, sub.email, GRADER_ERROR, {}, 0.0, False,
+                        "; ".join(filter(None, (sub.note, refusal))))
     row = grade_in_slot(job, _stop_event(stop_name))
     try:  # which worker graded it, for staff reading the log
         from distributed import get_worker
@@ -209,7 +212,11 @@ class DaskPool:
         grader-error row with a stand-in results.json."""
         from distributed.scheduler import KilledWorker
         try:
-            return future.result()
+            row = future.result()
+            if not (job.out_dir / "results.json").is_file():  # the worker refused the job
+                job.out_dir.mkdir(parents=True, exist_ok=True)
+                write_stand_in(job, row.note, row.seconds)
+            return row
         except KilledWorker:
             return stopped_row(job, GRADER_ERROR,
                                f"the Dask worker grading it died {ALLOWED_FAILURES + 1} times "
