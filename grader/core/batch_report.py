@@ -13,7 +13,7 @@ import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -24,6 +24,10 @@ _ENV = Environment(loader=PackageLoader("grader", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                    lstrip_blocks=True)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection
+# student -> (highest similarity in [0, 1], the partner's name): similarity.write_report's
+# result; the gradebook shows it as a percentage.
+Similarity = Mapping[str, tuple[float, str]]
+SIMILARITY_COLUMNS = ("max similarity %", "most similar to")
 
 
 def _num(value: float) -> str:
@@ -47,23 +51,37 @@ def _question_score(row: BatchRow, checks: Sequence) -> float | None:
     return sum(graded) if graded else None
 
 
-def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None) -> str:
+def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
+                  similarity: Similarity | None = None) -> str:
     """The gradebook as CSV text: student, name, email, status, one column per check id
-    in rubric order (blank: not graded), the per-question totals, total, out of, note."""
+    in rubric order (blank: not graded), the per-question totals, total, out of, then
+    (when `similarity` is given) SIMILARITY_COLUMNS, and the note."""
     groups = _questions(questions)
     checks = [c for _, cs in groups for c in cs]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    extra = list(SIMILARITY_COLUMNS) if similarity is not None else []
     writer.writerow(["student", "name", "email", "status", *[c.id for c in checks],
-                     *[f"{q} total" for q, _ in groups], "total", "out of", "note"])
+                     *[f"{q} total" for q, _ in groups], "total", "out of", *extra, "note"])
     out_of = _num(sum(c.points for c in checks))
     for row in rows:
         per_check = [_num(row.scores[c.id]) if c.id in row.scores else "" for c in checks]
         per_question = [_num(s) if (s := _question_score(row, cs)) is not None else ""
                         for _, cs in groups]
+        similar = _similarity_cells(similarity, row.student) if similarity is not None else []
         writer.writerow([_text(row.student), _text(row.name), _text(row.email), row.status,
-                         *per_check, *per_question, _num(row.score), out_of, _text(row.note)])
+                         *per_check, *per_question, _num(row.score), out_of, *similar,
+                         _text(row.note)])
     return buffer.getvalue()
+
+
+def _similarity_cells(similarity: Similarity, student: str) -> list[str]:
+    """[percent, partner] of a student's top match; blank when they have no code of their
+    own in the compared files."""
+    if student not in similarity:
+        return ["", ""]
+    share, partner = similarity[student]
+    return [f"{100 * share:.1f}", _text(partner)]
 
 
 def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, float]]:
@@ -77,8 +95,8 @@ def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, floa
 
 
 def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
-                   source: str, out: Path) -> str:
-    """The batch summary page as HTML."""
+                   source: str, out: Path, similarity: Similarity | None = None) -> str:
+    """The batch summary page as HTML (with each student's top similarity when given)."""
     titles = {q.id: q.title for q in RUBRIC.questions}
     n = len(rows)
     stats = []
@@ -103,12 +121,14 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                       value_format="{:.0f}")
     totals = bar_chart(histogram([r.score for r in rows], max_score),
                        "students per total score", f"total (of {max_score:g})")
-    students = [{"row": r, "report": (out / r.student / "report.html").is_file()}
-                for r in rows]
+    students = [{"row": r, "report": (out / r.student / "report.html").is_file(),
+                 "similar": (similarity or {}).get(r.student)} for r in rows]
     return _ENV.get_template("summary.html.j2").render(
         source=source, count=n, statuses=sorted(Counter(r.status for r in rows).items()),
         ok=OK, questions=stats, checks=checks, rates_chart=rates, totals_chart=totals,
         students=students, max_score=max_score, rubric_version=RUBRIC.version,
+        similarity=similarity is not None,
+        similarity_page=(out / "similarity.html").is_file(),
         selection=", ".join(questions) if questions else "all automatic questions",
         mean_total=sum(r.score for r in rows) / n if n else 0.0,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -123,8 +143,10 @@ def _write_atomic(path: Path, text: str) -> Path:
 
 
 def write(rows: Sequence[BatchRow], questions: tuple[str, ...] | None, source: str,
-          out: Path) -> tuple[Path, Path]:
-    """Writes out/gradebook.csv and out/summary.html; returns their paths."""
-    gradebook = _write_atomic(out / "gradebook.csv", gradebook_csv(rows, questions))
-    summary = _write_atomic(out / "summary.html", render_summary(rows, questions, source, out))
+          out: Path, similarity: Similarity | None = None) -> tuple[Path, Path]:
+    """Writes out/gradebook.csv and out/summary.html; returns their paths. similarity:
+    student -> (share, partner) from similarity.write_report (None: no such columns)."""
+    gradebook = _write_atomic(out / "gradebook.csv", gradebook_csv(rows, questions, similarity))
+    summary = _write_atomic(out / "summary.html",
+                            render_summary(rows, questions, source, out, similarity))
     return gradebook, summary

@@ -1,0 +1,504 @@
+"""Similarity between the submissions of a batch: grade-all's similarity.html.
+
+For each graded file (the rubric's submission files; a notebook `X.ipynb` stands in for
+`X.py` as in grading), every pair of submissions is scored with copydetect's winnowed
+fingerprints (MOSS's method: code tokenised, names and strings replaced by one letter,
+k-grams hashed, one hash kept per window), after removing every fingerprint of the
+student_template's copy of that file, so starter code never counts as copying.
+
+Scale: copydetect compares two files in about 0.5 ms, so all 125k pairs of 500 students
+for each of eleven files would take over ten minutes. Instead the fingerprints go into one
+sparse 0/1 matrix per file (students x distinct hashes); its product with its transpose
+counts the fingerprints every pair shares, and copydetect's exact comparison (the
+similarity and the matching slices shown on the page) runs only for each student's
+CANDIDATES best partners by that count, per file and over all files.
+
+Similarity of a pair in one file: the share of a student's own code (tokens not in the
+template) that matches the other's (copydetect's measure), one share per student; a pair
+ranks by the larger. Over all files, a student's share is the matched tokens summed over
+files divided by all of their own tokens, so a short file (stated answers, settings)
+weighs by its size. Nothing here raises on bad input: an unreadable, binary, huge or
+empty file is left out with a note on the page.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import os
+import time
+import tokenize
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .batch_inputs import Submission
+
+NOISE_T = 25  # k: shortest match counted, in characters of tokenised code (copydetect's default)
+GUARANTEE_T = 30  # every match at least this long is found (winnowing window 30 - 25 + 1 = 6)
+MAX_FILE_KB = 256  # larger code files (or notebooks' code) are left out with a note
+MAX_NOTEBOOK_MB = 20  # larger notebooks (outputs, images) are not opened
+CANDIDATES = 5  # exact comparisons per student: its best partners by shared fingerprints
+TOP_PAIRS = 8  # pairs shown per file, each with its side-by-side view
+TOP_OVERALL = 25  # pairs listed over all files
+SHOWN_CHARS = 60_000  # a side-by-side view shows at most this many characters of a file
+MAX_NOTES = 200  # notes listed on the page, then a count
+LANGUAGE = "python"  # pygments lexer of every file (notebooks become Python text)
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "student_template"  # starter code
+PAGE = "similarity.html"
+
+_ENV = Environment(loader=PackageLoader("grader", "templates"),
+                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                   lstrip_blocks=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Code:
+    """One file of one submission, fingerprinted, in compact arrays (a CodeFingerprint's
+    dicts and sets take about 200 KB per file: 1 GB for 500 students' eleven files)."""
+
+    student: int  # index into the batch's submissions
+    shown_name: str  # the file read: `X.py`, or `X.ipynb` standing in for it
+    raw_code: str  # the text compared (a notebook's code cells), shown on the page
+    hashes: np.ndarray  # (H,) int64: its distinct fingerprint hashes, sorted
+    keys: np.ndarray  # (P,) int64: the hash of each kept fingerprint position
+    positions: np.ndarray  # (P,) int32: where in the tokenised code that fingerprint starts
+    offsets: np.ndarray  # (M, 2) int32: copydetect's map from tokenised to raw positions
+    tokenised_length: int  # characters of tokenised code
+    tokens: int  # of those, characters outside the template (copydetect's token_coverage)
+
+    @classmethod
+    def of(cls, student: int, shown_name: str, fp) -> "Code":
+        """The compact form of a copydetect CodeFingerprint."""
+        keys = [h for h, where in fp.hash_idx.items() for _ in where]
+        positions = [p for where in fp.hash_idx.values() for p in where]
+        offsets = np.asarray(fp.offsets, dtype=np.int32).reshape(-1, 2)
+        return cls(student, shown_name, fp.raw_code,
+                   np.unique(np.asarray(keys, dtype=np.int64)),
+                   np.asarray(keys, dtype=np.int64), np.asarray(positions, dtype=np.int32),
+                   offsets, len(fp.filtered_code), int(fp.token_coverage))
+
+    def fingerprint(self) -> "_Fingerprint":
+        """What copydetect's compare_files reads of a CodeFingerprint, rebuilt (0.1 ms)."""
+        where: dict[int, list[int]] = {}
+        for key, position in zip(self.keys.tolist(), self.positions.tolist()):
+            where.setdefault(key, []).append(position)
+        return _Fingerprint(NOISE_T, set(where), where, " " * self.tokenised_length,
+                            self.tokens, self.offsets)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fingerprint:
+    """The attributes of copydetect 0.5.0's CodeFingerprint that compare_files reads."""
+
+    k: int  # k-gram length (NOISE_T)
+    hashes: set  # distinct fingerprint hashes
+    hash_idx: dict  # hash -> its start positions in the tokenised code
+    filtered_code: str  # only its length is read
+    token_coverage: int
+    offsets: np.ndarray  # (M, 2); (0, 2) when the code was not tokenised
+
+
+@dataclass(frozen=True)
+class Match:
+    """copydetect's comparison of one file of two submissions (a < b)."""
+
+    a: int  # student index
+    b: int  # student index
+    share_a: float  # fraction of a's own tokens found in b's file, in [0, 1]
+    share_b: float  # fraction of b's own tokens found in a's file, in [0, 1]
+    tokens_a: int  # a's matched tokens (characters of tokenised code)
+    tokens_b: int  # b's matched tokens
+    slices_a: tuple[tuple[int, int], ...]  # matching regions of a's raw code, [start, end)
+    slices_b: tuple[tuple[int, int], ...]  # matching regions of b's raw code
+
+    @property
+    def score(self) -> float:
+        """The pair's similarity: the larger of the two shares."""
+        return max(self.share_a, self.share_b)
+
+
+def graded_files(questions: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The submission files the selected questions read (all the rubric's when None)."""
+    from .batch import RUBRIC
+    wanted = None if questions is None else set(questions)
+    return tuple(dict.fromkeys(f for q in RUBRIC.questions
+                               if wanted is None or q.id in wanted for f in q.files))
+
+
+def write_report(subs: Sequence[Submission], out_dir: Path,
+                 template_dir: Path | None = None, files: Sequence[str] | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, tuple[float, str]]:
+    """Writes out_dir/similarity.html; returns student -> (highest similarity in [0, 1],
+    the partner's name or folder name; "" when none shares code) for each student with
+    code of their own in the compared files.
+
+    subs: the batch's submissions; template_dir: the starter code excluded as boilerplate
+    (None: the repository's student_template/); files: the file names compared (None:
+    every file of the rubric; graded_files(questions) for a selection); log: called with
+    a progress line before and after (about 0.3 s per submission). Never raises: a failure
+    becomes a note on the page (an empty result when nothing could be compared).
+    """
+    started = time.monotonic()
+    say = log or (lambda line: None)
+    say(f"similarity: comparing {len(subs)} submissions")
+    files = tuple(files) if files is not None else _rubric_files()
+    template_dir = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
+    out_dir = Path(out_dir)
+    notes: list[str] = []
+    try:
+        analysis = analyse(list(subs), files, template_dir, notes)
+    except Exception:  # noqa: BLE001 - the gradebook must not be lost to this page
+        notes.append("similarity could not be computed (grader fault): "
+                     + traceback.format_exc(limit=4))
+        analysis = None
+    try:
+        html = render(list(subs), files, analysis, notes, out_dir,
+                      time.monotonic() - started)
+    except Exception:  # noqa: BLE001
+        html = _fallback_page(notes + ["the page could not be rendered: "
+                                       + traceback.format_exc(limit=4)])
+    try:
+        _write_atomic(out_dir / PAGE, html)
+        say(f"similarity: {out_dir / PAGE} ({time.monotonic() - started:.0f} s)")
+    except OSError as exc:
+        say(f"similarity: could not write {out_dir / PAGE}: {exc}")
+    return analysis.top if analysis is not None else {}
+
+
+@dataclass
+class Analysis:
+    """Everything the page shows, computed once."""
+
+    codes: dict[str, dict[int, Code]]  # file -> student index -> its code
+    matches: dict[tuple[str, int, int], Match | None]  # (file, a, b), a < b -> comparison
+    per_file: dict[str, list[Match]]  # file -> exact comparisons with a match, best first
+    overall: list[tuple[int, int, float, float, int]]  # (a, b, share_a, share_b, tokens)
+    top: dict[str, tuple[float, str]]  # student -> (highest overall share, partner)
+    compared: int  # exact comparisons run (copydetect's compare_files), all files
+    sharing: int  # (pair, file) combinations sharing at least one fingerprint
+
+
+def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
+            notes: list[str]) -> Analysis:
+    """Fingerprints every file, picks candidate pairs, compares them exactly."""
+    from copydetect import CodeFingerprint  # imports matplotlib: only when a page is made
+    window = GUARANTEE_T - NOISE_T + 1
+    codes: dict[str, dict[int, Code]] = {}
+    for name in files:
+        boilerplate = _boilerplate(CodeFingerprint, template_dir, name, notes)
+        codes[name] = {}
+        for i, sub in enumerate(subs):
+            code = _fingerprint(CodeFingerprint, sub, i, name, window, boilerplate, notes)
+            if code is not None:
+                codes[name][i] = code
+    n = len(subs)
+    shared, own = {}, {}
+    for name, by_student in codes.items():
+        shared[name], own[name] = _shared_counts(by_student, n)
+    cache: dict[tuple[str, int, int], Match | None] = {}
+
+    def compare(name: str, a: int, b: int) -> Match | None:
+        key = (name, min(a, b), max(a, b))
+        if key not in cache:
+            cache[key] = _compare(codes[name], *key[1:])
+        return cache[key]
+
+    per_file: dict[str, list[Match]] = {}
+    for name in files:
+        for a, b in _candidates(shared[name], own[name]):
+            compare(name, a, b)
+    overall_pairs = set()
+    if shared:
+        total_shared = functools.reduce(lambda x, y: x + y, shared.values())
+        overall_pairs = _candidates(total_shared.tocsr(), sum(own.values()))
+    for a, b in overall_pairs:
+        for name in files:
+            if a in codes[name] and b in codes[name]:
+                compare(name, a, b)
+    for name in files:
+        found = [m for (f, _, _), m in cache.items() if f == name and m is not None]
+        per_file[name] = sorted(found, key=lambda m: (-m.score, -(m.tokens_a + m.tokens_b),
+                                                      m.a, m.b))
+    tokens = np.zeros(n)
+    for by_student in codes.values():
+        for i, code in by_student.items():
+            tokens[i] += code.tokens
+    overall = []
+    for a, b in sorted(overall_pairs):
+        matches = [cache.get((name, a, b)) for name in files]
+        ta = sum(m.tokens_a for m in matches if m is not None)
+        tb = sum(m.tokens_b for m in matches if m is not None)
+        if ta or tb:
+            overall.append((a, b, _share(ta, tokens[a]), _share(tb, tokens[b]), ta + tb))
+    overall.sort(key=lambda p: (-max(p[2], p[3]), -p[4], p[0], p[1]))
+    top: dict[str, tuple[float, str]] = {}
+    best: dict[int, tuple[float, int]] = {}
+    for a, b, share_a, share_b, _ in overall:
+        for me, other, share in ((a, b, share_a), (b, a, share_b)):
+            if me not in best or share > best[me][0]:
+                best[me] = (share, other)
+    for i in np.flatnonzero(tokens > 0):
+        share, other = best.get(int(i), (0.0, -1))
+        top[subs[i].student] = (round(float(share), 4),
+                                _display_name(subs[other]) if other >= 0 else "")
+    sharing = sum(int((s.nnz - np.count_nonzero(s.diagonal())) // 2) for s in shared.values())
+    return Analysis(codes, cache, per_file, overall, top, len(cache), sharing)
+
+
+def _rubric_files() -> tuple[str, ...]:
+    try:
+        return graded_files()
+    except Exception:  # noqa: BLE001 - a broken rubric stops grading long before this
+        return ()
+
+
+def _share(matched: float, total: float) -> float:
+    return min(1.0, matched / total) if total > 0 else 0.0
+
+
+def _display_name(sub: Submission) -> str:
+    """The submitters' names when known, else the student folder name."""
+    return sub.name or sub.student
+
+
+def _boilerplate(fingerprint_cls, template_dir: Path, name: str, notes: list[str]):
+    """Every k-gram hash of the template's copy of `name` (win_size 1, as CopyDetector's
+    boilerplate_dirs), or an empty array (with a note) when there is none."""
+    path = template_dir / name
+    text, why = _read_text(path, name)
+    if text is None:
+        notes.append(f"{name}: starter code not found or unreadable ({why}); its template "
+                     "lines count as similarity")
+        return np.array([], dtype=np.int64)
+    fp = fingerprint_cls(name, NOISE_T, 1, fp=io.StringIO(text), language=LANGUAGE)
+    return np.unique(np.fromiter(fp.hashes, dtype=np.int64, count=len(fp.hashes)))
+
+
+def _fingerprint(fingerprint_cls, sub: Submission, index: int, name: str, window: int,
+                 boilerplate: np.ndarray, notes: list[str]) -> Code | None:
+    """The fingerprinted code of `name` in sub (or its notebook), or None: absent, only
+    template code, or unreadable (with a note)."""
+    try:
+        found = _locate(Path(sub.path), name)
+        if found is None:
+            return None
+        path, shown = found
+        text, why = _read_text(path, name)
+        if text is None:
+            notes.append(f"{sub.student}: {shown} left out: {why}")
+            return None
+        fp = fingerprint_cls(shown, NOISE_T, window, boilerplate=boilerplate,
+                             fp=io.StringIO(text), language=LANGUAGE)
+    except Exception as exc:  # noqa: BLE001 - one odd file never stops the page
+        notes.append(f"{sub.student}: {name} left out: {type(exc).__name__}: {exc}")
+        return None
+    if not fp.hashes or fp.token_coverage <= 0:
+        return None  # nothing beyond the template (or too short to match)
+    return Code.of(index, shown, fp)
+
+
+def _locate(folder: Path, name: str) -> tuple[Path, str] | None:
+    """(path, name shown) of `name` in folder, or of the notebook standing in for it."""
+    notebook = Path(name).stem + ".ipynb"
+    for candidate in (name, notebook):
+        path = folder / candidate
+        if path.is_symlink() or path.is_file():
+            return path, candidate
+    return None
+
+
+def _read_text(path: Path, name: str) -> tuple[str | None, str]:
+    """(Python text of the file, "") or (None, why not): a notebook gives its code cells."""
+    from .source import SourceError, notebook_source
+    if path.is_symlink():
+        return None, "a symbolic link (not followed)"
+    if not path.is_file():
+        return None, "not a regular file"
+    is_notebook = path.suffix == ".ipynb" and not name.endswith(".ipynb")
+    cap = (MAX_NOTEBOOK_MB << 20) if is_notebook else (MAX_FILE_KB << 10)
+    size = path.stat().st_size
+    if size > cap:
+        return None, f"{size / 1024:.0f} KiB, over the {cap >> 10} KiB cap"
+    data = path.read_bytes()
+    if is_notebook:
+        try:
+            text, _ = notebook_source(data)
+        except SourceError as err:
+            return None, str(err)
+    else:
+        if b"\0" in data:
+            return None, "binary content (NUL bytes)"
+        try:
+            text = data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
+        except (SyntaxError, LookupError, UnicodeDecodeError) as err:
+            return None, f"cannot decode the file: {err}"
+    if len(text) > MAX_FILE_KB << 10:
+        return None, f"{len(text) // 1024} KiB of code, over the {MAX_FILE_KB} KiB cap"
+    if "\0" in text:
+        return None, "binary content (NUL characters)"
+    return text, ""
+
+
+def _shared_counts(by_student: Mapping[int, Code], n: int):
+    """(S, own): S (n, n) sparse, S[a, b] = fingerprints a and b share (distinct hashes);
+    own (n,): each student's count of distinct fingerprints."""
+    from scipy import sparse
+    own = np.zeros(n)
+    if not by_student:
+        return sparse.csr_matrix((n, n), dtype=np.int32), own
+    rows, hashes = [], []
+    for i, code in by_student.items():
+        values = code.hashes
+        rows.append(np.full(len(values), i, dtype=np.int32))
+        hashes.append(values)
+        own[i] = len(values)
+    _, columns = np.unique(np.concatenate(hashes), return_inverse=True)
+    row = np.concatenate(rows)
+    m = sparse.csr_matrix((np.ones(len(row), dtype=np.int32), (row, columns.ravel())),
+                          shape=(n, int(columns.max()) + 1))
+    return (m @ m.T).tocsr(), own
+
+
+def _candidates(shared, own: np.ndarray, per_student: int = CANDIDATES) -> set[tuple[int, int]]:
+    """Pairs (a < b): each student's per_student partners sharing the largest fraction of
+    its fingerprints."""
+    pairs = set()
+    for a in range(shared.shape[0]):
+        start, end = shared.indptr[a], shared.indptr[a + 1]
+        partners, counts = shared.indices[start:end], shared.data[start:end]
+        keep = (partners != a) & (counts > 0)
+        partners, counts = partners[keep], counts[keep]
+        if len(partners) == 0 or own[a] <= 0:
+            continue
+        if len(partners) > per_student:
+            best = np.argpartition(-counts, per_student - 1)[:per_student]
+            partners = partners[best]
+        pairs.update((min(a, int(b)), max(a, int(b))) for b in partners)
+    return pairs
+
+
+def _compare(by_student: Mapping[int, Code], a: int, b: int) -> Match | None:
+    """copydetect's exact comparison of a's and b's file, or None when nothing matches."""
+    from copydetect import compare_files
+    if a not in by_student or b not in by_student:
+        return None
+    ca, cb = by_student[a], by_student[b]
+    overlap, (share_a, share_b), (slices_a, slices_b) = compare_files(ca.fingerprint(),
+                                                                      cb.fingerprint())
+    if not overlap:
+        return None
+    return Match(a, b, min(1.0, float(share_a)), min(1.0, float(share_b)),
+                 int(round(float(share_a) * ca.tokens)), int(round(float(share_b) * cb.tokens)),
+                 _regions(slices_a, len(ca.raw_code)), _regions(slices_b, len(cb.raw_code)))
+
+
+def _regions(slices: np.ndarray, length: int) -> tuple[tuple[int, int], ...]:
+    """copydetect's (2, K) slice array as sorted, merged [start, end) within the text."""
+    spans = sorted((max(0, int(s)), min(length, int(e))) for s, e in np.asarray(slices).T
+                   if int(e) > int(s))
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        elif start < end:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)
+
+
+def segments(text: str, regions: Sequence[tuple[int, int]],
+             limit: int = SHOWN_CHARS) -> list[tuple[str, bool]]:
+    """text cut into (piece, matches) runs for the side-by-side view, at most limit chars."""
+    text = text[:limit]
+    out, position = [], 0
+    for start, end in regions:
+        start, end = min(start, len(text)), min(end, len(text))
+        if start > position:
+            out.append((text[position:start], False))
+        if end > max(start, position):
+            out.append((text[max(start, position):end], True))
+        position = max(position, end)
+    if position < len(text):
+        out.append((text[position:], False))
+    return out
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | None,
+           notes: list[str], out_dir: Path, seconds: float) -> str:
+    """similarity.html as text."""
+    import copydetect
+
+    def person(i: int) -> dict:
+        sub = subs[i]
+        has_report = (out_dir / sub.student / "report.html").is_file()
+        return {"student": sub.student, "name": sub.name, "report": has_report}
+
+    sections, views = [], {}
+    top, overall, students = {}, [], []
+    if analysis is not None:
+        for f_index, name in enumerate(files):
+            codes = analysis.codes.get(name, {})
+            shown = []
+            for rank, m in enumerate(analysis.per_file.get(name, [])[:TOP_PAIRS], start=1):
+                anchor = f"f{f_index}-{rank}"
+                views[(name, m.a, m.b)] = anchor
+                ca, cb = codes[m.a], codes[m.b]
+                shown.append({"anchor": anchor, "match": m, "a": person(m.a),
+                              "b": person(m.b), "file_a": ca.shown_name,
+                              "file_b": cb.shown_name,
+                              "left": segments(ca.raw_code, m.slices_a),
+                              "right": segments(cb.raw_code, m.slices_b),
+                              "cut": max(len(ca.raw_code),
+                                         len(cb.raw_code)) > SHOWN_CHARS})
+            notebooks = sum(1 for c in codes.values() if c.shown_name.endswith(".ipynb"))
+            sections.append({"name": name, "anchor": f"f{f_index}", "count": len(codes),
+                             "notebooks": notebooks, "pairs": shown})
+        for a, b, share_a, share_b, tokens in analysis.overall[:TOP_OVERALL]:
+            per_file = []
+            for name in files:
+                m = analysis.matches.get((name, a, b))
+                if m is not None:
+                    per_file.append({"file": name, "score": m.score,
+                                     "anchor": views.get((name, a, b))})
+            overall.append({"a": person(a), "b": person(b), "share_a": share_a,
+                            "share_b": share_b, "tokens": tokens, "files": per_file})
+        by_student = {s.student: i for i, s in enumerate(subs)}
+        for student, (share, partner) in sorted(analysis.top.items(),
+                                                key=lambda kv: (-kv[1][0], kv[0])):
+            students.append({"who": person(by_student[student]), "share": share,
+                             "partner": partner})
+        top = analysis.top
+    shown_notes = notes[:MAX_NOTES]
+    if len(notes) > MAX_NOTES:
+        shown_notes.append(f"... and {len(notes) - MAX_NOTES} more notes")
+    return _ENV.get_template("similarity.html.j2").render(
+        count=len(subs), files=files, sections=sections, overall=overall,
+        students=students, with_code=len(top), notes=shown_notes,
+        compared=analysis.compared if analysis else 0,
+        sharing=analysis.sharing if analysis else 0, noise_t=NOISE_T, guarantee_t=GUARANTEE_T,
+        candidates=CANDIDATES, top_pairs=TOP_PAIRS, top_overall=TOP_OVERALL,
+        shown_chars=SHOWN_CHARS,
+        version=copydetect.__version__, seconds=seconds,
+        written=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _fallback_page(notes: list[str]) -> str:
+    """A bare page when the template itself fails: the notes, escaped."""
+    from markupsafe import escape
+    items = "".join(f"<li><pre>{escape(n)}</pre></li>" for n in notes)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Similarity report</title></head><body><h1>Similarity report</h1>"
+            f"<p>The report could not be made.</p><ul>{items}</ul></body></html>\n")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
