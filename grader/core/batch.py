@@ -312,28 +312,37 @@ class Progress:
                 f"{status} ({_duration(row.seconds)}, {when})")
 
 
-def run_batch(root: Path, out: Path, jobs: int = 1, questions: tuple[str, ...] | None = None,
-              data_dir: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-              force: bool = False, log: Callable[[str], None] = lambda s: None,
-              scheduler: str | None = None, rubric_path: Path | None = None
-              ) -> list[BatchRow]:
-    """Grades every submission under root into out; returns the rows sorted by student.
-
-    The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
-    (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
-    (default: the shipped one). Submissions whose
-    out/<student>/results.json is complete for these questions are skipped unless force.
-    Raises BatchError when root holds no submission or the cluster cannot be reached.
-    """
+def find_submissions(root: Path, out: Path, rubric_path: Path | None = None
+                     ) -> list[Submission]:
+    """The submissions under root (zips extracted into out/work); raises BatchError when
+    there is none."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    work = out / "work"
-    rubric_path = rubric_path.resolve() if rubric_path else None
-    rub = rubric_at(rubric_path or rubric.RUBRIC_PATH)
-    subs = discover(root, work, exclude=(out,), markers=rub.submission_files)
+    rub = rubric_at(rubric_path.resolve() if rubric_path else rubric.RUBRIC_PATH)
+    subs = discover(root, out / "work", exclude=(out,), markers=rub.submission_files)
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
+    return subs
+
+
+def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
+              questions: tuple[str, ...] | None = None, data_dir: Path | None = None,
+              timeout_s: float = DEFAULT_TIMEOUT_S, force: bool = False,
+              log: Callable[[str], None] = lambda s: None, scheduler: str | None = None,
+              rubric_path: Path | None = None) -> list[BatchRow]:
+    """Grades the submissions (find_submissions) into out; returns the rows sorted by
+    student.
+
+    The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
+    (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
+    (default: the shipped one). Submissions whose out/<student>/results.json is complete
+    for these questions are skipped unless force. Raises BatchError when the cluster cannot
+    be reached.
+    """
+    out = out.resolve()
+    rubric_path = rubric_path.resolve() if rubric_path else None
+    rub = rubric_at(rubric_path or rubric.RUBRIC_PATH)
     all_jobs = [Job(s, out / s.student, questions, data_dir.resolve() if data_dir else None,
                     timeout_s, rubric_path=rubric_path) for s in subs]
     rows: dict[str, BatchRow] = {}

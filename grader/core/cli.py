@@ -139,8 +139,12 @@ def _interrupt(signum: int, frame: object) -> None:
 def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
     """Runs `grade-all`; returns 0 when every submission graded ok, 1 when some need a
     look (timed out, grader error, incomplete), 2 on a usage error."""
-    from . import batch, batch_report
+    from . import batch, batch_report, similarity
     from .errors import BatchError
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     if args.jobs < 1 or args.timeout <= 0:
         print("-j must be at least 1 and --timeout positive", file=sys.stderr)
         return 2
@@ -155,10 +159,10 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
     start = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's kill cleans up like Ctrl-C
     try:
-        rows = batch.run_batch(args.submissions, args.out, args.jobs, selected, data_dir,
-                               args.timeout, args.force,
-                               log=lambda line: print(line, file=sys.stderr, flush=True),
-                               scheduler=args.scheduler, rubric_path=args.rubric)
+        subs = batch.find_submissions(args.submissions, args.out, args.rubric)
+        rows = batch.run_batch(subs, args.out, args.jobs, selected, data_dir, args.timeout,
+                               args.force, log, scheduler=args.scheduler,
+                               rubric_path=args.rubric)
     except BatchError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -166,12 +170,15 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
         print("interrupted: graded submissions are kept; run the same command again to "
               "resume", file=sys.stderr)
         return 130
+    # across submissions: the most similar pairs, the starter code left out
+    similar = similarity.write_report(subs, args.out.resolve(),
+                                      files=similarity.graded_files(selected), log=log)
     gradebook, summary_page = batch_report.write(rows, selected, str(args.submissions),
-                                                 args.out.resolve())
+                                                 args.out.resolve(), similar)
     attention = [r for r in rows if r.status != batch.OK]
     print(f"{len(rows)} submissions in {time.monotonic() - start:.0f} s "
           f"({sum(r.resumed for r in rows)} already graded); gradebook {gradebook}, "
-          f"summary {summary_page}")
+          f"summary {summary_page}, similarity {args.out.resolve() / 'similarity.html'}")
     if attention:
         print(f"{len(attention)} need a look: " + ", ".join(
             f"{r.student} ({r.status})" for r in attention), file=sys.stderr)
