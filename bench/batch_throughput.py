@@ -3,6 +3,7 @@ single-thread workers (--scheduler local:2), and the distribution of full-grade 
 
     python bench/batch_throughput.py            # -j 2 vs --scheduler local:2, cheap questions
     python bench/batch_throughput.py --times    # full grades at -j 2 -> bench/batch_times.json
+    python bench/batch_throughput.py --dask-only  # a LocalCluster's start-up and round trip
 
 Both build a small batch of whole-assignment submissions: reference/, correct variants
 and buggy mutants (tests/mutants*.py: each edit applied to a copy of reference/, so every
@@ -20,6 +21,7 @@ Run it with nothing else grading: the figures are wall times of two cores.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -125,13 +127,15 @@ def grade_all(subs: Path, out: Path, *extra: str) -> tuple[float, subprocess.Com
 
 
 def seconds_per_student(out: Path, students) -> dict[str, dict]:
-    """student -> {seconds, score, status} from out/<student>/results.json."""
+    """student -> {seconds, score, status} from out/<student>/results.json and the
+    gradebook's status column."""
+    with open(out / "gradebook.csv", newline="") as fh:
+        status = {row["student"]: row["status"] for row in csv.DictReader(fh)}
     found = {}
     for student in students:
         results = json.loads((out / student / "results.json").read_text())
-        extra = results.get("extra_data", {})
         found[student] = {"seconds": results["execution_time"], "score": results["score"],
-                          "complete": bool(extra.get("complete"))}
+                          "status": status.get(student, "")}
     return found
 
 
@@ -203,6 +207,39 @@ def measure_throughput(tmp: Path, questions: str, scheduler: str, jobs: int,
     return 0
 
 
+def dask_costs(workers: int, tasks: int = 50) -> dict[str, float]:
+    """What a Dask LocalCluster costs apart from grading: seconds to start `workers`
+    single-thread worker processes and connect, the median and p90 round trip of one
+    trivial task submitted after the last one returned (ms), and seconds to close."""
+    from dask.distributed import Client, LocalCluster
+
+    start = time.monotonic()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    client = Client(cluster)
+    client.wait_for_workers(workers)
+    started = time.monotonic() - start
+    trips = []
+    for i in range(tasks):
+        t = time.monotonic()
+        client.submit(len, [i] * (i % 3), pure=False).result()
+        trips.append(1000 * (time.monotonic() - t))
+    t = time.monotonic()
+    client.close()
+    cluster.close()
+    closed = time.monotonic() - t
+    trips.sort()
+    return {"start_s": started, "round_trip_ms": statistics.median(trips),
+            "round_trip_p90_ms": trips[int(0.9 * (len(trips) - 1))], "close_s": closed}
+
+
+def print_dask_costs(workers: int) -> None:
+    costs = dask_costs(workers)
+    print(f"Dask LocalCluster of {workers} single-thread workers: start {costs['start_s']:.1f} s, "
+          f"round trip of a trivial task {costs['round_trip_ms']:.1f} ms (p90 "
+          f"{costs['round_trip_p90_ms']:.1f} ms), close {costs['close_s']:.1f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -212,6 +249,8 @@ def main() -> int:
     parser.add_argument("--scheduler", default="local:2")
     parser.add_argument("--questions", default=CHEAP)
     parser.add_argument("--rounds", type=int, default=1, help="runs of each scheduler")
+    parser.add_argument("--dask-only", action="store_true",
+                        help="only the LocalCluster's start-up and per-task round trip")
     parser.add_argument("--keep", help="folder for the batch and outputs (default: a "
                                        "temporary one, removed)")
     args = parser.parse_args()
@@ -220,7 +259,10 @@ def main() -> int:
     try:
         if args.times:
             return measure_times(tmp, args.jobs)
-        return measure_throughput(tmp, args.questions, args.scheduler, args.jobs, args.rounds)
+        if not args.dask_only:
+            measure_throughput(tmp, args.questions, args.scheduler, args.jobs, args.rounds)
+        print_dask_costs(args.jobs)
+        return 0
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
