@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -175,6 +177,20 @@ def test_it_never_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(similarity, "render", broken)  # even the page: a bare one, escaped
     top, html = report(one, tmp_path)
     assert "could not be made" in html and "MemoryError: simulated" in html
+
+
+def test_fingerprints_are_the_same_in_every_process():
+    """copydetect's own k-gram hash is Python's hash(), salted per process: the gradebook's
+    similarity would change between two runs on the same submissions."""
+    script = ("from grader.core.similarity import kgram_hashes; "
+              "print(kgram_hashes(open(%r).read(), 25)[:50].tolist())" % str(REFERENCE / NET))
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(runs) == 1 and len(runs.pop().split(",")) == 50
+    hashes = similarity.kgram_hashes("abcdefghij" * 5, 25)
+    assert hashes.shape == (26,) and hashes[0] == hashes[10] and hashes[0] != hashes[1]
+    assert similarity.kgram_hashes("short", 25).shape == (0,)
 
 
 def test_graded_files_come_from_the_rubric():

@@ -187,6 +187,7 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
             notes: list[str]) -> Analysis:
     """Fingerprints every file, picks candidate pairs, compares them exactly."""
     from copydetect import CodeFingerprint  # imports matplotlib: only when a page is made
+    _use_stable_hashes()
     window = GUARANTEE_T - NOISE_T + 1
     codes: dict[str, dict[int, Code]] = {}
     for name in files:
@@ -248,6 +249,39 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
                                 _display_name(subs[other]) if other >= 0 else "")
     sharing = sum(int((s.nnz - np.count_nonzero(s.diagonal())) // 2) for s in shared.values())
     return Analysis(codes, cache, per_file, overall, top, len(cache), sharing)
+
+
+def kgram_hashes(text: str, k: int) -> np.ndarray:
+    """(len(text) - k + 1,) int64: a hash of every k-gram of text (k characters from each
+    position), the same in every process.
+
+    copydetect hashes k-grams with Python's hash(), which is salted per process
+    (PYTHONHASHSEED): winnowing then keeps other fingerprints on every run and a
+    gradebook's similarity changes by a point or so between runs. This is a polynomial
+    hash of the characters' code points mod 2**64, mixed by splitmix64's finaliser so that
+    winnowing's minimum is not biased towards some characters.
+    """
+    if len(text) < k or k < 1:
+        return np.array([], dtype=np.int64)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        powers = np.ones(k, dtype=np.uint64)
+        for i in range(k - 2, -1, -1):
+            powers[i] = powers[i + 1] * np.uint64(1_000_003)
+        h = np.lib.stride_tricks.sliding_window_view(codes, k) @ powers  # wraps mod 2**64
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h.view(np.int64)
+
+
+def _use_stable_hashes() -> None:
+    """Makes copydetect hash k-grams with kgram_hashes (its only use of hash()), so the
+    same submissions give the same fingerprints, page and gradebook on every run."""
+    import copydetect.utils
+    copydetect.utils.hashed_kgrams = kgram_hashes
 
 
 def _rubric_files() -> tuple[str, ...]:
