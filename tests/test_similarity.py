@@ -197,6 +197,7 @@ def test_graded_files_come_from_the_rubric():
     assert set(similarity.graded_files()) == set(batch_report.RUBRIC.submission_files)
     some = batch_report.RUBRIC.questions[0]
     assert similarity.graded_files([some.id]) == some.files
+    assert similarity.graded_files([some.id], rubric=batch_report.RUBRIC) == some.files
 
 
 def _row(student: str) -> BatchRow:

@@ -11,7 +11,8 @@ for each of eleven files would take over ten minutes. Instead the fingerprints g
 sparse 0/1 matrix per file (students x distinct hashes); its product with its transpose
 counts the fingerprints every pair shares, and copydetect's exact comparison (the
 similarity and the matching slices shown on the page) runs only for each student's
-CANDIDATES best partners by that count, per file and over all files.
+CANDIDATES best partners by that count, per file and over all files. K-grams are hashed
+by kgram_hashes, the same in every process (copydetect's own hash() is salted per process).
 
 Similarity of a pair in one file: the share of a student's own code (tokens not in the
 template) that matches the other's (copydetect's measure), one share per student; a pair
@@ -122,11 +123,13 @@ class Match:
         return max(self.share_a, self.share_b)
 
 
-def graded_files(questions: Iterable[str] | None = None) -> tuple[str, ...]:
-    """The submission files the selected questions read (all the rubric's when None)."""
-    from .batch import RUBRIC
+def graded_files(questions: Iterable[str] | None = None, rubric=None) -> tuple[str, ...]:
+    """The submission files the selected questions read (all questions' when None), from
+    `rubric` (a rubric.Rubric; None: the batch's, grader/rubric.toml)."""
+    if rubric is None:
+        from .batch import RUBRIC as rubric
     wanted = None if questions is None else set(questions)
-    return tuple(dict.fromkeys(f for q in RUBRIC.questions
+    return tuple(dict.fromkeys(f for q in rubric.questions
                                if wanted is None or q.id in wanted for f in q.files))
 
 
