@@ -172,7 +172,7 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
         return 130
     # across submissions: the most similar pairs, the starter code left out
     similar = similarity.write_report(subs, args.out.resolve(),
-                                      files=similarity.graded_files(selected), log=log)
+                                      files=similarity.graded_files(selected, rubric), log=log)
     gradebook, summary_page = batch_report.write(rows, selected, str(args.submissions),
                                                  args.out.resolve(), similar)
     attention = [r for r in rows if r.status != batch.OK]
