@@ -174,10 +174,16 @@ def measure_times(tmp: Path, jobs: int) -> int:
 def measure_throughput(tmp: Path, questions: str, scheduler: str, jobs: int,
                        rounds: int) -> int:
     """The CHEAP_BATCH graded with -j jobs and with --scheduler, `rounds` times each,
-    alternating; prints a Markdown table."""
+    alternating; prints a Markdown table.
+
+    Besides the wall time, each run states its idle slot time per submission: (wall x
+    workers - the submissions' own grading seconds) / submissions, what a worker slot
+    spends not grading (start-up of grade-all and of each grader, scheduling, the
+    similarity report; the cluster's start for Dask). It is less sensitive than the wall
+    time to other work slowing the graders down."""
     subs = write_batch(tmp / "subs", CHEAP_BATCH)
     n = len(CHEAP_BATCH)
-    runs: dict[str, list[float]] = {"pool": [], "dask": []}
+    runs: dict[str, list[tuple[float, float]]] = {"pool": [], "dask": []}  # (wall, graded s)
     scores: dict[str, dict] = {}
     before = load_average()
     for r in range(rounds):
@@ -186,24 +192,30 @@ def measure_throughput(tmp: Path, questions: str, scheduler: str, jobs: int,
             wall, proc = grade_all(subs, out, "--questions", questions, *extra)
             if proc.returncode not in (0, 1):
                 raise SystemExit(f"grade-all {kind} failed ({proc.returncode})")
-            runs[kind].append(wall)
-            scores[kind] = {s: v["score"] for s, v in seconds_per_student(out, CHEAP_BATCH).items()}
+            per = seconds_per_student(out, CHEAP_BATCH)
+            runs[kind].append((wall, sum(v["seconds"] for v in per.values())))
+            scores[kind] = {s: v["score"] for s, v in per.items()}
+            print(f"{kind} round {r}: wall {wall:.1f} s, graded {runs[kind][-1][1]:.0f} s, "
+                  f"load {load_average()}", flush=True)
     after = load_average()
     if scores["pool"] != scores["dask"]:
         print(f"WARNING: scores differ: pool {scores['pool']} dask {scores['dask']}")
-    pool, dask = min(runs["pool"]), min(runs["dask"])
-    print(f"\n{n} submissions, questions {questions}, {rounds} round(s) each, best wall "
-          f"time; load average {before} before, {after} after\n")
-    print("| scheduler | wall time (best; all) | per submission | submissions/min |")
+    idle = {kind: [(w * jobs - g) / n for w, g in runs[kind]] for kind in runs}
+    print(f"\n{n} submissions, questions {questions}, {rounds} round(s) each, alternating; "
+          f"load average {before} before, {after} after\n")
+    print("| scheduler | wall time: best (all runs) | submissions/min (best) | "
+          "idle slot time per submission: median (all runs) |")
     print("|---|---|---|---|")
     for kind, label in (("pool", f"`-j {jobs}` (thread pool)"),
                         ("dask", f"`--scheduler {scheduler}` (Dask LocalCluster)")):
-        best = min(runs[kind])
-        every = ", ".join(f"{w:.1f}" for w in runs[kind])
-        print(f"| {label} | {best:.1f} s ({every}) | {best / n:.2f} s | {60 * n / best:.1f} |")
-    print(f"\nDask's overhead: {dask - pool:+.1f} s per batch, "
-          f"{(dask - pool) / n * jobs:+.2f} s per submission per worker "
-          f"({(dask - pool) / pool:+.1%})")
+        walls = [w for w, _ in runs[kind]]
+        print(f"| {label} | {min(walls):.1f} s ({', '.join(f'{w:.1f}' for w in walls)}) | "
+              f"{60 * n / min(walls):.1f} | {statistics.median(idle[kind]):.2f} s "
+              f"({', '.join(f'{x:.2f}' for x in idle[kind])}) |")
+    pool, dask = min(w for w, _ in runs["pool"]), min(w for w, _ in runs["dask"])
+    extra_idle = statistics.median(idle["dask"]) - statistics.median(idle["pool"])
+    print(f"\nDask against the pool: best wall {dask - pool:+.1f} s per batch "
+          f"({(dask - pool) / pool:+.0%}); idle slot time {extra_idle:+.2f} s per submission")
     return 0
 
 
