@@ -10,9 +10,10 @@ and buggy mutants (tests/mutants*.py: each edit applied to a copy of reference/,
 part's files are there), an import-time crash, and, for --times, a submission whose
 two_layernet.py sleeps at import (every Part 1 call runs into its sandbox budget).
 
-The throughput run grades the same batch twice with `python -m grader grade-all`, once
-per scheduler, with --force into separate folders, and states the wall time of each and
-the difference per submission (what Dask's scheduling costs here). --times grades every
+The throughput run grades the same batch with `python -m grader grade-all` once per
+scheduler per round (--rounds, alternating), with --force into separate folders, and
+states each run's wall time and idle slot time per submission (what Dask adds here), then
+a LocalCluster's start-up, task round trip and close. --times grades every
 question and writes each submission's grading seconds (results.json's execution_time) to
 bench/batch_times.json, the distribution bench/batch_simulate.py draws from.
 
