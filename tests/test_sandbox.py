@@ -142,6 +142,34 @@ def test_sleep_past_the_wall_clock_times_out(tmp_path, probe, tiny_limits):
     assert time.monotonic() - start < 4
 
 
+def test_a_module_stuck_at_import_is_named_and_then_not_imported_again(tmp_path, probe,
+                                                                      tiny_limits):
+    """A call whose time runs out inside the student's top-level code says so; given that
+    module as hung, the next call fails at once with the reason instead of waiting again
+    (and a module that was not stuck is unaffected)."""
+    limits = tiny_limits.replace(wall_seconds=1)
+    run = run_student(tmp_path, probe, limits, """
+        import time
+        time.sleep(30)
+        def f():
+            return 1
+        """)
+    assert run.failure.kind == "hung_import" and run.stuck_importing == "student"
+    assert "importing student.py was stopped" in run.failure.message
+    assert run.failure.where == "student.py"
+    start = time.monotonic()
+    again = run_probe(probe, "call", submission=tmp_path / "sub", limits=limits,
+                      hung_imports={"student": "student.py is not imported again: why"})
+    assert again.failure.kind == "hung_import" and again.failure.message.endswith("why")
+    assert again.stuck_importing == "" and time.monotonic() - start < 1.0
+    slow_call = run_student(tmp_path / "other", probe, limits, """
+        import time
+        def f():
+            time.sleep(30)
+        """)
+    assert slow_call.failure.kind == "timeout" and slow_call.stuck_importing == ""
+
+
 def test_sys_exit_is_reported(tmp_path, probe, tiny_limits):
     run = run_student(tmp_path, probe, tiny_limits, """
         import sys
@@ -519,3 +547,24 @@ def test_environment_probe_reports_torch(tmp_path):
     assert run.values["cuda"] == (torch.version.cuda or "")
     assert isinstance(run.values["cuda_available"], bool)
     assert run.values["train_device"] in ("cpu", "cuda") and run.values["train_seconds"] > 0
+
+
+def test_a_grading_retries_a_stuck_import_only_with_a_larger_budget(tmp_path, probe):
+    """GradingContext remembers the budget a module's import outlasted: a later call within
+    that budget fails at once, naming the check where it hung; a call with a larger budget
+    (3b's training, say) tries the import again."""
+    from grader.core.grading import GradingContext
+    sub = _write(tmp_path / "sub", {"student.py": "import time\ntime.sleep(30)\n"
+                                                  "def f():\n    return 1\n"})
+    context = GradingContext(sub, None, False, True, progress=False)
+    # distinct params: the same call twice would be served from the grading's memo
+    first = context.probe(probe, "call", "1a.1", seconds=1, params={"call": 1})
+    assert first.failure.kind == "hung_import"
+    start = time.monotonic()
+    second = context.probe(probe, "call", "1a.2", seconds=1, params={"call": 2})
+    assert time.monotonic() - start < 1.0
+    assert "not imported again: its import did not finish within 1 s in check 1a.1" in \
+        second.failure.message
+    larger = context.probe(probe, "call", "1b.1", seconds=2, params={"call": 3})
+    assert larger.failure.kind == "hung_import" and larger.wall_seconds >= 2
+    assert "within 2 s in check 1b.1" in context.hung_imports["student"][1]

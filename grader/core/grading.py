@@ -102,6 +102,9 @@ HINTS_BY_KIND = {
     "import": "the grader provides numpy, scipy, matplotlib, torch, torchvision and the "
               "standard library.",
     "timeout": "check loops and num_iters; the check's time budget is in the handout.",
+    "hung_import": "move code that trains, downloads or waits at the top level of {file} "
+                   "under `if __name__ == \"__main__\":`; importing the file must only "
+                   "define things.",
     "cpu": "check loops and num_iters; the check's time budget is in the handout.",
     "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
               "on minibatches.",
@@ -163,6 +166,9 @@ class GradingContext:
         self.probe_runs: list[ProbeRun] = []  # sandboxed calls of the current check
         self._memo: dict[str, ProbeRun] = {}  # call key -> its run, within this grading
         self.reused_runs: list[ProbeRun] = []  # memoised runs the current check used again
+        # module -> (the wall-clock budget its import outlasted, seconds; why it is not
+        # imported again within such a budget)
+        self.hung_imports: dict[str, tuple[float, str]] = {}
         self._device_info: dict[str, Any] | None = None
 
     def device_info(self) -> dict[str, Any]:
@@ -240,8 +246,15 @@ class GradingContext:
             return self._memo[key]
         if self.progress and "on_progress" not in kwargs:
             kwargs["on_progress"] = _progress_printer(check_id)
+        # a module whose import outlasted a budget at least this call's fails at once
+        hung = {m: why for m, (budget, why) in self.hung_imports.items()
+                if budget >= limits.wall_seconds}
         run = run_probe(probe, function, submission=self.submission, limits=limits,
-                        skip=self.checkpoint_files, **kwargs)
+                        skip=self.checkpoint_files, hung_imports=hung, **kwargs)
+        if run.stuck_importing:
+            self.hung_imports[run.stuck_importing] = (limits.wall_seconds, (
+                f"{run.stuck_importing}.py is not imported again: its import did not finish "
+                f"within {limits.wall_seconds:g} s in check {check_id}"))
         self.probe_runs.append(run)
         self._memo[key] = run
         if self.progress:

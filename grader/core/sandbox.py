@@ -55,6 +55,7 @@ from .procs import die_with_parent, parent_and_start, pids
 from .rubric import Limits
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+IMPORTING = "importing.txt"  # sandbox_child.py's marker: the module it is importing
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
@@ -87,6 +88,7 @@ class ProbeRun:
     peak_rss_mb: float = 0.0  # peak resident memory of the child, MiB
     notes: tuple[str, ...] = ()  # files of the submission not copied, and why
     progress: tuple[int, int] | None = None  # the last (done, total) the probe reported
+    stuck_importing: str = ""  # the module whose import the call's time limit cut short
 
     def case_failure(self, case: str) -> Failure | None:
         """The failure of one case: the call's own failure, else the case's."""
@@ -380,6 +382,15 @@ class _Waited:
     memory_kill_kb: int = 0  # the RSS that made the watchdog kill the call, else 0
 
 
+def _stuck_importing(out: Path) -> str:
+    """The module a killed child was importing (its IMPORTING marker), else ""."""
+    try:
+        name = (out / IMPORTING).read_text()[:200].strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return name if name.isidentifier() else ""
+
+
 def _read_progress(path: Path) -> tuple[int, int] | None:
     """(done, total) from a probe's progress.json, or None when absent or unreadable."""
     try:
@@ -515,7 +526,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               data_files: Mapping[str, str] | None = None,
               on_progress: Callable[[int, int], None] | None = None,
               skip: tuple[str, ...] = (), skip_top_level: bool = False,
-              noted: tuple[str, ...] = ()) -> ProbeRun:
+              noted: tuple[str, ...] = (), hung_imports: Mapping[str, str] | None = None
+              ) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: the path of a probe file (a part's probes.py); inputs: arrays
@@ -524,7 +536,10 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     is called as a long probe reports progress; skip: files of the submission (relative
     paths) not copied, e.g. a checkpoint only the grader reads; skip_top_level: import the
     submission's .py files as definitions only (prepare_sources; notebooks always are);
-    noted: the modules whose lines not run are named in the notes (empty: all).
+    noted: the modules whose lines not run are named in the notes (empty: all);
+    hung_imports: module -> why it is not imported (it hung at import before): importing
+    it fails at once with that message. A call whose time ran out while a module of the
+    submission was importing says so (ProbeRun.stuck_importing, a "hung_import" failure).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -548,7 +563,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},
-                   "data_files": dict(data_files or {}), "skipped_names": skipped_names}
+                   "data_files": dict(data_files or {}), "skipped_names": skipped_names,
+                   "hung_imports": dict(hung_imports or {})}
         (ctl / "request.json").write_text(json.dumps(request))
         token = uuid.uuid4().hex
         output = _Output(limits.output_kb)
@@ -611,6 +627,11 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 return ProbeRun({}, failure, **timing)
             return ProbeRun(values, failure, cases, **timing)
         failure = _failure_of_exit(status, usage, limits, wall, waited.memory_kill_kb)
-        return ProbeRun({}, failure, **timing)
+        stuck = _stuck_importing(out) if failure.kind in ("timeout", "cpu") else ""
+        if stuck:
+            failure = Failure("hung_import", f"importing {stuck}.py was stopped: "
+                              f"{failure.message}", f"{stuck}.py", f"The code at the top "
+                              f"level of {stuck}.py runs when the file is imported.")
+        return ProbeRun({}, failure, stuck_importing=stuck, **timing)
     finally:
         shutil.rmtree(root, ignore_errors=True)

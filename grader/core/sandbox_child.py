@@ -110,6 +110,9 @@ class ProbeContext:
         self.data_files = request.get("data_files", {})
         # module -> {name: line}: names only top-level lines the grader skipped assign
         self.skipped_names = request.get("skipped_names", {})
+        # module -> why it is not imported: it hung at import in an earlier call
+        self.hung_imports = request.get("hung_imports", {})
+        self.output_dir = request["output"]
         self.values = {}  # key -> array or JSON-able scalar
         self.case_failures = {}  # case name -> failure record
         self.perf_counter = perf_counter
@@ -128,7 +131,16 @@ class ProbeContext:
             raise StudentFailure(
                 "missing", f"{module_name}.py not found in the submission",
                 detail="Python files submitted: " + (", ".join(present) or "none"))
+        if module_name in self.hung_imports:
+            raise StudentFailure("hung_import", self.hung_imports[module_name],
+                                 module_name + ".py")
         preimport_provided(path)
+        # While the import runs, IMPORTING names the module: a call killed meanwhile was
+        # stuck in the module's top-level code, and the grader does not import it again.
+        marker = os.path.join(self.output_dir, IMPORTING)
+        if module_name not in sys.modules:
+            with open(marker, "w") as fh:
+                fh.write(module_name)
         try:
             return importlib.import_module(module_name)
         except SyntaxError as exc:
@@ -144,6 +156,9 @@ class ProbeContext:
             raise self.failure_of(exc, "while importing " + module_name) from None
         except BaseException as exc:  # noqa: BLE001 - import-time crash of student code
             raise self.failure_of(exc, "while importing " + module_name) from None
+        finally:
+            if os.path.exists(marker):
+                os.remove(marker)
 
     def call(self, func, *args, **kwargs):
         """Calls student code; turns whatever it raises into a StudentFailure."""
@@ -294,6 +309,7 @@ class ProbeContext:
         return arr
 
 
+IMPORTING = "importing.txt"  # in the output folder: the module being imported, if any
 CALLS = "__calls__"  # the function name of a request that serves several probe calls
 SEPARATOR = "::"  # between a call's prefix and its own keys
 
