@@ -27,6 +27,7 @@ from run import grade, memory, per_question  # noqa: E402
 
 from grader.core import rubric as rubric_mod  # noqa: E402
 from grader.data import prepare  # noqa: E402
+import results_md  # noqa: E402
 
 HEADING = "## Part 2 (PyTorch MLP) on one core"
 QUESTIONS = "4a,4b,4c"
@@ -86,18 +87,6 @@ def section(rows: list[tuple], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in old:
-        head, rest = old.split(HEADING, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        old = head.rstrip("\n") + "\n\n" + text + tail
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the default data only")
@@ -112,7 +101,7 @@ def main() -> int:
                            check=True, capture_output=True)
             rows += measure(tmp, big, "CIFAR-10-sized")
     text = section(rows, time.monotonic() - start)
-    record(text)
+    results_md.record(HEADING, text)
     print(text)
     return 0
 

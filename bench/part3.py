@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run import grade, memory, per_question  # noqa: E402
+import results_md  # noqa: E402
 
 HEADING = "## Part 3 (training tools from scratch) on one core"
 QUESTIONS = "5a,5b,5c,5d,5e,5f,7a"
@@ -72,21 +73,9 @@ def main() -> int:
                            check=True, capture_output=True)
             rows += measure(tmp, big, "CIFAR-10-sized")
     text = section(rows, time.monotonic() - start)
-    record(text)
+    results_md.record(HEADING, text)
     print(text)
     return 0
-
-
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in old:
-        head, rest = old.split(HEADING, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        old = head.rstrip("\n") + "\n\n" + text + tail
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old)
 
 
 if __name__ == "__main__":

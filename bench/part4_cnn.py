@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run import grade, memory, per_question  # noqa: E402
+import results_md  # noqa: E402
 
 HEADING = "## Part 4: the CIFAR-10 CNN (6a-6d) on one core"
 QUESTIONS = "6a,6b,6c,6d"
@@ -60,24 +61,12 @@ def section(rows: list[tuple], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in old:
-        head, rest = old.split(HEADING, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        old = head.rstrip("\n") + "\n\n" + text + tail
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old)
-
-
 def main() -> int:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-part4-cnn-") as name:
         rows = measure(Path(name))
     text = section(rows, time.monotonic() - start)
-    record(text)
+    results_md.record(HEADING, text)
     print(text)
     return 0
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+import results_md  # noqa: E402
 from run import grade, memory, per_question  # noqa: E402
 
 from grader.data import prepare  # noqa: E402
@@ -98,24 +99,12 @@ def section(rows: list[tuple], seconds: float, load_before: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in old:
-        head, rest = old.split(HEADING, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        old = head.rstrip("\n") + "\n\n" + text + tail
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old)
-
-
 def main() -> int:
     start, load = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-part4-convnet-") as name:
         rows = measure(Path(name))
     text = section(rows, time.monotonic() - start, load)
-    record(text)
+    results_md.record(HEADING, text)
     print(text)
     return 0
 

@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+import results_md  # noqa: E402
 
 HEADING = "## Similarity report"
 KEEP = {"self", "np", "torch", "nn", "F", "optim", "plt", "math", "os", "sys", "range", "len",
@@ -191,18 +193,6 @@ def section(rows: list[dict], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in old:
-        head, rest = old.split(HEADING, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        old = head.rstrip("\n") + "\n\n" + text + tail
-    else:
-        old = old.rstrip("\n") + "\n\n" + text
-    path.write_text(old)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,7 +215,7 @@ def main() -> int:
         print(rows[-1], flush=True)
     text = section(rows, time.monotonic() - start)
     if not args.no_record:
-        record(text)
+        results_md.record(HEADING, text)
     print(text)
     return 0
 

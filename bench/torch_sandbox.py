@@ -21,10 +21,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
 from grader.core import rubric  # noqa: E402
 from grader.core.grading import ENVIRONMENT_PROBE  # noqa: E402
 from grader.core.sandbox import run_probe  # noqa: E402
+import results_md  # noqa: E402
 
 HEADING = "## Torch in the sandbox"
 IMPORT_PROBE = '''
@@ -95,18 +97,11 @@ def section(rows, load_before: str, load_after: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(text: str, path: Path = Path(__file__).with_name("RESULTS.md")) -> None:
-    """Replaces (or adds) this script's section of RESULTS.md."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    head = old.split(HEADING)[0].rstrip("\n")
-    path.write_text(head + "\n\n" + text)
-
-
 def main() -> int:
     before = _loadavg()
     rows = measure()
     text = section(rows, before, _loadavg())
-    record(text)
+    results_md.record(HEADING, text)
     print(text)
     return 0
 
