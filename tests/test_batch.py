@@ -321,3 +321,23 @@ def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sand
                    for seen in uids.values() for u in seen)
     finally:
         shutil.rmtree(log, ignore_errors=True)
+
+
+def test_a_rubric_copy_grades_the_batch_and_sets_its_gradebook(tmp_path):
+    """grade-all --rubric FILE: the graders, the gradebook's points and the summary follow
+    the copy (1a.1 worth 4 points instead of 2)."""
+    from rubric_copies import SHIPPED, with_setting
+    text = with_setting(SHIPPED.read_text(), "1a", "points = 4", "points = 6")
+    copy = tmp_path / "rubric.toml"
+    copy.write_text(with_setting(text, "1a", "points = 2", "points = 4"))
+    subs = tmp_path / "subs"
+    _copy_reference(subs / "ann")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "grade-all", str(subs), "--out", str(out),
+           "--questions", "1a", "--rubric", str(copy)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = gradebook(out)["ann"]
+    assert (row["1a.1"], row["1a.2"], row["total"], row["out of"]) == ("4", "2", "6", "6")
+    assert json.loads((out / "ann" / "results.json").read_text())["score"] == 6
+    assert "of 6" in (out / "summary.html").read_text()

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .batch import OK, RUBRIC, BatchRow, selected_checks
 from .charts import bar_chart
+from .rubric import Rubric
 
 _ENV = Environment(loader=PackageLoader("grader", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
@@ -39,9 +40,10 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _questions(questions: tuple[str, ...] | None) -> list[tuple[str, tuple]]:
+def _questions(questions: tuple[str, ...] | None, rub: Rubric | None = None
+               ) -> list[tuple[str, tuple]]:
     """(question id, its selected checks) in rubric order, automatic questions only."""
-    checks = selected_checks(questions)
+    checks = selected_checks(questions, rub)
     order = list(dict.fromkeys(c.question for c in checks))
     return [(q, tuple(c for c in checks if c.question == q)) for q in order]
 
@@ -52,11 +54,12 @@ def _question_score(row: BatchRow, checks: Sequence) -> float | None:
 
 
 def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
-                  similarity: Similarity | None = None) -> str:
+                  similarity: Similarity | None = None, rub: Rubric | None = None) -> str:
     """The gradebook as CSV text: student, name, email, status, one column per check id
     in rubric order (blank: not graded), the per-question totals, total, out of, then
-    (when `similarity` is given) SIMILARITY_COLUMNS, and the note."""
-    groups = _questions(questions)
+    (when `similarity` is given) SIMILARITY_COLUMNS, and the note. rub: the rubric
+    graded with (default: the shipped one)."""
+    groups = _questions(questions, rub)
     checks = [c for _, cs in groups for c in cs]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -95,12 +98,14 @@ def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, floa
 
 
 def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
-                   source: str, out: Path, similarity: Similarity | None = None) -> str:
+                   source: str, out: Path, similarity: Similarity | None = None,
+                   rub: Rubric | None = None) -> str:
     """The batch summary page as HTML (with each student's top similarity when given)."""
-    titles = {q.id: q.title for q in RUBRIC.questions}
+    rub = rub or RUBRIC
+    titles = {q.id: q.title for q in rub.questions}
     n = len(rows)
     stats = []
-    for qid, checks in _questions(questions):
+    for qid, checks in _questions(questions, rub):
         points = sum(c.points for c in checks)
         scores = [_question_score(r, checks) or 0.0 for r in rows]
         full = sum(1 for s in scores if s >= points - 1e-9)
@@ -111,11 +116,11 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                                          f"{qid}: students per score", f"points (of {points:g})",
                                          width=300, height=170)})
     checks = []
-    for c in selected_checks(questions):
+    for c in selected_checks(questions, rub):
         full = sum(1 for r in rows if r.scores.get(c.id, 0.0) >= c.points - 1e-9)
         mean = sum(r.scores.get(c.id, 0.0) for r in rows) / n if n else 0.0
         checks.append({"check": c, "pass_rate": full / n if n else 0.0, "mean": mean})
-    max_score = sum(c.points for c in selected_checks(questions))
+    max_score = sum(c.points for c in selected_checks(questions, rub))
     rates = bar_chart([(q["id"], 100 * q["pass_rate"]) for q in stats],
                       "students with full marks, per question (%)", "question", top=100,
                       value_format="{:.0f}")
@@ -126,7 +131,7 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
     return _ENV.get_template("summary.html.j2").render(
         source=source, count=n, statuses=sorted(Counter(r.status for r in rows).items()),
         ok=OK, questions=stats, checks=checks, rates_chart=rates, totals_chart=totals,
-        students=students, max_score=max_score, rubric_version=RUBRIC.version,
+        students=students, max_score=max_score, rubric_version=rub.version,
         similarity=similarity is not None,
         similarity_page=(out / "similarity.html").is_file(),
         selection=", ".join(questions) if questions else "all automatic questions",
@@ -143,10 +148,13 @@ def _write_atomic(path: Path, text: str) -> Path:
 
 
 def write(rows: Sequence[BatchRow], questions: tuple[str, ...] | None, source: str,
-          out: Path, similarity: Similarity | None = None) -> tuple[Path, Path]:
+          out: Path, similarity: Similarity | None = None, rub: Rubric | None = None
+          ) -> tuple[Path, Path]:
     """Writes out/gradebook.csv and out/summary.html; returns their paths. similarity:
-    student -> (share, partner) from similarity.write_report (None: no such columns)."""
-    gradebook = _write_atomic(out / "gradebook.csv", gradebook_csv(rows, questions, similarity))
+    student -> (share, partner) from similarity.write_report (None: no such columns); rub:
+    the rubric graded with (default: the shipped one)."""
+    gradebook = _write_atomic(out / "gradebook.csv",
+                              gradebook_csv(rows, questions, similarity, rub))
     summary = _write_atomic(out / "summary.html",
-                            render_summary(rows, questions, source, out, similarity))
+                            render_summary(rows, questions, source, out, similarity, rub))
     return gradebook, summary

@@ -174,7 +174,7 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
     similar = similarity.write_report(subs, args.out.resolve(),
                                       files=similarity.graded_files(selected, rubric), log=log)
     gradebook, summary_page = batch_report.write(rows, selected, str(args.submissions),
-                                                 args.out.resolve(), similar)
+                                                 args.out.resolve(), similar, rubric)
     attention = [r for r in rows if r.status != batch.OK]
     print(f"{len(rows)} submissions in {time.monotonic() - start:.0f} s "
           f"({sum(r.resumed for r in rows)} already graded); gradebook {gradebook}, "
