@@ -257,6 +257,17 @@ def test_extraction_skips_symlinks_and_stops_at_the_cap(tmp_path):
     assert "could not be extracted" in batch_inputs.extract_zip(bad, tmp_path / "y")
 
 
+def test_a_notebook_only_submission_is_found_inside_its_wrapper_folder(tmp_path):
+    """A student who hands in the ConvNet notebook only (convnet_mnist.ipynb, no .py) in a
+    wrapping folder is graded from the folder holding the notebook."""
+    inner = tmp_path / "ann" / "ann_hw" / "code"
+    inner.mkdir(parents=True)
+    (inner / "convnet_mnist.ipynb").write_text("{}")
+    assert batch_inputs.submission_root(tmp_path / "ann", MARKERS) == inner
+    found = batch_inputs.discover(tmp_path, tmp_path / "work", markers=MARKERS)
+    assert [(s.student, s.path) for s in found] == [("ann", inner)]
+
+
 def test_student_folder_names_are_safe_and_unique(tmp_path):
     assert batch_inputs.safe_name("../al ice") == "al_ice"
     assert batch_inputs.safe_name("work") == "work_"

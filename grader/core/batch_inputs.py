@@ -107,8 +107,10 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _holds(folder: Path, markers: tuple[str, ...]) -> bool:
-    """Whether folder holds one of the marker files."""
-    return any((folder / name).is_file() for name in markers)
+    """Whether folder holds one of the marker files, or the notebook that stands in for a
+    marker `X.py` (`X.ipynb`, which the grader reads in its place)."""
+    return any((folder / name).is_file() or (folder / name).with_suffix(".ipynb").is_file()
+               for name in markers)
 
 
 def submission_root(folder: Path, markers: tuple[str, ...] = (), depth: int = 3) -> Path:
