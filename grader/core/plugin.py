@@ -23,7 +23,7 @@ from . import gradescope, isolation
 from .errors import GraderError
 from . import run_files
 from .grading import Feedback, GradingContext
-from .rubric import Check, Rubric
+from .rubric import DATASET_TITLES, Check, Rubric
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
                       ManualItem, RunInfo)
 
@@ -124,12 +124,20 @@ class ResultsPlugin:
             self.grader_error = f"a test suite failed to load ({report.nodeid})"
             sys.stderr.write(f"grader: cannot collect {report.nodeid}:\n{report.longreprtext}\n")
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Starts the check's clock and clears a partial score left by an earlier run."""
+        """Starts the check's clock and clears a partial score left by an earlier run. In
+        the quick self-check (no --full), a check of a question that trains on a dataset
+        is skipped here, before its fixtures train anything."""
         cid, func = _check_of(item)
         self._began[cid] = time.monotonic()
         self.context.probe_runs.clear()
         self.context.reused_runs.clear()
+        question = self.context.rubric.question(self.context.rubric.check(cid).question)
+        if self.context.public_only and not self.context.full and question.dataset:
+            title = DATASET_TITLES.get(question.dataset, question.dataset)
+            pytest.skip(f"the {title} training of {question.id} is left out of the quick "
+                        "self-check; add --full to run it")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

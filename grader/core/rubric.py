@@ -35,6 +35,7 @@ DEVICES = ("cpu", "auto")
 # script that trains at import is graded without training; "run" imports it as written.
 TOP_LEVEL = ("skip", "run")
 DATASETS = ("cifar10", "mnist")  # what a question may train on (its `dataset`)
+DATASET_TITLES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}  # as students know them
 MODES = ("retrain", "checkpoint")  # how a question's trained model is judged; default first
 # Check parameters of the checkpoint mode, in two groups: the check holding any key of a
 # group plays that role (judging the submitted weights; the short training run) and must

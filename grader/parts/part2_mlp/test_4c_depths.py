@@ -1,14 +1,9 @@
 """4c (manual points; informational): the grader trains the student's MLP at 2 to 5
 layers and reports the table and the curves (depths.py); the check is worth 0 points."""
-import pytest
-
 from . import depths
 from ...core.grading import conclude, graded
 
 
 @graded("4c.1")
 def test_depth_experiment(grading, check, feedback):
-    if grading.public_only and not grading.full:
-        pytest.skip("the depth experiment is left out of the quick self-check; add --full "
-                    "to run it")
     conclude(feedback, depths.run_sweep(grading, check, feedback))
