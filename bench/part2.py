@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -73,17 +72,16 @@ def measure(tmp: Path, data_dir: Path | None, label: str) -> list[tuple]:
 
 def section(rows: list[tuple], seconds: float) -> str:
     lines = [HEADING, "",
-             f"Written by `python bench/part2.py` on {time.strftime('%Y-%m-%d')}; machine: "
-             f"{platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; load average {os.getloadavg()[0]:.2f} at the end; "
+             results_md.machine("part2.py")
+             + f"; load average {os.getloadavg()[0]:.2f} at the end; "
              f"{seconds:.0f} s in all. Every grade pinned to one core (`taskset -c 0`), "
              "torch on the CPU; per question: the grader's seconds for its checks, peak RSS "
              "of the grader + the largest sandbox. The checkpoint grade is `--questions 4b` "
              "with a rubric copy whose 4b mode is \"checkpoint\" and the reference's state "
-             "dict (10 epochs of its own train(), not timed).", "",
-             "| data | kind | question | 4b mode | time | peak memory, grader + sandbox | score |",
-             "|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+             "dict (10 epochs of its own train(), not timed).", ""]
+    lines += results_md.table(
+        ["data", "kind", "question", "4b mode", "time", "peak memory, grader + sandbox", "score"],
+        rows)
     return "\n".join(lines) + "\n"
 
 

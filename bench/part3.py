@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -45,17 +44,16 @@ def measure(tmp: Path, data_dir: Path | None, label: str) -> list[tuple]:
 
 def section(rows: list[tuple], seconds: float) -> str:
     lines = [HEADING, "",
-             f"Written by `python bench/part3.py` on {time.strftime('%Y-%m-%d')}; machine: "
-             f"{platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; load average {os.getloadavg()[0]:.2f} at the end "
+             results_md.machine("part3.py")
+             + f"; load average {os.getloadavg()[0]:.2f} at the end "
              f"(other sessions were running: times are upper bounds); {seconds:.0f} s in all. "
              "Every grade pinned to one core (`taskset -c 0`); per question: the grader's "
              "seconds for its checks (5d: the budget timing and the training; 5e: four "
              "shorter trainings), peak RSS of the grader + the largest sandbox. The "
-             "CIFAR-10-sized data is judged with the synthetic thresholds and budgets.", "",
-             "| data | kind | question | time | peak memory, grader + sandbox | score |",
-             "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+             "CIFAR-10-sized data is judged with the synthetic thresholds and budgets.", ""]
+    lines += results_md.table(
+        ["data", "kind", "question", "time", "peak memory, grader + sandbox", "score"],
+        rows)
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,6 @@ training run; 6a and 6d one numpy child per check.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -45,19 +44,19 @@ def measure(tmp: Path) -> list[tuple]:
 
 def section(rows: list[tuple], seconds: float) -> str:
     lines = [HEADING, "",
-             f"Written by `python bench/part4_cnn.py` on {time.strftime('%Y-%m-%d')}; machine: "
-             f"{platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; load average {os.getloadavg()[0]:.2f} at the end "
+             results_md.machine("part4_cnn.py")
+             + f"; load average {os.getloadavg()[0]:.2f} at the end "
              f"(other jobs were running: times are upper bounds); {seconds:.0f} s in all. "
              "The grade is pinned to one core (`taskset -c 0`), torch on the CPU; per "
              "question: sandboxed children, the grader's seconds for its checks, peak RSS of "
              "the grader + the largest sandbox. 6c trains the reference's CNN (8/16 "
              "channels, 8 epochs of 4,000 rows, 504 steps). CIFAR-10-sized data is not "
              "measured: 6c would train on 12.25 times the rows (about 6 minutes of one "
-             "core, estimated from the default data's run).", "",
-             "| data | question | sandboxed children | time | peak memory, grader + sandbox | score |",
-             "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+             "core, estimated from the default data's run).", ""]
+    lines += results_md.table(
+        ["data", "question", "sandboxed children", "time", "peak memory, grader + sandbox",
+         "score"],
+        rows)
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,6 @@ machines).
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -80,9 +79,8 @@ def measure(tmp: Path) -> list[tuple]:
 
 def section(rows: list[tuple], seconds: float, load_before: float) -> str:
     lines = [HEADING, "",
-             f"Written by `python bench/part4_convnet.py` on {time.strftime('%Y-%m-%d')}; "
-             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; load average {load_before:.2f} before and "
+             results_md.machine("part4_convnet.py")
+             + f"; load average {load_before:.2f} before and "
              f"{os.getloadavg()[0]:.2f} at the end (other work was running: the times are "
              f"upper bounds); {seconds:.0f} s in all. Every grade is `--questions Q` of "
              "reference/ pinned to one core (`taskset -c 0`), torch on the CPU; time: the "
@@ -92,10 +90,10 @@ def section(rows: list[tuple], seconds: float, load_before: float) -> str:
              "subset of real MNIST (4,000 training digits); real MNIST has 15 times the "
              "training digits, so 7d's training takes about 15 times as long on a CPU. The "
              "checkpoint grade uses a rubric copy whose 7d mode is \"checkpoint\" and the "
-             "reference's state dict (5 epochs of its own train(), not timed).", "",
-             "| question | data | 7d mode | time | peak memory, grader + sandbox | score |",
-             "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+             "reference's state dict (5 epochs of its own train(), not timed).", ""]
+    lines += results_md.table(
+        ["question", "data", "7d mode", "time", "peak memory, grader + sandbox", "score"],
+        rows)
     return "\n".join(lines) + "\n"
 
 
