@@ -98,6 +98,14 @@ def accuracy(logits: Any, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
+def logits_accuracy(value: Any, labels: np.ndarray, num_classes: int, what: str,
+                    nan_hint: str = NAN_HINT) -> tuple[float | None, str]:
+    """(accuracy, "") of returned logits (N, num_classes) against labels (N,), or (None,
+    what is wrong with them: missing, misshapen, not finite; see shaped)."""
+    logits, problem = shaped(value, (len(labels), num_classes), what, nan_hint)
+    return (None, problem) if problem else (accuracy(logits, labels), "")
+
+
 def curve(values: Any, points: int = 400) -> list[float | None]:
     """At most `points` values of a per-step curve, evenly sampled, for the report and
     results.json: a value that is not finite (a diverged loss) becomes None, which JSON

@@ -16,7 +16,7 @@ import numpy as np
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, accuracy, accuracy_line, curve, shaped
+from ...core.judge import Verdict, accuracy, accuracy_line, curve, logits_accuracy
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 from ...core.submitted_files import read_capped
@@ -318,12 +318,12 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
     acc = {}
     for split, key in (("validation", "val_logits"), ("test", "test_logits")):
-        logits, problem = shaped(run.values.get(key), (len(labels[split]), NUM_CLASSES),
-                                 f"the trained model's output on the {split} images",
-                                 "training diverged? lower the learning rate")
+        acc[split], problem = logits_accuracy(
+            run.values.get(key), labels[split], NUM_CLASSES,
+            f"the trained model's output on the {split} images",
+            "training diverged? lower the learning rate")
         if problem:
             return Verdict(0.0, problem)
-        acc[split] = accuracy(logits, labels[split])
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=acc["validation"],
                     test_accuracy=acc["test"], threshold=threshold, device=trained.device,

@@ -18,7 +18,7 @@ import numpy as np
 from . import settings
 from .layers import PROBES
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, accuracy, curve, shaped
+from ...core.judge import Verdict, curve, logits_accuracy
 from ...core.rubric import Check
 from ...core.sandbox import ProbeRun
 
@@ -101,8 +101,7 @@ def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
     run, kind = trained.run, trained.data.kind
     losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
     labels = np.asarray(trained.data.load("y_test"))
-    logits, _ = shaped(run.values.get("test_logits"), (len(labels), NUM_CLASSES), "logits")
-    acc = accuracy(logits, labels) if logits is not None else 0.0
+    acc = logits_accuracy(run.values.get("test_logits"), labels, NUM_CLASSES, "logits")[0] or 0.0
     drop_needed = float(check.value("min_loss_drop", kind))
     above = float(check.value("min_acc_above_chance", kind))
     chance = 1.0 / NUM_CLASSES
@@ -148,12 +147,11 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     if trained.mode == "checkpoint":
         return judge_checkpoint(trained, check, feedback, opening)
     labels = np.asarray(data.load("y_test"))
-    logits, problem = shaped(run.values.get("test_logits"), (len(labels), NUM_CLASSES),
-                             "the trained ConvNet's output on the test digits",
-                             "training diverged? lower the learning rate")
+    acc, problem = logits_accuracy(run.values.get("test_logits"), labels, NUM_CLASSES,
+                                   "the trained ConvNet's output on the test digits",
+                                   "training diverged? lower the learning rate")
     if problem:
         return Verdict(0.0, "\n".join(opening + [problem]))
-    acc = accuracy(logits, labels)
     threshold = float(check.value("threshold", data.kind))
     losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
     steps = int(run.values.get("steps") or 0)
@@ -201,11 +199,11 @@ def judge_checkpoint(trained: Trained, check: Check, feedback: Feedback,
         return Verdict(0.0, "\n".join(lines + [failed.message, "Hint: submit the state dict of "
                                               f"your trained ConvNet: torch.save(model.state_dict(), \"{name}\")."]))
     labels = np.asarray(data.load("y_test"))
-    logits, problem = shaped(trained.checkpoint.values.get("test_logits"),
-                             (len(labels), NUM_CLASSES), "your checkpoint's output on the test digits")
+    acc, problem = logits_accuracy(trained.checkpoint.values.get("test_logits"), labels,
+                                   NUM_CLASSES, "your checkpoint's output on the test digits")
     if problem:
         return Verdict(0.0, "\n".join(lines + [problem]))
-    acc, threshold = accuracy(logits, labels), float(check.value("threshold", data.kind))
+    threshold = float(check.value("threshold", data.kind))
     feedback.record(test_accuracy=acc, threshold=threshold)
     lines.append(f"Your checkpoint on {data_name(data)}: test accuracy {100 * acc:.1f}% "
                  f"(needs >= {100 * threshold:.1f}%)")
