@@ -14,7 +14,8 @@ from dataclasses import replace
 from typing import Sequence
 
 from . import gradescope, run_files
-from .batch import GRADER_ERROR, INCOMPLETE, OK, TIMED_OUT, BatchRow, Job, selected_checks
+from .batch import (GRADER_ERROR, INCOMPLETE, OK, TIMED_OUT, BatchRow, Job, selected_checks,
+                    write_stand_in)
 from .records import GradingRun, RunInfo
 
 HALVES = ("cpu-half", "gpu-half")  # folders under OUT/<student>/ while a split grading runs
@@ -95,6 +96,5 @@ def merge(job: Job, halves: Sequence[Job], rows: Sequence[BatchRow]) -> BatchRow
 
 def _empty(job: Job) -> GradingRun:
     """A half that left no record: its checks pending (write_stand_in's record)."""
-    from .batch import write_stand_in
     write_stand_in(job, "no record of this half", 0.0)
     return run_files.read_record(job.out_dir)

@@ -136,7 +136,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
+def grade_all(args: argparse.Namespace, questions: set[str] | None, rubric: Rubric) -> int:
     """Runs `grade-all`; returns 0 when every submission graded ok, 1 when some need a
     look (timed out, grader error, incomplete), 2 on a usage error."""
     from . import batch, batch_report, similarity
@@ -152,7 +152,6 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None) -> int:
         print("-j N and --scheduler exclude each other: with --scheduler the cluster's "
               "worker threads set how many submissions are graded at once", file=sys.stderr)
         return 2
-    rubric = load(args.rubric or RUBRIC_PATH)  # read before: a bad one stopped main
     selected = tuple(q.id for q in rubric.questions if q.id in questions) \
         if questions else None
     data_dir = args.data_dir or default_data_dir()
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown question ids: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
     if args.command == "grade-all":
-        return grade_all(args, questions)
+        return grade_all(args, questions, rubric)
     if not args.submission.is_dir():
         print(f"{args.submission} is not a folder; pass the folder holding your files",
               file=sys.stderr)

@@ -13,6 +13,7 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -46,7 +47,6 @@ def claimed_uid(wait_s: float = 0.2) -> Iterator[str | None]:
     if os.geteuid() != 0:
         yield None
         return
-    import time
     folder = slot_folder()
     while True:
         for slot in range(SLOTS):
