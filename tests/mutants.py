@@ -95,12 +95,8 @@ class Mutant:
         """Writes the mutated submission folder; returns it."""
         shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("__pycache__"))
         path = dest / "two_layernet.py"
-        text = path.read_text()
-        for old, new in self.edits:
-            if old not in text:
-                raise AssertionError(f"mutant {self.name}: {old!r} not in the reference")
-            text = text.replace(old, new)
-        path.write_text(text)
+        path.write_text(apply_edits(path.read_text(), self.edits,
+                                    f"mutant {self.name}, the reference"))
         return dest
 
 
@@ -199,11 +195,18 @@ class Broken:
         return dest
 
 
+def apply_edits(text: str, edits, where: str) -> str:
+    """text with each (old, new) replacement applied; an `old` not found fails loudly (the
+    reference changed under the catalogue), naming `where`."""
+    for old, new in edits:
+        if old not in text:
+            raise AssertionError(f"{where}: {old!r} not found")
+        text = text.replace(old, new)
+    return text
+
+
 def _reference_text(edit: tuple[str, str]) -> str:
-    text = (REFERENCE / "two_layernet.py").read_text()
-    if edit[0] not in text:
-        raise AssertionError(f"{edit[0]!r} not in the reference")
-    return text.replace(*edit)
+    return apply_edits((REFERENCE / "two_layernet.py").read_text(), (edit,), "the reference")
 
 
 BROKEN = (

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutants import apply_edits
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference" / "ex2_pytorch.py"
 FILE = "ex2_pytorch.py"
@@ -47,12 +49,7 @@ class Mutant:
 
     def text(self) -> str:
         """The mutated ex2_pytorch.py."""
-        text = REFERENCE.read_text()
-        for old, new in self.edits:
-            if old not in text:
-                raise AssertionError(f"mutant {self.name}: {old!r} not in the reference")
-            text = text.replace(old, new)
-        return text
+        return apply_edits(REFERENCE.read_text(), self.edits, f"mutant {self.name}, the reference")
 
     def write(self, dest: Path) -> Path:
         """Writes a submission folder holding the mutated ex2_pytorch.py; returns it."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutants import apply_edits
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference" / "network_template.py"
 FILE = "network_template.py"
@@ -51,12 +53,7 @@ class Mutant:
 
     def text(self) -> str:
         """The mutated network_template.py."""
-        text = REFERENCE.read_text()
-        for old, new in self.edits:
-            if old not in text:
-                raise AssertionError(f"mutant {self.name}: {old!r} not in the reference")
-            text = text.replace(old, new)
-        return text
+        return apply_edits(REFERENCE.read_text(), self.edits, f"mutant {self.name}, the reference")
 
     def write(self, dest: Path) -> Path:
         """Writes a submission folder holding the mutated network_template.py; returns it."""

@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutants import apply_edits
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"
 FILES = ("build_net.py", "theory.py", "algo_train.py", "main.py")
@@ -40,12 +42,7 @@ class Mutant:
     keeps: tuple[str, ...] = ()  # questions graded alongside that must keep full marks
 
     def text(self) -> str:
-        text = (REFERENCE / self.file).read_text()
-        for old, new in self.edits:
-            if old not in text:
-                raise AssertionError(f"mutant {self.name}: {old!r} not in {self.file}")
-            text = text.replace(old, new)
-        return text
+        return apply_edits((REFERENCE / self.file).read_text(), self.edits, f"mutant {self.name}, {self.file}")
 
     def write(self, dest: Path) -> Path:
         """A submission folder: reference/'s seed-003 files with this edit; returns it."""

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mutants import apply_edits
+
 from grader.core import rubric as rubric_mod
 from grader.core.grading import Feedback, GradingContext
 from grader.core.judge import Verdict
@@ -57,12 +59,7 @@ class Mutant:
 
     def text(self) -> str:
         """The edited file."""
-        text = (REFERENCE / self.file).read_text()
-        for old, new in self.edits:
-            if old not in text:
-                raise AssertionError(f"mutant {self.name}: {old!r} not in {self.file}")
-            text = text.replace(old, new)
-        return text
+        return apply_edits((REFERENCE / self.file).read_text(), self.edits, f"mutant {self.name}, {self.file}")
 
     def write(self, dest: Path) -> Path:
         """A submission folder: the edited file, the other reference file as it is."""
