@@ -145,6 +145,9 @@ def test_gpu_workers_take_the_gpu_questions_and_the_halves_merge(tmp_path):
                 [str(dask), "worker", address, "--nthreads", "1", "--name", name,
                  "--no-dashboard", *extra], stdout=subprocess.DEVNULL,
                 stderr=open(logs / name, "w"), cwd=tmp_path))
+        # grade-all looks for GPU workers once, when it starts (the README: workers first)
+        _wait_for(lambda: all("Registered to" in (logs / name).read_text()
+                              for name in ("gpu0", "cpu0")), 60, "both workers to register")
         proc = _grade_all(subs, tmp_path / "out", "--scheduler", address, "--rubric",
                           str(rubric))
         stdout, stderr = proc.communicate(timeout=180)
