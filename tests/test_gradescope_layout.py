@@ -48,8 +48,14 @@ def _autograder(tmp_path, submission, root=None, **env_vars):
 
 
 def test_run_autograder_grades_a_submission(tmp_path):
+    """The numpy parts' stubs (the torch parts' files left out: each torch call costs the
+    sandbox seconds of `import torch`, and the templates of Parts 2 and 4 score zero in
+    their own end-to-end suites): every question graded, none earns a point."""
     sub = tmp_path / "sub"
-    shutil.copytree(ROOT / "student_template", sub)
+    sub.mkdir()
+    for name in ("two_layernet.py", "hyperparams.py", "network_template.py",
+                 "backprop_answers.py"):
+        shutil.copy(ROOT / "student_template" / name, sub / name)
     results = _autograder(tmp_path, sub)
     assert gradescope.validate(results) == []
     assert results["extra_data"]["complete"]
