@@ -112,6 +112,28 @@ def test_outputs_per_student_and_summary_page(first_run):
     assert "<svg" in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
+def test_compare_with_adds_archived_solutions_to_the_similarity_only(first_run, batch_folder,
+                                                                    tmp_path):
+    """A rerun on a copy of the graded batch resumes every grade and compares it with
+    reference/ too; a --compare-with folder without solutions stops before any grading."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = grade_all(batch_folder, out, "--compare-with", str(empty))
+    assert proc.returncode == 2 and "no solutions in it" in proc.stderr
+    assert "resuming" not in proc.stderr
+    proc = grade_all(batch_folder, out, "--compare-with", str(REFERENCE))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming: 5 of 5" in proc.stderr and "and 1 archived solutions" in proc.stderr
+    html = (out / "similarity.html").read_text()
+    assert "compared also with 1 archived solution" in html and "(archive)</small>" in html
+    rows = gradebook(out)
+    assert set(rows) == set(EXPECTED)  # the archive is not a student
+    assert {s: r["total"] for s, r in rows.items()} == {
+        s: r["total"] for s, r in gradebook(first_run[0]).items()}
+
+
 def test_zip_member_with_dotdot_does_not_escape(first_run, batch_folder):
     out, _ = first_run
     assert not (out / "work" / "evil").exists() and not (out / "evil").exists()

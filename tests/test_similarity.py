@@ -16,8 +16,9 @@ import nbformat
 import pytest
 from copydetect import CodeFingerprint, compare_files
 
-from grader.core import batch_report, similarity
+from grader.core import batch, batch_report, similarity
 from grader.core.batch import OK, BatchRow
+from grader.core.errors import BatchError
 from grader.core.batch_inputs import Submission
 
 from mutants import REFERENCE, ROOT
@@ -97,6 +98,36 @@ def test_a_copy_ranks_above_a_disguised_copy_above_an_independent_solution(tmp_p
     # a student's own share: the disguise moved some template code out of the exclusion
     assert top["carol"][1] in ("alice", "bob") and 0.5 < top["carol"][0] <= renamed
     assert top["dave"][0] < 0.3
+
+
+def test_an_archive_is_compared_with_students_only_and_named_as_such(tmp_path):
+    """--compare-with: carol's disguised copy of the reference is found against the
+    archived reference; two identical archived solutions are never paired; archive
+    entries get no row and no report link."""
+    ref = (REFERENCE / NET).read_text()
+    subs = [submission(tmp_path, "carol", {NET: disguised(ref)}),
+            submission(tmp_path, "dave", {NET: INDEPENDENT.read_text()})]
+    old = tmp_path / "old"
+    for entry in ("x", "y"):  # last year's two identical submissions
+        (old / entry).mkdir(parents=True)
+        (old / entry / NET).write_text(INDEPENDENT.read_text())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchError, match="no solutions in it"):
+        batch.find_archive([tmp_path / "empty"], tmp_path / "out")
+    archive = batch.find_archive([REFERENCE, old], tmp_path / "out")
+    assert [(a.student, a.path) for a in archive] == [
+        ("reference", REFERENCE), ("old/x", old / "x"), ("old/y", old / "y")]
+    analysis = similarity.analyse(subs + archive, (NET,), TEMPLATE, [], batch=2)
+    assert all(a < 2 for (_, a, _) in analysis.matches)  # every pair has a student
+    assert set(analysis.top) == {"carol", "dave"}
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    top = similarity.write_report(subs, out, TEMPLATE, (NET,), archive=archive)
+    assert top["carol"][1] == "reference (archive)" and top["carol"][0] > 0.5
+    assert top["dave"][0] == 1.0 and top["dave"][1] in ("old/x (archive)", "old/y (archive)")
+    html = (out / similarity.PAGE).read_text()
+    assert "2 submissions" in html and "compared also with 3 archived solutions" in html
+    assert '(archive)</small>' in html and 'href="reference/report.html"' not in html
 
 
 def test_the_template_alone_is_not_copying(tmp_path):

@@ -34,7 +34,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import __version__
 from . import gradescope, rubric, run_files
-from .batch_inputs import Submission, discover
+from .batch_inputs import Submission, discover, holds, safe_name
 from .errors import BatchError, GraderError
 from .procs import die_with_parent, parent_and_start, pids
 from .uid_slots import claimed_uid
@@ -324,6 +324,31 @@ def find_submissions(root: Path, out: Path, rubric_path: Path | None = None
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
                          "submission, or Gradescope's export (submission_metadata.yml)")
     return subs
+
+
+def find_archive(folders: Sequence[Path], out: Path, rubric_path: Path | None = None
+                 ) -> list[Submission]:
+    """Solutions compared with the batch for similarity only, never graded: each folder is
+    one solution when it holds a file the rubric names (the course's reference/), else a
+    folder of them like a batch (last year's submissions, solutions found online). Named
+    FOLDER or FOLDER/ENTRY; zips extracted into out/work/archive-K. Raises BatchError when
+    a folder holds none."""
+    rub = rubric_at(rubric_path.resolve() if rubric_path else rubric.RUBRIC_PATH)
+    found: list[Submission] = []
+    for k, folder in enumerate(folders, start=1):
+        folder = Path(folder).resolve()
+        label = safe_name(folder.name)
+        if folder.is_dir() and holds(folder, rub.submission_files):
+            found.append(Submission(label, folder, folder))
+            continue
+        entries = discover(folder, out.resolve() / "work" / f"archive-{k}",
+                                        markers=rub.submission_files)
+        if not entries:
+            raise BatchError(f"--compare-with {folder}: no solutions in it (expected the "
+                             f"rubric's files, e.g. {rub.submission_files[0]}, or one "
+                             "sub-folder or .zip per solution)")
+        found.extend(replace(e, student=f"{label}/{e.student}") for e in entries)
+    return found
 
 
 def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,

@@ -106,7 +106,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _holds(folder: Path, markers: tuple[str, ...]) -> bool:
+def holds(folder: Path, markers: tuple[str, ...]) -> bool:
     """Whether folder holds one of the marker files, or the notebook that stands in for a
     marker `X.py` (`X.ipynb`, which the grader reads in its place)."""
     return any((folder / name).is_file() or (folder / name).with_suffix(".ipynb").is_file()
@@ -119,14 +119,14 @@ def submission_root(folder: Path, markers: tuple[str, ...] = (), depth: int = 3)
     (at most `depth` levels)."""
     current = folder
     for _ in range(depth):
-        if _holds(current, markers) or not current.is_dir():
+        if holds(current, markers) or not current.is_dir():
             break
         entries = [e for e in current.iterdir()
                    if e.name not in IGNORED and not e.name.startswith(".")]
         if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
             break
         current = entries[0]
-    return current if _holds(current, markers) else folder
+    return current if holds(current, markers) else folder
 
 
 def _member_path(name: str) -> PurePosixPath | None:

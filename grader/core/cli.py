@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="regrade submissions already graded completely")
     batch.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
                        "grader/rubric.toml (it must lie where every grader can read it)")
+    batch.add_argument("--compare-with", type=Path, action="append", default=[],
+                       metavar="DIR", help="also compare the batch, for similarity only, "
+                       "with the solutions in DIR (one solution, like reference/, or a "
+                       "folder of them, like last year's submissions); repeatable")
     batch.add_argument("--scheduler", metavar="ADDRESS|local:N",
                        help="grade on a Dask cluster instead of -j N graders here: a "
                        "scheduler's address (tcp://host:8786; submissions and --out on a "
@@ -159,6 +163,7 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None, rubric: Rubr
     signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's kill cleans up like Ctrl-C
     try:
         subs = batch.find_submissions(args.submissions, args.out, args.rubric)
+        archive = batch.find_archive(args.compare_with, args.out, args.rubric)
         rows = batch.run_batch(subs, args.out, args.jobs, selected, data_dir, args.timeout,
                                args.force, log, scheduler=args.scheduler,
                                rubric_path=args.rubric)
@@ -171,7 +176,8 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None, rubric: Rubr
         return 130
     # across submissions: the most similar pairs, the starter code left out
     similar = similarity.write_report(subs, args.out.resolve(),
-                                      files=similarity.graded_files(selected, rubric), log=log)
+                                      files=similarity.graded_files(selected, rubric), log=log,
+                                      archive=archive)
     gradebook, summary_page = batch_report.write(rows, selected, str(args.submissions),
                                                  args.out.resolve(), similar, rubric)
     attention = [r for r in rows if r.status != batch.OK]

@@ -135,33 +135,39 @@ def graded_files(questions: Iterable[str] | None = None, rubric=None) -> tuple[s
 
 def write_report(subs: Sequence[Submission], out_dir: Path,
                  template_dir: Path | None = None, files: Sequence[str] | None = None,
-                 log: Callable[[str], None] | None = None) -> dict[str, tuple[float, str]]:
+                 log: Callable[[str], None] | None = None,
+                 archive: Sequence[Submission] = ()) -> dict[str, tuple[float, str]]:
     """Writes out_dir/similarity.html; returns student -> (highest similarity in [0, 1],
-    the partner's name or folder name; "" when none shares code) for each student with
-    code of their own in the compared files.
+    the partner's name or folder name, "NAME (archive)" for an archive entry; "" when none
+    shares code) for each student with code of their own in the compared files.
 
     subs: the batch's submissions; template_dir: the starter code excluded as boilerplate
     (None: the repository's student_template/); files: the file names compared (None:
     every file of the rubric; graded_files(questions) for a selection); log: called with
-    a progress line before and after (about 0.3 s per submission). Never raises: a failure
-    becomes a note on the page (an empty result when nothing could be compared).
+    a progress line before and after (about 0.3 s per submission); archive: solutions
+    compared with the batch but not with each other and never listed as students (the
+    reference, last year's submissions, solutions found online: batch.find_archive). Never
+    raises: a failure becomes a note on the page (an empty result when nothing could be
+    compared).
     """
     started = time.monotonic()
     say = log or (lambda line: None)
-    say(f"similarity: comparing {len(subs)} submissions")
+    say(f"similarity: comparing {len(subs)} submissions"
+        + (f" and {len(archive)} archived solutions" if archive else ""))
+    everyone = list(subs) + list(archive)
     files = tuple(files) if files is not None else _rubric_files()
     template_dir = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
     out_dir = Path(out_dir)
     notes: list[str] = []
     try:
-        analysis = analyse(list(subs), files, template_dir, notes)
+        analysis = analyse(everyone, files, template_dir, notes, batch=len(subs))
     except Exception:  # noqa: BLE001 - the gradebook must not be lost to this page
         notes.append("similarity could not be computed (grader fault): "
                      + traceback.format_exc(limit=4))
         analysis = None
     try:
-        html = render(list(subs), files, analysis, notes, out_dir,
-                      time.monotonic() - started)
+        html = render(everyone, files, analysis, notes, out_dir,
+                      time.monotonic() - started, batch=len(subs))
     except Exception:  # noqa: BLE001
         html = _fallback_page(notes + ["the page could not be rendered: "
                                        + traceback.format_exc(limit=4)])
@@ -187,8 +193,10 @@ class Analysis:
 
 
 def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
-            notes: list[str]) -> Analysis:
-    """Fingerprints every file, picks candidate pairs, compares them exactly."""
+            notes: list[str], batch: int | None = None) -> Analysis:
+    """Fingerprints every file, picks candidate pairs, compares them exactly. subs[:batch]
+    are the batch's students (all when None); the rest, an archive, are paired with
+    students only."""
     from copydetect import CodeFingerprint  # imports matplotlib: only when a page is made
     _use_stable_hashes()
     window = GUARANTEE_T - NOISE_T + 1
@@ -201,6 +209,7 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
             if code is not None:
                 codes[name][i] = code
     n = len(subs)
+    batch = n if batch is None else batch
     shared, own = {}, {}
     for name, by_student in codes.items():
         shared[name], own[name] = _shared_counts(by_student, n)
@@ -214,12 +223,12 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
 
     per_file: dict[str, list[Match]] = {}
     for name in files:
-        for a, b in _candidates(shared[name], own[name]):
+        for a, b in _candidates(shared[name], own[name], batch):
             compare(name, a, b)
     overall_pairs = set()
     if shared:
         total_shared = functools.reduce(lambda x, y: x + y, shared.values())
-        overall_pairs = _candidates(total_shared.tocsr(), sum(own.values()))
+        overall_pairs = _candidates(total_shared.tocsr(), sum(own.values()), batch)
     for a, b in overall_pairs:
         for name in files:
             if a in codes[name] and b in codes[name]:
@@ -246,10 +255,11 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
         for me, other, share in ((a, b, share_a), (b, a, share_b)):
             if me not in best or share > best[me][0]:
                 best[me] = (share, other)
-    for i in np.flatnonzero(tokens > 0):
+    for i in np.flatnonzero(tokens[:batch] > 0):
         share, other = best.get(int(i), (0.0, -1))
-        top[subs[i].student] = (round(float(share), 4),
-                                _display_name(subs[other]) if other >= 0 else "")
+        partner = "" if other < 0 else _display_name(subs[other]) + (
+            " (archive)" if other >= batch else "")
+        top[subs[i].student] = (round(float(share), 4), partner)
     sharing = sum(int((s.nnz - np.count_nonzero(s.diagonal())) // 2) for s in shared.values())
     return Analysis(codes, cache, per_file, overall, top, len(cache), sharing)
 
@@ -401,11 +411,13 @@ def _shared_counts(by_student: Mapping[int, Code], n: int):
     return (m @ m.T).tocsr(), own
 
 
-def _candidates(shared, own: np.ndarray, per_student: int = CANDIDATES) -> set[tuple[int, int]]:
-    """Pairs (a < b): each student's per_student partners sharing the largest fraction of
-    its fingerprints."""
+def _candidates(shared, own: np.ndarray, batch: int,
+                per_student: int = CANDIDATES) -> set[tuple[int, int]]:
+    """Pairs (a < b): each of the first `batch` students' per_student partners (a student
+    or an archive entry) sharing the largest fraction of its fingerprints. Archive entries
+    (index >= batch) pick no partners, so two of them are never paired."""
     pairs = set()
-    for a in range(shared.shape[0]):
+    for a in range(min(batch, shared.shape[0])):
         start, end = shared.indptr[a], shared.indptr[a + 1]
         partners, counts = shared.indices[start:end], shared.data[start:end]
         keep = (partners != a) & (counts > 0)
@@ -467,14 +479,17 @@ def segments(text: str, regions: Sequence[tuple[int, int]],
 # --- the page --------------------------------------------------------------------------------
 
 def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | None,
-           notes: list[str], out_dir: Path, seconds: float) -> str:
-    """similarity.html as text."""
+           notes: list[str], out_dir: Path, seconds: float, batch: int | None = None) -> str:
+    """similarity.html as text; subs[batch:] are archive entries (none when None)."""
     import copydetect
+    batch = len(subs) if batch is None else batch
 
     def person(i: int) -> dict:
         sub = subs[i]
-        has_report = (out_dir / sub.student / "report.html").is_file()
-        return {"student": sub.student, "name": sub.name, "report": has_report}
+        archived = i >= batch
+        has_report = not archived and (out_dir / sub.student / "report.html").is_file()
+        return {"student": sub.student, "name": sub.name, "report": has_report,
+                "archive": archived}
 
     sections, views = [], {}
     top, overall, students = {}, [], []
@@ -493,8 +508,10 @@ def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | No
                               "right": segments(cb.raw_code, m.slices_b),
                               "cut": max(len(ca.raw_code),
                                          len(cb.raw_code)) > SHOWN_CHARS})
-            notebooks = sum(1 for c in codes.values() if c.shown_name.endswith(".ipynb"))
-            sections.append({"name": name, "anchor": f"f{f_index}", "count": len(codes),
+            notebooks = sum(1 for i, c in codes.items()
+                            if i < batch and c.shown_name.endswith(".ipynb"))
+            sections.append({"name": name, "anchor": f"f{f_index}",
+                             "count": sum(1 for i in codes if i < batch),
                              "notebooks": notebooks, "pairs": shown})
         for a, b, share_a, share_b, tokens in analysis.overall[:TOP_OVERALL]:
             per_file = []
@@ -515,7 +532,7 @@ def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | No
     if len(notes) > MAX_NOTES:
         shown_notes.append(f"... and {len(notes) - MAX_NOTES} more notes")
     return _ENV.get_template("similarity.html.j2").render(
-        count=len(subs), files=files, sections=sections, overall=overall,
+        count=batch, archived=len(subs) - batch, files=files, sections=sections, overall=overall,
         students=students, with_code=len(top), notes=shown_notes,
         compared=analysis.compared if analysis else 0,
         sharing=analysis.sharing if analysis else 0, noise_t=NOISE_T, guarantee_t=GUARANTEE_T,
