@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mutants_part2 import MUTANTS, VARIANTS
-from part2_runs import RUBRIC, structure_check, training_checks
+from part2_runs import structure_check, training_checks
 
 pytest.importorskip("torch")
 

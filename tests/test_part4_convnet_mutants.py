@@ -34,7 +34,7 @@ def _loses_at_its_own_question(mutant, tmp_path):
 
 @pytest.mark.parametrize("mutant", FAST, ids=[m.name for m in FAST])
 def test_mutant_loses_at_its_own_question(mutant, tmp_path):
-    graded = _loses_at_its_own_question(mutant, tmp_path)
+    _loses_at_its_own_question(mutant, tmp_path)
     if mutant.file == "convnet_mnist.py":  # 7c judges the answers file only: untouched
         assert all(r.verdict.fraction == 1 for r in grade(tmp_path / "sub", "7c").values())
 

@@ -1,6 +1,6 @@
 """1a: the forward pass returns the softmax probabilities of the ReLU network."""
 from .cases import TOY_PROBS, toy_case
-from ...core.grading import conclude, graded
+from ...core.grading import graded
 from ...core.judge import compare, shaped
 from .steps import expected_probs, grade_cases, grade_hidden
 

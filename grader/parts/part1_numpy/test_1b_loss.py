@@ -3,7 +3,7 @@ import numpy as np
 
 from . import netmath
 from .cases import TOY_LOSS, toy_case
-from ...core.grading import conclude, graded
+from ...core.grading import graded
 from ...core.judge import shaped
 from .steps import grade_cases, grade_hidden
 

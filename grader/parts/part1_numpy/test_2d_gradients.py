@@ -111,7 +111,6 @@ def _without_relu_mask(case):
     """The gradients a net would get if its backward pass forgot the ReLU mask."""
     p, X, y, reg = case.params, case.X, case.y, case.reg
     n = X.shape[0]
-    a2 = np.maximum(0.0, X @ p["W1"] + p["b1"])
     probs = netmath.probabilities(p, X)
     probs[np.arange(n), y] -= 1
     dz2 = (probs / n) @ p["W2"].T
