@@ -121,6 +121,36 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_a_scheduler_without_the_grader_stops_the_batch_before_any_grading(tmp_path):
+    """The scheduler unpickles every task: one that cannot import the grader (here a
+    preload hides it) is found on connecting, exit code 2 and what to install where."""
+    blocker = tmp_path / "no_grader.py"
+    blocker.write_text("import sys\nsys.modules['grader'] = None  # import grader fails\n")
+    port = _free_port()
+    dask = Path(sys.executable).with_name("dask")
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+         "--preload", str(blocker)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, cwd=tmp_path)
+    try:
+        _wait_for(lambda: _port_open(port), 60, "the scheduler to listen")
+        subs = tmp_path / "subs"
+        _copy_reference(subs / "ann")
+        proc = _grade_all(subs, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    assert proc.returncode == 2, stderr[-3000:]
+    assert "the scheduler cannot import the grader" in stderr and "install" in stderr
+    assert not (tmp_path / "out" / "ann").exists()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def test_gpu_workers_take_the_gpu_questions_and_the_halves_merge(tmp_path):
     """The README's commands: a scheduler, a worker with resource GPU=1 and one without.
     With a rubric copy marking 1a as a GPU question (device = "auto"), each submission is

@@ -103,12 +103,26 @@ def grade_on_worker(job: Job, stop_name: str, versions: tuple[str, str]) -> Batc
 def _scheduler_settings(allowed_failures: int) -> Callable:
     """The function run on the scheduler: one retry after a worker death; a task handed to
     a worker only when one of its threads is free (a task queued on a worker would count a
-    death it never saw). Nested, so it travels by value: the scheduler's machine needs no
-    grader installed."""
+    death it never saw). Nested, so it travels by value (the scheduler imports the grader
+    only to read the tasks: _grader_on_scheduler checks that first)."""
     def configure(dask_scheduler) -> None:
         dask_scheduler.allowed_failures = allowed_failures
         dask_scheduler.WORKER_SATURATION = 1.0
     return configure
+
+
+def _grader_on_scheduler() -> Callable:
+    """The function run on the scheduler that returns the grader version it imports, or
+    "!" and why it cannot. The scheduler unpickles every task (a Job, grade_on_worker), so
+    without the grader installed each task would fail with Dask's "Error during
+    deserialization of the task graph". Nested, so it travels by value."""
+    def probe() -> str:
+        try:
+            import grader
+            return str(grader.__version__)
+        except Exception as exc:  # noqa: BLE001 - reported to staff, not raised there
+            return f"!{type(exc).__name__}: {exc}"
+    return probe
 
 
 class DaskPool:
@@ -133,6 +147,16 @@ class DaskPool:
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
+            there = self.client.run_on_scheduler(_grader_on_scheduler())
+            if there != __version__:
+                self.__exit__(None, None, None)
+                raise BatchError(
+                    f"--scheduler {self.address}: the scheduler "
+                    + (f"cannot import the grader ({there[1:]})" if there.startswith("!")
+                       else f"runs grader {there}, this batch grader {__version__}")
+                    + ": it reads every task, so install this grader where it runs (pip "
+                    "install, as on the workers) and restart it (README, 'Grading on a "
+                    "Dask cluster')")
             self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
             self.client.run_on_scheduler(_scheduler_settings(ALLOWED_FAILURES))
         except (OSError, TimeoutError) as exc:
