@@ -45,9 +45,14 @@ OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "t
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
 RUBRIC = rubric.load()  # the shipped rubric (grade-all --rubric grades with another)
-rubric_at = functools.lru_cache(maxsize=4)(rubric.load)  # a rubric file, loaded once
 _ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
 StopCheck = Callable[[], bool]  # True once the batch is interrupted: stop grading
+
+
+@functools.lru_cache(maxsize=4)
+def rubric_at(path: Path | None = None) -> rubric.Rubric:
+    """The rubric file at path (None: the shipped grader/rubric.toml), loaded once."""
+    return rubric.load(Path(path).resolve() if path else rubric.RUBRIC_PATH)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class Job:
 
     @property
     def rubric(self) -> rubric.Rubric:
-        return rubric_at(self.rubric_path or rubric.RUBRIC_PATH)
+        return rubric_at(self.rubric_path)
 
 
 @dataclass(frozen=True)
@@ -318,7 +323,7 @@ def find_submissions(root: Path, out: Path, rubric_path: Path | None = None
     there is none."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    rub = rubric_at(rubric_path.resolve() if rubric_path else rubric.RUBRIC_PATH)
+    rub = rubric_at(rubric_path)
     subs = discover(root, out / "work", exclude=(out,), markers=rub.submission_files)
     if not subs:
         raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
@@ -333,7 +338,7 @@ def find_archive(folders: Sequence[Path], out: Path, rubric_path: Path | None = 
     folder of them like a batch (last year's submissions, solutions found online). Named
     FOLDER or FOLDER/ENTRY; zips extracted into out/work/archive-K. Raises BatchError when
     a folder holds none."""
-    rub = rubric_at(rubric_path.resolve() if rubric_path else rubric.RUBRIC_PATH)
+    rub = rubric_at(rubric_path)
     found: list[Submission] = []
     for k, folder in enumerate(folders, start=1):
         folder = Path(folder).resolve()
@@ -367,7 +372,7 @@ def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
     """
     out = out.resolve()
     rubric_path = rubric_path.resolve() if rubric_path else None
-    rub = rubric_at(rubric_path or rubric.RUBRIC_PATH)
+    rub = rubric_at(rubric_path)
     all_jobs = [Job(s, out / s.student, questions, data_dir.resolve() if data_dir else None,
                     timeout_s, rubric_path=rubric_path) for s in subs]
     rows: dict[str, BatchRow] = {}

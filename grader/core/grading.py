@@ -33,6 +33,7 @@ from . import rubric as rubric_mod
 from .judge import Verdict
 from .errors import SandboxError
 from .sandbox import ProbeRun, run_probe
+from .sandbox_child import CALLS, SEPARATOR  # the names of a multi-call request
 
 ENVIRONMENT_PROBE = Path(__file__).with_name("environment_probe.py")
 
@@ -120,9 +121,6 @@ class ProbeCall:
     function: str  # the probe function's name
     params: Mapping[str, Any] = field(default_factory=dict)  # JSON-able, over the shared ones
     inputs: Mapping[str, np.ndarray] = field(default_factory=dict)  # its own arrays
-
-
-CALLS, SEPARATOR = "__calls__", "::"  # sandbox_child.py's names for a multi-call request
 
 
 def _part_of(run: ProbeRun, prefix: str) -> ProbeRun:

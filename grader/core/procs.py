@@ -22,7 +22,6 @@ def parent_and_start(pid: int) -> tuple[int, int]:
     return int(fields[1]), int(fields[19])
 
 
-
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _SIGKILL = int(signal.SIGKILL)
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: a forked child must not allocate

@@ -52,9 +52,9 @@ from . import isolation, source
 from .errors import SandboxError
 from .procs import die_with_parent, parent_and_start, pids
 from .rubric import Limits
+from .sandbox_child import IMPORTING  # its marker: the module the child is importing
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
-IMPORTING = "importing.txt"  # sandbox_child.py's marker: the module it is importing
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h

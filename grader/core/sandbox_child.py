@@ -26,6 +26,7 @@ _SPARE_FDS = 8  # held while student code runs, closed before results are writte
 PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "future")
 # keys under which a checkpoint file may wrap its state dict ({"state_dict": ...})
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
+IMPORTING = "importing.txt"  # in the output folder: the module being imported, if any
 
 
 def _safe_str(obj, limit=_MAX_TEXT):
@@ -309,7 +310,6 @@ class ProbeContext:
         return arr
 
 
-IMPORTING = "importing.txt"  # in the output folder: the module being imported, if any
 CALLS = "__calls__"  # the function name of a request that serves several probe calls
 SEPARATOR = "::"  # between a call's prefix and its own keys
 
