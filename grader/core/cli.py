@@ -135,6 +135,21 @@ def dataset_summary(context, questions: set[str] | None) -> tuple[str, str]:
     return kind, " ".join(notes)
 
 
+def _unwrapped(submission: Path, rubric: Rubric) -> Path:
+    """The folder to grade: `submission`, or the folder inside it that holds the rubric's
+    files when an upload wraps them in single folders (macOS's __MACOSX/ and dot-files
+    beside them ignored), as grade-all reads a batch entry; says so on stderr."""
+    from .batch_inputs import submission_root
+
+    if not submission.is_dir():
+        return submission
+    found = submission_root(submission, rubric.submission_files)
+    if found != submission:
+        print(f"graded {found}: the files are inside {found.relative_to(submission)}/",
+              file=sys.stderr)
+    return found
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """Turns SIGTERM into KeyboardInterrupt: the running graders are killed, not orphaned."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -234,13 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check" or args.out is None:
             return 2
     data_dir = args.data_dir or default_data_dir()
+    submission = _unwrapped(args.submission, rubric)
     if args.command == "grade":
-        run = run_grading(args.submission, args.out, questions, data_dir, False, True,
+        run = run_grading(submission, args.out, questions, data_dir, False, True,
                           not args.quiet, rubric, args.record)
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}")
     else:
-        run = run_grading(args.submission, args.out, questions, data_dir, True, args.full, True,
+        run = run_grading(submission, args.out, questions, data_dir, True, args.full, True,
                           rubric)
         print(summary.render(run))
     return 1 if run.grader_error else 0

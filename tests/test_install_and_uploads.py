@@ -1,0 +1,55 @@
+"""How staff install the grader and how students upload: a non-editable install (as a
+wheel or an image installs it) grades, and `grade` finds files wrapped in a folder."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _grade(python: str, submission: Path, out: Path, cwd: Path) -> dict:
+    proc = subprocess.run([python, "-m", "grader", "grade", str(submission), "--out", str(out),
+                           "--questions", "1a", "--quiet"], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out / "results.json").read_text())
+
+
+def test_non_editable_install_ships_what_grading_reads(tmp_path):
+    """`pip install .` (no -e) carries the suites' pytest.ini, the rubric and the
+    templates: the installed copy grades 1a of reference/ with full marks."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode and "Could not find a version" in proc.stderr:
+        pytest.skip("no package index for the build backend: " + proc.stderr[-300:])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    where = subprocess.run([python, "-c", "import grader; print(grader.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    installed = Path(where.strip()).parent
+    assert str(installed).startswith(str(venv)), where
+    for shipped in ("parts/pytest.ini", "rubric.toml", "templates/report.html.j2"):
+        assert (installed / shipped).is_file(), shipped
+    result = _grade(python, ROOT / "reference", tmp_path / "out", tmp_path)
+    assert result["score"] == 4, result["output"]
+
+
+def test_grade_reads_a_folder_wrapped_as_students_zip_it(tmp_path):
+    """An upload holding one folder with the files, __MACOSX/ and a dot-file beside it,
+    is graded from that folder (as grade-all reads a batch entry)."""
+    upload = tmp_path / "submission"
+    inner = upload / "hw2 final"
+    inner.mkdir(parents=True)
+    shutil.copy(ROOT / "reference" / "two_layernet.py", inner)
+    (upload / "__MACOSX" / "hw2 final").mkdir(parents=True)
+    (upload / "__MACOSX" / "hw2 final" / "._two_layernet.py").write_bytes(b"\0\5\26\7")
+    (upload / ".DS_Store").write_bytes(b"\0")
+    result = _grade(sys.executable, upload, tmp_path / "out", tmp_path)
+    assert result["score"] == 4, result["output"]
