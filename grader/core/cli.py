@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from .. import __version__
 from . import summary
 from .errors import GraderError
+from .records import ERROR, FAILED
 from .rubric import RUBRIC_PATH, Rubric, load
 
 PARTS = Path(__file__).resolve().parents[1] / "parts"  # every part's suites
@@ -25,7 +27,12 @@ def default_data_dir() -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                     epilog="Exit codes: 0 graded (whatever the score; for "
+                                     "check: every public check passed), 1 a grader error "
+                                     "(for check: also a failed public check), 2 a usage "
+                                     "error.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="grade a submission folder into OUT/results.json")
     grade.add_argument("submission", type=Path)
@@ -150,6 +157,22 @@ def _unwrapped(submission: Path, rubric: Rubric) -> Path:
     return found
 
 
+def _question_problem(questions: set[str], rubric: Rubric) -> str:
+    """Why --questions cannot be graded as given (unknown ids, or only questions graded
+    by hand), naming the valid ids; "" when it can."""
+    automatic = [q.id for q in rubric.questions if q.checks]
+    unknown = sorted(questions - {q.id for q in rubric.questions})
+    if unknown:
+        return (f"unknown question ids: {', '.join(unknown)}; the rubric's questions with "
+                f"automatic checks are {', '.join(automatic)}")
+    if not questions & set(automatic):
+        by_hand = sorted(questions)
+        return (f"{', '.join(by_hand)} {'is' if len(by_hand) == 1 else 'are'} graded by hand "
+                f"(no automatic check); questions with automatic checks: "
+                f"{', '.join(automatic)}")
+    return ""
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """Turns SIGTERM into KeyboardInterrupt: the running graders are killed, not orphaned."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -237,26 +260,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rubric: {exc}", file=sys.stderr)
         return 2
     if questions:
-        unknown = questions - {q.id for q in rubric.questions}
-        if unknown:
-            print(f"unknown question ids: {', '.join(sorted(unknown))}", file=sys.stderr)
+        problem = _question_problem(questions, rubric)
+        if problem:
+            print(problem, file=sys.stderr)
             return 2
     if args.command == "grade-all":
         return grade_all(args, questions, rubric)
     if not args.submission.is_dir():
         print(f"{args.submission} is not a folder; pass the folder holding your files",
               file=sys.stderr)
-        if args.command == "check" or args.out is None:
-            return 2
+        return 2
     data_dir = args.data_dir or default_data_dir()
     submission = _unwrapped(args.submission, rubric)
     if args.command == "grade":
         run = run_grading(submission, args.out, questions, data_dir, False, True,
                           not args.quiet, rubric, args.record)
+        report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
-              f"{args.out / 'results.json'}")
-    else:
-        run = run_grading(submission, args.out, questions, data_dir, True, args.full, True,
-                          rubric)
-        print(summary.render(run))
-    return 1 if run.grader_error else 0
+              f"{args.out / 'results.json'}" + (f", report in {report}"
+                                                  if report.is_file() else ""))
+        return 1 if run.grader_error else 0
+    run = run_grading(submission, args.out, questions, data_dir, True, args.full, True,
+                      rubric)
+    print(summary.render(run))
+    failed = any(r.status in (FAILED, ERROR) for r in run.results)
+    return 1 if run.grader_error or failed else 0

@@ -1,5 +1,6 @@
-"""How staff install the grader and how students upload: a non-editable install (as a
-wheel or an image installs it) grades, and `grade` finds files wrapped in a folder."""
+"""The command line as staff and students use it: a non-editable install (as a
+wheel or an image installs it) grades, `grade` finds files wrapped in a folder, and exit
+codes follow the usual convention."""
 import json
 import shutil
 import subprocess
@@ -53,3 +54,36 @@ def test_grade_reads_a_folder_wrapped_as_students_zip_it(tmp_path):
     (upload / ".DS_Store").write_bytes(b"\0")
     result = _grade(sys.executable, upload, tmp_path / "out", tmp_path)
     assert result["score"] == 4, result["output"]
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_usage_errors_exit_2_and_name_the_valid_ids(tmp_path):
+    """0 graded, 1 grader error, 2 usage error: a missing folder, an unknown id and a
+    question graded by hand are usage errors that say what would be valid."""
+    missing = _cli("grade", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "o"))
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    assert not (tmp_path / "o" / "results.json").exists()
+    unknown = _cli("grade", "reference", "--out", str(tmp_path / "o"), "--questions", "9z")
+    assert unknown.returncode == 2
+    assert "unknown question ids: 9z" in unknown.stderr and "1a, 1b" in unknown.stderr
+    by_hand = _cli("grade", "reference", "--out", str(tmp_path / "o"), "--questions", "2a")
+    assert by_hand.returncode == 2, by_hand.stderr
+    assert "2a is graded by hand" in by_hand.stderr and "pytest" not in by_hand.stderr
+    version = _cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("python -m grader 0.")
+
+
+def test_grade_names_its_outputs_and_check_fails_on_a_failed_check(tmp_path):
+    graded = _cli("grade", "reference", "--out", str(tmp_path / "o"), "--questions", "1a",
+                  "--quiet")
+    assert graded.returncode == 0, graded.stderr[-2000:]
+    last = graded.stdout.strip().splitlines()[-1]
+    assert "4 / 4 points" in last and str(tmp_path / "o" / "report.html") in last
+    passed = _cli("check", "reference", "--questions", "1a")
+    assert passed.returncode == 0, passed.stdout[-2000:]
+    failed = _cli("check", "student_template", "--questions", "1a")
+    assert failed.returncode == 1 and "Score on public checks: 0" in failed.stdout
