@@ -16,6 +16,9 @@ from .records import ERROR, FAILED
 from .rubric import RUBRIC_PATH, Rubric, load
 
 PARTS = Path(__file__).resolve().parents[1] / "parts"  # every part's suites
+# under grade --deadline: sandboxed calls end this long before it, results.json is
+# complete 5 s before it (the plugin's timer writes it 10 s after the calls' deadline)
+DEADLINE_RESERVE_S = 15.0
 
 
 def default_data_dir() -> Path | None:
@@ -42,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
     grade.add_argument("--rubric", type=Path, help="grade with this rubric file instead of "
                        "grader/rubric.toml (e.g. a copy with a question's mode switched)")
+    grade.add_argument("--deadline", type=float, metavar="SECONDS",
+                       help="finish within SECONDS of starting (e.g. the platform's time "
+                       "limit less a margin): time left is shared among the checks to come, "
+                       "and checks it could not run say so")
     grade.add_argument("--record", action="store_true", help="also write OUT/run.json, the "
                        "run's whole record (grade-all merges a submission graded in halves)")
     check = sub.add_parser("check", help="self-check: public checks only, with a summary")
@@ -92,16 +99,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | None,
                 data_dir: Path | None, public_only: bool, full: bool, progress: bool,
-                rubric: Rubric | None = None, record: bool = False):
+                rubric: Rubric | None = None, record: bool = False,
+                deadline: float | None = None):
     """Grades one submission in this process with the rubric (default: grader/rubric.toml);
-    returns the GradingRun (never raises)."""
+    returns the GradingRun (never raises). deadline: time.monotonic() by which every
+    sandboxed call has ended (results.json is complete a few seconds later)."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import pytest
 
     from .grading import GradingContext
     from .plugin import ResultsPlugin, run_info
 
-    context = GradingContext(submission, data_dir, public_only, full, rubric, progress)
+    context = GradingContext(submission, data_dir, public_only, full, rubric, progress,
+                             deadline)
     kind, note = dataset_summary(context, questions) if full or not public_only else (
         "not used", "No check of this run trains on a dataset.")
     info = run_info(context, kind, note, questions)
@@ -230,6 +240,7 @@ def grade_all(args: argparse.Namespace, questions: set[str] | None, rubric: Rubr
 
 def main(argv: list[str] | None = None) -> int:
     """Runs a subcommand; returns the exit code (0 whenever grading completed)."""
+    started = time.monotonic()
     args = _parser().parse_args(argv)
     if args.command == "make-data":
         from ..data import synthetic
@@ -273,8 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or default_data_dir()
     submission = _unwrapped(args.submission, rubric)
     if args.command == "grade":
+        deadline = None
+        if args.deadline is not None:
+            if args.deadline < 2 * DEADLINE_RESERVE_S:
+                print(f"--deadline must be at least {2 * DEADLINE_RESERVE_S:g} s",
+                      file=sys.stderr)
+                return 2
+            deadline = started + args.deadline - DEADLINE_RESERVE_S
         run = run_grading(submission, args.out, questions, data_dir, False, True,
-                          not args.quiet, rubric, args.record)
+                          not args.quiet, rubric, args.record, deadline)
         report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}" + (f", report in {report}"

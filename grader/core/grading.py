@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -36,6 +37,18 @@ from .sandbox import ProbeRun, run_probe
 from .sandbox_child import CALLS, SEPARATOR  # the names of a multi-call request
 
 ENVIRONMENT_PROBE = Path(__file__).with_name("environment_probe.py")
+MIN_CALL_S = 2.0  # under a deadline, a call is not started with less time than this
+BUDGET_OVER_COST = 8.0  # a check's budget over what correct code usually takes
+
+
+class OutOfTime(Exception):
+    """The grading's deadline left no time for a check; args[0]: the question whose
+    call the deadline cut short (or the one that was running)."""
+
+    def message(self) -> str:
+        return (f"Not graded: the grading time ran out while {self.args[0]} was running "
+                "(a call that did not finish took the time the later checks needed).")
+
 
 def graded(check_id: str) -> Callable:
     """Decorates a test as the rubric check `check_id` (its points and visibility are the
@@ -153,8 +166,14 @@ class GradingContext:
     """One grading run's settings, shared by every suite through the `grading` fixture."""
 
     def __init__(self, submission: Path, data_dir: Path | None, public_only: bool,
-                 full: bool, rubric: rubric_mod.Rubric | None = None, progress: bool = True):
+                 full: bool, rubric: rubric_mod.Rubric | None = None, progress: bool = True,
+                 deadline: float | None = None):
         self.submission = Path(submission).resolve()
+        # time.monotonic() by which every sandboxed call must have ended (grade --deadline)
+        self.deadline = deadline
+        self.checks_to_come: list[str] = []  # checks not started yet (the plugin keeps it)
+        self.current_check = ""  # the check running now
+        self.ran_out_in = ""  # the question whose call the deadline cut short
         self.data_dir = data_dir
         self.public_only = public_only  # self-check: public checks only
         self.full = full  # self-check: also train on CIFAR-10
@@ -231,6 +250,11 @@ class GradingContext:
         if seconds is not None:
             limits = limits.replace(wall_seconds=min(limits.wall_seconds, seconds),
                                     cpu_seconds=min(limits.cpu_seconds, seconds))
+        share = self.time_share(check_id, limits.wall_seconds)
+        cut = share < limits.wall_seconds
+        if cut:
+            limits = limits.replace(wall_seconds=share, cpu_seconds=min(limits.cpu_seconds,
+                                                                        share))
         question = self.rubric.question(check.question)
         kwargs.setdefault("skip_top_level", question.top_level == "skip")
         # lines not run are noted for the files the question reads only
@@ -249,6 +273,9 @@ class GradingContext:
                 if budget >= limits.wall_seconds}
         run = run_probe(probe, function, submission=self.submission, limits=limits,
                         skip=self.checkpoint_files, hung_imports=hung, **kwargs)
+        if cut and run.failure is not None and run.failure.kind in ("timeout", "cpu",
+                                                                    "hung_import"):
+            self.ran_out_in = self.ran_out_in or check.question
         if run.stuck_importing:
             self.hung_imports[run.stuck_importing] = (limits.wall_seconds, (
                 f"{run.stuck_importing}.py is not imported again: its import did not finish "
@@ -259,6 +286,34 @@ class GradingContext:
             sys.stderr.write("\n" if getattr(_progress_printer, "active", False) else "")
             _progress_printer.active = False
         return run
+
+    def time_share(self, check_id: str, budget: float) -> float:
+        """The wall-clock seconds a call of check_id may take under the grading's deadline:
+        its budget, or less when the time left must also cover the checks still to come
+        (shared in proportion to their own budgets); raises OutOfTime when nothing is
+        left. Without a deadline: the budget."""
+        if self.deadline is None:
+            return budget
+        left = self.deadline - time.monotonic()
+        if left < MIN_CALL_S:
+            raise OutOfTime(self.ran_out_in or self.rubric.check(check_id).question)
+        to_come = sum(self._budget(c) for c in self.checks_to_come if c != check_id)
+        fair = left * budget / (budget + to_come)  # in proportion to the budgets
+        # ... or all but what the checks to come usually need (a budget is about 8 times
+        # the reference's cost): a correct slow check loses nothing while time allows
+        spare = left - to_come / BUDGET_OVER_COST
+        return max(MIN_CALL_S, min(budget, left, max(fair, spare)))
+
+    def _budget(self, check_id: str) -> float:
+        """A check's wall-clock budget, on the dataset kind already prepared (else the
+        synthetic one): its weight when the deadline's time is shared."""
+        check = self.rubric.check(check_id)
+        name = self.rubric.question(check.question).dataset
+        kind = self._data[name].kind if name in self._data else "synthetic"
+        try:
+            return float(self.rubric.limits_for(check, kind).wall_seconds)
+        except (KeyError, ValueError, rubric_mod.RubricError):
+            return float(self.rubric.limits.wall_seconds)
 
     def probe_calls(self, probe: Path, calls: list[ProbeCall], check_id: str, *,
                     params: Mapping[str, Any] | None = None, **kwargs: Any

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -22,12 +23,13 @@ import pytest
 from . import gradescope, isolation
 from .errors import GraderError
 from . import run_files
-from .grading import Feedback, GradingContext
+from .grading import Feedback, GradingContext, OutOfTime
 from .rubric import DATASET_TITLES, Check, Rubric
 from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
                       ManualItem, RunInfo)
 
 FEEDBACK_KEY = pytest.StashKey[Feedback]()
+EXPIRY_MARGIN_S = 10.0  # after the deadline, the timer's own write-and-exit
 GRADER_FAULT = "Grader error on this check, contact course staff (your other checks are unaffected)."
 
 
@@ -57,6 +59,10 @@ class ResultsPlugin:
         self.complete = False
         self.grader_error = ""
         self._began: dict[str, float] = {}
+        self._lock = threading.RLock()  # the deadline's timer writes too
+        if context.deadline is not None:
+            threading.Thread(target=self._expire, args=(context.deadline + EXPIRY_MARGIN_S,),
+                             name="grading-deadline", daemon=True).start()
 
     # -- the run as records -------------------------------------------------------------
     def run(self) -> GradingRun:
@@ -72,7 +78,33 @@ class ResultsPlugin:
         """Writes results.json (atomically) and report.html, and run.json when recording,
         when an output folder was given."""
         if self.out_dir is not None:
-            run_files.write(self.run(), self.context.rubric, self.out_dir, self.record)
+            with self._lock:
+                run_files.write(self.run(), self.context.rubric, self.out_dir, self.record)
+
+    def _expire(self, at: float) -> None:
+        """At the grading's hard deadline (a little after the sandbox's), if grading still
+        goes on: every check not graded yet says so, results.json is written complete, and
+        the process ends (its sandboxed children die with it), before the platform stops
+        the container without reading anything."""
+        time.sleep(max(0.0, at - time.monotonic()))
+        with self._lock:
+            question = self.context.ran_out_in or self._running_question()
+            message = OutOfTime(question).message()
+            for cid in self.order:
+                if self.results[cid].status == PENDING:
+                    r = self.results[cid]
+                    self.results[cid] = CheckResult(cid, r.name, 0.0, r.max_score, FAILED,
+                                                    r.visibility, message)
+            self.complete = True
+            self.write()
+        sys.stderr.write(f"grader: the deadline passed while {question} was running; "
+                         "results.json written\n")
+        sys.stderr.flush()
+        os._exit(0)
+
+    def _running_question(self) -> str:
+        cid = self.context.current_check
+        return self.context.rubric.check(cid).question if cid else "the grader"
 
     # -- pytest hooks -------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -116,6 +148,7 @@ class ResultsPlugin:
             self.results[check.id] = CheckResult(
                 check.id, check.name, 0.0, check.points, PENDING, check.visibility,
                 "Not graded: the grader stopped before reaching this check.")
+        self.context.checks_to_come = list(self.order)
         self.write()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -131,6 +164,11 @@ class ResultsPlugin:
         is skipped here, before its fixtures train anything."""
         cid, func = _check_of(item)
         self._began[cid] = time.monotonic()
+        if cid in self.context.checks_to_come:
+            self.context.checks_to_come.remove(cid)
+        self.context.current_check = cid
+        if self.context.deadline is not None and time.monotonic() >= self.context.deadline:
+            raise OutOfTime(self.context.ran_out_in or self._running_question())
         self.context.probe_runs.clear()
         self.context.reused_runs.clear()
         question = self.context.rubric.question(self.context.rubric.check(cid).question)
@@ -163,8 +201,9 @@ class ResultsPlugin:
                 "sandbox_peak_rss_mb": round(max((r.peak_rss_mb for r in runs), default=0.0), 1)}
         result = CheckResult(cid, check.name, score, check.points, status, check.visibility,
                              message, gradescope.plain_data({**fb.details, **cost}), seconds, staff)
-        self.results[cid] = result
-        self.write()
+        with self._lock:
+            self.results[cid] = result
+            self.write()
         if self.on_result is not None:
             self.on_result(result)
 
@@ -198,6 +237,8 @@ def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, check: Chec
         reason = call.excinfo.value.msg if call.excinfo is not None else "skipped"
         return SKIPPED, 0.0, f"Not graded in this run: {reason}", ""
     exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, OutOfTime):
+        return FAILED, 0.0, exc.message(), ""
     if isinstance(exc, pytest.fail.Exception) and report.when == "call":
         return FAILED, _share(check, fb, False), exc.msg or message, ""
     staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext

@@ -1,0 +1,52 @@
+"""grade --deadline: a submission whose functions hang still gets a complete, valid
+results.json inside the deadline, every check graded or saying why it was not."""
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader.core import gradescope
+
+ROOT = Path(__file__).resolve().parents[1]
+HANG = '        while True:  # every call of loss() hangs\n            pass\n'
+
+
+def _hanging_part1(tmp: Path) -> Path:
+    sub = tmp / "sub"
+    sub.mkdir()
+    text = (ROOT / "reference" / "two_layernet.py").read_text()
+    anchor = '        W1, b1 = self.params["W1"], self.params["b1"]\n'
+    assert anchor in text
+    (sub / "two_layernet.py").write_text(text.replace(anchor, HANG + anchor, 1))
+    shutil.copy(ROOT / "reference" / "hyperparams.py", sub)
+    return sub
+
+
+def test_hanging_submission_finishes_inside_the_deadline(tmp_path):
+    deadline = 40.0
+    out = tmp_path / "out"
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(_hanging_part1(tmp_path)),
+                           "--out", str(out), "--questions", "1a,1b,1c,2d,3a", "--quiet",
+                           "--deadline", str(deadline)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    took = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert took < deadline, took
+    results = json.loads((out / "results.json").read_text())
+    assert gradescope.validate(results) == []
+    outcomes = {t["number"]: t["extra_data"]["outcome"] for t in results["tests"]}
+    assert "pending" not in outcomes.values(), outcomes
+    assert results["score"] == 0
+    messages = "\n".join(t["output"] for t in results["tests"])
+    assert "did not finish within" in messages  # the first calls: their own (shared) budget
+    assert "the grading time ran out while 1a was running" in messages  # the rest
+
+
+def test_deadline_too_short_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", "reference", "--out",
+                           str(tmp_path), "--deadline", "5"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "--deadline must be at least" in proc.stderr
