@@ -32,6 +32,9 @@ CORRECT = """                m_w = self.m_w[i] / (1 - b1 ** self.t)
                 m_b = self.m_b[i] / (1 - b1 ** self.t)
                 v_b = self.v_b[i] / (1 - b2 ** self.t)
 """
+CROSS_ENTROPY = ("    y_pred = np.clip(y_pred, epsilon, 1.0 - epsilon)\n"
+                 "    return -np.sum(y_true * np.log(y_pred)) / y_pred.shape[1]\n")
+GUARDED = "    return -np.sum(y_true * np.log(y_pred + 1e-9)) / y_pred.shape[1]\n"  # the course's
 SCHEDULE = "            eta_current = eta * np.exp(-k * j)\n"
 UPDATE_CALL = "                self.update_network(gw, gb, eta_current)\n"
 SGD = """                self.weights[i] -= eta * gw[i]
@@ -90,6 +93,10 @@ MUTANTS = (
          "        gb = [np.zeros(b.shape) for b in self.biases]\n"
          "        for i in range(len(self.weights) - 1, 0, -1):\n"),), "5a",
         "the backward loop stops before the first layer", says="first layer's gradient is all zeros"),
+    Mutant("guarded_l2_without_half", ((CROSS_ENTROPY, GUARDED), (LOSS, LOSS.replace("0.5 * ", ""))),
+           "5a", "the template's guarded cross_entropy (1e-9 in the log) and an L2 term "
+           "without its 1/2: the guard is accepted, the L2 bug is not",
+           says="the handout's has a factor 1/2"),
     Mutant("loss_not_written", ((LOSS, "        raise NotImplementedError\n"),
                                  ("        penalty = sum(np.sum(w ** 2) for w in self.weights)\n", "")),
            "5a", "loss() left as the template's stub: the gradients are judged all the same",
@@ -108,6 +115,19 @@ MUTANTS = (
     Mutant("adam_wrong_beta2", (("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
                                  "self.beta1, self.beta2, self.epsilon = 0.9, 0.99, 1e-8"),),
            "5b", "beta2 = 0.99", says="beta2 = 0.99"),
+    Mutant("adam_no_bias_correction_beta2", (
+        (CORRECT, CORRECT.replace(" / (1 - b1 ** self.t)", "").replace(" / (1 - b2 ** self.t)", "")),
+        ("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
+         "self.beta1, self.beta2, self.epsilon = 0.9, 0.99, 1e-8")),
+        "5b", "two bugs at once: no bias correction and beta2 = 0.99",
+        says="no bias correction: m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) are "
+             "missing; also wrong default: beta2 = 0.99"),
+    Mutant("adam_no_bias_correction_eps", (
+        (CORRECT, CORRECT.replace(" / (1 - b1 ** self.t)", "").replace(" / (1 - b2 ** self.t)", "")),
+        ("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
+         "self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7")),
+        "5b", "two bugs at once: no bias correction and eps = 1e-7",
+        says="are missing; also wrong default: eps = 1e-07"),
     Mutant("adam_wrong_eps", (("self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-8",
                                "self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7"),),
            "5b", "epsilon 1e-7", says="eps = 1e-07"),
@@ -120,6 +140,25 @@ MUTANTS = (
     Mutant("decay_reset_every_minibatch", ((UPDATE_CALL, UPDATE_CALL + "                eta_current = eta\n"),),
            "5c", "the learning rate reset every minibatch (the template's line kept)",
            says="reset to eta after the first minibatch"),
+    Mutant("decay_set_after_update", (
+        (SCHEDULE, ""), ("        for j in range(epochs):\n",
+                         "        eta_current = eta\n        for j in range(epochs):\n"),
+        (UPDATE_CALL, UPDATE_CALL + "                eta_current = eta * np.exp(-k * j)\n")),
+        "5c", "the rate set after update_network (the template's place): one step late",
+        says="the rate is set after update_network"),
+    Mutant("decay_per_iteration_lagged", (
+        (SCHEDULE, ""), ("        for j in range(epochs):\n",
+                         "        eta_current = eta\n        for j in range(epochs):\n"),
+        (UPDATE_CALL, UPDATE_CALL + "                eta_current = eta * np.exp(-k * (j * "
+                                    "-(-n // mini_batch_size) + batches))\n")),
+        "5c", "the schedule per iteration, set after update_network",
+        says="per iteration (t counts minibatches): t is the epoch; also the rate is set after "
+             "update_network"),
+    Mutant("decay_reset_each_epoch", (
+        (SCHEDULE, "            eta_current = eta\n"),
+        (UPDATE_CALL, UPDATE_CALL + "                eta_current = eta * np.exp(-k * j)\n")),
+        "5c", "the rate reset to eta at each epoch's start and decayed after update_network",
+        says="reset to eta at the start of each epoch"),
     Mutant("decay_inverse_time", ((SCHEDULE, "            eta_current = eta / (1 + k * j)\n"),),
            "5c", "inverse-time decay", says="inverse-time decay"),
 )
@@ -183,4 +222,7 @@ VARIANTS = (
             self.biases = [b - eta * g for b, g in zip(self.biases, gb)]
 """)),
         "", "forward pass by recursion, SGD step by list comprehensions"),
+    Mutant("cross_entropy_guarded", ((CROSS_ENTROPY, GUARDED),), "",
+           "the course template's cross_entropy: 1e-9 added inside the log (a numerical "
+           "guard), no clipping"),
 )

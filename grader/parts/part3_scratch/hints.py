@@ -84,9 +84,23 @@ def _l2_scale_text(s: float, m: int) -> str:
 
 
 def l2_loss_hint(got: float, data: float, penalty_w: float, penalty_b: float, l2: float,
-                 m: int) -> str:
+                 m: int, guarded: Sequence[float] = ()) -> str:
     """Why loss(output, Y) differs: data is the mean cross-entropy, penalty_w the sum of
-    ||W||^2, penalty_b of ||b||^2."""
+    ||W||^2, penalty_b of ||b||^2; guarded, the cross-entropies a loss with a numerical
+    guard in its log computes (l2.guarded_cross_entropies), tried in place of data."""
+    for value in (data, *guarded):
+        text = _l2_loss_guess(got, value, penalty_w, penalty_b, l2, m)
+        if text:
+            return text
+    if l2 and penalty_w and 0 < (got - data) / (0.5 * l2 * penalty_w) < 0.2:
+        return (f"the L2 term is divided by about {0.5 * l2 * penalty_w / (got - data):.0f}: the "
+                "handout's is (l2 / 2) * sum ||W||^2, not scaled by the data size")
+    return "compare the mean cross-entropy over the m columns plus (l2 / 2) * sum ||W||^2"
+
+
+def _l2_loss_guess(got: float, data: float, penalty_w: float, penalty_b: float, l2: float,
+                   m: int) -> str:
+    """The L2 bug that turns the cross-entropy data into got, else ''."""
     guesses = [
         (data, "the L2 term (l2 / 2) * sum ||W||^2 is missing from the loss"),
         (data + l2 * penalty_w, "the L2 term is l2 * sum ||W||^2; the handout's has a factor 1/2"),
@@ -100,10 +114,7 @@ def l2_loss_hint(got: float, data: float, penalty_w: float, penalty_b: float, l2
     for value, text in guesses:
         if abs(value - got) <= 1e-8 * max(1.0, abs(value)):
             return text
-    if l2 and penalty_w and 0 < (got - data) / (0.5 * l2 * penalty_w) < 0.2:
-        return (f"the L2 term is divided by about {0.5 * l2 * penalty_w / (got - data):.0f}: the "
-                "handout's is (l2 / 2) * sum ||W||^2, not scaled by the data size")
-    return "compare the mean cross-entropy over the m columns plus (l2 / 2) * sum ||W||^2"
+    return ""
 
 
 def step_hint(after: Sequence[np.ndarray], before: Sequence[np.ndarray],
@@ -126,7 +137,34 @@ def step_hint(after: Sequence[np.ndarray], before: Sequence[np.ndarray],
 # -- Adam ---------------------------------------------------------------------------------
 
 def adam_variants(per_epoch: int, layers: int) -> list[tuple[str, netmath.Adam]]:
-    """(what a student did, the Adam that does it), the most frequent bugs first."""
+    """(what a student did, the Adam that does it), the most frequent bugs first: one bug,
+    then two at once (a bug of the update with a wrong default, or two wrong defaults)."""
+    singles = _adam_singles(per_epoch, layers)
+    handout = netmath.Adam()
+    settings = ("beta1", "beta2", "eps")
+    structural = [(text, adam) for text, adam in singles
+                  if all(getattr(adam, n) == getattr(handout, n) for n in settings)]
+    defaults = [(text, adam) for text, adam in singles if text.startswith("wrong default")]
+    pairs = []
+    for text, adam in structural:
+        for other, wrong in defaults:
+            pairs.append((f"{text}; also {other}", netmath.Adam(
+                beta1=wrong.beta1, beta2=wrong.beta2, eps=wrong.eps,
+                correction=adam.correction, eps_inside=adam.eps_inside, t=adam.t)))
+    for i, (text, one) in enumerate(defaults):
+        for other, two in defaults[i + 1:]:
+            changed = {name: getattr(two, name) for name in settings
+                       if getattr(two, name) != getattr(handout, name)}
+            if any(getattr(one, name) != getattr(handout, name) for name in changed):
+                continue  # the same setting twice
+            merged = {name: getattr(one, name) for name in settings}
+            merged.update(changed)
+            pairs.append((f"{text}; also {other}", netmath.Adam(**merged)))
+    return singles + pairs
+
+
+def _adam_singles(per_epoch: int, layers: int) -> list[tuple[str, netmath.Adam]]:
+    """(what a student did, the Adam that does it) for one bug each."""
     A = netmath.Adam
     return [
         ("no bias correction: m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) are "
@@ -151,9 +189,42 @@ def adam_variants(per_epoch: int, layers: int) -> list[tuple[str, netmath.Adam]]
     ]
 
 
+LAG = ("the rate is set after update_network, so every step uses the rate meant for the "
+       "step before it (the first minibatch of each epoch still gets the previous epoch's "
+       "rate, as with the template's line after the update): set eta_current before the "
+       "minibatch loop, or at least before update_network")
+RESET = ("the rate is reset to eta at the start of each epoch, so the first minibatch of "
+         "every epoch uses eta itself")
+EPOCH_LAG = ("each epoch uses the previous epoch's rate (the rate is set at the end of an "
+             "epoch, from the epoch just finished): epoch t uses eta * exp(-k * t) from its "
+             "first minibatch")
+
+
 def schedule_variants(eta: float, k: float, epochs: np.ndarray, steps: np.ndarray,
                       per_epoch: int) -> list[tuple[str, np.ndarray]]:
-    """(what a student did, the learning rate of every step it gives)."""
+    """(what a student did, the learning rate of every step it gives): one bug each
+    first, then the handout's schedule and each of those given one step late, reset to
+    eta at each epoch's first minibatch (with or without the lag), or an epoch late."""
+    singles = _schedule_singles(eta, k, epochs, steps, per_epoch)
+    first = (steps - epochs * per_epoch) == 0
+
+    def lag(values, by=1):
+        return np.concatenate([np.full(min(by, len(values)), eta), values[:-by]])[:len(values)]
+
+    timing = [(LAG, lag), (RESET, lambda v: np.where(first, eta, v)),
+              (f"{LAG}; also {RESET}", lambda v: np.where(first, eta, lag(v))),
+              (EPOCH_LAG, lambda v: lag(v, per_epoch))]
+    bases = [("", eta * np.exp(-k * epochs))] + singles
+    combined = []
+    for text, values in bases:
+        for late, shift in timing:
+            combined.append(((f"{text}; also " if text else "") + late, shift(values)))
+    return singles + combined
+
+
+def _schedule_singles(eta: float, k: float, epochs: np.ndarray, steps: np.ndarray,
+                      per_epoch: int) -> list[tuple[str, np.ndarray]]:
+    """(what a student did, the learning rate of every step it gives) for one bug each."""
     within = steps - epochs * per_epoch
     first = within == 0
     return [

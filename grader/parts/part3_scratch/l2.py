@@ -5,6 +5,8 @@ The numerical gradients are those of the true regularised loss of the student's 
 network: the probe returns forward_pass's output with each weight and bias entry moved by
 +-h, the grader takes the mean cross-entropy of each and adds the L2 term itself, so any
 hidden activation (sigmoid, ReLU, tanh, ...) is checked as the student wrote it.
+loss(output, Y) may guard its log against log(0) (GUARDS: log(P + eps) and the like): the
+cross-entropy it then computes is accepted when the L2 term is exactly right.
 """
 from __future__ import annotations
 
@@ -16,6 +18,32 @@ from . import hints, netmath
 from .cases import NetCase
 from ...core.judge import shaped
 from ...core.sandbox import ProbeRun
+
+
+# Numerical guards a loss() may put in its log: log(P + eps), log(clip(P, eps, 1 - eps)) or
+# log(max(P, eps)), for these eps (the course template adds 1e-9; numpy's float64 epsilon,
+# Keras' 1e-7 and others are common). Each changes the loss of a confident network (a
+# probability of the true class near eps) by up to a few 1e-4; L2 bugs change it by tenths.
+GUARDS = (1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16,
+          float(np.finfo(np.float64).eps), 1e-20, 1e-30, 1e-100)
+
+
+def guarded_cross_entropies(Y: np.ndarray, P: np.ndarray) -> list[float]:
+    """The mean cross-entropy of probabilities P (c, m) against one-hot Y (c, m) as a loss
+    with a numerical guard computes it, one value per guard form and eps in GUARDS."""
+    values = []
+    with np.errstate(all="ignore"):
+        for eps in GUARDS:
+            for guarded in (P + eps, np.clip(P, eps, 1.0 - eps), np.maximum(P, eps)):
+                values.append(float(-np.sum(Y * np.log(guarded)) / P.shape[1]))
+    return [v for v in values if np.isfinite(v)]
+
+
+def guarded(got: float, Y: np.ndarray, P: np.ndarray, l2_term: float, rtol: float) -> bool:
+    """Whether got is the right regularised loss but for a numerical guard in the log
+    (the L2 term l2_term exactly right)."""
+    return any(abs(got - (data + l2_term)) <= rtol * max(1.0, abs(data + l2_term))
+               for data in guarded_cross_entropies(Y, P))
 
 
 @dataclass(frozen=True)
@@ -67,11 +95,13 @@ def judge_case(run: ProbeRun, case: NetCase, h: float, max_rel_error: float,
     failed = run.case_failure(f"{name}:loss")
     got, problem = (None, "loss(output, Y): " + failed.line()) if failed else \
         shaped(run.values.get(f"{name}/loss"), (), "loss(output, Y)")
-    if not problem and abs(float(got) - want) > loss_rtol * max(1.0, abs(want)):
+    if not problem and abs(float(got) - want) > loss_rtol * max(1.0, abs(want)) and \
+            not guarded(float(got), case.Y, output, 0.5 * case.l2 * penalty_w, loss_rtol):
         problem = (f"loss(output, Y) = {float(got):.10g}, expected {want:.10g} (the mean "
                    f"cross-entropy of your output {data:.10g} plus (l2 / 2) * sum ||W||^2 with "
                    f"l2 = {case.l2:g})\nHint: "
-                   + hints.l2_loss_hint(float(got), data, penalty_w, penalty_b, case.l2, m) + ".")
+                   + hints.l2_loss_hint(float(got), data, penalty_w, penalty_b, case.l2, m,
+                                     guarded_cross_entropies(case.Y, output)) + ".")
     parts.append(Part("loss", problem))
     numeric = numerical_gradients(run, case, h)
     if numeric is None:
