@@ -91,6 +91,11 @@ MUTANTS = (
         ("(kernel - 1) - 1) // stride + 1", "(kernel - 1) - 1) / stride + 1"),), ("6a.1", "6a.2"),
         "equation (5) without the floor", keeps=("6d",),
         says="round the division down"),
+    Mutant("formula_with_ceil", "theory.py", (
+        ("    return (h_in + 2 * padding - (kernel - 1) - 1) // stride + 1\n",
+         "    import math\n    return math.ceil((h_in + 2 * padding - (kernel - 1) - 1) / stride) + 1\n"),),
+        ("6a.1", "6a.2"), "the division rounded up (math.ceil): 5 of the 6 public cases right",
+        keeps=("6d",), says="the division is rounded up (ceil); equation (5) rounds it down"),
 )
 
 VARIANT_BUILD_NET = '''"""A correct CNN written unlike the reference: nn.Sequential blocks, padding='same',

@@ -54,6 +54,9 @@ def test_theory_mutant_loses_only_its_question(mutant, tmp_path):
     for check_id in mutant.loses:
         assert tests[check_id]["score"] == 0, tests[check_id]["output"]
     assert mutant.says in tests[mutant.loses[0]]["output"]
+    if mutant.name == "formula_with_ceil":  # 6a is all or nothing, and says so
+        assert "5 of 6 output sizes right; this check needs all 6 (its points are all or " \
+            "nothing)." in tests["6a.1"]["output"]
     for check_id, test in tests.items():
         if check_id.split(".")[0] in mutant.keeps:
             assert test["score"] == test["max_score"], test["output"]

@@ -17,6 +17,25 @@ def conv_output_sizes(cases: np.ndarray) -> np.ndarray:
     return np.floor_divide(h + 2 * p - (k - 1) - 1, s) + 1
 
 
+def size_variants(cases: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(what a student did, the sizes (M,) it gives) for the common wrong versions of
+    equation (5) on cases (M, 4) rows (h_in, kernel, padding, stride)."""
+    h, k, p, s = np.asarray(cases, dtype=np.int64).T
+    span = h + 2 * p - (k - 1) - 1
+    return [
+        ("the division is rounded up (ceil); equation (5) rounds it down: floor(... / s) + 1, "
+         "or (h_in + 2p - k) // s + 1", -(-span // s) + 1),
+        ("the division is rounded to the nearest whole number (round); equation (5) rounds it "
+         "down: floor(... / s) + 1, or (h_in + 2p - k) // s + 1",
+         np.floor(span / s + 0.5).astype(np.int64) + 1),
+        ("the + 1 is missing: floor((h_in + 2p - k) / s) + 1", span // s),
+        ("the padding is added once; it pads both sides: h_in + 2p", (h + p - k) // s + 1),
+        ("the stride is ignored: the division by s is missing", span + 1),
+        ("the kernel term is h_in + 2p - k + 1 before the division; equation (5) divides "
+         "h_in + 2p - (k - 1) - 1 = h_in + 2p - k, then adds 1", (span + 1) // s + 1),
+    ]
+
+
 def forward(x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
             b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(z1 (n1,), y (n2,)) of z1 = W1 x + b1, y = W2 ReLU(z1) + b2; x: (n0,), W1: (n1, n0),

@@ -43,7 +43,7 @@ def grade_sizes(grading: GradingContext, check: Check, feedback: Feedback,
     if whole is not None:
         return whole
     expected = cnnmath.conv_output_sizes(cases)
-    problems, fractional = [], False
+    problems, fractional, returned = [], False, {}
     for i, (row, want) in enumerate(zip(cases.tolist(), expected.tolist())):
         call = f"conv_output_size({', '.join(str(v) for v in row)})"
         stopped = failure_verdict(run, f"case{i}")
@@ -53,7 +53,9 @@ def grade_sizes(grading: GradingContext, check: Check, feedback: Feedback,
         got, problem = shaped(run.values.get(f"case{i}"), (), call)
         if problem:
             problems.append(problem)
-        elif float(got) != want:
+            continue
+        returned[i] = float(got)
+        if float(got) != want:
             fractional = fractional or float(got) != np.floor(float(got))
             problems.append(f"{call} returned {float(got):g}, expected {want} "
                             f"(= {_formula(*row)}).")
@@ -61,12 +63,25 @@ def grade_sizes(grading: GradingContext, check: Check, feedback: Feedback,
     if not problems:
         return Verdict(1.0, f"{len(cases)} of {len(cases)} output sizes right.")
     hint = ("Hint: the output size is a whole number: round the division down (// or "
-            "math.floor), as equation (5) does." if fractional else
-            "Hint: equation (5): floor((h_in + 2p - (k - 1) - 1) / s + 1).")
+            "math.floor), as equation (5) does." if fractional else _size_hint(cases, returned))
     shown = problems[:4] + ([f"... and {len(problems) - 4} more."] if len(problems) > 4 else [])
-    return Verdict((len(cases) - len(problems)) / len(cases),
-                   "\n".join([f"{len(cases) - len(problems)} of {len(cases)} output sizes "
-                              "right."] + shown + [hint]))
+    right = len(cases) - len(problems)
+    return Verdict(right / len(cases),
+                   "\n".join([f"{right} of {len(cases)} output sizes right; this check needs "
+                              f"all {len(cases)} (its points are all or nothing)."]
+                             + shown + [hint]))
+
+
+def _size_hint(cases: np.ndarray, returned: dict[int, float]) -> str:
+    """The wrong version of equation (5) that gives every size returned, else the
+    equation itself."""
+    rows = sorted(returned)
+    if rows:
+        got = np.array([returned[i] for i in rows])
+        for text, sizes in cnnmath.size_variants(cases[rows]):
+            if np.array_equal(got, sizes.astype(np.float64)):
+                return f"Hint: {text}."
+    return "Hint: equation (5): floor((h_in + 2p - (k - 1) - 1) / s + 1)."
 
 
 def _gradient_hint(got: np.ndarray, want: np.ndarray) -> str:
