@@ -124,6 +124,9 @@ HINTS_BY_KIND = {
               "on minibatches.",
     "output": "remove prints inside loops, or print every 100 iterations only.",
     "exit": "remove sys.exit()/exit()/quit() from the graded code.",
+    "from_scratch": "compute the forward pass, the loss and the gradients with numpy "
+                    "operations; importing torch at the top of {file} is fine as long as "
+                    "this question's code never calls it.",
 }
 
 
@@ -256,6 +259,8 @@ class GradingContext:
             limits = limits.replace(wall_seconds=share, cpu_seconds=min(limits.cpu_seconds,
                                                                         share))
         question = self.rubric.question(check.question)
+        if question.from_scratch:  # the child refuses torch & co. in the student's calls
+            kwargs["params"] = {**dict(kwargs.get("params") or {}), "from_scratch": True}
         kwargs.setdefault("skip_top_level", question.top_level == "skip")
         # lines not run are noted for the files the question reads only
         kwargs.setdefault("noted", tuple(Path(f).stem for f in question.files))

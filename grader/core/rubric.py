@@ -26,7 +26,7 @@ VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 DATASET_KINDS = ("real", "synthetic", "subset")
 _CHECK_KEYS = {"id", "name", "points", "visibility", "partial"}
 _QUESTION_KEYS = {"id", "title", "part", "points", "graded", "mode", "check", "dataset", "files",
-                  "top_level", "device"}
+                  "top_level", "device", "from_scratch"}
 # Where a question's torch code runs (the probes get it as params["device"]): "cpu", or
 # "auto": CUDA when the sandbox sees a GPU (the environment probe says), else the CPU.
 DEVICES = ("cpu", "auto")
@@ -122,6 +122,9 @@ class Question:
     files: tuple[str, ...] = ()  # the submission files it reads, e.g. ("two_layernet.py",)
     top_level: str = TOP_LEVEL[0]  # the submitted files' top-level code: "skip" or "run"
     device: str = DEVICES[0]  # "cpu", or "auto" (CUDA when the sandbox sees a GPU)
+    # whether its student code must compute from scratch: torch, jax, tensorflow or
+    # autograd computing in it fails the check (grader/core/scratch_guard.py)
+    from_scratch: bool = False
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,10 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
     dataset = _choice(raw, "dataset", DATASETS, qid, default="")
     top_level = _choice(raw, "top_level", TOP_LEVEL, qid)
     device = _choice(raw, "device", DEVICES, qid)
+    from_scratch = raw.get("from_scratch", False)
+    if not isinstance(from_scratch, bool):
+        raise RubricError(f"question {qid}: from_scratch should be true or false, got "
+                          f"{from_scratch!r}")
     files = raw.get("files", [])
     if not (isinstance(files, list) and all(isinstance(f, str) and f for f in files)):
         raise RubricError(f"question {qid}: files should be a list of file names, got {files!r}")
@@ -290,7 +297,8 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
             raise RubricError(f"check {check.id}: leaderboard and leaderboard_detail go "
                               "together (the column name, and the details key it shows)")
     return Question(qid, _require(raw, "title", f"question {qid}"), int(raw.get("part", 0)),
-                    points, graded, checks, mode, dataset, tuple(files), top_level, device)
+                    points, graded, checks, mode, dataset, tuple(files), top_level, device,
+                    from_scratch)
 
 
 def _choice(raw: Mapping[str, Any], key: str, allowed: tuple[str, ...], qid: str,

@@ -551,6 +551,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             d.mkdir()
         # The child runs copies of its two scripts: the grader's own folder may be locked.
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
+        shutil.copyfile(CHILD.with_name("scratch_guard.py"), ctl / "scratch_guard.py")  # it loads
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
         source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))

@@ -117,10 +117,21 @@ class ProbeContext:
         self.values = {}  # key -> array or JSON-able scalar
         self.case_failures = {}  # case name -> failure record
         self.perf_counter = perf_counter
+        # the from-scratch rule's guard (scratch_guard.py) when the question asks for it
+        self.scratch = _scratch_guard(self.submission) if self.params.get("from_scratch") \
+            else None
 
     # -- student code -------------------------------------------------------------------
     def import_student(self, module_name):
-        """Imports a module of the submission; raises StudentFailure naming the problem."""
+        """Imports a module of the submission; raises StudentFailure naming the problem.
+        The from-scratch guard does not watch the import (an unused `import torch` at the
+        top of a file is allowed)."""
+        if self.scratch is None:
+            return self._import_student(module_name)
+        with self.scratch.suspended():
+            return self._import_student(module_name)
+
+    def _import_student(self, module_name):
         # Only now is the submission importable: a file of it named like a module the
         # grader's own code imports (__future__.py, ...) cannot replace that module in a
         # probe that never imports student code (the reference timing of 1c).
@@ -183,6 +194,8 @@ class ProbeContext:
         """A StudentFailure describing an exception raised by student code."""
         where = self.where(exc)
         suffix = f" ({during})" if during else ""
+        if self.scratch is not None and self.scratch.refused(exc):  # torch & co. refused
+            return StudentFailure(**self.scratch.refusal(exc, where))
         if isinstance(exc, SystemExit):
             return StudentFailure("exit", f"your code called sys.exit({_safe_str(exc.code)})"
                                   f"{suffix}; graded functions must return, not exit", where)
@@ -314,8 +327,27 @@ CALLS = "__calls__"  # the function name of a request that serves several probe 
 SEPARATOR = "::"  # between a call's prefix and its own keys
 
 
+def _scratch_guard(submission):
+    """A Guard of scratch_guard.py (copied beside this file, loaded by path, standard
+    library only) for the submission's copy at `submission`."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scratch_guard.py")
+    spec = importlib.util.spec_from_file_location("grader_scratch_guard", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Guard(submission)
+
+
 def _run(probe, function, ctx):
-    """Runs one probe function; returns its failure record, or None."""
+    """Runs one probe function; returns its failure record, or None. Under the
+    from-scratch guard, a computation it saw fails the whole call."""
+    if ctx.scratch is None:
+        return _run_probe(probe, function, ctx)
+    with ctx.scratch.watching(True):
+        failure = _run_probe(probe, function, ctx)
+    return ctx.scratch.verdict() or failure
+
+
+def _run_probe(probe, function, ctx):
     try:
         getattr(probe, function)(ctx)
     except StudentFailure as exc:
