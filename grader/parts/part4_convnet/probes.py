@@ -1,11 +1,13 @@
 """Sandbox probes of Part 4's MNIST ConvNet: build the student's ConvNet and record what
 its forward applies, layer by layer (7b); train it with the student's train() and record
-the logits of the test digits (7d).
+the weights it leaves (7d), then, in another child that never runs train(), load those
+weights into a fresh ConvNet() and record the logits of the test digits.
 
 Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
 a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing: the
 expected layers, the accuracies and the verdicts are computed in the grader's process.
-Test labels never come here; test images do (as inputs).
+Test labels never come here; test images do (as inputs), and only to a child that
+never runs train().
 
 How layers are counted: a layer is one call, during the grader's forward pass, of a leaf
 module (a module without children: nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Linear, ...) or
@@ -278,7 +280,8 @@ def train_convnet(ctx):
     (float32 (N, 1, 28, 28) in [0, 1], int64 labels; shuffled batches of the declared
     batch_size) for the declared epochs and learning rate, on the grader's device;
     records the loss of every training step (observed at F.cross_entropy / F.nll_loss),
-    the optimizer steps taken, and the logits of the test digits in eval mode."""
+    the optimizer steps taken, and the state dict the model is left with ("state/NAME").
+    No test digit comes here: evaluate_state judges the weights in a child of its own."""
     torch, device = ctx.torch()
     s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
     files = ctx.data_files
@@ -313,6 +316,7 @@ def train_convnet(ctx):
     loader = _Watch(data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
                                     shuffle=True, generator=shuffle),
                     ctx, epochs * math.ceil(len(y) / batch_size))
+    torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
     model = _build(ctx, torch, cls)
     model = ctx.call(model.to, device)
     _call_train(ctx, train, (model, loader, torch.device(device), epochs,
@@ -320,7 +324,35 @@ def train_convnet(ctx):
     ctx.put("losses", np.array(losses, dtype=np.float64))
     ctx.put("steps", steps[0])
     ctx.put("batches", loader.done)
-    ctx.put("test_logits", _test_logits(ctx, torch, model, device))
+    _put_state(ctx, torch, model, "state/")
+
+
+def _put_state(ctx, torch, model, prefix):
+    """Records model.state_dict() as arrays, one per entry: PREFIX + its name -> float32
+    (floating tensors) or int64 (the rest), on the CPU."""
+    state = ctx.call(model.state_dict)
+    if not isinstance(state, dict):
+        ctx.fail("api", f"model.state_dict() should be a dict; got {type(state).__name__}")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        dtype = "float32" if value.is_floating_point() else "int64"
+        ctx.put(prefix + str(name), ctx.array(value, f"the state dict's {name}", dtype=dtype))
+
+
+def _load_state(ctx, torch, model, prefix):
+    """Loads the arrays of inputs[PREFIX + name] into the model (load_state_dict, strict),
+    or fails saying what did not fit."""
+    state = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in ctx.inputs.items()
+             if k.startswith(prefix)}
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+        ctx.fail("api", "the weights train() left do not fit a new ConvNet(): "
+                 + " ".join(str(exc).split())[:600],
+                 detail="train() should train the model it is given in place (no new "
+                        "layers added to it, no other model returned).")
+    return model
 
 
 def _test_logits(ctx, torch, model, device):
@@ -338,6 +370,19 @@ def _test_logits(ctx, torch, model, device):
     return np.concatenate(outs)
 
 
+def evaluate_state(ctx):
+    """7d, in a child that never runs train(): a fresh ConvNet() built as train_convnet
+    built it (same seed), its initial state dict recorded ("initial/NAME"), then the
+    weights train() left (inputs["state/NAME"]) loaded into it; records the logits of the
+    test digits inputs["X_test"]."""
+    torch, device = ctx.torch()
+    cls = _class(ctx, ctx.import_student(MODULE))
+    torch.manual_seed(int(ctx.params.get("seed", 0)))
+    model = _build(ctx, torch, cls)
+    _put_state(ctx, torch, model, "initial/")
+    _load_state(ctx, torch, model, "state/")
+    model = ctx.call(model.to, device)
+    ctx.put("test_logits", _test_logits(ctx, torch, model, device))
 
 
 def evaluate_checkpoint(ctx):

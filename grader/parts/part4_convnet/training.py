@@ -4,10 +4,14 @@ train(), judged by its test accuracy (numpy only).
 One sandboxed child builds ConvNet(), moves it to the grader's device (CUDA when the
 rubric's `device = "auto"` and the sandbox sees a GPU), calls the student's
 train(model, train_loader, device, num_epochs, learning_rate) with the declared settings
-and the grader's loader of training digits, and returns the logits of the test digits;
-their labels stay here, and the accuracy is computed here. The data is the question's:
-real MNIST when verified, else a 5,000-digit subset of real MNIST (grader/data/mnist.py),
-each with its own threshold.
+and the grader's loader of training digits, and returns the weights it leaves; no test
+digit enters it. A second child, which never runs train(), builds a fresh ConvNet() the
+same way (its initial weights come back too), loads those weights and returns the logits
+of the test digits; their labels stay here. Points need what the grader computes: the
+weights differ from the initial ones, and the test accuracy reaches the threshold. The
+losses and optimizer steps seen in the training child only give hints. The data is the
+question's: real MNIST when verified, else a 5,000-digit subset of real MNIST
+(grader/data/mnist.py), each with its own threshold.
 """
 from __future__ import annotations
 
@@ -40,6 +44,32 @@ class Trained:
     checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
     checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
     checkpoint_file: str = ""  # checkpoint mode: the file's name in the submission
+    evaluation: ProbeRun | None = None  # the weights train() left, evaluated in a child
+    #   that never ran train(): its initial weights and the test logits
+
+
+def evaluate_call(run: ProbeRun, test: dict) -> ProbeCall | None:
+    """The evaluation of the weights a training run left (its "state/NAME" arrays) with
+    the test digits, or None when the run gave none."""
+    state = {k: v for k, v in run.values.items() if k.startswith("state/")}
+    if run.failure is not None or not state:
+        return None
+    return ProbeCall("evaluate_state", {}, {**state, **test})
+
+
+def weights_changed(run: ProbeRun, evaluation: ProbeRun) -> tuple[int, int]:
+    """(entries of the state dict that differ from a fresh ConvNet()'s, entries compared):
+    the training run's "state/NAME" arrays against the evaluation's "initial/NAME"."""
+    changed = total = 0
+    for key, initial in evaluation.values.items():
+        if not key.startswith("initial/"):
+            continue
+        left = run.values.get("state/" + key[len("initial/"):])
+        total += 1
+        if left is None or np.shape(left) != np.shape(initial) or not np.array_equal(
+                np.asarray(left), np.asarray(initial)):
+            changed += 1
+    return changed, total
 
 
 def train_submission(grading: GradingContext, check: Check) -> Trained:
@@ -54,27 +84,35 @@ def train_submission(grading: GradingContext, check: Check) -> Trained:
     params = {"settings": declared.params(), "seed": grading.rubric.seed}
     test = {"X_test": np.asarray(data.load("X_test"))}
     mode = grading.rubric.question(QUESTION).mode
+    device = grading.device_for(QUESTION)
     if mode == "retrain":
         run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind,
-                            data_files=files, params=params, inputs=test)
-        return Trained(declared, "", run, data, grading.device_for(QUESTION))
+                            data_files=files, params=params)
+        call = evaluate_call(run, test)
+        evaluation = None if call is None else grading.probe(
+            PROBES, call.function, check.id, kind=data.kind, params=params, inputs=call.inputs)
+        return Trained(declared, "", run, data, device, evaluation=evaluation)
     # checkpoint mode: a short progress run of train() (progress_iters steps, whole epochs,
-    # on the first progress_rows digits), then the submitted state dict evaluated, both in
-    # ONE child (torch imported once), under the check's limits
+    # on the first progress_rows digits); then, in ONE other child that never runs
+    # train(), the weights it left and the submitted state dict are evaluated
     rows = min(int(check.value("progress_rows", data.kind)), len(data.load("y_train")))
     per_epoch = -(-rows // declared.batch_size)
     epochs = max(1, -(-int(check.value("progress_iters", data.kind)) // per_epoch))
-    calls = [ProbeCall("train_convnet", {"settings": {**declared.params(), "num_epochs": epochs},
-                                         "rows": rows}, test)]
+    run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind, data_files=files,
+                        params={**params, "settings": {**declared.params(), "num_epochs": epochs},
+                                "rows": rows})
     name = str(check.value("checkpoint"))
     blob, problem = read_checkpoint(grading.submission, name, float(check.value("max_checkpoint_mb")))
+    progress = evaluate_call(run, test)
+    calls = [] if progress is None else [progress]
     if blob is not None:
         calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": name},
                                {"checkpoint": np.frombuffer(blob, dtype=np.uint8), **test}))
-    runs = grading.probe_calls(PROBES, calls, check.id, params=params, kind=data.kind,
-                               data_files=files)
-    return Trained(declared, "", runs[0], data, grading.device_for(QUESTION), mode,
-                   runs[1] if blob is not None else None, problem, name)
+    runs = grading.probe_calls(PROBES, calls, check.id, params=params, kind=data.kind) \
+        if calls else []
+    evaluation = runs.pop(0) if progress is not None else None
+    return Trained(declared, "", run, data, device, mode, runs[0] if blob is not None else None,
+                   problem, name, evaluation)
 
 
 def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
@@ -94,25 +132,62 @@ def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None,
     return path.read_bytes(), ""
 
 
+def evaluated(trained: Trained) -> tuple[float | None, int, int, str]:
+    """(test accuracy, state dict entries train() changed, entries) of the weights the
+    training run left, as the evaluation child found them; the accuracy is None, with what
+    went wrong, when there is none. The labels and the comparison are the grader's."""
+    run, evaluation = trained.run, trained.evaluation
+    if evaluation is None:
+        return None, 0, 0, ("train() left a ConvNet without weights to evaluate (its "
+                            "state_dict() is empty).")
+    failed = failure_verdict(evaluation, what="the weights train() left, loaded into a "
+                                              "fresh ConvNet() to be evaluated")
+    if failed is not None:
+        return None, 0, 0, failed.message
+    changed, total = weights_changed(run, evaluation)
+    acc, problem = logits_accuracy(evaluation.values.get("test_logits"),
+                                   np.asarray(trained.data.load("y_test")), NUM_CLASSES,
+                                   "the trained ConvNet's output on the test digits",
+                                   "training diverged? lower the learning rate")
+    return acc, changed, total, problem
+
+
+def unchanged_hint(run: ProbeRun) -> str:
+    """Why the weights train() left are the initial ones, in the student's terms."""
+    if int(run.values.get("steps") or 0) == 0:
+        return ("optimizer.step() was never called, so the weights never changed: call it "
+                "after loss.backward() in every training step.")
+    return ("train() must update the parameters of the model it is given, in place "
+            "(optimizer = optim.Adam(model.parameters(), ...)), not those of a copy or "
+            "of another tensor.")
+
+
 def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
     """Checkpoint mode: whether the progress run learned (the mean loss of its last quarter
-    of steps min_loss_drop below the first step's, and the grader's test accuracy of the
-    model it left min_acc_above_chance above chance), and a line saying so."""
+    of steps min_loss_drop below the first step's, its weights changed, and the grader's
+    test accuracy of them, evaluated in a child that never ran train(),
+    min_acc_above_chance above chance), and a line saying so."""
     run, kind = trained.run, trained.data.kind
     losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
-    labels = np.asarray(trained.data.load("y_test"))
-    acc = logits_accuracy(run.values.get("test_logits"), labels, NUM_CLASSES, "logits")[0] or 0.0
+    acc, changed, total, problem = evaluated(trained)
     drop_needed = float(check.value("min_loss_drop", kind))
     above = float(check.value("min_acc_above_chance", kind))
     chance = 1.0 / NUM_CLASSES
     if len(losses) < 4 or not np.all(np.isfinite(losses)):
         return False, ("the short run of your train() gave no usable loss curve.\nHint: "
                        "train() must compute the loss with nn.CrossEntropyLoss on every batch.")
+    if acc is None:
+        return False, "the short run of your train() could not be evaluated: " + problem
+    if not changed:
+        return False, (f"it did not learn: the short run of your train() left all {total} "
+                       "entries of the ConvNet's state dict as they were built.\nHint: "
+                       + unchanged_hint(run))
     first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
     drop = (first - last) / first if first > 0 else 0.0
     line = (f"short run of your train() ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
             f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed), test "
-            f"accuracy {100 * acc:.1f}% (more than {100 * (chance + above):.0f}% needed)")
+            f"accuracy of the weights it left {100 * acc:.1f}% (more than "
+            f"{100 * (chance + above):.0f}% needed)")
     if drop >= drop_needed and acc > chance + above:
         return True, line
     return False, "it did not learn: " + line
@@ -146,27 +221,31 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
         return Verdict(0.0, "\n".join(opening + [failed.message]))
     if trained.mode == "checkpoint":
         return judge_checkpoint(trained, check, feedback, opening)
-    labels = np.asarray(data.load("y_test"))
-    acc, problem = logits_accuracy(run.values.get("test_logits"), labels, NUM_CLASSES,
-                                   "the trained ConvNet's output on the test digits",
-                                   "training diverged? lower the learning rate")
-    if problem:
+    acc, changed, total, problem = evaluated(trained)
+    if acc is None:
         return Verdict(0.0, "\n".join(opening + [problem]))
     threshold = float(check.value("threshold", data.kind))
     losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
     steps = int(run.values.get("steps") or 0)
     feedback.record(dataset="mnist", dataset_kind=data.kind, test_accuracy=acc,
                     threshold=threshold, device=trained.device, steps=steps,
+                    weights_changed=changed, weights_total=total,
                     train_seconds=round(run.wall_seconds, 2), peak_rss_mb=run.peak_rss_mb,
                     curves=[{"title": "training loss per step (observed by the grader)",
                              "x_label": "step (sampled)", "series": {"loss": curve(losses)}}])
     where = "CUDA" if trained.device == "cuda" else "the CPU"
     lines = opening + [f"on {data_name(data)}, in a training run of {run.wall_seconds:.0f} s "
                        f"on {where} ({steps} optimizer steps): test accuracy "
-                       f"{100 * acc:.1f}% (needs >= {100 * threshold:.1f}%)"]
-    if acc >= threshold:
+                       f"{100 * acc:.1f}% (needs >= {100 * threshold:.1f}%; judged: the "
+                       "grader's test digits, whose labels no sandbox sees, classified by a "
+                       "fresh ConvNet() loaded with the weights train() left)",
+                       f"{changed} of {total} entries of the state dict changed in training"]
+    if acc >= threshold and changed:
         return Verdict(1.0, "\n".join(lines))
-    if steps == 0:
+    if not changed:
+        hint = ("train() left the ConvNet's weights as they were built, so nothing it did "
+                "counts. " + unchanged_hint(run))
+    elif steps == 0:
         hint = ("optimizer.step() was never called, so the weights never changed: call it "
                 "after loss.backward() in every training step.")
     elif len(losses) and not np.all(np.isfinite(losses)):
@@ -187,7 +266,8 @@ def judge_checkpoint(trained: Trained, check: Check, feedback: Feedback,
     threshold, counted only when the short run of train() learned (require_progress)."""
     name, data = trained.checkpoint_file, trained.data
     lines = [f"Mode: checkpoint (the grader evaluates the state dict you submitted in {name}; "
-             "a short run of your train() must show learning)."] + opening
+             "a short run of your train() must show learning; its weights and your "
+             "checkpoint are evaluated in a sandbox that never runs train())."] + opening
     feedback.record(mode="checkpoint", dataset="mnist", dataset_kind=data.kind,
                     device=trained.device)
     learned, said = progress_findings(trained, check)
