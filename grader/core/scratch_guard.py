@@ -138,28 +138,32 @@ class Guard:
 
     # -- what student code did --------------------------------------------------------
     def student_frame(self):
-        """(function name, 'file.py:LINE') of the innermost student frame running now."""
-        frame = sys._getframe(1)
-        while frame is not None:
-            name = frame.f_code.co_filename
-            real = self._paths.get(name)
+        """(function name, 'file.py:LINE') of the student code running now: the line of
+        the innermost student frame, the name of the innermost named one (a lambda or a
+        comprehension is named by the function it is in; "" when none is)."""
+        frame, name, where = sys._getframe(1), "", ""
+        while frame is not None and not name:
+            path = frame.f_code.co_filename
+            real = self._paths.get(path)
             if real is None:
-                real = self._paths[name] = os.path.realpath(name)
+                real = self._paths[path] = os.path.realpath(path)
             if real.startswith(self.submission):
-                return frame.f_code.co_name, f"{real[len(self.submission):]}:{frame.f_lineno}"
+                where = where or f"{real[len(self.submission):]}:{frame.f_lineno}"
+                if not frame.f_code.co_name.startswith("<"):
+                    name = frame.f_code.co_name
             frame = frame.f_back
-        return "", ""
+        return name, where
 
     def student_function(self):
         name, _ = self.student_frame()
-        return f"{name}()" if name and name != "<module>" else ""
+        return f"{name}()" if name else ""
 
     def violation(self, what, record=True):
         """The error to raise in student code for one violation; records it (the first
         is kept) unless record is false (a refusal student code may catch and recover
         from: nothing was computed)."""
         name, where = self.student_frame()
-        who = f"{name}()" if name and name != "<module>" else ""
+        who = f"{name}()" if name else ""
         message = f"{who} {what}" if who else (
             f"your code {what}" if where else "your code returned a torch tensor")
         if record and not self.seen:
