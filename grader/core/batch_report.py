@@ -89,12 +89,13 @@ def _similarity_cells(similarity: Similarity, student: str) -> list[str]:
 
 def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, float]]:
     """Counts per score: one bar per point when scores are whole and at most 10 points,
-    else ten bins labelled by their lower end as a share of max_score."""
+    else ten bins labelled by the shares of max_score they hold ("0-9%" ... "90-100%": full
+    marks count in the last bin, and its label says so)."""
     if max_score <= 10 and all(float(v).is_integer() for v in values):
         counts = Counter(int(v) for v in values)
         return [(str(k), counts.get(k, 0)) for k in range(int(max_score) + 1)]
     counts = Counter(min(int(10 * v / max_score), 9) if max_score > 0 else 0 for v in values)
-    return [(f"{10 * k}%", counts.get(k, 0)) for k in range(10)]
+    return [(f"{10 * k}-{10 * k + 9 if k < 9 else 100}%", counts.get(k, 0)) for k in range(10)]
 
 
 def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
