@@ -555,15 +555,22 @@ def _short_rubric(tmp: Path, seconds: float) -> Path:
     return path
 
 
+# The catalogue tests what the grader trusts of a child that can reach everything its user
+# can: the confinement layers (uid drop, mount namespace, Landlock) are off, so each attack
+# runs in full and leaves its evidence in tmp_path. tests/test_confinement.py attacks the
+# confinement itself.
+UNCONFINED = {"GRADER_ISOLATION": "off", "GRADER_LANDLOCK": "0", "GRADER_MOUNTS": "0"}
+
+
 def grade(sub: Path, tmp: Path, questions: str, budget: float = 30.0,
-          wall_seconds: float | None = None) -> dict:
+          wall_seconds: float | None = None, extra_env: dict | None = None) -> dict:
     """Grades sub from tmp (--out out, sandboxes under tmp/sandboxes), with the [sandbox]
     limits shortened to wall_seconds when given; returns results.json after asserting the
     run's invariants: in budget, valid, complete, nothing left running."""
     sandboxes = tmp / "sandboxes"
     sandboxes.mkdir()
     extra = ["--rubric", str(_short_rubric(tmp, wall_seconds))] if wall_seconds else []
-    env = {**os.environ, "TMPDIR": str(sandboxes),
+    env = {**os.environ, "TMPDIR": str(sandboxes), **(extra_env or {}),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(sub), "--out", "out",
@@ -600,7 +607,8 @@ def test_hostile_submission_earns_nothing(hostile, tmp_path):
     if hostile.name == "forged_results_everywhere" and Path("/autograder").exists():
         pytest.skip("would write into this machine's /autograder/results")
     sub = hostile.write(tmp_path / "sub", tmp_path)
-    results = grade(sub, tmp_path, hostile.questions, hostile.budget, hostile.wall_seconds)
+    results = grade(sub, tmp_path, hostile.questions, hostile.budget, hostile.wall_seconds,
+                    UNCONFINED)
     time.sleep(0.2)  # a surviving writer would rewrite results.json within 50 ms
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert_own_results(results, hostile.questions)

@@ -207,7 +207,8 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
     if job.record:
         cmd.append("--record")
     path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(scratch)}
+    env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(scratch),
+           "GRADER_PRIVATE_PATHS": os.pathsep.join(private_folders(job))}
     if job.sandbox_user is not None:
         env["GRADER_SANDBOX_USER"] = job.sandbox_user
     with open(job.out_dir / "grade.log", "wb") as log:
@@ -224,6 +225,17 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
                     _kill_tree(proc.pid)
                     proc.wait()
                     return None
+
+
+def private_folders(job: Job) -> list[str]:
+    """Folders of the batch a sandbox child must never read (grader/core/isolation.py
+    hides them): the batch folder the submission came from, the folder it is graded from
+    (an extracted zip's), and the batch's output folder with every student's results."""
+    sub = job.submission
+    folders = {sub.source.parent, sub.path.parent, job.out_dir.parent}
+    if sub.path.parent != sub.source.parent:
+        folders.add(sub.path)
+    return sorted(str(Path(f).resolve()) for f in folders)
 
 
 def _descendants(pid: int) -> list[int]:

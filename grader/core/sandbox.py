@@ -168,9 +168,10 @@ def _processes_of_user(uid: int) -> int:
     return count
 
 
-def _limit_child(limits: Limits, identity: isolation.Identity):
+def _limit_child(limits: Limits, identity: isolation.Identity,
+                 call: isolation.CallPlan | None = None):
     """Returns the function the child runs before exec: sets its resource limits, then
-    takes the sandbox identity (unprivileged user, no internet sockets)."""
+    takes the sandbox identity (private mounts, unprivileged user, no internet sockets)."""
     cpu = max(1, int(limits.cpu_seconds))
     # RLIMIT_NPROC counts every process of the user (a student's browser included), so the
     # child may start max_processes more than the user already runs.
@@ -190,7 +191,7 @@ def _limit_child(limits: Limits, identity: isolation.Identity):
     def apply() -> None:
         for which, value in settings:
             resource.setrlimit(which, value)
-        isolation.enter(identity)
+        isolation.enter(identity, call)
         die_with_parent()  # after the change of user, which clears the request
 
     return apply
@@ -383,9 +384,9 @@ class _Waited:
 
 def _stuck_importing(out: Path) -> str:
     """The module a killed child was importing (its IMPORTING marker), else ""."""
-    try:
-        name = (out / IMPORTING).read_text()[:200].strip()
-    except (OSError, UnicodeDecodeError):
+    try:  # the child wrote it: regular files only, no links, never blocks, capped
+        name = _read_plain(out / IMPORTING, 200).decode().strip()
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return ""
     return name if name.isidentifier() else ""
 
@@ -400,13 +401,15 @@ def _read_progress(path: Path) -> tuple[int, int] | None:
 
 
 def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progress: Path,
-          on_progress: Callable[[int, int], None] | None) -> _Waited:
+          on_progress: Callable[[int, int], None] | None,
+          shm_kb: Callable[[], int] | None = None) -> _Waited:
     """Waits for the child while draining its output into `output`, watching the memory
     of its processes (killing the call past memory_mb + rss_margin_mb) and passing
-    (done, total) from the probe's progress.json to on_progress."""
+    (done, total) from the probe's progress.json to on_progress. shm_kb: KiB of files the
+    call keeps in a shared /dev/shm (counted with the memory, checked once a second)."""
     start = time.monotonic()
     ceiling_kb = (limits.memory_mb + limits.rss_margin_mb) * 1024
-    delay, seen, peak, carriers = 0.002, None, 0, set()
+    delay, seen, peak, carriers, in_shm = 0.002, None, 0, set(), 0
     next_memory, next_scan, next_progress = start, start + _SCAN_S / 2, start
     open_fd = True
     while True:
@@ -418,9 +421,10 @@ def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progre
             return _Waited(None, None, now - start, peak)
         if now >= next_scan:
             carriers = _carriers(token)
+            in_shm = shm_kb() if shm_kb is not None else 0
             next_scan = now + _SCAN_S
         if now >= next_memory:
-            rss = sum(_memory_kb(p) for p in set(_tree(pid)) | carriers)
+            rss = sum(_memory_kb(p) for p in set(_tree(pid)) | carriers) + in_shm
             peak = max(peak, rss)
             if rss > ceiling_kb:
                 return _Waited(None, None, now - start, peak, rss)
@@ -495,28 +499,111 @@ def _load_results(out: Path, max_bytes: int
     return values, failure, cases
 
 
-def _check_readable(identity: isolation.Identity, paths) -> None:
+def _check_readable(identity: isolation.Identity, paths, handed: bool = False) -> None:
     """A grader error (before any student code runs) when the unprivileged child could
     not read a file it needs: a data file, or its own script when $TMPDIR lies in a
-    private folder. Staff must open that folder up; the student is not at fault."""
+    private folder. Staff must open that folder up; the student is not at fault. handed:
+    the files are bound or linked into the call's folder, so only their own mode counts."""
     if not identity.dropped:
         return
     for path in paths:
-        if not isolation.readable_by(Path(path), identity.uid, identity.gid):
+        readable = (isolation.file_readable_by if handed else isolation.readable_by)(
+            Path(path), identity.uid, identity.gid)
+        if not readable:
             raise SandboxError(f"{path} is not readable by the sandbox user {identity.name}; "
                                "keep prepared data ($GRADER_CACHE) and temporary files "
                                "($TMPDIR) in folders every user may pass through")
 
 
 def _hand_over(root: Path, owned: tuple[Path, ...], identity: isolation.Identity) -> None:
-    """Lets the unprivileged child in: it may pass through root (not list it), read ctl/,
-    and own its working copy, scratch and output folders; nothing else here is its own."""
+    """Lets the unprivileged child in: it may pass through root (not list it), read ctl/
+    and data/, and own its working copy, scratch and output folders; nothing else here is
+    its own."""
     os.chmod(root, 0o711)
+    for folder in (root / "ctl", root / "data"):
+        if folder.is_dir():
+            os.chmod(folder, 0o755)
     for top in owned:
         for folder, dirs, files in os.walk(top):
             os.chown(folder, identity.uid, identity.gid)
             for name in files:
                 os.chown(os.path.join(folder, name), identity.uid, identity.gid)
+
+
+def _data_for_child(identity: isolation.Identity, root: Path,
+                    data_files: Mapping[str, str]) -> tuple[dict[str, str], list]:
+    """(name -> path as the child sees it, binds for the mount namespace). With a mount
+    namespace each file is bound read-only into root/data/; as root without one it is
+    hard-linked there (copied across filesystems), so the cache folders stay closed to
+    the sandbox user; otherwise the child reads it where it is (Landlock grants it)."""
+    if not data_files:
+        return {}, []
+    seen, binds, folder = {}, [], root / "data"
+    if not identity.mounts and os.geteuid() != 0:
+        return {k: str(v) for k, v in data_files.items()}, []
+    folder.mkdir(exist_ok=True)
+    for i, (name, path) in enumerate(data_files.items()):
+        safe = "".join(c if c.isalnum() or c in "_-." else "_" for c in str(name))[:60]
+        dst = folder / f"{i}-{safe}{Path(path).suffix}"
+        if identity.mounts:
+            binds.append((str(Path(path).resolve()), str(dst)))
+        else:
+            try:
+                if not identity.dropped:
+                    raise OSError("root child: a copy, never the cache's own inode")
+                os.link(path, dst)
+            except OSError:
+                shutil.copyfile(path, dst)
+                os.chmod(dst, 0o444)
+        seen[name] = str(dst)
+    return seen, binds
+
+
+_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # places every user may write
+
+
+def _scratch_entries(uid: int) -> set[str]:
+    """Entries of /tmp, /var/tmp and /dev/shm owned by uid now; of /dev/shm only when uid
+    is the grader's own (its other files in /tmp are none of a call's business)."""
+    found = set()
+    for folder in _SCRATCH if uid != os.geteuid() else ("/dev/shm",):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid == uid:
+                    found.add(path)
+            except OSError:
+                continue
+    return found
+
+
+def _shm_kb(uid: int, before: set[str]) -> int:
+    """KiB held by /dev/shm entries uid made during the call (they are memory)."""
+    total = 0
+    for path in _scratch_entries(uid) - before:
+        if path.startswith("/dev/shm/"):
+            try:
+                total += os.lstat(path).st_blocks // 2
+            except OSError:
+                continue
+    return total
+
+
+def _remove_leftovers(uid: int, before: set[str]) -> None:
+    """Removes what uid left in /tmp, /var/tmp and /dev/shm during the call (without a
+    private mount namespace, where those folders are shared)."""
+    for path in _scratch_entries(uid) - before:
+        try:
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            continue
 
 
 def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
@@ -543,7 +630,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     """
     probe_path = Path(probe)
     identity = isolation.resolve()
-    _check_readable(identity, (data_files or {}).values())
+    handed = identity.mounts or os.geteuid() == 0
+    _check_readable(identity, (data_files or {}).values(), handed)
     root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
     try:
         ctl, work, sub, out = (root / d for d in ("ctl", "work", "sub", "out"))
@@ -557,15 +645,23 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))
         notes += source_notes
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
+        seen, binds = _data_for_child(identity, root, dict(data_files or {}))
         if identity.dropped:
             _hand_over(root, (work, sub, out), identity)
-            _check_readable(identity, [child])  # e.g. $TMPDIR inside a private folder
+            if not identity.mounts:
+                _check_readable(identity, [child])  # e.g. $TMPDIR inside a private folder
+        rules = isolation.call_rules(identity, str(root), list(seen.values()))
         request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},
-                   "data_files": dict(data_files or {}), "skipped_names": skipped_names,
-                   "hung_imports": dict(hung_imports or {})}
+                   "data_files": seen, "skipped_names": skipped_names,
+                   "hung_imports": dict(hung_imports or {}), "confine": rules}
         (ctl / "request.json").write_text(json.dumps(request))
+        call = isolation.CallPlan(str(root), tuple(binds), tmp_mb=limits.max_output_mb,
+                                  shm_mb=limits.rss_margin_mb)
+        child_uid = identity.uid if identity.dropped else os.geteuid()
+        shared = not identity.mounts  # /tmp, /var/tmp, /dev/shm are the machine's
+        before = _scratch_entries(child_uid) if shared else set()
         token = uuid.uuid4().hex
         output = _Output(limits.output_kb)
         _become_subreaper()
@@ -581,7 +677,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                     [identity.python, "-I", str(child), str(ctl / "request.json")],
                     cwd=work, env=_environment(work, token, identity.python),
                     stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_limit_child(limits, identity),
+                    start_new_session=True, preexec_fn=_limit_child(limits, identity, call),
                     close_fds=True)
             except (OSError, subprocess.SubprocessError) as exc:
                 raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
@@ -593,8 +689,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 since = None
             waited = None
             try:
+                shm = (lambda: _shm_kb(child_uid, before)) if shared else None
                 waited = _wait(proc.pid, limits, token, read_fd, output,
-                               out / "progress.json", on_progress)
+                               out / "progress.json", on_progress, shm)
             finally:
                 _kill_stragglers(proc.pid, token)
                 if waited is None or waited.status is None:
@@ -604,6 +701,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 proc.returncode = 0  # reaped; keeps Popen from waiting again
                 if since is not None:
                     _kill_orphans(since)
+                if shared:
+                    _remove_leftovers(child_uid, before)
                 _drain(read_fd, output, 0.5)  # what was written before the end
         finally:
             os.close(read_fd)

@@ -28,6 +28,76 @@ PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "fut
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
 IMPORTING = "importing.txt"  # in the output folder: the module being imported, if any
 
+# Landlock (linux/landlock.h): the filesystem rights a confined child keeps, per kind of
+# rule the grader lists in the request ("confine"): ("rx", path) read and execute,
+# ("list", path) list folders only, ("ro", path) read, ("dev", path) a device node
+# read, written and ioctl()ed, ("rw", path) everything.
+_LL_EXECUTE, _LL_WRITE, _LL_READ_FILE, _LL_READ_DIR = 1, 2, 4, 8
+_LL_TRUNCATE, _LL_IOCTL_DEV = 1 << 14, 1 << 15
+_LL_FILE_RIGHTS = _LL_EXECUTE | _LL_WRITE | _LL_READ_FILE | _LL_TRUNCATE | _LL_IOCTL_DEV
+_LL_KINDS = {"rx": _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR, "list": _LL_READ_DIR,
+             "ro": _LL_READ_FILE, "dev": _LL_READ_FILE | _LL_WRITE | _LL_TRUNCATE | _LL_IOCTL_DEV,
+             "rw": (1 << 16) - 1}
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # x86_64 and arm64
+
+
+def landlock_abi():
+    """The kernel's Landlock ABI version, 0 where Landlock is missing or disabled."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(ctypes.c_long(_SYS_CREATE_RULESET), None, ctypes.c_long(0),
+                           ctypes.c_long(1))  # LANDLOCK_CREATE_RULESET_VERSION
+    return max(0, int(version))
+
+
+def confine(rules):
+    """Restricts this process and everything it starts, for good, to the filesystem rights
+    of `rules` (a list of [kind, path], see _LL_KINDS; a missing path is left out), and
+    keeps it from signalling processes or reaching abstract Unix sockets outside its own
+    domain (ABI 6). Raises OSError when Landlock refuses: the caller must not run student
+    code then."""
+    import ctypes
+    import stat
+    import struct
+    abi = landlock_abi()
+    if abi < 1:
+        raise OSError("Landlock is not available")
+    handled = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0)  # ABI 1 rights, REFER (ABI 2)
+    handled |= (_LL_TRUNCATE if abi >= 3 else 0) | (_LL_IOCTL_DEV if abi >= 5 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8  # fs, net (ABI 4), scoped (ABI 6)
+    attr = ctypes.create_string_buffer(struct.pack("=QQQ", handled, 0, 3 if abi >= 6 else 0)[:size])
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    ruleset = libc.syscall(ctypes.c_long(_SYS_CREATE_RULESET), attr, ctypes.c_long(size),
+                           ctypes.c_long(0))
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        for kind, path in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                access = _LL_KINDS[kind] & handled
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= _LL_FILE_RIGHTS
+                if not access:
+                    continue
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", access, fd))
+                if libc.syscall(ctypes.c_long(_SYS_ADD_RULE), ctypes.c_long(ruleset),
+                                ctypes.c_long(1), rule, ctypes.c_long(0)) < 0:
+                    raise OSError(ctypes.get_errno(), f"landlock_add_rule failed on {path}")
+            finally:
+                os.close(fd)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (the grader set it already)
+        if libc.syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_long(ruleset),
+                        ctypes.c_long(0)) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+
 
 def _safe_str(obj, limit=_MAX_TEXT):
     """str(obj), or a placeholder when its __str__ raises; capped at `limit` characters."""
@@ -377,6 +447,33 @@ def _run_calls(probe, ctx, calls):
     ctx.values, ctx.case_failures = values, cases
 
 
+def _write_failure(out_dir, failure):
+    """meta.json holding only a failure of the whole call (no values)."""
+    import zipfile
+    zipfile.ZipFile(os.path.join(out_dir, "values.npz"), "w").close()  # no arrays
+    tmp = os.path.join(out_dir, "meta.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump({"complete": True, "scalars": {}, "failure": failure}, fh)
+    os.replace(tmp, os.path.join(out_dir, "meta.json"))
+
+
+def check(rules_path):
+    """`sandbox_child.py --check RULES.json`: the grader's test of a sandbox setup. Confines
+    itself as a call would (when rules are given), then imports numpy; prints what the
+    grader needs to know as JSON."""
+    with open(rules_path) as fh:
+        rules = json.load(fh)
+    if rules is not None:
+        confine(rules)
+    import numpy  # noqa: F401 - the child must be able to import it
+    try:
+        net = os.readlink("/proc/self/ns/net")
+    except OSError:
+        net = ""
+    print(json.dumps({"uid": os.getuid(), "net": net}))
+    return 0
+
+
 def _write_results(out_dir, ctx, failure):
     import numpy as np
     arrays, scalars = {}, {}
@@ -399,6 +496,15 @@ def main(request_path):
     with open(request_path) as fh:
         request = json.load(fh)
     out_dir = request["output"]
+    if request.get("confine") is not None:
+        # Before any probe or student code: the grader's rules, or no run at all.
+        try:
+            confine(request["confine"])
+        except OSError as exc:
+            _write_failure(out_dir, {"kind": "grader", "message": "the sandbox could not "
+                                     f"confine the filesystem ({exc})", "where": "",
+                                     "detail": "This is not a fault of your code."})
+            return 0
     import numpy as np
     with np.load(request["inputs"], allow_pickle=False) as npz:
         inputs = {k: npz[k] for k in npz.files}
@@ -428,6 +534,6 @@ def main(request_path):
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1])
+    code = check(sys.argv[2]) if sys.argv[1] == "--check" else main(sys.argv[1])
     sys.stdout.flush()
     os._exit(code)  # skip atexit hooks a submission may have registered
