@@ -154,6 +154,17 @@ MUTANTS = (
            "train() never updates self.params and returns made-up, falling histories"),
 )
 
+# Issue 19's: train() fits the validation rows, which 3b.2 once judged (100% validation
+# accuracy); 3b judges the test images now. Graded on 3b only (tests/test_calibration.py,
+# minutes), so not in MUTANTS.
+TRAINS_ON_VALIDATION = Mutant(
+    "trains_on_validation",
+    (("idx = np.random.choice(num_train, batch_size, replace=True)\n"
+      "            X_batch, y_batch = X[idx], y[idx]",
+      "idx = np.random.choice(X_val.shape[0], batch_size, replace=True)\n"
+      "            X_batch, y_batch = X_val[idx], y_val[idx]"),),
+    ("3b.2",), (), "train() draws its minibatches from the validation rows (X_val, y_val)")
+
 
 # Correct solutions written unlike the reference, as real submissions are: every automatic
 # check keeps full marks (Mutants with nothing to lose).

@@ -1,6 +1,7 @@
 """The catalogue of what Part 2's grader catches: mutants of reference/ex2_pytorch.py, one
-student bug each (the bugs ASSIGNMENT.md lists for public PyTorch solutions), and correct
-variants written unlike the reference, which keep full marks.
+student bug each (the bugs ASSIGNMENT.md lists for public PyTorch solutions), the hostile
+or subtler loops of GRADER_ONLY, and correct variants written unlike the reference, which
+keep full marks.
 
 A mutant is a small named edit of the reference (old text -> new text) and the checks it
 must lose points on, each at its own question: structure bugs at 4a, training-loop bugs at
@@ -34,6 +35,35 @@ STEP = """            optimizer.zero_grad()
 DECAY = """        lr *= learning_rate_decay
         update_lr(optimizer, lr)
 """
+# a hostile train()'s last lines: every object with a prob_inputs count set to 0
+RESET_OBSERVERS = """    import gc
+    for obj in gc.get_objects():
+        try:
+            if hasattr(obj, "prob_inputs"):
+                obj.prob_inputs = 0
+        except Exception:
+            pass
+"""
+VAL_STEPS = """        for images, labels in val_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(images.to(device)), labels.to(device))
+            loss.backward()
+            optimizer.step()
+"""
+REMEMBER = """    model.remembered = {}
+    for images, labels in val_loader:
+        for image, label in zip(images, labels):
+            model.remembered[image.reshape(-1)[:16].cpu().numpy().tobytes()] = int(label)
+"""
+REMEMBERED = """        remembered = getattr(self, "remembered", None)
+        if remembered and not self.training:
+            out = out.clone()
+            for i, row in enumerate(x.reshape(x.shape[0], -1)):
+                label = remembered.get(row[:16].cpu().numpy().tobytes())
+                if label is not None:
+                    out[i] = 0.0
+                    out[i, label] = 100.0
+"""
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,7 @@ class Mutant:
     bug: str  # what a student did
     checks: tuple[str, ...] = ()  # for a variant: the checks it must pass
     says: str = ""  # a phrase the feedback of the first check it loses must contain
+    slow: bool = False  # its test runs only with -m slow
 
     def text(self) -> str:
         """The mutated ex2_pytorch.py."""
@@ -116,6 +147,43 @@ MUTANTS = (
            says='the loss was given probabilities'),
     Mutant("no_lr_decay", ((DECAY, "        pass\n"),), ("4b.1",), "the learning rate never decays",
            says='the learning rate stayed at 0.001 for all 10 epochs'),
+)
+
+# Issue 19's: the observations in the student's process are hints; these are caught by
+# what the grader computes from the logits it gets (the test images', labels in the grader
+# only), by findings written the moment they are seen, or by the stricter accumulation
+# rule. tests/test_part2_mutants.py grades them like MUTANTS; the students' self-check
+# (selfcheck_part2.py), which watches the loop only, is not asked to catch them.
+GRADER_ONLY = (
+    Mutant("never_backward", ((STEP, STEP.replace("            loss.backward()\n", "")),),
+           ("4b.1", "4b.2"), "loss.backward() never called: steps, zero_grads and losses as "
+           "the handout's", says="training never changed the weights"),
+    Mutant("zero_grad_every_second_step",
+           ((STEP, STEP.replace("            optimizer.zero_grad()\n",
+                                "            if len(history[\"loss_history\"]) % 2 == 0:\n"
+                                "                optimizer.zero_grad()\n")),),
+           ("4b.1",), "optimizer.zero_grad() on every second step only",
+           says="the gradients were not always cleared"),
+    Mutant("softmax_before_loss_observer_reset",
+           (("loss = criterion(model(images), labels)",
+             "loss = criterion(torch.softmax(model(images), dim=1), labels)"),
+            ("    return history\n", RESET_OBSERVERS + "    return history\n")),
+           ("4b.1",), "softmax before the loss, then every object's prob_inputs reset via gc",
+           says="the loss was given probabilities"),
+    Mutant("softmax_in_forward_observer_reset",
+           ((FORWARD, "        out = torch.softmax(self.layers(x.reshape(x.shape[0], -1)), dim=1)\n"),
+            ("    return history\n", RESET_OBSERVERS + "    return history\n")),
+           ("4b.1",), "softmax at the end of forward, then every object's prob_inputs reset",
+           says="the model outputs probabilities", slow=True),
+    Mutant("steps_on_val_loader", ((DECAY, VAL_STEPS + DECAY),), ("4b.1",),
+           "after each epoch, training steps on val_loader's batches too",
+           says="optimizer steps followed a batch of val_loader"),
+    Mutant("remembers_val_labels", ((FORWARD, FORWARD + REMEMBERED),
+                                    (STEP, STEP + "            break\n"),
+                                    ("    return history\n", REMEMBER + "    return history\n")),
+           ("4b.2",), "one step per epoch, and forward answers the validation images from "
+           "their labels, remembered in train(): 100% validation accuracy",
+           says="validation accuracy 100.0% (the handout's measure; reported, not graded)"),
 )
 
 VARIANTS = (

@@ -51,9 +51,11 @@ def test_reference_full_marks(tmp_path):
     assert "SYNTHETIC" in results["output"]  # never passed off as CIFAR-10
     extra = tests["3b.2"]["extra_data"]
     assert extra["dataset_kind"] == "synthetic"
-    assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # clears it with margin
-    assert results["leaderboard"] == [{"name": "3b validation accuracy",
-                                       "value": round(100 * extra["val_accuracy"], 2),
+    assert extra["judged"] == "test_accuracy"  # test labels never enter a sandbox
+    assert extra["test_accuracy"] >= extra["threshold"] + 0.10  # clears it with margin
+    assert 0.3 < extra["val_accuracy"] <= 1  # the handout's measure, reported
+    assert results["leaderboard"] == [{"name": "3b test accuracy",
+                                       "value": round(100 * extra["test_accuracy"], 2),
                                        "order": "desc"}]
     assert "2a" in results["output"] and "by hand" in results["output"]
     html = (tmp_path / "report.html").read_text()

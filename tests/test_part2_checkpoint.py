@@ -90,8 +90,52 @@ def test_reference_checkpoint_earns_full_marks(rubric_file, reference_ckpt, tmp_
         assert tests[cid]["extra_data"]["mode"] == "checkpoint"
     assert "progress run" in tests["4b.1"]["output"]
     assert "your checkpoint model.ckpt" in tests["4b.2"]["output"]
-    assert tests["4b.2"]["extra_data"]["val_accuracy"] > 0.5
-    assert tests["4b.1"]["extra_data"]["sandbox_calls"] == 1  # progress and evaluation: one child
+    assert tests["4b.2"]["extra_data"]["test_accuracy"] > 0.5
+    assert tests["4b.2"]["extra_data"]["judged"] == "test_accuracy"
+    # the progress run and the evaluation: two children (no train() ran in the second)
+    assert tests["4b.1"]["extra_data"]["sandbox_calls"] == 2
+
+
+# A hostile train(): it keeps the trained weights on the class, and load_state_dict loads
+# those instead of the submitted ones. In the child that ran train() an untrained
+# model.ckpt would be judged as trained; the checkpoint's child never runs train().
+KEEPS_TRAINED = (
+    ("    return history\n",
+     "    MultiLayerPerceptron.kept = {k: v.detach().clone() for k, v in model.state_dict().items()}\n"
+     "    return history\n"),
+    ("    def forward(self, x):\n",
+     "    def load_state_dict(self, state_dict, *args, **kwargs):\n"
+     "        kept = getattr(type(self), 'kept', None)\n"
+     "        return super().load_state_dict(kept if kept is not None else state_dict, *args, **kwargs)\n\n"
+     "    def forward(self, x):\n"),
+)
+
+
+def test_untrained_checkpoint_earns_nothing_from_the_progress_run(rubric_file, tmp_path):
+    """An untrained model.ckpt with a train() that swaps in its own weights at loading:
+    the progress run learns (4b.1), the checkpoint is judged in a child of its own, at
+    chance (4b.2: 0)."""
+    from mutants import apply_edits
+
+    sub = _submission(tmp_path, None)
+    path = sub / "ex2_pytorch.py"
+    path.write_text(apply_edits(path.read_text(), KEEPS_TRAINED, "the reference"))
+    subprocess.run([sys.executable, "-c",
+                    "import sys, torch; sys.path.insert(0, sys.argv[1]); import ex2_pytorch as m; "
+                    "torch.manual_seed(0); torch.save(m.MultiLayerPerceptron(3072, m.hidden_size, 10)"
+                    ".state_dict(), sys.argv[2])", str(sub), str(sub / CKPT)],
+                   check=True, timeout=300, capture_output=True)
+    rubric = rubric_mod.load(rubric_file)
+    trained = training.train_submission(GradingContext(sub, None, public_only=False,
+                                                       full=False, rubric=rubric,
+                                                       progress=False))
+    loop = training.judge_loop(trained, rubric.check("4b.1"), Feedback())
+    feedback = Feedback()
+    acc = training.judge_accuracy(trained, rubric.check("4b.2"), feedback)
+    assert loop.passed, loop.message
+    assert acc.fraction == 0, acc.message
+    assert feedback.details["test_accuracy"] < 0.2, acc.message
+    assert "your checkpoint model.ckpt" in acc.message and "test accuracy" in acc.message
 
 
 def _evil_pickle(marker: Path) -> bytes:

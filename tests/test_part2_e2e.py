@@ -50,11 +50,14 @@ def test_reference_training_is_observed_and_recorded(reference):
     loop = tests["4b.1"]["extra_data"]
     assert loop["steps"] == loop["zero_grad_calls"] == loop["loss_calls"] == 10 * 20
     assert loop["epoch_lrs"] == pytest.approx([1e-3 * 0.95 ** e for e in range(10)])
+    assert loop["model_changed"] and loop["test_accuracy"] > loop["min_test_accuracy"] + 0.2
+    assert loop["accumulated_steps"] == loop["val_loader_steps"] == 0
     assert loop["device"] == "cpu"
     extra = tests["4b.2"]["extra_data"]
     assert extra["dataset_kind"] == "synthetic"
-    assert extra["val_accuracy"] >= extra["threshold"] + 0.10  # calibration margin
-    assert 0 < extra["test_accuracy"] <= 1
+    assert extra["judged"] == "test_accuracy"
+    assert extra["test_accuracy"] >= extra["threshold"] + 0.10  # calibration margin
+    assert 0 < extra["val_accuracy"] <= 1
     assert len(extra["val_acc_history"]) == len(extra["train_acc_history"]) == 10
     assert extra["val_acc_history"][-1] == pytest.approx(extra["val_accuracy"], abs=1e-9)
     assert len(extra["loss_history"]) == 200 and extra["loss_history"][0] > extra["loss_history"][-1]
@@ -75,6 +78,8 @@ def test_depth_experiment_is_informational_with_table_and_curves(reference):
     assert [r[1] for r in rows] == [2, 3, 4, 5]
     assert rows[0][2] == 3072 * 50 + 50 + 50 * 10 + 10  # parameters, counted in the sandbox
     assert all(0 <= r[4] <= 1 for r in rows) and rows[0][4] > 0.2  # the 2-layer MLP learns
+    assert all(0 <= r[5] <= 1 for r in rows) and rows[0][5] > 0.2  # on the test images too
+    assert test["extra_data"]["table"]["columns"][4:] == ["validation accuracy", "test accuracy"]
     curves = test["extra_data"]["curves"]
     assert len(curves[0]["series"]) == len(curves[1]["series"]) == 4
     assert all(len(v) == 3 for v in curves[1]["series"].values())  # 3 epochs (synthetic)

@@ -38,7 +38,7 @@ def test_part1_points():
 
 
 def test_values_per_dataset_kind():
-    check = RUBRIC.check("3b.2")
+    check = RUBRIC.check("4b.2")
     assert check.value("threshold", "real") == 0.48
     assert check.value("threshold", "synthetic") == 0.45
     assert RUBRIC.check("1b.1").value("reg") == 0.05  # a plain value ignores the kind

@@ -250,12 +250,19 @@ def train_cifar(ctx):
                    **extra)
     num_iters = int(ctx.params.get("num_iters") or hp["num_iters"])
     progress = _Progress(ctx, num_iters)
+    _put_sample(ctx, "initial", net)  # the grader tells whether the weights changed
     original = net.loss
+    val_rows = {row.tobytes() for row in _fingerprints(X_val)}
+    seen = {"val_batches": 0}
 
     def counting_loss(*args, **kwargs):
         out = original(*args, **kwargs)
         if len(args) > 1 or kwargs.get("y") is not None:
             progress.step()
+            batch = args[0] if args else kwargs.get("X")
+            if _from_rows(batch, val_rows):
+                seen["val_batches"] += 1
+                ctx.put("val_batches", seen["val_batches"])
         return out
 
     net.loss = counting_loss
@@ -265,3 +272,41 @@ def train_cifar(ctx):
                      verbose=False)
     _put_params(ctx, "final", net)
     _put_history(ctx, "stats", stats)
+
+
+FINGERPRINT_COLUMNS = 8  # pixels of a row compared to tell validation rows apart
+SAMPLE_ENTRIES = 4096  # entries per parameter kept to tell whether the weights changed
+
+
+def sample(value):
+    """At most about SAMPLE_ENTRIES evenly spaced entries of a flattened array (float64);
+    the grader takes the same entries of the trained weights (probes.sample)."""
+    flat = np.asarray(value, dtype=np.float64).ravel()
+    return flat[::max(1, flat.size // SAMPLE_ENTRIES)].copy()
+
+
+def _put_sample(ctx, prefix, net):
+    """Samples of the parameters as they are before train(), as `prefix/NAME`."""
+    store = getattr(net, "params", None)
+    for key in NAMES:
+        try:
+            ctx.put(f"{prefix}/{key}", sample(store[key]))
+        except Exception:  # noqa: BLE001 - no such parameter: 3b.1 says so from the final ones
+            pass
+
+
+def _fingerprints(X):
+    """(N, FINGERPRINT_COLUMNS) float32: a few spread-out pixels of each row."""
+    X = np.asarray(X)
+    columns = np.linspace(0, X.shape[1] - 1, FINGERPRINT_COLUMNS).astype(np.int64)
+    return np.ascontiguousarray(np.asarray(X[:, columns], dtype=np.float32))
+
+
+def _from_rows(batch, rows):
+    """Whether most rows of a minibatch are among `rows` (fingerprints' bytes)."""
+    try:
+        prints = _fingerprints(batch)
+    except Exception:  # noqa: BLE001 - not a 2-d array of numbers: not ours to judge here
+        return False
+    hits = sum(1 for row in prints if row.tobytes() in rows)
+    return hits * 2 > len(prints) > 0

@@ -4,8 +4,11 @@ retrain: the grader retrains the student's network with the declared hyperparame
 checkpoint: the grader evaluates the weights the student submits (read as plain arrays,
 grader/checkpoint.py), and a short run of the student's train() with the declared
 settings must show learning (3b.1). Either way accuracies are recomputed by the grader
-from plain parameters, on validation and test rows; test labels never enter the sandbox,
-and 3b.1 asks of the training run that its loss fell and its network learned.
+from plain parameters, on validation and test rows. What is judged is the TEST accuracy:
+train() receives the validation labels (X_val, y_val), so validation accuracy can be
+trained on; the test images never enter a sandbox and their labels stay here. The
+validation accuracy, the handout's measure, is reported. 3b.1 asks of the training run
+that its loss fell, its weights changed and its network beats chance on the test images.
 
 Every training run's time budget follows the rubric's one rule (3b.2's budget_* keys): the
 reference's measured seconds per iteration with the student's settings, on the same data,
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from . import checkpoint, hyperparams, netmath
+from . import checkpoint, hyperparams, netmath, probes
 from ...core.grading import Feedback, conclude, failure_verdict, graded
 from ...core.charts import weight_tiles_png
 from ...core.judge import Verdict, accuracy_line, curve, names, shaped
@@ -28,7 +31,6 @@ from ...core.sandbox import ProbeRun
 
 QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
 RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
-ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after a training run
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
 MODE_LINE = {
     "retrain": "Mode: retrain (the grader trains your network with hyperparams.py).",
@@ -77,6 +79,13 @@ def _budget(grading, run_check: str, kind: str, files: dict, params: dict,
 
 @pytest.fixture(scope="module")
 def trained(grading):
+    return train_submission(grading)
+
+
+def train_submission(grading) -> Trained:
+    """Reads hyperparams.py and runs the student's train() on the grader's data files
+    (training and validation rows with their labels; never a test file), in one sandboxed
+    call under the mode's check and budget: the whole retraining, or the progress run."""
     rubric = grading.rubric
     mode = rubric.question(QUESTION).mode
     hp, problem = hyperparams.read(grading.submission, rubric.check(PROGRESS_CHECK))
@@ -210,33 +219,68 @@ def _learned(trained: Trained, feedback: Feedback | None = None) -> Verdict:
     params, problems = _final_params(run, _shapes(trained.hp, data))
     if problems:
         return Verdict(0.0, problems[0] if DIVERGED in problems[0] else "\n".join(problems))
-    rows = min(ACCURACY_ROWS, trained.rows or ACCURACY_ROWS, data.load("y_train").shape[0])
-    acc = netmath.accuracy(params, data.load("X_train")[:rows], data.load("y_train")[:rows])
+    y_test = data.load("y_test")
+    acc = netmath.accuracy(params, data.load("X_test"), y_test)
+    changed = _weights_changed(run, params)
     chance = 1.0 / data.num_classes
     least = chance + check.value("min_acc_above_chance", data.kind)
     if feedback is not None:
         feedback.record(iterations=n, first_loss=first, last_quarter_loss=last,
-                        max_last_quarter_loss=most, train_accuracy=acc,
-                        min_train_accuracy=least, dataset_kind=data.kind)
+                        max_last_quarter_loss=most, test_accuracy=acc,
+                        min_test_accuracy=least, weights_changed=changed,
+                        dataset_kind=data.kind)
         if trained.mode == "checkpoint":  # in retrain mode 3b.2 shows the curves
             feedback.record(progress_iters=n, loss_history=_curve(loss),
                             train_acc_history=_curve(_history(run, "train_acc_history")),
                             val_acc_history=_curve(_history(run, "val_acc_history")))
     lines = [f"{what}: the loss went from {first:.4f} (first) to {last:.4f} (mean of the "
              f"last quarter; needs < {most:.4f})",
-             f"the network it left in self.params classifies {100 * acc:.1f}% of {rows} "
-             f"training images correctly (needs > {100 * least:.1f}%; chance is "
-             f"{100 * chance:.0f}%)"]
-    if last < most and acc > least:
+             f"the network it left in self.params classifies {100 * acc:.1f}% of the "
+             f"{len(y_test)} test images correctly, computed by the grader (needs > "
+             f"{100 * least:.1f}%; chance is {100 * chance:.0f}%; their labels never reach "
+             "your code)"]
+    if not changed:
+        lines.append("the weights in self.params after train() are the ones it started with")
+    lines += _val_note(run)
+    if last < most and acc > least and changed:
         return Verdict(1.0, "\n".join(lines))
     lines.append("Hint: " + (
         "the loss hardly fell: check the SGD step (3a) and that it changes self.params; a "
         f"very small learning_rate may also show too little progress in {n} iterations."
-        if last >= most else
-        "the loss fell but the weights in self.params barely beat chance: update the "
-        "arrays in self.params (the grader reads them there), and report the losses "
-        "train() really computed."))
+        if last >= most and changed else
+        "train() never changed the arrays in self.params: update them in place (the grader "
+        "reads the network there), e.g. self.params['W1'] -= learning_rate * grads['W1']."
+        if not changed else
+        "the loss fell but the weights in self.params barely beat chance on the test "
+        "images: update the arrays in self.params (the grader reads them there), train on "
+        "X and y (not on the validation rows), and report the losses train() really "
+        "computed."))
     return Verdict(0.0, "\n".join(lines))
+
+
+def _weights_changed(run: ProbeRun, params: dict) -> bool:
+    """Whether any sampled entry of the trained parameters differs from the same entry
+    before train() (probes.sample of each, taken in the sandbox before the call)."""
+    for name, value in params.items():
+        before = run.values.get(f"initial/{name}")
+        if before is None:
+            return True  # the parameter did not exist before train(): train() made it
+        after = probes.sample(value)
+        before = np.asarray(before, dtype=np.float64).ravel()
+        if before.shape != after.shape or not np.array_equal(before, after):
+            return True
+    return False
+
+
+def _val_note(run: ProbeRun) -> list[str]:
+    """A note when train() computed losses on validation rows (minibatches of X_val)."""
+    count = run.values.get("val_batches")
+    if not count:
+        return []
+    return [f"Note: at {int(count)} iterations train() computed its loss on validation rows "
+            "(X_val, y_val). Validation data is for choosing hyperparameters; the grader "
+            "judges accuracy on test images whose labels your code never sees, so "
+            "training on it earns nothing."]
 
 
 @graded("3b.1")
@@ -250,7 +294,10 @@ def test_hyperparams_and_history(trained, feedback):
                                       + verdict.message))
 
 
-def _hint(run, val_acc, threshold):
+def _hint(run):
+    if run.values.get("val_batches"):
+        return ("train() trained on the validation rows: draw its minibatches from X and y, "
+                "the training rows, and keep X_val, y_val for measuring.")
     loss = _history(run, "loss_history")
     tr, va = _history(run, "train_acc_history"), _history(run, "val_acc_history")
     if loss is not None and len(loss) > 20 and np.all(np.isfinite(loss)):
@@ -288,7 +335,7 @@ def test_validation_accuracy(grading, trained, feedback):
     if problems:
         return conclude(feedback, Verdict(0.0, problems[0] if DIVERGED in problems[0]
                                           else "\n".join(problems)))
-    val, threshold, lines = _accuracies(
+    judged, threshold, lines = _accuracies(
         params, data, check, feedback, train_seconds=run.wall_seconds,
         peak_rss_mb=run.peak_rss_mb, hyperparams=trained.hp,
         loss_history=_curve(_history(run, "loss_history")),
@@ -298,29 +345,36 @@ def test_validation_accuracy(grading, trained, feedback):
         1000 * run.wall_seconds / max(1, trained.num_iters), 3))
     lines[0] = (f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s (budget "
                 f"{budget.seconds:.0f} s): " + lines[0])
-    if val > threshold:
+    lines += _val_note(run)
+    if judged > threshold:
         return conclude(feedback, Verdict(1.0, "\n".join(lines)))
     learned = _learned(trained)
-    lines.append("Hint: " + (_hint(run, val, threshold) if learned.passed else
+    lines.append("Hint: " + (_hint(run) if learned.passed else
                              "the network train() left in self.params hardly learned (see "
                              "3b.1): fix train() first if 3a fails, else raise learning_rate "
                              "or num_iters."))
     return conclude(feedback, Verdict(0.0, "\n".join(lines)))
 
 
+JUDGED = ("judged: the test images' labels never reach your code, while train() receives "
+          "the validation labels")
+
+
 def _accuracies(params: dict, data, check, feedback: Feedback, **details
                 ) -> tuple[float, float, list[str]]:
-    """The grader's validation and test accuracy of params (test labels stay here).
-    Records them, the weight tiles and details; returns (validation accuracy, threshold,
-    [validation line, test line])."""
+    """The grader's test and validation accuracy of params (test labels stay here; the
+    test accuracy is judged, the validation accuracy reported). Records them, the weight
+    tiles and details; returns (test accuracy, threshold, [test line, validation line])."""
     val = netmath.accuracy(params, data.load("X_val"), data.load("y_val"))
     test = netmath.accuracy(params, data.load("X_test"), data.load("y_test"))
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=val, test_accuracy=test,
-                    threshold=threshold, report={"w1_tiles": weight_tiles_png(params["W1"])},
-                    **details)
-    return val, threshold, [accuracy_line("validation accuracy", val, threshold),
-                            accuracy_line("test accuracy", test) + " (reported, not graded)"]
+                    threshold=threshold, judged="test_accuracy",
+                    report={"w1_tiles": weight_tiles_png(params["W1"])}, **details)
+    return test, threshold, [
+        accuracy_line("test accuracy", test, threshold) + f" ({JUDGED})",
+        accuracy_line("validation accuracy", val)
+        + " (the handout's measure; reported, not graded)"]
 
 
 def _data_name(data) -> str:
@@ -343,11 +397,11 @@ def _judge_checkpoint(grading, trained: Trained, feedback: Feedback) -> Verdict:
             f"Hint: `python ex2_FCnet.py best` trains with hyperparams.py and saves the "
             f"network to {relpath}; submit that file with your code, and retrain it whenever "
             "you change hyperparams.py."]))
-    val, threshold, lines = _accuracies(found.arrays, data, check, feedback, hyperparams=hp,
+    judged, threshold, lines = _accuracies(found.arrays, data, check, feedback, hyperparams=hp,
                                         checkpoint=relpath,
                                         checkpoint_mb=round(found.size_mb, 2))
     lines[0] = f"your checkpoint {relpath}, evaluated on {_data_name(data)}: " + lines[0]
-    if val <= threshold:
+    if judged <= threshold:
         lines.append("Hint: tune hidden_size, learning_rate, num_iters and reg on the "
                      "validation set (the curves of `python ex2_FCnet.py best` show how), "
                      "then save the better network with the same command.")

@@ -1,8 +1,10 @@
 """4c (informational; its points are given by hand): the grader trains the student's MLP
 at several depths with the student's train() and declared settings, a few epochs each, all
 in one sandboxed child, and reports a table (hidden layers, Linear layers, parameters,
-final training loss, validation accuracy computed here) and the curves (loss per step,
-validation accuracy per epoch). Numpy only: the probe is probes.depth_sweep."""
+final training loss, validation accuracy, the handout's measure, and test accuracy, both
+computed here; the test images' labels never enter the sandbox, while train() gets the
+validation labels) and the curves (loss per step, validation accuracy per epoch). Numpy
+only: the probe is probes.depth_sweep."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,17 +42,18 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
               "num_classes": data.num_classes, "epochs": epochs, "rows": rows,
               "cases": [{"name": case_name(h), "hidden_layers": h} for h in lists]}
     run = grading.probe(PROBES, "depth_sweep", check.id, kind=kind, data_files=files,
-                        params=params)
+                        params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
     whole = failure_verdict(run, what="the depth experiment")
     if whole is not None:
         return Verdict(0.0, head + "\n" + whole.message)
     labels = np.asarray(data.load("y_val"))
+    test_labels = np.asarray(data.load("y_test"))
     table, losses, vals, lines = [], {}, {}, []
     for hidden in lists:
         name, label = case_name(hidden), f"{len(hidden) + 1} layers"
         failed = failure_verdict(run, name)
         if failed is not None:
-            table.append([str(hidden), len(hidden) + 1, None, None, None])
+            table.append([str(hidden), len(hidden) + 1, None, None, None, None])
             lines.append(f"{hidden}: {failed.message.splitlines()[0]}")
             continue
         loss = np.asarray(run.values.get(f"{name}/losses", np.zeros(0)), dtype=np.float64).ravel()
@@ -59,6 +62,13 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
         final_loss = float(np.mean(last)) if len(last) else None
         logits = np.asarray(run.values.get(f"{name}/val_logits", np.zeros((0, 0))))
         val = accuracy(logits, labels) if logits.shape == (len(labels), data.num_classes) else None
+        logits = np.asarray(run.values.get(f"{name}/test_logits", np.zeros((0, 0))))
+        test = (accuracy(logits, test_labels)
+                if logits.shape == (len(test_labels), data.num_classes) else None)
+        if int(run.values.get(f"{name}/val_steps", 0) or 0):
+            lines.append(f"{hidden}: optimizer steps followed batches of val_loader (training "
+                         "on the validation set): its validation accuracy says little; see the "
+                         "test accuracy.")
         stacked = run.values.get(f"{name}/epoch_val_logits")
         vals[label] = [] if stacked is None else [accuracy(e, labels) for e in np.asarray(stacked)
                                                   if e.shape == (len(labels), data.num_classes)]
@@ -66,12 +76,14 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
         params_count = int(run.values.get(f"{name}/parameters", 0))
         table.append([str(hidden), len(hidden) + 1, params_count,
                       None if final_loss is None else round(final_loss, 4),
-                      None if val is None else round(val, 4)])
+                      None if val is None else round(val, 4),
+                      None if test is None else round(test, 4)])
     feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, informational=True,
                     table={"title": f"MLP depth experiment ({epochs} epochs on {rows} "
                                     "training rows, your settings otherwise)",
                            "columns": ["hidden_layers", "Linear layers", "parameters",
-                                       "final training loss", "validation accuracy"],
+                                       "final training loss", "validation accuracy",
+                                       "test accuracy"],
                            "rows": table},
                     curves=[{"title": "training loss per step, by depth", "x_label": "step (sampled)",
                              "series": losses},
@@ -87,7 +99,8 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
             continue
         out.append(f"hidden_layers={row[0]} ({row[1]} layers, {row[2]:,} parameters): final "
                    f"training loss {row[3]}, validation accuracy "
-                   + ("n/a" if row[4] is None else f"{100 * row[4]:.1f}%"))
+                   + ("n/a" if row[4] is None else f"{100 * row[4]:.1f}%")
+                   + ", test accuracy " + ("n/a" if row[5] is None else f"{100 * row[5]:.1f}%"))
     out += lines
     trained = sum(1 for row in table if row[2] is not None)
     return Verdict(1.0 if trained else 0.0, "\n".join(out))

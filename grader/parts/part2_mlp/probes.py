@@ -4,7 +4,9 @@ record plain results.
 Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
 a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing:
 expected structures, accuracies and verdicts are computed in the grader's process from
-the arrays recorded here. Test labels never come here; test images do (as inputs).
+the arrays recorded here. Test labels never come here; test images do (as inputs), and
+the accuracies that are judged are the test images' (train() receives the validation
+labels through val_loader).
 """
 import importlib
 import inspect
@@ -165,11 +167,30 @@ def structure(ctx):
 class _Observer:
     """Watches a training run from outside the student's code: every loss computed with
     gradients on (value, whether its input rows were probabilities, batch accuracy), every
-    optimizer step (learning rate; whether the gradients still held the previous step's),
-    every zero_grad, and each pass over the training loader."""
+    optimizer step (learning rate; whether the gradients still held the previous step's;
+    whether the last batch drawn came from the validation loader), every zero_grad, and
+    each pass over the training and validation loaders.
+
+    These are hints: code in the same process can tamper with them. The findings that
+    point at a bug (probabilities given to the loss, gradients not cleared, steps on
+    validation batches) are also written to ctx's values the moment they are seen
+    ("seen/NAME"), so resetting this object afterwards does not erase them; the grader's
+    own evidence (weights changed, test accuracy) comes from the logits it evaluates."""
+
+    FLAGS = ("prob_inputs", "accumulated", "val_steps")  # counts mirrored as seen/NAME
 
     def __init__(self, ctx, torch, total):
         self.ctx, self.torch = ctx, torch
+        self.model, self.evaluate = None, None
+        self.batches, self.total, self.last = 0, total, -1.0
+        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+        self.prefix = ""  # of the seen/ keys: a case's name in 4c
+        self.reset()
+
+    def reset(self, prefix=""):
+        """Forgets one model's observations (4c trains several models in one child); the
+        patches stay installed and the progress count goes on."""
+        self.prefix = prefix
         self.losses, self.prob_inputs, self.loss_calls = [], 0, 0
         self.correct, self.rows = 0, 0  # of the current pass's training batches
         self.steps, self.step_lrs, self.zero_grads = 0, [], 0
@@ -177,19 +198,19 @@ class _Observer:
         self.tracked, self.prev, self.fresh = None, None, None
         self.epochs = []  # per pass with steps: first step, steps, training batch accuracy
         self.val_logits = []  # per such pass: the grader's validation logits after it
-        self.model, self.evaluate = None, None
-        self.batches, self.total, self.last = 0, total, -1.0
-        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
+        self.source = None  # which loader gave the last batch drawn: "train", "val"
+        self.val_steps, self.val_losses, self.val_passes = 0, 0, 0
 
-    def reset(self):
-        """Forgets one model's observations (4c trains several models in one child); the
-        patches stay installed and the progress count goes on."""
-        self.losses, self.prob_inputs, self.loss_calls = [], 0, 0
-        self.correct, self.rows = 0, 0
-        self.steps, self.step_lrs, self.zero_grads = 0, [], 0
-        self.accumulated, self.judged = 0, 0
-        self.tracked, self.prev, self.fresh = None, None, None
-        self.epochs, self.val_logits = [], []
+    def flag(self, name):
+        """Counts one finding of FLAGS, on this object and at once in ctx's values."""
+        setattr(self, name, getattr(self, name) + 1)
+        key = f"{self.prefix}seen/{name}"
+        self.ctx.put(key, int(self.ctx.values.get(key, 0)) + 1)
+
+    def flagged(self, name):
+        """The larger of the two counts of a finding (this object's, ctx's values')."""
+        return max(int(getattr(self, name)),
+                   int(self.ctx.values.get(f"{self.prefix}seen/{name}", 0)))
 
     # -- patches, installed before the student's module is imported ----------------------
     def install(self):
@@ -227,17 +248,21 @@ class _Observer:
             value = out.detach().float().mean()
             self.losses.append(float(value))
             x = input.detach().float()
+            if self.source == "val":
+                self.val_losses += 1
             if x.dim() == 2 and x.shape[0] > 0:
                 # probabilities: entries in [0, 1], every row summing to 1 (a softmax)
                 if logits and float(x.min()) >= -1e-6 and float(x.max()) <= 1 + 1e-6 \
                         and float((x.sum(dim=1) - 1).abs().max()) < 1e-3:
-                    self.prob_inputs += 1
+                    self.flag("prob_inputs")
                 if getattr(target, "shape", None) == x.shape[:1]:
                     self.correct += int((x.argmax(dim=1) == target).sum())
                     self.rows += int(x.shape[0])
 
     def _before_step(self, optimizer, args, kwargs):
         self.steps += 1
+        if self.source == "val":
+            self.flag("val_steps")
         try:
             self.step_lrs.append(float(optimizer.param_groups[0]["lr"]))
         except Exception:  # noqa: BLE001 - an optimizer without param_groups
@@ -259,7 +284,7 @@ class _Observer:
         self.judged += 1
         if float((now - self.prev - self.fresh).norm()) < 1e-3 * scale < \
                 float((now - self.fresh).norm()):
-            self.accumulated += 1
+            self.flag("accumulated")
 
     def _arrived(self, grad):
         part = grad.detach().reshape(-1)[:TRACKED].double()
@@ -292,11 +317,13 @@ class _Observer:
 
 
 class _Watched:
-    """The grader's training loader as the student's train() sees it: same batches, same
-    len(); each pass over it is reported to the observer."""
+    """A grader's loader as the student's train() sees it: same batches, same len(). Each
+    batch tells the observer which loader it came from ("train" or "val"); each pass over
+    the training loader is reported (an epoch), and passes over the validation loader are
+    counted (evaluation, or training on it when steps follow its batches)."""
 
-    def __init__(self, loader, observer):
-        self._loader, self._observer = loader, observer
+    def __init__(self, loader, observer, source="train"):
+        self._loader, self._observer, self._source = loader, observer, source
 
     def __len__(self):
         return len(self._loader)
@@ -305,11 +332,20 @@ class _Watched:
         return getattr(self._loader, name)
 
     def __iter__(self):
-        first_step = self._observer.steps
+        observer = self._observer
+        if self._source == "val":
+            observer.val_passes += 1
+            for batch in self._loader:
+                observer.source = "val"
+                yield batch
+            observer.source = None
+            return
+        first_step = observer.steps
         for batch in self._loader:
-            self._observer.batch()
+            observer.source = "train"
+            observer.batch()
             yield batch
-        self._observer.pass_ended(first_step)
+        observer.pass_ended(first_step)
 
 
 def _images(torch, X, scale, rows=None):
@@ -368,7 +404,10 @@ def _call_train(ctx, train, args):
 
 def train_mlp(ctx):
     """4b: the student's train() on the grader's data with the declared settings, observed;
-    records the observations and the logits of the validation and test images."""
+    records the observations, the logits of the test images (inputs["X_test"], no labels)
+    before and after train(), and of the validation images after every epoch and at the
+    end. params["rows"], when given, keeps the first rows of the training set (a
+    checkpoint mode's progress run)."""
     torch, device = ctx.torch()
     s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
     files, scale = ctx.data_files, float(ctx.params["scale"])
@@ -390,7 +429,8 @@ def train_mlp(ctx):
     shuffle.manual_seed(seed)
     train_loader = _Watched(data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
                                             generator=shuffle), observer)
-    val_loader = data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
+    val_loader = _Watched(data.DataLoader(val_set, batch_size=batch_size, shuffle=False),
+                          observer, "val")
     settings = {**s, "input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
     try:
         model = _build(ctx, torch, cls, s["hidden_size"], settings)
@@ -406,6 +446,9 @@ def train_mlp(ctx):
     if callable(init):
         ctx.call(model.apply, init)
     shape = ["images"]
+    test = _images(torch, ctx.inputs["X_test"], scale)
+    # the untrained model's outputs: the grader tells from them whether training changed it
+    ctx.put("initial_test_logits", _logits(ctx, torch, model, test, batch_size, shape))
     observer.evaluate = lambda: _logits(ctx, torch, model, val_images, batch_size, shape)
     history = _call_train(ctx, train, (model, train_loader, val_loader, torch.device(device),
                                        int(s["num_epochs"]), float(s["learning_rate"]),
@@ -415,22 +458,22 @@ def train_mlp(ctx):
             if isinstance(history, dict) else [])
     ctx.put("losses", np.array(observer.losses, dtype=np.float64))
     ctx.put("loss_calls", observer.loss_calls)
-    ctx.put("prob_inputs", observer.prob_inputs)
     ctx.put("steps", observer.steps)
     ctx.put("step_lrs", np.array(observer.step_lrs, dtype=np.float64))
     ctx.put("zero_grads", observer.zero_grads)
-    ctx.put("accumulated", observer.accumulated)
     ctx.put("judged", observer.judged)
     ctx.put("batches", observer.batches)
+    for name in observer.FLAGS:
+        ctx.put(name, observer.flagged(name))
+    ctx.put("val_passes", observer.val_passes)
+    ctx.put("val_losses", observer.val_losses)
     ctx.put("epoch_first_step", np.array([e[0] for e in observer.epochs], dtype=np.int64))
     ctx.put("epoch_steps", np.array([e[1] for e in observer.epochs], dtype=np.int64))
     ctx.put("epoch_train_acc", np.array([e[2] for e in observer.epochs], dtype=np.float64))
     if observer.val_logits:
         ctx.put("epoch_val_logits", np.stack(observer.val_logits))
     ctx.put("val_logits", _logits(ctx, torch, model, val_images, batch_size, shape))
-    if "X_test" in ctx.inputs:  # not in a progress run
-        test = _images(torch, ctx.inputs["X_test"], scale)
-        ctx.put("test_logits", _logits(ctx, torch, model, test, batch_size, shape))
+    ctx.put("test_logits", _logits(ctx, torch, model, test, batch_size, shape))
     ctx.put("input_shape", shape[0])
 
 
@@ -464,8 +507,9 @@ def depth_sweep(ctx):
     """4c (informational): the student's train() with the declared settings but
     ctx.params["epochs"] epochs on the first ctx.params["rows"] training rows, once per
     hidden_layers list of ctx.params["cases"], all in this one child (torch imported
-    once). Per case: the parameter count, the loss of every step, and the logits of the
-    validation images after every epoch and at the end (accuracies are the grader's)."""
+    once). Per case: the parameter count, the loss of every step, the logits of the
+    validation images after every epoch and at the end, and of the test images
+    (inputs["X_test"], no labels) at the end (accuracies are the grader's)."""
     torch, device = ctx.torch()
     s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
     files, scale = ctx.data_files, float(ctx.params["scale"])
@@ -482,13 +526,15 @@ def depth_sweep(ctx):
     val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
     val_set = data.TensorDataset(
         val_images, torch.from_numpy(np.load(files["y_val"], allow_pickle=False).astype(np.int64)))
-    val_loader = data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
+    val_loader = _Watched(data.DataLoader(val_set, batch_size=batch_size, shuffle=False),
+                          observer, "val")
+    test_images = _images(torch, ctx.inputs["X_test"], scale)
     init = getattr(module, INIT, None)
     settings = {"input_size": int(np.prod(IMAGE)), "num_classes": ctx.params["num_classes"]}
     for case in cases:
         name = case["name"]
         with ctx.case(name):
-            observer.reset()
+            observer.reset(f"{name}/")
             torch.manual_seed(seed)
             model = _build(ctx, torch, cls, case["hidden_layers"], settings)
             ctx.put(f"{name}/parameters", int(sum(p.numel() for p in model.parameters())))
@@ -510,3 +556,6 @@ def depth_sweep(ctx):
             if observer.val_logits:
                 ctx.put(f"{name}/epoch_val_logits", np.stack(observer.val_logits))
             ctx.put(f"{name}/val_logits", _logits(ctx, torch, model, val_images, batch_size, shape))
+            ctx.put(f"{name}/test_logits", _logits(ctx, torch, model, test_images, batch_size,
+                                                   shape))
+            ctx.put(f"{name}/val_steps", observer.flagged("val_steps"))

@@ -4,8 +4,13 @@ training loop, and the accuracies of the trained model (numpy only).
 The train_mlp probe watches the student's train() from outside: each loss computed with
 gradients on (its value, whether its input rows were probabilities), each optimizer step
 (the learning rate; whether the tracked parameter's gradient still held the previous
-step's), each zero_grad, and each pass over the training loader (an epoch when it took
-steps). It returns logits of the validation and test images; accuracies are computed here.
+step's; whether it followed a batch of val_loader), each zero_grad, and each pass over the
+loaders (an epoch when it took steps). Those observations live in the student's process,
+so they are hints; what earns points is computed here from the logits the probe returns:
+the test images' (their labels never enter a sandbox) before and after train(), which say
+whether training changed the model and whether it beats chance, and whose accuracy 4b.2
+judges. The validation accuracy, the handout's measure, is reported: train() receives the
+validation labels through val_loader, so it can be trained on.
 """
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ import numpy as np
 
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
-from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, accuracy, accuracy_line, curve, logits_accuracy
+from ...core.grading import Feedback, GradingContext, failure_verdict
+from ...core.judge import Verdict, accuracy, accuracy_line, curve, logits_accuracy, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 from ...core.submitted_files import read_capped
@@ -71,7 +76,9 @@ def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None,
 
 def train_submission(grading: GradingContext) -> Trained:
     """Reads the declared settings and runs the student's train() on the grader's data, in
-    one sandboxed child under 4b.2's limits; the test images go in, their labels stay here."""
+    one sandboxed child under 4b.2's limits; the test images go in, their labels stay here.
+    In checkpoint mode, the progress run and the submitted state dict's evaluation run in
+    two children: the logits judged come from one that never ran the student's train()."""
     rubric = grading.rubric
     declared, problem = settings.read(grading.submission, rubric.check(LOOP_CHECK))
     if declared is None:
@@ -80,34 +87,36 @@ def train_submission(grading: GradingContext) -> Trained:
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
     params = {"settings": declared.params(), "seed": rubric.seed, "scale": SCALE,
               "num_classes": data.num_classes}
+    test_images = {"X_test": np.asarray(data.load("X_test"))}
     mode = rubric.question(QUESTION).mode
     if mode == "retrain":
         run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
-                            params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
+                            params=params, inputs=test_images)
         return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
                        run.progress)
     # checkpoint mode: a short progress run (4b.1's progress_* keys: progress_iters
-    # training steps, whole epochs, on the first progress_rows rows), then the submitted
-    # state dict evaluated, both in ONE child (torch imported once), under 4b.1's limits
+    # training steps, whole epochs, on the first progress_rows rows) under 4b.1's limits,
+    # then the submitted state dict evaluated in a child of its own (no train() ran there)
     progress = rubric.check(LOOP_CHECK)
     rows = int(progress.value("progress_rows", data.kind))
     per_epoch = -(-rows // declared.batch_size)
     epochs = max(1, -(-int(progress.value("progress_iters", data.kind)) // per_epoch))
-    calls = [ProbeCall("train_mlp", {"settings": {**declared.params(), "num_epochs": epochs},
-                                     "rows": rows})]
+    run = grading.probe(PROBES, "train_mlp", LOOP_CHECK, kind=data.kind, data_files=files,
+                        params={**params, "settings": {**declared.params(), "num_epochs": epochs},
+                                "rows": rows}, inputs=test_images)
     held = rubric.check(TRAIN_CHECK)
-    blob, problem = read_checkpoint(grading.submission, str(held.value("checkpoint")),
+    name = str(held.value("checkpoint"))
+    blob, problem = read_checkpoint(grading.submission, name,
                                     float(held.value("max_checkpoint_mb")))
+    evaluated = None
     if blob is not None:
-        calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": str(held.value("checkpoint"))},
-                               {"checkpoint": np.frombuffer(blob, dtype=np.uint8),
-                                "X_test": np.asarray(data.load("X_test"))}))
-    runs = grading.probe_calls(PROBES, calls, LOOP_CHECK, params=params, kind=data.kind,
-                               data_files=files)
-    return Trained(rubric, declared, "", runs[0], data, grading.device_for(QUESTION),
-                   grading.probe_runs[-1].progress if grading.probe_runs else None,
-                   mode,
-                   runs[1] if blob is not None else None, problem)
+        evaluated = grading.probe(PROBES, "evaluate_checkpoint", LOOP_CHECK, kind=data.kind,
+                                  data_files={"X_val": files["X_val"]},
+                                  params={**params, "checkpoint": name},
+                                  inputs={"checkpoint": np.frombuffer(blob, dtype=np.uint8),
+                                          **test_images})
+    return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
+                   run.progress, mode, evaluated, problem)
 
 
 def _int(run: ProbeRun, key: str) -> int:
@@ -142,9 +151,11 @@ def _fmt(values) -> str:
     return shown + (", ..." if len(values) > 4 else "")
 
 
-def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
-                  ) -> tuple[list[str], list[str]]:
-    """(problems, observations) of the training loop, each a line for the student."""
+def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float,
+                  max_accumulated: int = 0) -> tuple[list[str], list[str]]:
+    """(problems, observations) of the training loop, each a line for the student.
+    max_accumulated: the steps whose gradients may still hold the previous step's (the
+    rubric's max_accumulated_steps)."""
     problems, seen = [], []
     steps, calls = _int(run, "steps"), _int(run, "loss_calls")
     zero_grads, accumulated, judged = (_int(run, k) for k in ("zero_grads", "accumulated", "judged"))
@@ -172,13 +183,25 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
                         "loss; nn.CrossEntropyLoss applies log-softmax itself.")
     elif calls:
         seen.append("the loss got scores (logits)")
-    if judged and accumulated * 2 > judged:
-        problems.append(f"the gradients were never cleared: at {accumulated} of {judged} steps "
-                        "the gradients still held the previous steps' (zero_grad was called "
-                        f"{zero_grads} times).\nHint: call optimizer.zero_grad() in every step, "
-                        "before loss.backward().")
+    if judged and accumulated > max_accumulated:
+        never = accumulated >= judged
+        problems.append(f"the gradients were {'never' if never else 'not always'} cleared: at "
+                        f"{accumulated} of {judged} steps the gradients still held the previous "
+                        f"steps' (zero_grad was called {zero_grads} times for {steps} steps)."
+                        "\nHint: call optimizer.zero_grad() in every step, before "
+                        "loss.backward().")
     elif judged:
         seen.append(f"gradients cleared before each step (zero_grad called {zero_grads} times)")
+    val_steps, val_passes = _int(run, "val_steps"), _int(run, "val_passes")
+    if val_steps:
+        problems.append(f"{val_steps} optimizer steps followed a batch of val_loader: train() "
+                        "trains on the validation set.\nHint: take training steps on "
+                        "train_loader's batches only; use val_loader to measure (with "
+                        "torch.no_grad()), never to train. The grader judges accuracy on test "
+                        "images whose labels your code never sees.")
+    elif val_passes:
+        seen.append(f"val_loader iterated {val_passes} time{'s' if val_passes != 1 else ''}, "
+                    "for evaluation only")
     lrs, within = epoch_lrs(run)
     if steps and len(lrs):
         expected = learning_rate * decay ** np.arange(len(lrs))
@@ -236,7 +259,8 @@ def _stopped(trained: Trained) -> Verdict | None:
 
 
 def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
-    """4b.1: the training loop as observed."""
+    """4b.1: the training loop as observed, and what the grader computed of the model it
+    left (it changed, it beats chance on the test images, it outputs scores)."""
     if trained.settings is None:
         return Verdict(0.0, trained.problem)
     stopped = _stopped(trained)
@@ -244,54 +268,108 @@ def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
         return Verdict(0.0, "\n".join(_opening(trained) + [stopped.message]))
     run, s = trained.run, trained.settings
     problems, seen = loop_findings(run, s.learning_rate, s.learning_rate_decay,
-                                   float(check.value("lr_rtol")))
+                                   float(check.value("lr_rtol")),
+                                   int(check.value("max_accumulated_steps")))
     feedback.record(steps=_int(run, "steps"), zero_grad_calls=_int(run, "zero_grads"),
                     loss_calls=_int(run, "loss_calls"), epoch_lrs=epoch_lrs(run)[0].tolist(),
-                    device=trained.device)
+                    accumulated_steps=_int(run, "accumulated"),
+                    val_loader_steps=_int(run, "val_steps"), device=trained.device)
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint", loss_history=curve(series(run, "losses")))
-        learned, said = progress_findings(trained, check)
-        (seen if learned else problems).append(said)
+        learned, said = progress_findings(trained, check, feedback)
+    else:
+        learned, said = model_findings(trained, check, feedback)
+    (seen if learned else problems).append(said)
     if problems:
         return Verdict(0.0, "\n".join(_opening(trained) + problems))
     return Verdict(1.0, "\n".join(_opening(trained) + ["Training observed: " + "; ".join(seen) + "."]))
 
 
-def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
+def _probabilities(logits: np.ndarray) -> bool:
+    """Whether every row of a model's outputs (N, C) is a probability distribution."""
+    return bool(logits.size and logits.min() >= -1e-6 and logits.max() <= 1 + 1e-6
+                and np.abs(logits.sum(axis=1) - 1).max() < 1e-3)
+
+
+def model_findings(trained: Trained, check: Check, feedback: Feedback | None = None
+                   ) -> tuple[bool, str]:
+    """What the grader computes of the model train() left, from the logits of the test
+    images (labels here only) before and after train(): whether the model changed, whether
+    its test accuracy beats chance by the check's min_acc_above_chance, and whether it
+    outputs probabilities (a softmax in forward, which the loss then gets). (passed, line)."""
+    run, data = trained.run, trained.data
+    labels = np.asarray(data.load("y_test"))
+    after, problem = shaped(run.values.get("test_logits"), (len(labels), NUM_CLASSES),
+                            "the trained model's output on the test images")
+    if problem:
+        return False, problem
+    before = run.values.get("initial_test_logits")
+    changed = before is not None and np.shape(before) == after.shape and \
+        not np.array_equal(np.asarray(before, dtype=np.float64), after)
+    acc = accuracy(after, labels)
+    chance = 1.0 / NUM_CLASSES
+    least = chance + float(check.value("min_acc_above_chance", data.kind))
+    if feedback is not None:
+        feedback.record(test_accuracy=acc, min_test_accuracy=least, model_changed=changed)
+    line = (f"the model train() left classifies {100 * acc:.1f}% of the {len(labels)} test "
+            f"images correctly, computed by the grader (more than {100 * least:.0f}% needed; "
+            "their labels never reach your code)")
+    if _probabilities(after):
+        return False, ("the model outputs probabilities (every row of its output on the test "
+                       "images is in [0, 1] and sums to 1): a softmax at the end of forward, "
+                       "so nn.CrossEntropyLoss is given probabilities.\nHint: return the last "
+                       "Linear layer's scores (logits); nn.CrossEntropyLoss applies "
+                       "log-softmax itself.")
+    if not changed:
+        return False, ("the model's outputs on the test images after train() are the same as "
+                       "before it: training never changed the weights.\nHint: call "
+                       "loss.backward() and optimizer.step() on every training batch, with an "
+                       "optimizer built on model.parameters().")
+    if acc <= least:
+        return False, ("the trained model barely beats chance: " + line + ".\nHint: the "
+                       "weights changed but did not learn: compute the loss on the model's "
+                       "scores for train_loader's batches, call loss.backward() before "
+                       "optimizer.step(), and check the learning rate.")
+    return True, line
+
+
+def progress_findings(trained: Trained, check: Check, feedback: Feedback | None = None
+                      ) -> tuple[bool, str]:
     """Checkpoint mode: whether the progress run learned (the mean loss of the last quarter
-    of its steps min_loss_drop below the first step's, and the grader's validation
-    accuracy of the model it left min_acc_above_chance above chance), and a line saying so."""
+    of its steps min_loss_drop below the first step's, and model_findings: the model
+    changed and its test accuracy, computed here, is min_acc_above_chance above chance),
+    and a line saying so."""
     run, data = trained.run, trained.data
     losses = series(run, "losses")
     drop_needed = float(check.value("min_loss_drop", data.kind))
-    above = float(check.value("min_acc_above_chance", data.kind))
-    labels = np.asarray(data.load("y_val"))
-    logits = run.values.get("val_logits")
-    acc = accuracy(logits, labels) if logits is not None and np.shape(logits) == (
-        len(labels), NUM_CLASSES) else 0.0
-    chance = 1.0 / NUM_CLASSES
     if len(losses) < 4 or not np.all(np.isfinite(losses)):
         return False, ("the progress run gave no usable loss curve.\nHint: train() must "
                        "compute the loss with nn.CrossEntropyLoss on every batch.")
     first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
     drop = (first - last) / first if first > 0 else 0.0
     line = (f"progress run ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
-            f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed), validation "
-            f"accuracy {100 * acc:.1f}% (more than {100 * (chance + above):.0f}% needed)")
-    if drop >= drop_needed and acc > chance + above:
-        return True, line
-    return False, ("the short training run did not learn: " + line + ".\nHint: the grader "
-                   "runs your train() with your settings for a few epochs; fix it until a "
-                   "fresh model's loss falls.")
+            f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed)")
+    learned, said = model_findings(trained, check, feedback)
+    if drop >= drop_needed and learned:
+        return True, line + "; " + said
+    return False, ("the short training run did not learn: " + line + ".\n"
+                   + (said if not learned else "Hint: the grader runs your train() with your "
+                      "settings for a few epochs; fix it until a fresh model's loss falls."))
 
 
 def _data_name(data) -> str:
     return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
 
 
+JUDGED = ("judged: the test images' labels never reach your code, while train() gets the "
+          "validation labels through val_loader")
+
+
 def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
-    """4b.2: the validation accuracy of the trained model, from its logits, against the
-    threshold of the data's kind; the test accuracy is recorded and reported."""
+    """4b.2: the test accuracy of the trained model (checkpoint mode: of the submitted
+    state dict, evaluated in a child that never ran train()), from its logits, against the
+    threshold of the data's kind; the validation accuracy, the handout's measure, is
+    recorded and reported."""
     if trained.settings is None:
         return Verdict(0.0, "no usable settings: " + trained.problem)
     stopped = _stopped(trained)
@@ -326,7 +404,8 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
             return Verdict(0.0, problem)
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=acc["validation"],
-                    test_accuracy=acc["test"], threshold=threshold, device=trained.device,
+                    test_accuracy=acc["test"], threshold=threshold, judged="test_accuracy",
+                    device=trained.device,
                     train_seconds=round(trained.run.wall_seconds, 2),
                     peak_rss_mb=trained.run.peak_rss_mb,
                     input_shape=str(run.values.get("input_shape", "")),
@@ -338,13 +417,18 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
            if trained.mode == "checkpoint" else
            f"in a training run of {run.wall_seconds:.0f} s on {where}")
     lines = opening + [f"on {_data_name(data)}, {how}: "
-             + accuracy_line("validation accuracy", acc["validation"], threshold),
-             accuracy_line("test accuracy", acc["test"]) + " (reported, not graded)"]
-    if acc["validation"] > threshold:
+             + accuracy_line("test accuracy", acc["test"], threshold) + f" ({JUDGED})",
+             accuracy_line("validation accuracy", acc["validation"])
+             + " (the handout's measure; reported, not graded)"]
+    if acc["test"] > threshold:
         return Verdict(1.0, "\n".join(lines))
-    s = trained.settings
+    s, loop = trained.settings, trained.rubric.check(LOOP_CHECK)
     problems, _ = loop_findings(trained.run, s.learning_rate, s.learning_rate_decay,
-                                float(trained.rubric.check(LOOP_CHECK).value("lr_rtol")))
+                                float(loop.value("lr_rtol")),
+                                int(loop.value("max_accumulated_steps")))
+    if not problems and trained.mode == "retrain":
+        learned, said = model_findings(trained, loop)
+        problems = [] if learned else [said]
     lines.append("Hint: " + ("fix the training loop first (4b.1): " + problems[0].split("\n")[0]
                              if problems else
                              "tune hidden_size, learning_rate, num_epochs and reg on the "
