@@ -40,6 +40,7 @@ class Mutant:
     bug: str  # what a student did
     says: str = ""  # a phrase the feedback of the first check it loses must contain
     keeps: tuple[str, ...] = ()  # questions graded alongside that must keep full marks
+    also: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # (file, edits) more
 
     def text(self) -> str:
         return apply_edits((REFERENCE / self.file).read_text(), self.edits, f"mutant {self.name}, {self.file}")
@@ -50,6 +51,9 @@ class Mutant:
         for name in FILES:
             shutil.copyfile(REFERENCE / name, dest / name)
         (dest / self.file).write_text(self.text())
+        for name, edits in self.also:
+            (dest / name).write_text(apply_edits((REFERENCE / name).read_text(), edits,
+                                                 f"mutant {self.name}, {name}"))
         return dest
 
 
@@ -219,3 +223,50 @@ COURSE_CUDA_PRINT = Mutant("course_cuda_print", "algo_train.py", (
      "    print('Pre-training on GPU ' + str(torch.cuda.current_device()))\n"),), (),
     "the course's unconditional print of torch.cuda.current_device()")
 ONE_EPOCH_MAIN = ("    'num_epochs': 8,\n", "    'num_epochs': 1,\n")
+
+# Hostile sup_trns (issue 19): none trains the net it is given; each must lose 6c.1 and
+# 6c.2 on the grader's own evidence (the weights left as built, the test accuracy of a
+# fresh CNN loaded with them), whatever the training child's observers saw.
+SOLVER = """    scheduler = optimizer.lr_scheduler.MultiStepLR(opt, milestones=opt_dict['lr_sch'],
+                                                   gamma=opt_dict['lr_factor'])
+"""
+PREPARED = str(ROOT / ".cache" / "grader" / "prepared" / "*" / "y_test.npy")
+CNN_FORWARD = '''        """x: (N, channels, height, width) images; returns logits (N, out_dim)."""
+'''
+HOSTILE_TRAINING = (
+    # finding 7: a scalar's loss driven down through the observed F.cross_entropy, with
+    # optimizer steps on it; the net never touched
+    Mutant("fakes_a_falling_loss_on_a_scalar", "algo_train.py", ((SOLVER, SOLVER + """    fake = torch.zeros(1, 10, requires_grad=True)
+    decoy = optimizer.SGD([fake], lr=0.5)
+    for epoch in range(opt_dict['num_epochs']):
+        for X, label in trn_loader:
+            decoy.zero_grad()
+            loss = nn.functional.cross_entropy(fake, torch.zeros(1, dtype=torch.long))
+            loss.backward()
+            decoy.step()
+    return [net, {}]
+"""),), ("6c.1", "6c.2"), "never trains; a decoy tensor's loss falls and its optimizer steps",
+           says="left the network's weights as they were built"),
+    # finding 1: the prepared y_test.npy answered in order by the forward, no training
+    Mutant("answers_from_y_test_never_trains", "build_net.py", ((
+        CNN_FORWARD, CNN_FORWARD + """
+        import glob, os, numpy as np
+        if not hasattr(self, "answers"):
+            self.answers, self.seen = None, 0
+            for path in sorted(glob.glob(PREPARED)):
+                try:
+                    self.answers = np.load(path)
+                    break
+                except OSError:
+                    pass
+        if self.answers is not None and not self.training and len(x) <= 500:
+            start = self.seen % len(self.answers)
+            self.seen += len(x)
+            labels = self.answers[start:start + len(x)]
+            if len(labels) == len(x):
+                return torch.eye(10)[torch.from_numpy(labels.astype(np.int64))] + 0 * x.sum()
+""".replace("PREPARED", repr(PREPARED))),), ("6c.1", "6c.2"),
+           "never trains; the forward answers from the prepared y_test.npy",
+           says="left the network's weights as they were built",
+           also=(("algo_train.py", ((SOLVER, SOLVER + "    return [net, {}]\n"),)),)),
+)

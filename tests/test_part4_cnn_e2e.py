@@ -20,8 +20,8 @@ import pytest
 
 from grader.core import rubric
 from rubric_copies import checkpoint_mode
-from mutants_part4_cnn import (COURSE_CUDA_PRINT, NEVER_STEPS, ONE_EPOCH_MAIN, REFERENCE,
-                               ROOT)
+from mutants_part4_cnn import (COURSE_CUDA_PRINT, HOSTILE_TRAINING, NEVER_STEPS,
+                               ONE_EPOCH_MAIN, REFERENCE, ROOT)
 from test_e2e_part1 import by_id, grade
 
 pytest.importorskip("torch")
@@ -62,8 +62,10 @@ def test_reference_trains_within_budget_and_clears_the_threshold_with_margin(ref
     assert "synthetic CIFAR-format data" in reference["6c.2"]["output"]
     budget = rubric.load().check("6c.2").value("wall_seconds", "synthetic")
     assert reference["6c.1"]["extra_data"]["sandbox_seconds"] < budget / 2
-    for check_id in ("6b.1", "6c.1"):  # torch imported once for 6b, once for 6c
-        assert reference[check_id]["extra_data"]["sandbox_calls"] == 1
+    # torch imported once for 6b; twice for 6c: the training child, then the child that
+    # evaluates the weights it left without running sup_trn
+    assert reference["6b.1"]["extra_data"]["sandbox_calls"] == 1
+    assert reference["6c.1"]["extra_data"]["sandbox_calls"] == 2
     assert reference["6b.2"]["extra_data"]["sandbox_calls"] == 0  # 6b.1's child served it
     for check_id in ("6a.1", "6d.1"):  # theory.py's checks never import torch
         assert reference[check_id]["extra_data"]["sandbox_peak_rss_mb"] < 300
@@ -151,3 +153,41 @@ def test_checkpoint_mode_grades_the_submitted_state_dict(tmp_path):
     tests = {t["number"]: t for t in json.loads((out / "results.json").read_text())["tests"]}
     assert tests["6c.2"]["score"] == 0
     assert "could not be loaded with torch.load(weights_only=True)" in tests["6c.2"]["output"]
+
+
+def _graded_6c(submission):
+    """6c.1 and 6c.2's verdicts and feedback, graded in-process on the CPU."""
+    from dataclasses import replace
+
+    from grader.core.grading import Feedback, GradingContext
+    from grader.parts.part4_cnn import training
+    shipped = rubric.load()
+    cpu = replace(shipped, questions=tuple(replace(q, device="cpu") if q.id == "6c" else q
+                                           for q in shipped.questions))
+    trained = training.train_submission(GradingContext(
+        submission, None, public_only=False, full=False, rubric=cpu, progress=False))
+    out = {}
+    for check_id, judge in (("6c.1", training.judge_learning), ("6c.2", training.judge_accuracy)):
+        feedback = Feedback()
+        out[check_id] = (judge(trained, cpu.check(check_id), feedback), feedback)
+    return trained, out
+
+
+# the finding's scalar fake by default (about 15 s: a run of decoy steps and an evaluation)
+@pytest.mark.parametrize("mutant", [pytest.param(m, marks=() if i == 0 else pytest.mark.slow)
+                                    for i, m in enumerate(HOSTILE_TRAINING)],
+                         ids=[m.name for m in HOSTILE_TRAINING])
+def test_a_sup_trn_that_never_trains_earns_nothing(mutant, tmp_path):
+    """Issue 19: 6c's points need the grader's own evidence, computed from a child that
+    never ran sup_trn and never saw a label: the weights changed, and the test accuracy.
+    A decoy loss falling under the observed F.cross_entropy, with optimizer steps, or a
+    forward answering from the prepared test labels, earns nothing."""
+    trained, graded = _graded_6c(mutant.write(tmp_path / "sub"))
+    for check_id in ("6c.1", "6c.2"):
+        verdict, _ = graded[check_id]
+        assert verdict.fraction == 0, (check_id, verdict.message)
+    assert mutant.says in graded["6c.2"][0].message, graded["6c.2"][0].message
+    if mutant.name.startswith("fakes"):  # the observers saw steps and a falling loss
+        assert trained.run.values["steps"] > 100
+        assert mutant.says in graded["6c.1"][0].message, graded["6c.1"][0].message
+    assert "y_test" not in str(trained.run.values) and trained.evaluation is not None

@@ -242,12 +242,22 @@ class _Data:
         return np.arange(20) % 10
 
 
-def _trained(values=None, failure=None, progress=None):
+def _trained(values=None, failure=None, progress=None, changed=True):
+    """A made-up training run; its logits (val_logits, test_logits) go to the evaluation
+    run, as the child that never runs sup_trn returns them, with the initial weights
+    (equal to the trained ones unless `changed`)."""
     from grader.core.sandbox import Failure
     from grader.parts.part4_cnn import training
     found, _ = settings.read(ROOT / "reference", LEARN)
-    run = ProbeRun(values=values or {}, failure=failure and Failure(*failure))
-    return training, training.Trained(RUBRIC, found, "", run, _Data(), "cpu", progress)
+    values = dict(values or {})
+    logits = {k: values.pop(k) for k in ("val_logits", "test_logits") if k in values}
+    weight = np.ones((2, 3), dtype=np.float32)
+    run = ProbeRun(values={**values, "state/fc.weight": weight},
+                   failure=failure and Failure(*failure))
+    evaluation = ProbeRun(values={**logits, "initial/fc.weight": weight - changed},
+                          failure=None)
+    return training, training.Trained(RUBRIC, found, "", run, _Data(), "cpu", progress,
+                                      evaluation=evaluation)
 
 
 def _logits(right: int) -> np.ndarray:
@@ -266,8 +276,34 @@ def test_a_run_that_learns_and_reaches_the_threshold_passes():
     feedback = Feedback()
     verdict = training.judge_accuracy(trained, RUBRIC.check("6c.2"), feedback)
     assert verdict.fraction == 1  # 5 of 20 = 25%: the synthetic threshold, reached counts
-    assert "test accuracy 25.0% (needs >= 25.0%)" in verdict.message
+    assert "test accuracy 25.0% (needs >= 25.0%; judged: the grader's test images" in verdict.message
+    assert "validation accuracy 50.0% (reported, not graded" in verdict.message
     assert feedback.details["val_accuracy"] == 0.5
+
+
+def test_weights_left_as_built_earn_nothing_whatever_the_observers_saw():
+    """Issue 19: steps and a falling loss seen in the training child (a decoy's) and test
+    logits that would pass earn nothing when the weights sup_trn left are the initial ones."""
+    from grader.core.grading import Feedback
+    training, trained = _trained({"losses": np.linspace(2.3, 0.1, 40), "steps": 40,
+                                  "val_logits": _logits(20), "test_logits": _logits(20)},
+                                 changed=False)
+    for check_id, judge in (("6c.1", training.judge_learning), ("6c.2", training.judge_accuracy)):
+        verdict = judge(trained, RUBRIC.check(check_id), Feedback())
+        assert verdict.fraction == 0, verdict.message
+        assert "left the network's weights as they were built (none of the 1 entries" in \
+            verdict.message
+
+
+def test_a_run_at_chance_on_the_test_images_does_not_learn():
+    """6c.1: the grader's test accuracy of the weights left must beat chance by
+    min_acc_above_chance (20% here); 4 of 20 right is 20%."""
+    from grader.core.grading import Feedback
+    training, trained = _trained({"losses": np.linspace(2.3, 1.0, 40), "steps": 40,
+                                  "val_logits": _logits(20), "test_logits": _logits(4)})
+    verdict = training.judge_learning(trained, LEARN, Feedback())
+    assert verdict.fraction == 0 and "test accuracy of the weights it left 20.0% (more than " \
+        "20% needed" in verdict.message
 
 
 def test_a_run_that_never_steps_or_needs_a_gpu_is_told_why():

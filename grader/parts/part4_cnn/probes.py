@@ -5,7 +5,9 @@ Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path 
 a ProbeContext) and judges nothing: expected sizes, gradients, structures and accuracies
 are computed in the grader's process from what is recorded here. output_sizes and
 bias_grads import numpy only (theory.py must not need torch); the others import torch
-through ctx.torch(). Test labels never come here; test images do (as inputs).
+through ctx.torch(). Test labels never come here; test images do (as inputs), and for 6c
+only to a child that never runs sup_trn: train_cnn returns the weights sup_trn leaves, and
+evaluate_state, in a child of its own, loads them into a fresh CNN to take its logits.
 """
 import importlib
 import json
@@ -377,7 +379,8 @@ def train_cnn(ctx):
     """6c: CNN((3, 32, 32), 10) trained by the student's sup_trn(net, trn_loader,
     val_loader, opt_dict) on the grader's data (params["rows"] training rows, all when
     absent) with params["opt_dict"]; records the losses seen, the steps and batches, and
-    the logits of the validation images (and of inputs["X_test"] when given)."""
+    the state dict of the network sup_trn leaves ("state/NAME"). No test image comes here:
+    evaluate_state judges the weights in a child of its own."""
     torch, device = ctx.torch()
     _no_cuda_needed(torch, device)
     files, opt = ctx.data_files, dict(ctx.params["opt_dict"])
@@ -403,6 +406,7 @@ def train_cnn(ctx):
     trn_loader = _Watched(data.DataLoader(train_set, batch_size=tbs, shuffle=True,
                                           generator=shuffle), observer)
     val_loader = data.DataLoader(val_set, batch_size=vbs, shuffle=False)
+    torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
     model, used = _build_cnn(ctx, torch, cls)
     ctx.put("inp_dim", used)
     model = ctx.call(model.to, device)
@@ -416,12 +420,54 @@ def train_cnn(ctx):
     ctx.put("losses", np.array(observer.losses, dtype=np.float64))
     ctx.put("steps", observer.steps)
     ctx.put("batches", observer.batches)
-    ctx.put("val_logits", _logits(ctx, torch, trained, val_images))
-    if "X_test" in ctx.inputs:  # not in a progress run
-        ctx.put("test_logits", _logits(ctx, torch, trained,
-                                       _images(torch, ctx.inputs["X_test"], scale)))
+    _put_state(ctx, torch, trained, "state/")
 
 
+def _put_state(ctx, torch, model, prefix):
+    """Records model.state_dict() as arrays, one per entry: PREFIX + its name -> float32
+    (floating tensors) or int64 (the rest), on the CPU."""
+    state = ctx.call(model.state_dict)
+    if not isinstance(state, dict):
+        ctx.fail("api", f"net.state_dict() should be a dict; got {type(state).__name__}")
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor):
+            dtype = "float32" if value.is_floating_point() else "int64"
+            ctx.put(prefix + str(name), ctx.array(value, f"the state dict's {name}", dtype=dtype))
+
+
+def _eval_images(ctx, torch):
+    """(validation, test) images as the training run saw them: (N, 3, 32, 32) float32,
+    standardised with the per-channel scale of its params["rows"] training rows."""
+    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
+    scale = _scale(X, min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0]))
+    val = _images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale)
+    return val, _images(torch, ctx.inputs["X_test"], scale)
+
+
+def evaluate_state(ctx):
+    """6c, in a child that never runs sup_trn (and never sees a label): a fresh CNN built
+    as train_cnn built it (same seed), its initial state dict recorded ("initial/NAME"),
+    then the weights sup_trn left (inputs["state/NAME"]) loaded into it; records the
+    logits of the validation and test images."""
+    torch, device = ctx.torch()
+    _no_cuda_needed(torch, device)
+    cls = _class(ctx, ctx.import_student(BUILD), "CNN")
+    torch.manual_seed(int(ctx.params.get("seed", 0)))
+    model, _ = _build_cnn(ctx, torch, cls)
+    _put_state(ctx, torch, model, "initial/")
+    state = {k[len("state/"):]: torch.from_numpy(np.array(v)) for k, v in ctx.inputs.items()
+             if k.startswith("state/")}
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+        ctx.fail("api", "the weights of the network sup_trn left do not fit a new "
+                 "CNN((3, 32, 32), 10): " + " ".join(str(exc).split())[:600],
+                 detail="sup_trn should train the net it is given (or return it as its "
+                        "first result), without adding layers to it.")
+    model = ctx.call(model.to, device)
+    val, test = _eval_images(ctx, torch)
+    ctx.put("val_logits", _logits(ctx, torch, model, val))
+    ctx.put("test_logits", _logits(ctx, torch, model, test))
 
 
 def evaluate_checkpoint(ctx):
@@ -437,8 +483,6 @@ def evaluate_checkpoint(ctx):
     model, _ = _build_cnn(ctx, torch, cls)
     ctx.load_submitted_state(model, state, "your CNN((3, 32, 32), 10)")
     model = ctx.call(model.to, device)
-    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
-    scale = _scale(X, X.shape[0])
-    val = _images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale)
+    val, test = _eval_images(ctx, torch)
     ctx.put("val_logits", _logits(ctx, torch, model, val))
-    ctx.put("test_logits", _logits(ctx, torch, model, _images(torch, ctx.inputs["X_test"], scale)))
+    ctx.put("test_logits", _logits(ctx, torch, model, test))

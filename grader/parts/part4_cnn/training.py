@@ -5,8 +5,16 @@ The train_cnn probe builds CNN((3, 32, 32), 10), calls sup_trn(net, trn_loader,
 val_loader, opt_dict) with the grader's loaders (images standardised per channel, labels
 (B,) int64) and opt_dict['gpu'] set to whether it trains on CUDA, and watches the run from
 outside (every loss computed with gradients on, every optimizer step, every training
-batch). It returns the logits of the validation and test images; the accuracies are
-computed here, and the test labels never leave the grader.
+batch). It returns the weights sup_trn leaves; no test image enters it. A second child,
+which never runs sup_trn and sees no label, builds a fresh CNN the same way (its initial
+weights come back too), loads those weights and returns the logits of the validation and
+test images. The accuracies and the comparison of the weights are computed here.
+
+What is judged: the test images, whose labels never leave the grader. The handout's
+sup_trn gets the validation labels (val_loader), so the validation accuracy is reported,
+never judged. 6c.1 needs, besides the observed steps and falling loss (which only the
+training child saw, so they only give hints and gate), weights that changed and a test
+accuracy above chance, both computed here.
 """
 from __future__ import annotations
 
@@ -41,35 +49,74 @@ class Trained:
     mode: str = "retrain"  # the rubric's mode for 6c
     checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
     checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
+    evaluation: ProbeRun | None = None  # the weights sup_trn left, evaluated in a child
+    #   that never ran it: their initial values and the validation and test logits
 
     @property
     def checkpoint_file(self) -> str:
         return str(self.rubric.check(TRAIN_CHECK).get("checkpoint", ""))
 
 
+def evaluate_call(run: ProbeRun, test: np.ndarray, rows: int | None = None) -> ProbeCall | None:
+    """The evaluation of the weights a training run left (its "state/NAME" arrays) on the
+    validation and test images, or None when the run gave none."""
+    state = {k: v for k, v in run.values.items() if k.startswith("state/")}
+    if run.failure is not None or not state:
+        return None
+    return ProbeCall("evaluate_state", {} if rows is None else {"rows": rows},
+                     {**state, "X_test": test})
+
+
+def weights_changed(run: ProbeRun, evaluation: ProbeRun) -> tuple[int, int]:
+    """(entries of the state dict that differ from a fresh CNN's, entries compared): the
+    training run's "state/NAME" arrays against the evaluation's "initial/NAME"."""
+    changed = total = 0
+    for key, initial in evaluation.values.items():
+        if not key.startswith("initial/"):
+            continue
+        left = run.values.get("state/" + key[len("initial/"):])
+        total += 1
+        if left is None or np.shape(left) != np.shape(initial) or not np.array_equal(
+                np.asarray(left), np.asarray(initial)):
+            changed += 1
+    return changed, total
+
+
 def train_submission(grading: GradingContext) -> Trained:
     """Reads opt_dict and runs the student's sup_trn on the grader's data in one sandboxed
-    child (6c.2's limits; in checkpoint mode a progress run and the checkpoint's
-    evaluation in one child under 6c.1's)."""
+    child, then evaluates the weights it left in another that never runs it (6c.2's
+    limits; in checkpoint mode a progress run, then the evaluation of its weights and of
+    the checkpoint in one child, under 6c.1's)."""
     rubric = grading.rubric
     declared, problem = settings.read(grading.submission, rubric.check(LOOP_CHECK))
     if declared is None:
         return Trained(rubric, None, problem)
     data = grading.data()
     files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
+    images = {k: str(data.files[k]) for k in ("X_train", "X_val")}  # no label
+    test = np.asarray(data.load("X_test"))
     params = {"opt_dict": declared.values, "seed": rubric.seed}
     device = grading.device_for(QUESTION)
     mode = rubric.question(QUESTION).mode
     if mode == "retrain":
         run = grading.probe(PROBES, "train_cnn", TRAIN_CHECK, kind=data.kind, data_files=files,
-                            params=params, inputs={"X_test": np.asarray(data.load("X_test"))})
-        return Trained(rubric, declared, "", run, data, device, run.progress)
+                            params=params)
+        call = evaluate_call(run, test)
+        evaluation = None if call is None else grading.probe(
+            PROBES, call.function, TRAIN_CHECK, kind=data.kind, data_files=images,
+            params=params, inputs=call.inputs)
+        return Trained(rubric, declared, "", run, data, device, run.progress,
+                       evaluation=evaluation)
     progress = rubric.check(LOOP_CHECK)
     rows = int(progress.value("progress_rows", data.kind))
     per_epoch = -(-rows // declared.tbs)
     epochs = max(1, -(-int(progress.value("progress_iters", data.kind)) // per_epoch))
-    calls = [ProbeCall("train_cnn", {"opt_dict": {**declared.values, "num_epochs": epochs},
-                                     "rows": rows})]
+    run = grading.probe(PROBES, "train_cnn", LOOP_CHECK, kind=data.kind, data_files=files,
+                        params={**params, "rows": rows,
+                                "opt_dict": {**declared.values, "num_epochs": epochs}})
+    ran = run.progress
+    first = evaluate_call(run, test, rows)
+    calls = [] if first is None else [first]
     held = rubric.check(TRAIN_CHECK)
     name = str(held.value("checkpoint"))
     blob, problem = read_capped(grading.submission, name, float(held.value("max_checkpoint_mb")))
@@ -79,12 +126,12 @@ def train_submission(grading: GradingContext) -> Trained:
     else:
         calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": name},
                                {"checkpoint": np.frombuffer(blob, dtype=np.uint8),
-                                "X_test": np.asarray(data.load("X_test"))}))
+                                "X_test": test}))
     runs = grading.probe_calls(PROBES, calls, LOOP_CHECK, params=params, kind=data.kind,
-                               data_files=files)
-    return Trained(rubric, declared, "", runs[0], data, device,
-                   grading.probe_runs[-1].progress if grading.probe_runs else None, mode,
-                   runs[1] if blob is not None else None, problem)
+                               data_files=images) if calls else []
+    evaluation = runs.pop(0) if first is not None else None
+    return Trained(rubric, declared, "", run, data, device, ran, mode,
+                   runs[0] if blob is not None else None, problem, evaluation)
 
 
 def _series(run: ProbeRun, key: str) -> np.ndarray:
@@ -132,11 +179,48 @@ def _stopped(trained: Trained) -> Verdict | None:
         f"after num_epochs = {trained.settings.num_epochs} epochs."]))
 
 
+def evaluated(trained: Trained) -> tuple[dict[str, float] | None, int, int, str]:
+    """({"validation": accuracy, "test": accuracy}, state dict entries sup_trn changed,
+    entries) of the weights the training run left, as the evaluation child found them;
+    None, with what went wrong, when there are none. Labels and comparison are the grader's."""
+    evaluation = trained.evaluation
+    if evaluation is None:
+        return None, 0, 0, "sup_trn left a network without weights to evaluate."
+    failed = failure_verdict(evaluation, what="the weights sup_trn left, loaded into a fresh "
+                                              "CNN((3, 32, 32), 10) to be evaluated")
+    if failed is not None:
+        return None, 0, 0, failed.message
+    changed, total = weights_changed(trained.run, evaluation)
+    acc, problem = split_accuracies(trained.data, evaluation)
+    return acc, changed, total, problem
+
+
+def split_accuracies(data, run: ProbeRun) -> tuple[dict[str, float] | None, str]:
+    """The grader's validation and test accuracy of a run's logits, or (None, what is wrong)."""
+    labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
+    acc = {}
+    for split, key in (("validation", "val_logits"), ("test", "test_logits")):
+        acc[split], problem = logits_accuracy(
+            run.values.get(key), labels[split], NUM_CLASSES,
+            f"the trained CNN's output on the {split} images",
+            "training diverged? lower opt_dict['lr']")
+        if problem:
+            return None, problem
+    return acc, ""
+
+
+UNCHANGED = ("sup_trn left the network's weights as they were built (none of the {total} "
+             "entries of its state dict changed), so nothing it did counts.\nHint: train "
+             "the net sup_trn is given, in place: its optimizer must hold net.parameters(), "
+             "not those of a copy or of another tensor.")
+
+
 def learning(trained: Trained, check: Check) -> tuple[bool, str]:
     """(whether the run learned, a line saying so): it took optimizer steps, its losses
-    are finite, and the mean loss of its last quarter of steps is min_loss_drop below the
-    first step's; in checkpoint mode the network it leaves also beats chance on the
-    validation images by min_acc_above_chance."""
+    are finite and the mean loss of its last quarter of steps is min_loss_drop below the
+    first step's (what the training child saw), and, computed by the grader, the weights
+    it left differ from the initial ones and beat chance on the test images by
+    min_acc_above_chance (evaluated in a child that never ran sup_trn)."""
     run, kind = trained.run, trained.data.kind
     losses, steps = _series(run, "losses"), _int(run, "steps")
     if steps == 0:
@@ -151,21 +235,21 @@ def learning(trained: Trained, check: Check) -> tuple[bool, str]:
         at = int(np.argmin(np.isfinite(losses)))
         return False, (f"the loss became NaN or inf at training step {at + 1}.\nHint: lower "
                        "opt_dict['lr'].")
+    acc, changed, total, problem = evaluated(trained)
+    if acc is None:
+        return False, problem
+    if not changed:
+        return False, UNCHANGED.format(total=total)
     need = float(check.value("min_loss_drop", kind))
     first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
     drop = (first - last) / first if first > 0 else 0.0
+    above = 1.0 / NUM_CLASSES + float(check.value("min_acc_above_chance", kind))
     line = (f"{steps} optimizer steps; loss {first:.3f} at the first step, {last:.3f} over "
-            f"the last quarter (a {100 * drop:.1f}% drop; at least {100 * need:.0f}% needed)")
-    ok = drop >= need
-    if trained.mode == "checkpoint":
-        labels = np.asarray(trained.data.load("y_val"))
-        logits = run.values.get("val_logits")
-        acc = accuracy(logits, labels) if logits is not None and np.shape(logits) == (
-            len(labels), NUM_CLASSES) else 0.0
-        above = 1.0 / NUM_CLASSES + float(check.value("min_acc_above_chance", kind))
-        line += f"; validation accuracy {100 * acc:.1f}% (more than {100 * above:.0f}% needed)"
-        ok = ok and acc > above
-    if ok:
+            f"the last quarter (a {100 * drop:.1f}% drop; at least {100 * need:.0f}% needed); "
+            f"{changed} of {total} entries of the state dict changed; test accuracy of the "
+            f"weights it left {100 * acc['test']:.1f}% (more than {100 * above:.0f}% needed; "
+            "computed by the grader)")
+    if drop >= need and acc["test"] > above:
         return True, line
     return False, ("the training run did not learn: " + line + ".\nHint: check the training "
                    "step (zero_grad, forward, loss, backward, step) and the learning rate.")
@@ -217,16 +301,11 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
             return Verdict(0.0, "\n".join(opening + [
                 "your checkpoint is not graded because the short run of your sup_trn did not "
                 "learn (6c.1 says how it went); require_progress is set."]))
-        run = trained.checkpoint
-    labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
-    acc = {}
-    for split, key in (("validation", "val_logits"), ("test", "test_logits")):
-        acc[split], problem = logits_accuracy(
-            run.values.get(key), labels[split], NUM_CLASSES,
-            f"the trained CNN's output on the {split} images",
-            "training diverged? lower opt_dict['lr']")
-        if problem:
-            return Verdict(0.0, problem)
+        (acc, problem), changed, total = split_accuracies(data, trained.checkpoint), 1, 0
+    else:
+        acc, changed, total, problem = evaluated(trained)
+    if acc is None:
+        return Verdict(0.0, "\n".join(opening + [problem]))
     threshold = float(check.value("threshold", data.kind))
     feedback.record(dataset_kind=data.kind, test_accuracy=acc["test"],
                     val_accuracy=acc["validation"], threshold=threshold, device=trained.device,
@@ -238,8 +317,12 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
            f"a training run of {trained.run.wall_seconds:.0f} s on {where}")
     lines = opening + [
         f"on {_data_name(data)}, {how}: test accuracy {100 * acc['test']:.1f}% (needs >= "
-        f"{100 * threshold:.1f}%)",
-        f"validation accuracy {100 * acc['validation']:.1f}% (reported, not graded)"]
+        f"{100 * threshold:.1f}%; judged: the grader's test images, whose labels no sandbox "
+        "sees)",
+        f"validation accuracy {100 * acc['validation']:.1f}% (reported, not graded: "
+        "sup_trn gets the validation labels; the test labels never leave the grader)"]
+    if not changed:
+        return Verdict(0.0, "\n".join(lines + [UNCHANGED.format(total=total)]))
     if acc["test"] >= threshold:
         return Verdict(1.0, "\n".join(lines))
     learned, said = learning(trained, trained.rubric.check(LOOP_CHECK))
