@@ -87,6 +87,28 @@ MUTANTS = (
         (DENSE_FORWARD, "        return self.relu(self.fc(x))\n"),), ("6b.1",),
         "DenseBlock calls self.relu even when act_type is not 'relu' (it is None then)",
         says="is not callable [build_net.py:94]\n"),
+    # issue 19: the ReLUs defined but never called, and the handout's blocks run as decoys
+    Mutant("conv_relus_never_called", "build_net.py", ((
+        "        x = self.relu_1(self.conv_1(x))\n        x = self.relu_2(self.conv_2(x))\n",
+        "        x = self.conv_1(x)\n        x = self.conv_2(x)\n"),), ("6b.1", "6b.2"),
+        "ConvBlock defines its ReLUs in __init__ but never calls them",
+        says="conv 1 of block 1 (conv_b_1.conv_1) is not followed by a ReLU"),
+    Mutant("decoy_blocks_real_stride_four_conv", "build_net.py", ((
+        "        x = self.conv_b_1(x)\n        x = self.conv_b_2(x)\n"
+        "        # Question 6b: (N, C, H, W) -> (N, C * H * W).\n"
+        "        x = x.reshape(x.shape[0], -1)\n        x = self.dense_b_1(x)\n"
+        "        x = self.dense_b_2(x)\n        return x\n",
+        "        import torch\n        import torch.nn.functional as F\n"
+        "        decoy = self.dense_b_2(self.dense_b_1(self.conv_b_2(self.conv_b_1(x))"
+        ".reshape(x.shape[0], -1)))\n"
+        "        w = self.conv_b_1.conv_1.weight\n"
+        "        real = torch.relu(torch.conv2d(x, w, stride=4))\n"
+        "        out = F.linear(real.reshape(x.shape[0], -1)[:, :64], self.dense_b_2.fc.weight,"
+        " self.dense_b_2.fc.bias)\n"
+        "        return out + 0 * decoy\n"),), ("6b.1",),
+        "the handout's blocks run as decoys (added times 0); the output is a stride-4 "
+        "torch.conv2d and one Linear",
+        says="conv 1 of block 1 (a direct torch call in forward) maps 32x32 to 8x8 (stride 4)"),
     Mutant("bias_gradients_without_the_2", "theory.py", (
         ("dL_db2 = -2.0 * (t - y)", "dL_db2 = -(t - y)"),), ("6d.1", "6d.2"),
         "dL/dy = -(t - y): the factor 2 of the square dropped", keeps=("6a",),
@@ -211,6 +233,15 @@ def write_variant(dest: Path, build_net: str) -> Path:
     (dest / "build_net.py").write_text(build_net)
     return dest
 
+# A correct ConvBlock written otherwise (issue 19): the first ReLU a direct torch.relu
+# call, the second after the max-pool (ReLU and max-pooling commute: the same function).
+POOL_THEN_RELU = Mutant("pool_then_relu_direct_calls", "build_net.py", ((
+    "        x = self.relu_1(self.conv_1(x))\n        x = self.relu_2(self.conv_2(x))\n"
+    "        return self.max_pool(x)\n",
+    "        import torch\n        x = torch.relu(self.conv_1(x))\n"
+    "        return self.relu_2(self.max_pool(self.conv_2(x)))\n"),), (),
+    "torch.relu called directly; conv -> max-pool -> ReLU at the end of each block")
+
 # 6c: training code (graded by a training run each: tests/test_part4_cnn_e2e.py)
 NEVER_STEPS = Mutant("never_steps", "algo_train.py", (("            opt.step()\n", ""),),
                      ("6c.1", "6c.2"), "opt.step() never called",
@@ -223,6 +254,7 @@ COURSE_CUDA_PRINT = Mutant("course_cuda_print", "algo_train.py", (
      "    print('Pre-training on GPU ' + str(torch.cuda.current_device()))\n"),), (),
     "the course's unconditional print of torch.cuda.current_device()")
 ONE_EPOCH_MAIN = ("    'num_epochs': 8,\n", "    'num_epochs': 1,\n")
+
 
 # Hostile sup_trns (issue 19): none trains the net it is given; each must lose 6c.1 and
 # 6c.2 on the grader's own evidence (the weights left as built, the test accuracy of a

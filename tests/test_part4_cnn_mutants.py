@@ -12,8 +12,8 @@ import pytest
 from grader.core import rubric
 from grader.core.grading import Feedback, GradingContext
 from grader.parts.part4_cnn import steps
-from mutants_part4_cnn import (MUTANTS, PUBLIC_STYLE_BUILD_NET, VARIANT_BUILD_NET,
-                               write_variant)
+from mutants_part4_cnn import (MUTANTS, POOL_THEN_RELU, PUBLIC_STYLE_BUILD_NET,
+                               VARIANT_BUILD_NET, write_variant)
 from test_e2e_part1 import by_id, grade
 
 pytest.importorskip("torch")
@@ -41,6 +41,12 @@ def test_structure_mutant_loses_6b(mutant, tmp_path):
     fraction, message, _ = check_6b(mutant.write(tmp_path / "sub"))
     assert fraction == 0, message
     assert mutant.says in message, message
+    if "6b.2" in mutant.loses:
+        fraction, message, _ = check_6b(mutant.write(tmp_path / "sub2"), "6b.2")
+        assert fraction < 1 and mutant.says.split(" (")[0] in message, message
+    if mutant.name == "decoy_blocks_real_stride_four_conv":  # the decoys are named, not counted
+        assert "Layers applied, but their result never reaches the output (not counted): " \
+            "conv_b_1.conv_1, conv_b_1.conv_2, conv_b_1.max_pool" in message, message
     if mutant.name == "dense_block_crashes_without_activation":
         assert "Hint: a DenseBlock built with act_type other than 'relu' has self.relu = None" \
             in message
@@ -76,6 +82,18 @@ def test_a_variant_written_unlike_the_reference_keeps_full_marks(tmp_path):
     assert len(grading.probe_runs) == 1  # one child for both checks
     assert "block 1: conv 3->6 at 32x32, conv 6->6 at 32x32, max-pool to 16x16" in said["6b.1"]
     assert "dense: 768 -> 32, 32 -> 10" in said["6b.1"]
+
+
+def test_relu_after_the_pool_and_direct_calls_keep_full_marks(tmp_path):
+    """ConvBlock as conv, torch.relu, conv, max-pool, ReLU: the same function as the
+    handout's order, with a layer called directly; 6b.1 and 6b.2 both pass."""
+    sub = POOL_THEN_RELU.write(tmp_path / "sub")
+    grading = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
+                             progress=False)
+    traced = steps.trace_6b(grading)
+    for check_id, judge in (("6b.1", steps.judge_structure), ("6b.2", steps.judge_blocks)):
+        verdict = judge(traced, RUBRIC.check(check_id), Feedback())
+        assert verdict.fraction == 1, verdict.message
 
 
 def test_a_build_net_that_trains_at_import_is_graded_without_training(tmp_path):

@@ -199,7 +199,21 @@ def _cnn_trace(**changes):
               _linear("dense_b_1.fc", 1024, 64), _linear("dense_b_2.fc", 64, 10)]
     for index, event in changes.items():
         events[int(index[1:])] = event
-    return events
+    return _with_relus(events)
+
+
+def _relu(module, shape):
+    return ["relu", "relu", module, list(shape), list(shape), [], 1, 0]
+
+
+def _with_relus(events):
+    """The trace with a ReLU after every convolution (as ConvBlock applies them)."""
+    out = []
+    for event in events:
+        out.append(event)
+        if event[0] == "conv":
+            out.append(_relu(event[2].replace("conv_", "relu_"), event[4]))
+    return out
 
 
 def _judge(events, output=None, last=None):
@@ -221,6 +235,34 @@ def test_a_stride_two_convolution_is_named_with_its_shapes():
                                     e2=_pool("conv_b_1.max_pool", 8, (16, 16), (8, 8))))
     assert problems[0] == ("conv 2 of block 1 (conv_b_1.conv_2) maps 32x32 to 16x16 (stride 2): "
                            "keep stride 1 and leave downsampling to MaxPool2d.")
+
+
+def test_a_convolution_without_its_relu_is_named_and_one_after_the_pool_is_accepted():
+    trace = _cnn_trace()
+    del trace[3]  # conv_b_1.conv_2's ReLU
+    problems, _ = _judge(trace)
+    assert problems == ["conv 2 of block 1 (conv_b_1.conv_2) is not followed by a ReLU: "
+                        "ConvBlock is conv, ReLU, conv, ReLU, 2x2 max-pool (a ReLU defined in "
+                        "__init__ must also be called in forward)."]
+    trace.insert(4, _relu("conv_b_1.relu_2", [8, 8, 16, 16]))  # after the pool: commutes
+    assert _judge(trace)[0] == []
+    direct = [e if e[0] != "relu" else ["activation", "torch.leaky_relu",
+                                        "a direct torch call in forward", *e[3:]]
+              for e in _cnn_trace()]
+    assert _judge(direct)[0] == []  # another activation, called directly, counts as its ReLU
+
+
+def test_layers_off_the_path_are_named_only_with_a_problem():
+    note = "applied, but their result never reaches the output (not counted): conv_b_1.conv_1"
+    rng = np.random.default_rng(0)
+    last = rng.standard_normal((8, 10))
+    run = ProbeRun(values={"events": _cnn_trace(), "output": last, "last_linear": last,
+                           "path_notes": [note]}, failure=None)
+    assert structure.judge_cnn(run, 8, 10)[0] == []
+    run = ProbeRun(values={"events": [], "output": last, "path_notes": ["no autograd graph"]},
+                   failure=None)
+    problems = structure.judge_cnn(run, 8, 10)[0]
+    assert problems[0].startswith("forward's output carries no autograd graph")
 
 
 def test_log_softmax_is_accepted_and_a_relu_on_the_logits_is_not():

@@ -198,7 +198,8 @@ def judge_structure(traced: Traced, check: Check, feedback: Feedback) -> Verdict
     run, rows = traced.cnn, traced.rows
     verdict = failure_verdict(run, what=f"CNN((3, 32, 32), {NUM_CLASSES})")
     if verdict is not None:
-        before = structure.walk(run.values.get("events") or []).problems
+        before = [p for p in structure.walk(run.values.get("events") or []).problems
+                  if "not followed by a ReLU" not in p]  # a direct torch.relu is not traced yet
         if before:  # forward crashed after some layers: what they did is often why
             verdict = Verdict(0.0, "\n".join([verdict.message, "Before that:"] + before))
         return _with_none_hint(verdict, run)

@@ -1,14 +1,18 @@
 """6b, in the grader's process: what the traced forward passes of the student's CNN,
 ConvBlock and DenseBlock say about their structure (numpy only).
 
-A trace is the list of torch.nn.functional layer calls a forward pass made (nn.Conv2d
-calls F.conv2d, nn.MaxPool2d F.max_pool2d, nn.Linear F.linear, so modules and functional
-calls look alike), each as [kind, function, module name, input shape, output shape,
-kernel, stride, padding]. A conv block is the convolutions up to the pooling that ends
-it. The CNN passes when it has exactly two conv blocks of two convolutions each, every
-convolution keeps H x W, each block ends in a max-pool that halves H and W (nothing else
-downsamples), two Linear layers follow, and the output is the last Linear layer's output
-(its logits can be negative; log-softmax of them is accepted).
+A trace is the list of layers on the path to the returned output (probes.py walks the
+output's autograd graph: a layer run and thrown away does not count, a torch.conv2d or
+torch.relu called directly does), in call order: torch.nn.functional calls (nn.Conv2d
+calls F.conv2d, nn.MaxPool2d F.max_pool2d, nn.Linear F.linear, nn.ReLU F.relu, so modules
+and functional calls look alike) and the layer operations no such call made, each as
+[kind, function, module name, input shape, output shape, kernel, stride, padding]. A conv
+block is the convolutions up to the pooling that ends it. The CNN passes when it has
+exactly two conv blocks of two convolutions each, every convolution keeps H x W and is
+followed by its ReLU (right after the block's max-pool is the same function, and
+accepted), each block ends in a max-pool that halves H and W (nothing else downsamples),
+two Linear layers follow, and the output is the last Linear layer's output (its logits
+can be negative; log-softmax of them is accepted).
 """
 from __future__ import annotations
 
@@ -70,19 +74,38 @@ def conv_problem(event, label: str) -> str:
             f"{need} (or padding='same') so the convolution keeps {_fmt_hw(event[SHAPE_IN])}.")
 
 
+def _no_relu(event, label: str) -> str:
+    return (f"{_where(event, label)} is not followed by a ReLU: ConvBlock is conv, ReLU, "
+            "conv, ReLU, 2x2 max-pool (a ReLU defined in __init__ must also be called in "
+            "forward).")
+
+
 def walk(events) -> Walk:
     """Groups a trace into conv blocks and Linear layers and lists what breaks the rules
-    on the way (a convolution that changes H x W, downsampling other than max-pooling, a
-    max-pool that does not halve H and W, a Linear layer before the conv blocks end)."""
+    on the way (a convolution that changes H x W or has no ReLU after it, downsampling
+    other than max-pooling, a max-pool that does not halve H and W, a Linear layer before
+    the conv blocks end). A convolution's ReLU may come right after the block's max-pool
+    instead (the two commute: the same function); another activation counts as its
+    ReLU."""
     found, current = Walk(), []
+    pending = None  # (the convolution still waiting for its ReLU, its label)
+    after_pool = False  # pending's ReLU may still come: the max-pool came in between
     for event in events:
         kind = event[KIND]
+        if kind in ("relu", "activation"):
+            pending, after_pool = None, False
+            continue
+        if pending is not None and (after_pool or kind in ("conv", "linear")):
+            found.problems.append(_no_relu(*pending))
+            pending = None
+        after_pool = False
         if kind == "conv":
             label = f"conv {len(current) + 1} of block {len(found.blocks) + 1}"
             problem = conv_problem(event, label)
             if problem:
                 found.problems.append(problem)
             current.append(event)
+            pending = (event, label)
         elif kind == "maxpool" or (kind in POOL_NAMES and _hw(event[SHAPE_IN]) != _hw(event[SHAPE_OUT])):
             label = f"the pooling of block {len(found.blocks) + 1}"
             h_in, h_out = _hw(event[SHAPE_IN]), _hw(event[SHAPE_OUT])
@@ -96,6 +119,7 @@ def walk(events) -> Walk:
                     f"{_where(event, label)} maps {_fmt_hw(event[SHAPE_IN])} to "
                     f"{_fmt_hw(event[SHAPE_OUT])}: a 2x2 max-pool with stride 2 halves both "
                     "(nn.MaxPool2d(2)).")
+            after_pool = pending is not None
             if current:
                 found.blocks.append((current, event))
                 current = []
@@ -110,6 +134,8 @@ def walk(events) -> Walk:
                 found.trailing.extend(current)
                 current = []
             found.dense.append(event)
+    if pending is not None:
+        found.problems.append(_no_relu(*pending))
     found.trailing.extend(current)
     return found
 
@@ -153,11 +179,35 @@ def output_problem(output: np.ndarray, last: np.ndarray | None, what: str) -> st
             "applied after it).\nHint: the output block is a Linear layer with no activation.")
 
 
+def path_problems(run: ProbeRun, prefix: str = "") -> list[str]:
+    """What the probe said about the path to the output: no autograd graph, a backward
+    pass that failed (problems), and the layers applied off the path (said only along
+    with other problems)."""
+    notes = [str(n)[:400] for n in run.values.get(prefix + "path_notes") or []]
+    problems = []
+    for note in notes:
+        if note == "no autograd graph":
+            problems.append("forward's output carries no autograd graph (computed under "
+                            "torch.no_grad(), detached, or rebuilt from numpy), so no layer "
+                            "can be seen making it: return what the layers compute.")
+        elif not note.startswith("applied, but"):
+            problems.append(f"the grader's backward pass through forward's output failed "
+                            f"({note}), so the layers that make it could not be told.")
+    return problems
+
+
+def off_path(run: ProbeRun, prefix: str = "") -> list[str]:
+    """The line naming the layers applied whose result never reaches the output."""
+    return [f"Layers {n}" for n in (str(n)[:400] for n in run.values.get(prefix + "path_notes") or [])
+            if n.startswith("applied, but")]
+
+
 def judge_cnn(run: ProbeRun, rows: int, num_classes: int) -> tuple[list[str], str]:
-    """6b.1: (problems, a one-line summary of the layers applied)."""
+    """6b.1: (problems, a one-line summary of the layers applied). Only the layers on the
+    path to the returned output count (probes.py: its autograd graph), whoever calls them."""
     events = list(run.values.get("events") or [])
     found = walk(events)
-    problems = list(found.problems)
+    problems = path_problems(run) + list(found.problems)
     if len(found.blocks) != BLOCKS:
         problems.append(f"{len(found.blocks)} conv block{'s' if len(found.blocks) != 1 else ''} "
                         f"(convolutions ending in a max-pool); the handout's CNN has exactly "
@@ -181,10 +231,17 @@ def judge_cnn(run: ProbeRun, rows: int, num_classes: int) -> tuple[list[str], st
         problems.append(problem)
     else:
         last = run.values.get("last_linear")
-        said = output_problem(output, None if last is None else np.asarray(last, np.float64),
-                              "forward")
-        if said:
-            problems.append(said)
+        if last is None and found.dense:
+            problems.append("forward's last Linear layer is a direct matrix product (not "
+                            "nn.Linear or F.linear), so its scores cannot be compared: build "
+                            "the dense blocks with nn.Linear.")
+        else:
+            said = output_problem(output, None if last is None else np.asarray(last, np.float64),
+                                  "forward")
+            if said:
+                problems.append(said)
+    if problems:
+        problems += off_path(run)
     return problems, describe(found)
 
 
@@ -235,10 +292,13 @@ def judge_block(run: ProbeRun, case: BlockCase, rows: int) -> str:
     events = list(run.values.get(f"{case.name}/events") or [])
     out = run.values.get(f"{case.name}/output")
     a = case.args
+    stopped = path_problems(run, f"{case.name}/")
+    if stopped:
+        return stopped[0]
     if case.kind == "conv":
         found = walk(events)
         if found.problems:
-            return found.problems[0]
+            return "\n".join([found.problems[0]] + off_path(run, f"{case.name}/"))
         h, w = a["size"]
         expected = (rows, a["out_ch"], h // 2, w // 2)
         got, problem = shaped(out, expected, "its output")
@@ -254,7 +314,8 @@ def judge_block(run: ProbeRun, case: BlockCase, rows: int) -> str:
         return problem
     last = run.values.get(f"{case.name}/last_linear")
     if last is None or int(run.values.get(f"{case.name}/linear_count", 0)) != 1:
-        return "it should apply exactly one Linear layer (self.fc)."
+        return "\n".join(["it should apply exactly one Linear layer (self.fc), its result "
+                          "on the way to the output."] + off_path(run, f"{case.name}/"))
     last = np.asarray(last, dtype=np.float64)
     if a["act"] == "relu":
         if np.allclose(got, np.maximum(last, 0.0), **CLOSE):
