@@ -279,7 +279,8 @@ def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
         learned, said = progress_findings(trained, check, feedback)
     else:
         learned, said = model_findings(trained, check, feedback)
-    (seen if learned else problems).append(said)
+    if learned or _int(run, "steps"):  # no step at all: the loop's finding says it already
+        (seen if learned else problems).append(said)
     if problems:
         return Verdict(0.0, "\n".join(_opening(trained) + problems))
     return Verdict(1.0, "\n".join(_opening(trained) + ["Training observed: " + "; ".join(seen) + "."]))
