@@ -319,7 +319,9 @@ def try_import(x):
         pass
     return np.exp(x)
 '''
-HOSTILE = '''import subprocess
+HOSTILE = '''import multiprocessing
+import queue
+import subprocess
 import sys
 import threading
 
@@ -327,6 +329,20 @@ import numpy as np
 import torch
 
 MADE = torch.ones(2, 3, dtype=torch.float64)  # at import: not graded code
+REQUESTS, ANSWERS = queue.Queue(), queue.Queue()
+
+
+def serve():
+    """A thread started at import that computes with torch on request."""
+    while True:
+        x = REQUESTS.get()
+        try:
+            ANSWERS.put(torch.exp(torch.from_numpy(x)).numpy())
+        except Exception:
+            ANSWERS.put(np.exp(x))
+
+
+threading.Thread(target=serve, daemon=True).start()
 
 
 def numpy_only(x):
@@ -361,6 +377,17 @@ def in_a_thread(x):
     return np.exp(x)
 
 
+def by_the_server(x):
+    REQUESTS.put(x)
+    return ANSWERS.get(timeout=30)
+
+
+def spawned(x):
+    """A fresh interpreter (numpy's exp stands for any torch computation there)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(np.exp, (x,))
+
+
 def in_a_process(x):
     code = "import torch, sys; print(torch.ones(1))"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -393,9 +420,12 @@ EVASIONS = {  # (module, function) -> what the failure says ("" = none: full res
     ("hostile", "swallowed"): "not from scratch: swallowed() made a torch tensor",
     ("hostile", "in_a_thread"): "not from scratch: your code made a torch tensor",
     ("hostile", "in_a_process"): "not from scratch: in_a_process() started a process",
-    ("hostile", "modes_off"): "not from scratch: switched off the grader's check",
-    ("hostile", "finder_off"): "not from scratch: removed the grader's import check",
+    ("hostile", "by_the_server"): "not from scratch: serve() made a torch tensor",
+    ("hostile", "modes_off"): "not from scratch: your code switched off the grader's check",
+    ("hostile", "finder_off"): "not from scratch: your code removed the grader's import check",
     ("hostile", "returns_tensor"): "not from scratch: your code returned a torch tensor",
+    # last: the pool's helper processes outlive it (the next call would say so)
+    ("hostile", "spawned"): "not from scratch: your code ran another process",
 }
 
 

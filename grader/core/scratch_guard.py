@@ -12,9 +12,12 @@ While a Guard watches:
   unused), a TorchFunctionMode and a TorchDispatchMode are on torch's mode stacks, so every
   torch function, tensor method and operator raises ScratchError, and the first one is
   recorded, even if student code catches the error;
-- threads started meanwhile get the same modes (torch's mode stacks are per thread);
+- threads get the same modes (torch's mode stacks are per thread), also those started at
+  import, which act only while the guard watches;
 - starting a process (subprocess, os.system, fork, exec, spawn) is refused, through an audit
-  hook, so the computation cannot move to a fresh interpreter.
+  hook, so the computation cannot move to a fresh interpreter; a process that ran anyway
+  (multiprocessing's spawn and ctypes raise no audit event) shows in the usage of this
+  process's children, and one still running in /proc: either is a violation.
 The student file's own import runs outside the guard (Guard.suspended): its top-level
 `import torch` is not a computation. At the end the guard also checks that its finder and
 modes are still in place (a submission that removed them is recorded as a violation).
@@ -24,6 +27,7 @@ the student's function and what it called, e.g. "loss() called torch.autograd.gr
 """
 import importlib.machinery
 import os
+import resource
 import sys
 import threading
 import _thread
@@ -103,22 +107,63 @@ def _torch_name(func):
 
 
 def _modes(guard, torch):
-    """A (TorchFunctionMode, TorchDispatchMode) pair that reports every call to guard."""
+    """A (TorchFunctionMode, TorchDispatchMode) pair that reports every call to guard
+    while it watches (and lets calls through while it does not: a thread's modes stay)."""
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class FunctionMode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
+            if not guard.active:
+                return func(*args, **(kwargs or {}))
             raise guard.violation("called " + _torch_name(func))
 
     class DispatchMode(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls):  # no torch._dynamo import (5 s) on the first call
+            return False
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not guard.active:
+                return func(*args, **(kwargs or {}))
             name = str(func)
             raise guard.violation(
                 "made a torch tensor of an array (torch.from_numpy, torch.Tensor(...))"
                 if "lift_fresh" in name else f"computed with torch (the operation {name})")
 
     return FunctionMode(), DispatchMode()
+
+
+def _children_usage():
+    """What this process's reaped child processes used (CPU time, page faults, context
+    switches): it changes when any child process ran and ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime, usage.ru_stime, usage.ru_minflt, usage.ru_majflt,
+            usage.ru_nvcsw, usage.ru_nivcsw)
+
+
+def _running_children():
+    """The child processes of this process that are alive (not zombies)."""
+    found = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children") as fh:
+                pids = fh.read().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    state = fh.read().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                found.append(int(pid))
+    return found
 
 
 class Guard:
@@ -134,6 +179,7 @@ class Guard:
         self._finder = _Finder(self)
         self._modes = None  # (function mode, dispatch mode) while pushed
         self._hooked = False
+        self._children = None  # _children_usage() when the guard started watching
         self._paths = {}
 
     # -- what student code did --------------------------------------------------------
@@ -157,6 +203,11 @@ class Guard:
     def student_function(self):
         name, _ = self.student_frame()
         return f"{name}()" if name else ""
+
+    def _record(self, what):
+        """Records a violation seen after the fact (no student frame to name)."""
+        if not self.seen:
+            self.seen = "your code " + what
 
     def violation(self, what, record=True):
         """The error to raise in student code for one violation; records it (the first
@@ -199,9 +250,8 @@ class Guard:
                          for i in range(torch._C._len_torch_function_stack())]
         except Exception:  # noqa: BLE001 - torch internals moved, or student code broke them
             dispatch, functions = [], []
-        missing = dispatch_mode not in dispatch or function_mode not in functions
-        if missing and not self.seen:
-            self.seen = "switched off the grader's check of torch calls"
+        if dispatch_mode not in dispatch or function_mode not in functions:
+            self._record("switched off the grader's check of torch calls")
         for mode, stack in ((dispatch_mode, dispatch), (function_mode, functions)):
             if mode in stack:
                 try:  # modes pushed above ours by student code go too
@@ -211,10 +261,13 @@ class Guard:
                     pass
 
     def _wrap_thread_start(self, original):
+        """start_new_thread that gives every thread the modes (torch's are per thread),
+        also one started while the guard does not watch (at import), as long as torch
+        is imported by then; they act while the guard watches."""
         guard = self
 
         def start_new_thread(function, args, kwargs=None):
-            if not guard.active or "torch" not in sys.modules:
+            if "torch" not in sys.modules:
                 return original(function, args, *(() if kwargs is None else (kwargs,)))
 
             def guarded(*a, **k):
@@ -235,11 +288,15 @@ class Guard:
             self._thread_start = [(module, name, getattr(module, name)) for module, name in (
                 (_thread, "start_new_thread"), (threading, "_start_new_thread"))
                 if callable(getattr(module, name, None))]
+            for module, name, original in self._thread_start:  # for good
+                setattr(module, name, self._wrap_thread_start(original))
             self._hooked = True
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
-        for module, name, original in self._thread_start:
-            setattr(module, name, self._wrap_thread_start(original))
+        if _running_children():
+            self._record("left a process running (started at import?) beside the graded "
+                         "code")
+        self._children = _children_usage()
         self.active = True
         self._push_modes()
 
@@ -249,14 +306,15 @@ class Guard:
             return
         self.active = False
         self._pop_modes()
-        for module, name, original in self._thread_start:
-            setattr(module, name, original)
+        if _children_usage() != self._children or _running_children():
+            self._record("ran another process while it was graded (multiprocessing, "
+                         "fork, subprocess, exec)")
         if not isinstance(sys.meta_path, list):
             sys.meta_path = list(sys.meta_path)
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
-        elif not self.seen:
-            self.seen = "removed the grader's import check from sys.meta_path"
+        else:
+            self._record("removed the grader's import check from sys.meta_path")
 
     def suspended(self):
         """A context in which the guard does not watch (the student file's import)."""
