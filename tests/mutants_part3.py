@@ -226,3 +226,18 @@ VARIANTS = (
            "the course template's cross_entropy: 1e-9 added inside the log (a numerical "
            "guard), no clipping"),
 )
+
+# 5d (issue 19): train() runs and the observers in its child see what a learning run shows
+# (backward_pass given outputs whose loss falls, update_network called every step), but
+# the network's weights never change: both 5d checks must fail on the grader's evidence
+# (the weights as built, the test accuracy of its own forward pass).
+BACKWARD_AND_UPDATE = ("                gw, gb = self.backward_pass(output, y, Zs, As)\n"
+                       + UPDATE_CALL)
+NEVER_LEARNS = (
+    Mutant("fakes_a_falling_loss_never_updates", ((BACKWARD_AND_UPDATE, """\
+                fake = output + min(1.0, batches / 50) * (y - output)
+                gw, gb = self.backward_pass(fake, y, Zs, As)
+                self.update_network([0 * g for g in gw], [0 * g for g in gb], eta_current)
+"""),), "5d", "a decoy output's loss falls, updates of zero",
+           says="left the weights and biases as Network() built them"),
+)

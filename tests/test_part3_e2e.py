@@ -34,6 +34,11 @@ def test_reference_end_to_end(tmp_path):
     learned = reference["5d.1"]["extra_data"]
     assert learned["activation"] == "sigmoid"
     assert learned["last_quarter_loss"] < learned["first_loss"]
+    # judged on the test rows (no sandbox sees their labels), the weights changed
+    assert learned["test_accuracy"] == extra["test_accuracy"]
+    assert learned["weights_changed"] == learned["weights_total"] == 4
+    assert "validation accuracy" in reference["5d.2"]["output"] and \
+        "(reported, not graded: train() gets the validation labels)" in reference["5d.2"]["output"]
     # 5e: informational, with the table and the curves
     extra = reference["5e.1"]["extra_data"]
     assert extra["informational"] and reference["5e.1"]["max_score"] == 0
@@ -92,3 +97,30 @@ def test_training_past_its_budget_says_how_far_it_got(tmp_path):
         assert verdict.fraction == 0
         assert "stopped by its time budget of 12 s, the rubric's ceiling" in verdict.message
         assert "of 630 steps" in verdict.message
+
+
+@pytest.mark.slow  # about 25 s: a training run of decoy steps
+def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path):
+    """Issue 19: the loss and the update_network calls seen in the training child are
+    hints; 5d's points need the grader's own evidence. A train() that hands backward_pass
+    decoy outputs whose loss falls and calls update_network with zero gradients (every step
+    observed, the loss down 79%) leaves the weights as built and the test rows at chance:
+    both checks fail and say so."""
+    from grader.core import rubric as rubric_mod
+    from grader.core.grading import Feedback, GradingContext
+    from grader.parts.part3_scratch import training
+    from mutants_part3 import NEVER_LEARNS
+
+    shipped = rubric_mod.load()
+    for mutant in NEVER_LEARNS:
+        grading = GradingContext(mutant.write(tmp_path / mutant.name), None, public_only=False,
+                                 full=False, rubric=shipped, progress=False)
+        trained = training.train_submission(grading)
+        for check_id, judge in (("5d.1", training.judge_learned),
+                                ("5d.2", training.judge_accuracy)):
+            feedback = Feedback()
+            verdict = judge(trained, shipped.check(check_id), feedback)
+            assert verdict.fraction == 0, verdict.message
+            assert mutant.says in verdict.message, verdict.message
+            assert feedback.details["test_accuracy"] < 0.15, feedback.details
+        assert trained.run.values["best/steps"] == 630  # the observers saw every step

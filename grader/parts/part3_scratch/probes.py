@@ -326,7 +326,8 @@ def _one_hot(labels, classes):
 def train_runs(ctx):
     """Per run: the student's Network(sizes, optimizer, l2) trained by their train() on the
     grader's prepared rows (fed column-major, times `scale`), with the run's settings.
-    Records the final weights and biases, the hidden pre-activations and activations of
+    Records the weights and biases Network() was built with (W_init, b_init: before
+    train() runs) and those train() leaves, the hidden pre-activations and activations of
     forward_pass on a few validation columns (the grader identifies the activation), the
     training loss of every step (cross-entropy of the batch output train() computed), and
     the labels forward_pass predicts on the validation rows after every epoch (steps per
@@ -351,6 +352,8 @@ def train_runs(ctx):
             Y = _one_hot(y_all[:rows], classes)
             np.random.seed(int(ctx.params["seed"]))
             net = _make(ctx, module, r["sizes"], r["optimizer"], float(r["l2"]))
+            _put_list(ctx, f"{name}/W_init", net.weights, "weights as built")
+            _put_list(ctx, f"{name}/b_init", net.biases, "biases as built")
             per_epoch = -(-rows // int(r["mini_batch_size"]))
             losses, val_preds, calls = [], [], [0]
             backward, update = (_method(ctx, net, "backward_pass"),

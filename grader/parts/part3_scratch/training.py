@@ -6,6 +6,12 @@ the template's load_data_cifar scales them to [0, 1]); test images never enter t
 sandbox. Accuracies are computed here from the weights and biases train() leaves, with
 the grader's own forward pass and the hidden activation identified from the student's
 forward_pass on a few validation columns.
+
+What is judged: the test rows, which no sandbox sees. train() gets the validation
+labels (the handout's train(training_data, training_class, val_data, val_class, ...)),
+so the validation accuracy is reported, never judged. Both 5d checks also need the
+weights train() left to differ from those Network() was built with; the loss the
+training child saw only gives hints (5d.1 needs it to fall as well).
 """
 from __future__ import annotations
 
@@ -26,7 +32,6 @@ SCALE = 1 / 255.0  # prepared (mean-centred) pixels to the template's scale
 SETTINGS_CHECK, TRAIN_CHECK = "5d.1", "5d.2"
 RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
 STOPPED = ("timeout", "cpu")
-ACCURACY_ROWS = 2000  # (first) training rows the grader classifies after training
 
 
 def per_epoch(rows: int, batch: int) -> int:
@@ -106,6 +111,25 @@ def final_params(run: ProbeRun, name: str, sizes) -> tuple[list, list, str]:
     return weights, biases, ""
 
 
+def weights_changed(run: ProbeRun, name: str, layers: int) -> tuple[int, int]:
+    """(arrays among the weights and biases that train() changed, arrays compared): the
+    run's W{i}, b{i} against W_init{i}, b_init{i}, recorded before train() ran."""
+    changed = total = 0
+    for key in [f"W{i}" for i in range(layers)] + [f"b{i}" for i in range(layers)]:
+        before, after = run.values.get(f"{name}/{key[0]}_init{key[1:]}"), run.values.get(f"{name}/{key}")
+        total += 1
+        if before is None or after is None or np.shape(before) != np.shape(after) or \
+                not np.array_equal(np.asarray(before), np.asarray(after)):
+            changed += 1
+    return changed, total
+
+
+UNCHANGED = ("train() left the weights and biases as Network() built them (none of the "
+             "{total} arrays changed), so nothing was learned.\nHint: train() must call "
+             "self.update_network(gw, gb, eta) on every minibatch, and update_network must "
+             "change self.weights and self.biases (in place, or by assigning new arrays).")
+
+
 def activation_of(run: ProbeRun, name: str, layers: int) -> str | None:
     """The hidden activation of the student's forward_pass, from its Zs and As."""
     Zs = [run.values.get(f"{name}/Z{i}") for i in range(layers)]
@@ -161,8 +185,9 @@ def _stopped(trained: Trained) -> Verdict | None:
 
 def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """5d.1: SETTINGS valid, the run finished within its budget, its loss fell by
-    learned_loss_drop and its network beats chance by learned_acc_above_chance on training
-    rows (not 3b's progress_* names: those belong to the checkpoint mode)."""
+    learned_loss_drop, and, computed by the grader, its weights changed and its network
+    beats chance by learned_acc_above_chance on the test rows (which no sandbox sees;
+    not 3b's progress_* names: those belong to the checkpoint mode)."""
     if trained.settings is None:
         return Verdict(0.0, trained.problem)
     s, run, data = trained.settings, trained.run, trained.data
@@ -186,18 +211,21 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
                                               "(or train() took fewer than 4 steps)\nHint: "
                                               "lower eta."]))
     first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
-    rows = min(ACCURACY_ROWS, data.load("y_train").shape[0])
-    acc = netmath.accuracy(weights, biases, data.load("X_train")[:rows],
-                           np.asarray(data.load("y_train")[:rows]), SCALE, activation)
+    labels = np.asarray(data.load("y_test"))
+    acc = netmath.accuracy(weights, biases, data.load("X_test"), labels, SCALE, activation)
+    changed, total = weights_changed(run, "best", len(s.sizes) - 1)
     chance = 1.0 / data.num_classes
     least = chance + float(check.value("learned_acc_above_chance"))
-    feedback.record(first_loss=first, last_quarter_loss=last, train_accuracy=acc,
+    feedback.record(first_loss=first, last_quarter_loss=last, test_accuracy=acc,
+                    weights_changed=changed, weights_total=total,
                     activation=activation, steps=int(run.values.get("best/steps", 0) or 0))
     lines = head + [f"the loss went from {first:.4f} (first step) to {last:.4f} (mean of the "
                     f"last quarter of the steps; needs < {first * (1 - drop):.4f})",
                     f"the trained network ({activation} hidden layers) classifies "
-                    f"{100 * acc:.1f}% of {rows} training images correctly (needs > "
-                    f"{100 * least:.1f}%)"]
+                    f"{100 * acc:.1f}% of the grader's {len(labels)} test images correctly "
+                    f"(needs > {100 * least:.1f}%; their labels never enter a sandbox)"]
+    if not changed:
+        return Verdict(0.0, "\n".join(lines + [UNCHANGED.format(total=total)]))
     if last < first * (1 - drop) and acc > least:
         return Verdict(1.0, "\n".join(lines))
     lines.append("Hint: the network barely learned: check 5a-5c first, then eta (too small "
@@ -235,8 +263,13 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
                     val_acc_history=val_curve(run, "best", labels))
     lines = [f"on {_data_name(data)}, trained in {run.wall_seconds:.0f} s (budget "
              f"{budget.seconds:.0f} s): " + accuracy_line("test accuracy", test)
-             + f" (needs >= {100 * threshold:.1f}%)",
-             accuracy_line("validation accuracy", val) + " (reported)"]
+             + f" (needs >= {100 * threshold:.1f}%; judged: the grader's test images, whose "
+             "labels never enter a sandbox)",
+             accuracy_line("validation accuracy", val) + " (reported, not graded: train() "
+             "gets the validation labels)"]
+    changed, total = weights_changed(run, "best", len(s.sizes) - 1)
+    if not changed:
+        return Verdict(0.0, "\n".join(lines + [UNCHANGED.format(total=total)]))
     if test >= threshold:
         return Verdict(1.0, "\n".join(lines))
     lines.append("Hint: tune the layer sizes, eta, l2, k and epochs on the validation set "
