@@ -87,3 +87,23 @@ def test_grade_names_its_outputs_and_check_fails_on_a_failed_check(tmp_path):
     assert passed.returncode == 0, passed.stdout[-2000:]
     failed = _cli("check", "student_template", "--questions", "1a")
     assert failed.returncode == 1 and "Score on public checks: 0" in failed.stdout
+
+
+def test_an_upload_without_the_assignment_files_says_what_it_holds(tmp_path):
+    """Nothing the rubric names, at the top or inside one wrapping folder: the headline
+    lists what was expected and what was found, instead of a bare 'none submitted'."""
+    upload = tmp_path / "upload"
+    (upload / "hw" / "code").mkdir(parents=True)
+    (upload / "hw" / "code" / "twolayer_net.py").write_text("x = 1\n")
+    (upload / "notes.txt").write_text("hello\n")
+    result = _grade(sys.executable, upload, tmp_path / "out", tmp_path)
+    note = result["extra_data"]["upload_note"]
+    assert "None of the assignment's files is in your upload" in note
+    assert "two_layernet.py" in note and "Found: hw/, notes.txt" in note
+    assert note in result["output"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "Found: nothing (an empty upload)" in _grade(sys.executable, empty, tmp_path / "o2",
+                                                       tmp_path)["output"]
+    complete = _grade(sys.executable, ROOT / "reference", tmp_path / "o3", tmp_path)
+    assert "upload_note" not in complete["extra_data"]

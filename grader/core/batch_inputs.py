@@ -280,3 +280,23 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1].replace('\\"', '"')
     return value
+
+
+def upload_note(folder: Path, markers: tuple[str, ...], shown: int = 12) -> str:
+    """"" when folder holds one of the marker files (or its notebook), else one line for the
+    student: what was expected, what the upload holds (up to `shown` entries, folders
+    marked with /), and what to do."""
+    if holds(folder, markers):
+        return ""
+    try:
+        entries = sorted(e for e in Path(folder).iterdir()
+                         if e.name not in IGNORED and not e.name.startswith("."))
+    except OSError:
+        entries = []
+    names = [e.name + ("/" if e.is_dir() else "") for e in entries[:shown]]
+    if len(entries) > shown:
+        names.append(f"and {len(entries) - shown} more")
+    found = ", ".join(names) if names else "nothing (an empty upload)"
+    return (f"None of the assignment's files is in your upload. Expected (by these names): "
+            f"{', '.join(markers)}. Found: {found}. Upload the files themselves, or one "
+            "folder (or .zip) holding them, with their original names.")

@@ -77,7 +77,8 @@ def results_json(run: GradingRun, markdown: str | None = None,
     `columns` are the leaderboard's (check id -> (column name, details key holding an
     accuracy), the rubric's `leaderboard` entries)."""
     info = run.info
-    lines = [summary_line(run), info.dataset_note]
+    lines = [summary_line(run), *([info.upload_note] if info.upload_note else []),
+             info.dataset_note]
     if run.manual:
         total = sum(m.points for m in run.manual)
         lines.append(f"Graded by hand later ({total:g} points): " + ", ".join(
@@ -93,6 +94,7 @@ def results_json(run: GradingRun, markdown: str | None = None,
             "submission": info.submission, "rubric_version": info.rubric_version,
             "seed": info.seed, "dataset_kind": info.dataset_kind,
             "dataset_note": info.dataset_note, "public_only": info.public_only,
+            **({"upload_note": info.upload_note} if info.upload_note else {}),
             "versions": dict(info.versions), "device": info.device, "started": info.started,
             "sandbox": info.sandbox,
             **({"device_details": dict(info.device_details)} if info.device_details else {}),

@@ -283,7 +283,9 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str,
     except GraderError as exc:  # every check that runs student code reports it too
         sandbox = f"cannot be isolated: {exc}"
     device, details = device_line(context, questions)
+    from .batch_inputs import upload_note
     return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
                    dataset_kind, dataset_note, context.public_only, versions, device,
                    datetime.now(timezone.utc).isoformat(timespec="seconds"), sandbox,
-                   details)
+                   details, upload_note(context.submission,
+                                        context.rubric.submission_files))

@@ -46,6 +46,7 @@ class RunInfo:
     # what torch saw in the sandbox, when a check of the run may use a GPU: torch, cuda,
     # gpu, cudnn ({} when no check of the run asked; the environment probe's values)
     device_details: Mapping[str, Any] = field(default_factory=dict)
+    upload_note: str = ""  # when none of the rubric's files was found: what was, and a hint
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def result_line(result: CheckResult, with_message: bool = True) -> str:
 def render(run: GradingRun) -> str:
     """The whole run as text: a line per check with its feedback, then the totals."""
     lines = [f"Grading {run.info.submission}", f"  data: {run.info.dataset_note}"]
+    if run.info.upload_note:
+        lines.append(f"  {run.info.upload_note}")
     lines += [result_line(r) for r in run.results]
     hidden = sum(1 for r in run.results if r.visibility != "visible")
     scope = "public checks" if run.info.public_only else "automatic checks"
