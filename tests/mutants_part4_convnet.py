@@ -100,6 +100,14 @@ MUTANTS = (
                       ("nn.Linear(100, 10)", "nn.Linear(128, 10)")),
            ("7b.1", "7b.2"), "a hidden layer of 128 units",
            says="128 output features: the handout asks for 100"),
+    # issue 19: the handout's layers run and thrown away; the output is F.linear of 100 pixels
+    Mutant("decoy_layers_output_from_pixels", ((FORWARD, """        import torch.nn.functional as F
+        decoy = self.fc2(self.relu2(self.fc1(self.pool(self.relu1(self.conv(x)))
+                                                .reshape(x.shape[0], -1))))
+        return F.linear(x.reshape(x.shape[0], -1)[:, :100], self.fc2.weight, self.fc2.bias)
+"""),), ("7b.1", "7b.2"),
+        "the handout's layers run as decoys; the output is one F.linear of 100 pixels",
+        says="layer 1 is F.linear; the handout's layer 1 is a convolution"),
     Mutant("stated_counts_without_biases",
            (("conv_params = 20 * 1 * 5 * 5 + 20", "conv_params = 500"),
             ("fc1_params = 20 * 12 * 12 * 100 + 100", "fc1_params = 288000"),
@@ -179,6 +187,16 @@ VARIANTS = (
                                  "from torch.nn.functional import max_pool2d\n")),
         (), "F.relu, torch.relu and max_pool2d imported by name, instead of modules; x.view",
         checks=("7b.1", "7b.2")),
+    # issue 19: max-pool before the ReLU, the order of PyTorch's MNIST example: the same
+    # function (they commute), accepted on purpose; the convolution a direct torch.conv2d
+    Mutant("pool_then_relu_direct_conv", ((FORWARD, """        import torch
+        x = torch.conv2d(x, self.conv.weight, self.conv.bias)
+        x = self.relu1(self.pool(x))
+        x = x.reshape(x.shape[0], -1)
+        x = self.relu2(self.fc1(x))
+        return self.fc2(x)
+"""),), (), "conv -> max-pool -> ReLU (PyTorch's MNIST example), the convolution called "
+           "directly", checks=("7b.1", "7b.2")),
     Mutant("script_that_trains_at_import", (('\nif __name__ == "__main__":\n', "\n"),)
            + tuple((line, line[4:]) for line in MAIN.splitlines(keepends=True) if line.strip()),
            (), "no __main__ guard: downloads MNIST and trains at import", checks=("7b.1", "7b.2")),

@@ -29,6 +29,9 @@ def _loses_at_its_own_question(mutant, tmp_path):
             assert result.verdict.fraction == 1, (check_id, result.verdict.message)
     first = graded[mutant.loses[0]].verdict.message
     assert mutant.says in first, first
+    if mutant.name == "decoy_layers_output_from_pixels":  # named, not counted
+        assert "Layers applied, but their result never reaches the output (not counted): " \
+            "conv, relu1, pool, fc1, relu2, fc2" in first, first
     return graded
 
 
@@ -72,6 +75,9 @@ def test_correct_variant_keeps_full_marks(variant, tmp_path):
     table = graded["7b.1"].verdict.message
     if variant.name == "functional_relu_and_pool":
         assert "F.relu" in table and "F.max_pool2d" in table, table
+    if variant.name == "pool_then_relu_direct_conv":
+        assert "Your max-pool comes before its ReLU: the same function" in table, table
+        assert "F.conv2d" in table and "520" in table, table
     if variant.name == "sequential_blocks":
         assert "features.3 (Flatten)" in table and " -  features.3" in table, table
     if variant.notebook:

@@ -86,8 +86,8 @@ def test_a_module_the_forward_never_uses_costs_7b2_only():
     shapes, params = judge(REFERENCE_ROWS, total=289630 + 1010,
                            unused=[("spare", "Linear", 1010)])
     assert shapes.passed and not params.passed
-    assert "modules your forward never uses hold some (spare (Linear, 1,010 parameters))" \
-        in params.message
+    assert "modules whose result never reaches your forward's output hold some (spare " \
+        "(Linear, 1,010 parameters))" in params.message
 
 
 def _answers(tmp_path, **changes) -> Path:

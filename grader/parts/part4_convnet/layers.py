@@ -1,8 +1,11 @@
 """7b, in the grader's process: the layers the student's ConvNet applies, judged against
 the handout's (numpy-free; what the summary probe recorded is plain lists).
 
-The probe records one row per layer the forward applies (probes.py says how layers are
-counted: modules, and functional F.relu / F.max_pool2d alike). Here each row gets a role:
+The probe records one row per layer on the path to the forward's output (probes.py says
+how layers are counted: modules, functional F.relu / F.max_pool2d and direct calls alike;
+a layer whose result never reaches the output is left out and named). A max-pool right
+before its ReLU, where the handout has the ReLU first, is the same function (they
+commute) and accepted: PyTorch's MNIST example orders them so. Here each row gets a role:
 conv, relu, maxpool or linear, the four the handout's ConvNet is made of; another
 activation or pooling keeps its own name (a Sigmoid where a ReLU belongs is named as
 such); reshaping, dropout and a final softmax are shown in the table but are not layers
@@ -26,8 +29,9 @@ from ...core.sandbox import ProbeRun
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 4's ConvNet
 IMAGE = (1, 28, 28)
-ROLES = {"Conv2d": "conv", "ReLU": "relu", "relu": "relu", "MaxPool2d": "maxpool",
-         "max_pool2d": "maxpool", "Linear": "linear"}
+ROLES = {"Conv2d": "conv", "conv2d": "conv", "ReLU": "relu", "relu": "relu",
+         "MaxPool2d": "maxpool", "max_pool2d": "maxpool", "Linear": "linear",
+         "linear": "linear"}  # lower case: a function (a direct call for conv2d and linear)
 NOT_LAYERS = {"Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d", "Identity",
               "Softmax", "LogSoftmax", "softmax", "log_softmax"}
 WHAT = {"conv": "a convolution (nn.Conv2d)", "relu": "a ReLU (nn.ReLU or F.relu)",
@@ -67,8 +71,9 @@ class Summary:
     run: ProbeRun | None
     layers: tuple[Layer, ...] = ()  # every row, in call order
     total: int = 0  # the model's parameters (model.parameters())
-    unused: tuple[tuple[str, str, int], ...] = ()  # (name, type, parameters) never called
+    unused: tuple[tuple[str, str, int], ...] = ()  # (name, type, parameters) off the path
     failed: Verdict | None = None  # the probe gave no summary
+    notes: tuple[str, ...] = ()  # the probe's path notes (probes._Recorder.path)
 
     @property
     def counted(self) -> tuple[Layer, ...]:
@@ -101,7 +106,40 @@ def run_summary(grading: GradingContext, check_id: str) -> Summary:
     layers = tuple(layer for layer in map(_layer, rows if isinstance(rows, list) else [])
                    if layer is not None)
     unused = tuple((str(n)[:60], str(t)[:40], int(p)) for n, t, p in run.values.get("unused") or [])
-    return Summary(run, layers, int(run.values.get("total_parameters") or 0), unused)
+    notes = tuple(str(n)[:400] for n in run.values.get("path_notes") or [])
+    return Summary(run, layers, int(run.values.get("total_parameters") or 0), unused,
+                   notes=notes)
+
+
+def path_lines(summary: Summary) -> tuple[list[str], list[str]]:
+    """(problems, notes) from the path to the output: no autograd graph, or a backward
+    pass that failed, are problems; the layers applied off the path are a note."""
+    problems, notes = [], []
+    for note in summary.notes:
+        if note.startswith("applied, but"):
+            notes.append(f"Layers {note}")
+        elif note == "no autograd graph":
+            problems.append("forward's output carries no autograd graph (computed under "
+                            "torch.no_grad(), detached, or rebuilt from numpy), so no layer "
+                            "can be seen making it: return what the layers compute.")
+        else:
+            problems.append(f"the grader's backward pass through forward's output failed "
+                            f"({note}), so the layers that make it could not be told.")
+    return problems, notes
+
+
+def commuted(got, want) -> tuple[list, bool]:
+    """(want, swapped): the handout's layers with a ReLU and the max-pool after it in the
+    order the student's forward applies them, max-pool then ReLU: the same function (a
+    ReLU and a max-pool commute), so accepted; the ReLU then outputs the pooled shape."""
+    want, swapped = list(want), False
+    for i in range(len(want) - 1):
+        if (want[i][0], want[i + 1][0]) == ("relu", "maxpool") and i + 1 < len(got) and \
+                (got[i].role, got[i + 1].role) == ("maxpool", "relu"):
+            pooled = want[i + 1][1]
+            want[i], want[i + 1] = ("maxpool", pooled, want[i + 1][2]), ("relu", pooled, want[i][2])
+            swapped = True
+    return want, swapped
 
 
 def _shape(shape) -> str:
@@ -175,12 +213,12 @@ def judge_shapes(summary: Summary, check: Check, check_params: Check,
     """7b.1: the layers the forward applies, in order, each with its output shape."""
     if summary.failed is not None:
         return summary.failed
-    want = expected(check, check_params)
     got = summary.counted
+    want, swapped = commuted(got, expected(check, check_params))
     feedback.record(layers=[[l.label(), list(l.shape or []), l.params] for l in summary.layers],
                     total_parameters=summary.total, table=report_table(summary))
     shown = "Your ConvNet, as the grader ran it on a batch of 1 x 28 x 28 digits:\n" + table(summary)
-    problems = []
+    problems, off_path = path_lines(summary)
     for i, (layer, (role, shape, _)) in enumerate(zip(got, want), 1):
         if layer.role != role:
             problems.append(f"layer {i} is {layer.label()}; the handout's layer {i} is "
@@ -201,9 +239,12 @@ def judge_shapes(summary: Summary, check: Check, check_params: Check,
                "nn.CrossEntropyLoss applies log-softmax itself)." if more else
                "add the missing layers in the handout's order."))
     if problems:
-        return Verdict(0.0, "\n".join(problems + [shown]))
+        return Verdict(0.0, "\n".join(problems + off_path + [shown]))
     return Verdict(1.0, "\n".join(["All 6 layers in the handout's order, each with the right "
-                                   "output shape.", shown]))
+                                   "output shape."
+                                   + (" Your max-pool comes before its ReLU: the same function "
+                                      "(a ReLU and a max-pool commute), so accepted."
+                                      if swapped else ""), shown]))
 
 
 def judge_parameters(summary: Summary, check_layers: Check, check: Check,
@@ -211,8 +252,8 @@ def judge_parameters(summary: Summary, check_layers: Check, check: Check,
     """7b.2: each layer's learnable parameters, and the model's total."""
     if summary.failed is not None:
         return summary.failed
-    want = expected(check_layers, check)
     got = summary.counted
+    want, _ = commuted(got, expected(check_layers, check))
     total = sum(p for _, _, p in want)
     feedback.record(parameters=[l.params for l in got], total_parameters=summary.total)
     problems = [f"layer {i}, {layer.label()}, has {layer.params:,} learnable parameters, "
@@ -226,8 +267,8 @@ def judge_parameters(summary: Summary, check_layers: Check, check: Check,
         extra = "; ".join(f"{n} ({t}, {p:,} parameters)" for n, t, p in summary.unused)
         problems.append(f"the model has {summary.total:,} learnable parameters in all, "
                         f"expected {total:,}"
-                        + (f": modules your forward never uses hold some ({extra}); remove "
-                           "them" if extra else "") + ".")
+                        + (f": modules whose result never reaches your forward's output "
+                           f"hold some ({extra}); remove them" if extra else "") + ".")
     lines = problems or [f"Every layer's parameter count is right; {total:,} in all."]
     return Verdict(0.0 if problems else 1.0, "\n".join(lines + [table(summary)]))
 

@@ -18,6 +18,11 @@ torch.max_pool2d) is part of that layer, not a layer of its own. Each row record
 layer's kind, its name in the model, its learnable parameters (those of the module
 itself; 0 for a function), its output shape without the batch dimension and its settings
 (kernel, stride, padding; in and out features).
+
+Only the layers on the path to the returned output count: the forward runs with
+gradients on, and a layer whose result never reaches the output (its autograd graph) is
+left out and named; a layer operation called directly (torch.conv2d, F.linear, x @ W.T)
+is a layer of its kind all the same (PathGraph below).
 """
 import importlib
 import inspect
@@ -34,6 +39,9 @@ TRAIN_ARGS = ("model", "train_loader", "device", "num_epochs", "learning_rate")
 IMAGE = (1, 28, 28)
 PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
 MAX_ROWS = 64  # layers recorded at most
+# the kind recorded for a layer operation called directly (PathGraph's kinds otherwise)
+DIRECT_KINDS = {"conv": "conv2d", "maxpool": "max_pool2d", "avgpool": "avg_pool2d",
+                "resize": "interpolate"}
 # functional activations and poolings a forward may call instead of a module:
 # (owner path, attribute) -> the kind recorded
 FUNCTIONS = {
@@ -116,13 +124,207 @@ def _settings(torch, module):
     return {}
 
 
+# -- the layers on the path to the output: its autograd graph ----------------------------
+# Layers count only when their result reaches the returned output: the forward runs with
+# gradients on (parameters and input requiring grad), the output's autograd graph is
+# walked back from output.grad_fn, and one backward pass of a random cotangent marks the
+# nodes whose gradient is not all zero. A layer run and thrown away, or added times 0 (or
+# added and subtracted again), is not on the path; an operation called directly
+# (torch.conv2d, torch.relu, x @ W.T) is a layer of its own kind all the same.
+# (Shared by Part 2's, Part 4's CNN and ConvNet probes: each child loads one probe file.)
+GRAPH_KINDS = {
+    "ConvolutionBackward0": "conv", "MkldnnConvolutionBackward0": "conv",
+    "MaxPool2DWithIndicesBackward0": "maxpool", "AdaptiveMaxPool2DBackward0": "maxpool",
+    "AvgPool2DBackward0": "avgpool", "AdaptiveAvgPool2DBackward0": "avgpool",
+    "UpsampleNearest2DBackward0": "resize", "UpsampleBilinear2DBackward0": "resize",
+    "UpsampleBicubic2DBackward0": "resize", "_UpsampleNearestExact2DBackward0": "resize",
+    "AddmmBackward0": "linear", "MmBackward0": "linear", "BmmBackward0": "linear",
+    "LinearBackward0": "linear", "MvBackward0": "linear",
+    "ReluBackward0": "relu", "LeakyReluBackward0": "leaky_relu", "EluBackward0": "elu",
+    "GeluBackward0": "gelu", "SiluBackward0": "silu", "TanhBackward0": "tanh",
+    "SigmoidBackward0": "sigmoid", "HardtanhBackward0": "hardtanh",
+}
+MAX_NODES = 20000  # autograd nodes walked at most
+
+
+def _node_name(node):
+    try:
+        return str(node.name())
+    except Exception:  # noqa: BLE001 - not an autograd node
+        return ""
+
+
+def _next_nodes(node):
+    try:
+        return [n for n, _ in node.next_functions if n is not None]
+    except Exception:  # noqa: BLE001 - not an autograd node
+        return []
+
+
+def _sequence(node):
+    """The node's creation number (a forward's operations in call order)."""
+    try:
+        return int(node._sequence_nr())
+    except Exception:  # noqa: BLE001 - older torch
+        return 0
+
+
+def _tensors(values):
+    """The tensors among a call's arguments (one level into lists and tuples)."""
+    found = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            found.extend(v for v in value if hasattr(v, "grad_fn"))
+        elif hasattr(value, "grad_fn"):
+            found.append(value)
+    return found
+
+
+def owned_nodes(node, before):
+    """The autograd nodes one call created (id -> node; kept alive, so that no id is
+    reused): from its output's node back to (not into) before, the nodes its tensor inputs
+    had before the call, and the leaves (the call's own operations, e.g. the matrix
+    product inside F.linear). Empty when the output is an input as it was."""
+    stops = {id(n) for n in before}
+    owned, stack = {}, [node] if node is not None and id(node) not in stops else []
+    while stack and len(owned) < MAX_NODES:
+        current = stack.pop()
+        if id(current) in owned or id(current) in stops or hasattr(current, "variable"):
+            continue
+        owned[id(current)] = current
+        stack.extend(_next_nodes(current))
+    return owned
+
+
+class PathGraph:
+    """The autograd graph of a forward's output: nodes (id -> node, every node the output
+    was computed through), reached (ids of the nodes whose gradient is not all zero in one
+    backward pass) and error (why that pass failed, '' when it ran)."""
+
+    def __init__(self, torch, output):
+        self.nodes, self.reached, self.error = {}, set(), ""
+        root = getattr(output, "grad_fn", None) if hasattr(output, "shape") else None
+        if root is None:
+            self.error = "no autograd graph"
+            return
+        stack = [root]
+        while stack and len(self.nodes) < MAX_NODES:
+            node = stack.pop()
+            if id(node) in self.nodes:
+                continue
+            self.nodes[id(node)] = node
+            stack.extend(n for n in _next_nodes(node) if id(n) not in self.nodes)
+        leaves = [n.variable for n in self.nodes.values() if hasattr(n, "variable")]
+        handles = []
+        try:
+            for key, node in self.nodes.items():
+                if not hasattr(node, "variable"):
+                    handles.append(node.register_prehook(self._saw(key)))
+            generator = torch.Generator(device=output.device)
+            generator.manual_seed(0)
+            cotangent = torch.randn(output.shape, generator=generator, dtype=output.dtype,
+                                    device=output.device)
+            torch.autograd.grad([output], leaves, grad_outputs=[cotangent],
+                                allow_unused=True, retain_graph=True)
+        except Exception as exc:  # noqa: BLE001 - a forward whose backward fails
+            self.error = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def _saw(self, key):
+        def hook(grad_outputs):
+            if key not in self.reached and any(
+                    g is not None and bool((g != 0).any()) for g in grad_outputs):
+                self.reached.add(key)
+        return hook
+
+    def on_path(self, node) -> bool:
+        """Whether a call's output node influences the output."""
+        return node is not None and id(node) in self.reached
+
+    def direct(self, owned):
+        """The layer operations on the path that no recorded call made (owned: the nodes
+        the recorded calls made, by id):
+        [(sequence number, kind, node)], in call order."""
+        found = [(_sequence(node), GRAPH_KINDS[_node_name(node)], node)
+                 for key, node in self.nodes.items()
+                 if key in self.reached and key not in owned and _node_name(node) in GRAPH_KINDS]
+        return sorted(found, key=lambda item: item[0])
+
+
+def direct_function(kind, node):
+    """A readable name of a layer operation called directly ('torch.conv2d')."""
+    named = {"conv": "torch.conv2d", "maxpool": "torch.max_pool2d",
+             "avgpool": "torch.avg_pool2d", "resize": "interpolate",
+             "linear": "a matrix product (torch.addmm, @)", "relu": "torch.relu"}
+    return named.get(kind) or "torch." + _node_name(node).replace("Backward0", "").lower()
+
+
+def node_shapes(node):
+    """(input shape, output shape) of a layer operation's node, as lists ([] unknown)."""
+    out = []
+    try:
+        out = [int(s) for s in node._input_metadata[0].shape]
+    except Exception:  # noqa: BLE001 - older torch
+        pass
+    for attr in ("_saved_input", "_saved_self", "_saved_mat1", "_saved_result"):
+        try:
+            return [int(s) for s in getattr(node, attr).shape], out
+        except Exception:  # noqa: BLE001 - not saved by this node
+            continue
+    return [], out
+
+
+def node_settings(node):
+    """(kernel, stride, padding) of a convolution or pooling node (None when unknown)."""
+    def read(attr):
+        try:
+            value = getattr(node, attr)
+        except Exception:  # noqa: BLE001 - not saved by this node
+            return None
+        return [int(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    kernel = read("_saved_kernel_size")
+    if kernel is None:
+        try:
+            kernel = [int(s) for s in node._saved_weight.shape[2:]]
+        except Exception:  # noqa: BLE001 - not a convolution
+            kernel = None
+    return kernel, read("_saved_stride"), read("_saved_padding")
+
+
+def node_parameters(node, skip):
+    """The learnable parameters a layer operation used directly: leaves reached from its
+    node through reshaping (not through other layers), other than the tensors in skip
+    (ids: the input)."""
+    seen, count, stack = set(), 0, _next_nodes(node)
+    while stack and len(seen) < 64:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        variable = getattr(current, "variable", None)
+        if variable is not None:
+            if id(variable) not in skip:
+                count += int(variable.numel())
+        elif _node_name(current) not in GRAPH_KINDS and len(seen) < 8:
+            stack.extend(_next_nodes(current))
+    return count
+
+
 class _Recorder:
-    """Records the layers a forward pass applies (module docstring: how they are counted)."""
+    """Records the layers a forward pass applies (module docstring: how they are counted),
+    each with its output's autograd node and the nodes its call created; path() keeps
+    those on the path to the output and adds the layer operations called directly."""
 
     def __init__(self, torch):
         self.torch, self.rows, self.inside, self.on = torch, [], 0, False
         self.names, self.handles, self.patched, self.leaves = {}, [], [], []
-        self.called = set()
+        self.called, self.nodes, self.owned, self.modules, self.befores = set(), [], [], [], []
+
+    def clear(self):
+        self.rows, self.nodes, self.owned, self.modules, self.befores = [], [], [], [], []
 
     def watch(self, model):
         """Hooks every leaf module of the model (its layers)."""
@@ -134,14 +336,23 @@ class _Recorder:
 
     def _enter(self, module, args):
         self.inside += 1
+        self.befores.append([t.grad_fn for t in _tensors(args) if t.grad_fn is not None])
 
     def _leave(self, module, args, out):
         self.inside -= 1
-        self.called.add(id(module))
+        before = self.befores.pop() if self.befores else []
         if self.on and self.inside == 0 and len(self.rows) < MAX_ROWS:
             params = sum(int(p.numel()) for p in module.parameters())
-            self.rows.append([type(module).__name__, self.names.get(id(module), "?"), params,
-                              _shape(out), _settings(self.torch, module)])
+            self._add([type(module).__name__, self.names.get(id(module), "?"), params,
+                       _shape(out), _settings(self.torch, module)], out, before, module)
+
+    def _add(self, row, out, before, module=None):
+        y = out[0] if isinstance(out, (tuple, list)) and out else out
+        node = getattr(y, "grad_fn", None)
+        self.rows.append(row)
+        self.nodes.append(node)
+        self.owned.append(owned_nodes(node, before))
+        self.modules.append(module)
 
     def install(self):
         """Wraps the functional activations and poolings (restored by remove()); done before
@@ -159,6 +370,8 @@ class _Recorder:
         def wrapped(*args, **kwargs):
             if not self.on or self.inside:
                 return original(*args, **kwargs)
+            before = [t.grad_fn for t in _tensors(list(args) + list(kwargs.values()))
+                      if t.grad_fn is not None]
             self.inside += 1
             try:
                 out = original(*args, **kwargs)
@@ -171,10 +384,52 @@ class _Recorder:
                     bound.update(kwargs)
                     kernel = _pair(bound.get("kernel_size"))
                     settings = {"kernel": kernel, "stride": _pair(bound.get("stride")) or kernel}
-                self.rows.append([kind, "", 0, _shape(out), settings])
+                self._add([kind, "", 0, _shape(out), settings], out, before)
             return out
 
         return wrapped
+
+    def path(self, out, x):
+        """(rows, notes): the recorded layers whose output reaches out, and the layer
+        operations on the path no recorded call made (a torch.conv2d, F.linear or x @ W
+        called directly: named by their function, with the parameters they use), in call
+        order; notes say what was left out, and why. Marks the modules on the path as
+        called."""
+        graph = PathGraph(self.torch, out)
+        kept, owned, dropped = [], {}, []
+        self.called = set()
+        for index, (row, node, mine, module) in enumerate(
+                zip(self.rows, self.nodes, self.owned, self.modules)):
+            if graph.on_path(node):
+                kept.append((_sequence(node), index, row))
+                owned.update(mine)
+                if module is not None:
+                    self.called.add(id(module))
+            elif row[2] or row[0] in ("relu", "max_pool2d", "ReLU", "MaxPool2d"):
+                dropped.append(row[1] or f"F.{row[0]}")
+        for sequence, kind, node in graph.direct(owned):
+            shape_in, shape_out = node_shapes(node)
+            kernel, stride, padding = node_settings(node)
+            name = DIRECT_KINDS.get(kind, kind)
+            settings = {}
+            if name == "conv2d":
+                settings = {"in": shape_in[1] if len(shape_in) > 1 else None,
+                            "out": shape_out[1] if len(shape_out) > 1 else None,
+                            "kernel": kernel, "stride": stride, "padding": padding}
+            elif name == "linear":
+                settings = {"in": shape_in[-1] if shape_in else None,
+                            "out": shape_out[-1] if shape_out else None}
+            elif name.endswith("pool2d"):
+                settings = {"kernel": kernel, "stride": stride}
+            kept.append((sequence, len(self.rows), [
+                name, "", node_parameters(node, {id(x)}),
+                [int(s) for s in shape_out[1:]] if shape_out else None, settings]))
+        kept.sort(key=lambda item: item[:2])
+        notes = [graph.error] if graph.error else []
+        if dropped:
+            notes.append("applied, but their result never reaches the output (not counted): "
+                         + ", ".join(dropped[:8]))
+        return [row for _, _, row in kept][:MAX_ROWS], notes
 
     def remove(self):
         for handle in self.handles:
@@ -184,11 +439,12 @@ class _Recorder:
 
 
 def summary(ctx):
-    """7b: ConvNet() run once in eval mode on the grader's digits (N, 1, 28, 28), else on
-    `batch_size` of them (a forward written for one batch size); records the layers it
-    applied (rows: kind, name, parameters, output shape, settings), the model's total
-    parameter count, its modules with parameters that the forward never called, and the
-    output's shape."""
+    """7b: ConvNet() run once in eval mode with gradients on on the grader's digits (N, 1,
+    28, 28), else on `batch_size` of them (a forward written for one batch size); records
+    the layers on the path to its output (rows: kind, name, parameters, output shape,
+    settings; _Recorder.path), what was left out ("path_notes"), the model's total
+    parameter count, its modules with parameters whose result never reaches the output,
+    and the output's shape."""
     torch, _ = ctx.torch()
     recorder = _Recorder(torch)
     recorder.install()
@@ -201,13 +457,17 @@ def summary(ctx):
     if batch_size > 0 and batch_size != images.shape[0]:
         tries.append(images.repeat(math.ceil(batch_size / images.shape[0]), 1, 1, 1)[:batch_size])
     recorder.watch(model)
+    for param in torch.nn.Module.parameters(model):
+        if param.is_leaf and param.is_floating_point():
+            param.requires_grad_(True)
     failures = []
     try:
         for x in tries:
-            recorder.rows.clear()
+            recorder.clear()
             recorder.on = True
+            x = x.detach().clone().requires_grad_(True)
             try:
-                with torch.no_grad():
+                with torch.enable_grad():
                     out = ctx.call(model, x)
                 break
             except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
@@ -223,10 +483,12 @@ def summary(ctx):
             ctx.fail("exception", f"forward failed on a batch of {first['rows']} digits "
                      f"(N, 1, 28, 28): {first['message']}", first.get("where", ""),
                      first.get("detail", ""))
+        rows, notes = recorder.path(out, x) if hasattr(out, "shape") else (recorder.rows, [])
     finally:
         recorder.remove()
     ctx.put("input_rows", int(x.shape[0]))
-    ctx.put("layers", recorder.rows)
+    ctx.put("layers", rows)
+    ctx.put("path_notes", notes)
     ctx.put("total_parameters", int(sum(p.numel() for p in model.parameters())))
     ctx.put("unused", [[recorder.names.get(id(m), "?"), type(m).__name__,
                         int(sum(p.numel() for p in m.parameters()))]
