@@ -1,8 +1,8 @@
 """Measures Part 4's seed-003 CNN questions (6a-6d) and records them in bench/RESULTS.md
 (its own section): a grade of reference/ on one core (taskset -c 0), per question, wall
 time and peak memory of the grader and of the largest sandbox, on the default (synthetic)
-data. 6b runs two torch children (the CNN, then the blocks on their own); 6c one, the
-training run; 6a and 6d one numpy child per check.
+data. 6b runs two torch children (the CNN, then the blocks on their own); 6c two, the
+training run and the evaluation of the weights it left; 6a and 6d one numpy child per check.
 
     python bench/part4_cnn.py    # about a minute on this machine
 """
