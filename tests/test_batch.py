@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -324,36 +323,29 @@ def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sand
     machine or two Dask workers grade them: neither can signal or read the other's
     processes and files. OUT here lies in pytest's private folder: the sandbox folders go
     to the system's temporary folder, so the drop still works."""
-    log = Path(tempfile.mkdtemp(prefix="uid-log-"))
-    try:
-        os.chmod(log, 0o777)
-        subs = tmp_path / "subs"
-        for name in ("ann", "ben", "cat"):
-            sub = _copy_reference(subs / name)
-            with open(sub / "two_layernet.py", "a") as fh:
-                fh.write(f"\nimport os as _os\nopen({str(log)!r} + f'/{name}-{{_os.getpid()}}', "
-                         "'w').write(str(_os.getuid()))\n")
-        env = {**os.environ, "GRADER_ISOLATION": "require",
-               "GRADER_SANDBOX_PYTHON": sandbox_python}
-        proc = subprocess.run([sys.executable, "-m", "grader", "grade-all", str(subs), "--out",
-                               str(tmp_path / "out"), "--questions", QUESTIONS, *pool],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert proc.returncode == 0, proc.stderr
-        book = gradebook(tmp_path / "out")
-        assert {float(book[s]["total"]) for s in ("ann", "ben", "cat")} == {FULL}
-        uids = {}
-        for entry in log.iterdir():
-            uids.setdefault(entry.name.split("-")[0], set()).add(entry.read_text())
-        assert set(uids) == {"ann", "ben", "cat"}
-        for student, seen in uids.items():
-            assert len(seen) == 1  # one uid for a whole grading
-        # slots are machine-wide (another test may hold one), so which uid is free varies;
-        # ann and ben started side by side, each with a slot uid of its own
-        assert uids["ann"] != uids["ben"]
-        assert all(uid_slots.BASE <= int(u) < uid_slots.BASE + uid_slots.SLOTS
-                   for seen in uids.values() for u in seen)
-    finally:
-        shutil.rmtree(log, ignore_errors=True)
+    # the uid each grading's children ran as is in its results.json (sandbox line)
+    subs = tmp_path / "subs"
+    for name in ("ann", "ben", "cat"):
+        _copy_reference(subs / name)
+    env = {**os.environ, "GRADER_ISOLATION": "require",
+           "GRADER_SANDBOX_PYTHON": sandbox_python}
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade-all", str(subs), "--out",
+                           str(tmp_path / "out"), "--questions", QUESTIONS, *pool],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    book = gradebook(tmp_path / "out")
+    assert {float(book[s]["total"]) for s in ("ann", "ben", "cat")} == {FULL}
+    uids = {}
+    for student in ("ann", "ben", "cat"):
+        line = json.loads((tmp_path / "out" / student / "results.json").read_text())[
+            "extra_data"]["sandbox"]  # "separate process as uid 65123 (uid 65123), ..."
+        uids[student] = line.split(" (uid ")[1].split(")")[0]
+    # slots are machine-wide (another test may hold one), so which uid is free varies;
+    # ann and ben started side by side, each with a slot uid of its own, and the slots
+    # rotate, so cat (graded after one of them) has yet another
+    assert len(set(uids.values())) == 3, uids
+    assert all(uid_slots.BASE <= int(u) < uid_slots.BASE + uid_slots.SLOTS
+               for u in uids.values())
 
 
 def test_a_rubric_copy_grades_the_batch_and_sets_its_gradebook(tmp_path):
