@@ -191,3 +191,62 @@ def test_a_sup_trn_that_never_trains_earns_nothing(mutant, tmp_path):
         assert trained.run.values["steps"] > 100
         assert mutant.says in graded["6c.1"][0].message, graded["6c.1"][0].message
     assert "y_test" not in str(trained.run.values) and trained.evaluation is not None
+
+
+STASHING = (
+    ("build_net.py", (
+        ("class CNN(nn.Module):", "TRAINED = []  # the net sup_trn trained, kept for later\n\n\n"
+                                  "class CNN(nn.Module):"),
+        ('''        """x: (N, channels, height, width) images; returns logits (N, out_dim)."""
+''', '''        """x: (N, channels, height, width) images; returns logits (N, out_dim)."""
+        if TRAINED and TRAINED[0] is not self:
+            return TRAINED[0](x)
+'''))),
+    ("algo_train.py", (
+        ("    for epoch in range(opt_dict['num_epochs']):\n", "    for epoch in range(8):\n"),
+        ("    itr_last = opt_dict['num_epochs'] *", "    itr_last = 8 *"))),
+)
+SAVE_UNTRAINED = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from build_net import CNN
+torch.save(CNN((3, 32, 32), 10).state_dict(), sys.argv[2])
+"""
+
+
+@pytest.mark.slow  # a progress run of 8 epochs (about 30 s) and two more children
+def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
+    """Issue 19: in checkpoint mode the checkpoint's logits come from a child that never
+    ran sup_trn. A sup_trn that trains its short run to full length and keeps the net in a
+    module global, for a CNN whose forward answers with it, would have paid an untrained
+    cnn.ckpt when both ran in one child; here the checkpoint is judged as it is."""
+    from dataclasses import replace
+
+    from grader.core.grading import Feedback, GradingContext
+    from grader.parts.part4_cnn import training
+    from mutants import apply_edits
+
+    sub = tmp_path / "sub"
+    shutil.copytree(REFERENCE, sub)
+    for name, edits in STASHING:
+        (sub / name).write_text(apply_edits((sub / name).read_text(), edits, name))
+    (sub / "algo_train.py").write_text((sub / "algo_train.py").read_text().replace(
+        "    return [net, trn_info]", "    import build_net\n    build_net.TRAINED.append(net)\n"
+                                      "    return [net, trn_info]"))
+    assert "build_net.TRAINED.append(net)" in (sub / "algo_train.py").read_text()
+    proc = subprocess.run([sys.executable, "-c", SAVE_UNTRAINED, str(sub), str(sub / "cnn.ckpt")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shipped = rubric.load()
+    ckpt = replace(shipped, questions=tuple(
+        replace(q, mode="checkpoint", device="cpu") if q.id == "6c" else q
+        for q in shipped.questions))
+    trained = training.train_submission(GradingContext(
+        sub, None, public_only=False, full=False, rubric=ckpt, progress=False))
+    learned = training.judge_learning(trained, ckpt.check("6c.1"), Feedback())
+    assert learned.fraction == 1, learned.message  # the short run did learn
+    feedback = Feedback()
+    verdict = training.judge_accuracy(trained, ckpt.check("6c.2"), feedback)
+    assert verdict.fraction == 0, verdict.message
+    assert feedback.details["test_accuracy"] < 0.2, feedback.details
+    assert "your checkpoint cnn.ckpt" in verdict.message
