@@ -174,12 +174,18 @@ class _Data:
         return self.labels
 
 
-def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1)):
+def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1), changed=True):
+    """A made-up training run (the weights it left: state/) and its evaluation in the
+    child that never runs train() (the test logits, the initial weights: initial/)."""
     labels = np.arange(100) % 10
     guess = np.where(np.arange(100) < correct, labels, (labels + 1) % 10)
-    run = ProbeRun(values={"test_logits": np.eye(10)[guess], "steps": steps,
+    weight = np.ones((3, 2), dtype=np.float32)
+    run = ProbeRun(values={"state/fc2.weight": weight, "steps": steps,
                            "losses": np.array(losses)}, failure=None)
-    return training.Trained(settings.Settings(5, 64, 1e-3), "", run, _Data(kind, labels))
+    evaluation = ProbeRun(values={"test_logits": np.eye(10)[guess],
+                                  "initial/fc2.weight": weight - changed}, failure=None)
+    return training.Trained(settings.Settings(5, 64, 1e-3), "", run, _Data(kind, labels),
+                            evaluation=evaluation)
 
 
 @pytest.mark.parametrize("kind, correct, passed", [
@@ -197,3 +203,14 @@ def test_7d_names_an_optimizer_that_never_steps():
     verdict = training.judge(_trained("subset", 10, steps=0, losses=(2.3, 2.3, 2.3, 2.3)),
                              TRAIN, Feedback())
     assert not verdict.passed and "optimizer.step() was never called" in verdict.message
+
+
+def test_7d_weights_left_as_built_earn_nothing_even_at_full_accuracy():
+    """Issue 19: the grader's own evidence, the weights changed, is needed; test logits
+    that are all right (a forward that found the labels somewhere) and observed steps do
+    not make up for weights train() never changed."""
+    feedback = Feedback()
+    verdict = training.judge(_trained("subset", 100, changed=False), TRAIN, feedback)
+    assert not verdict.passed and feedback.details["weights_changed"] == 0
+    assert "0 of 1 entries of the state dict changed in training" in verdict.message
+    assert "left the ConvNet's weights as they were built" in verdict.message
