@@ -135,6 +135,16 @@ MUTANTS = (
     Mutant("no_relu", (("            layers.append(nn.ReLU())\n", ""),),
            ("4a.1",), "Linear layers stacked with nothing between them",
            says='nothing nonlinear between Linear(3072, 50) and Linear(50, 10)'),
+    # issue 19: the handout's layers run as a decoy (added times 0); the output is one
+    # F.linear of the first pixels with the last layer's weights
+    Mutant("decoy_layers_output_from_pixels", ((FORWARD, FORWARD + """        import torch.nn.functional as F
+        last = self.layers[-1]
+        flat = x.reshape(x.shape[0], -1)
+        out = F.linear(flat[:, :last.in_features], last.weight, last.bias) + 0 * out
+"""),), ("4a.1",), "the layers run as a decoy; the output is F.linear of the first pixels",
+           says="the width 50 is never used (expected Linear(3072, 50) -> Linear(50, 10)). "
+                "Built but never on the path to the output: Linear(3072, 50). Layers applied, "
+                "but their result never reaches the output (not counted): layers.0, layers.2"),
     Mutant("no_zero_grad", ((STEP, STEP.replace("            optimizer.zero_grad()\n", "")),),
            ("4b.1",), "gradients never zeroed",
            says='the gradients were never cleared'),

@@ -1,7 +1,10 @@
 """4a, in the grader's process: which layers the student's model applies for a list of
 hidden widths, judged from what the structure probe recorded (numpy only).
 
-A case is one `hidden_layers` list. It passes when the nn.Linear layers forward applies are
+Only the layers on the path to the returned output count (the probe walks the output's
+autograd graph): an nn.Linear run and thrown away is left out, a matrix product called
+directly (F.linear, x @ W.T) is a Linear layer all the same. A case is one
+`hidden_layers` list. It passes when the nn.Linear layers forward applies are
 exactly Linear(input_size, h0) -> Linear(h0, h1) -> ... -> Linear(h_last, num_classes),
 something nonlinear separates each consecutive pair (the input of Linear i+1 is neither the
 output of Linear i nor an affine function of it, feature by feature: BatchNorm in eval
@@ -150,6 +153,11 @@ def judge_case(run: ProbeRun, case: Case, input_size: int, num_classes: int,
         return "\n".join(lines), ""
     applied = [(int(a), int(b)) for _, a, b in v.get(key + "applied", [])]
     expected = expected_chain(input_size, case.hidden, num_classes)
+    notes = [str(n)[:400] for n in v.get(key + "path_notes") or []]
+    if "no autograd graph" in notes:
+        return (f"{case.label()}: forward's output carries no autograd graph (computed under "
+                "torch.no_grad(), detached, or rebuilt from numpy), so no layer can be seen "
+                "making it: return what the layers compute"), ""
     used = tuple(v.get(key + "input_shape", []))
     output = np.asarray(v.get(key + "output"), dtype=np.float64)
     difference = first_difference(case, applied, expected, num_classes)
@@ -161,7 +169,9 @@ def judge_case(run: ProbeRun, case: Case, input_size: int, num_classes: int,
                      "build them from the argument hidden_layers")
         unused = Counter(built) - Counter(applied)
         if unused:
-            text += f". Built but never applied: {', '.join(describe([u]) for u in unused.elements())}"
+            text += (". Built but never on the path to the output: "
+                     f"{', '.join(describe([u]) for u in unused.elements())}")
+        text += "".join(f". Layers {n}" for n in notes if n.startswith("applied, but"))
         return text, ""
     for i in range(1, len(applied)):
         before, after = v.get(f"{key}out{i - 1}"), v.get(f"{key}in{i}")
