@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from grader.core import rubric
@@ -177,12 +178,29 @@ def _graded_6c(submission):
 @pytest.mark.parametrize("mutant", [pytest.param(m, marks=() if i == 0 else pytest.mark.slow)
                                     for i, m in enumerate(HOSTILE_TRAINING)],
                          ids=[m.name for m in HOSTILE_TRAINING])
-def test_a_sup_trn_that_never_trains_earns_nothing(mutant, tmp_path):
+def test_a_sup_trn_that_never_trains_earns_nothing(mutant, tmp_path, monkeypatch):
     """Issue 19: 6c's points need the grader's own evidence, computed from a child that
     never ran sup_trn and never saw a label: the weights changed, and the test accuracy.
     A decoy loss falling under the observed F.cross_entropy, with optimizer steps, or a
-    forward answering from the prepared test labels, earns nothing."""
+    forward answering from the prepared test labels, earns nothing. No child is handed
+    the test labels (nor, beyond the training child, any label)."""
+    from grader.core.grading import GradingContext
+    calls, probe = [], GradingContext.probe
+
+    def recorded(self, probe_file, function, check_id, **kwargs):
+        calls.append((function, kwargs))
+        return probe(self, probe_file, function, check_id, **kwargs)
+
+    monkeypatch.setattr(GradingContext, "probe", recorded)
     trained, graded = _graded_6c(mutant.write(tmp_path / "sub"))
+    y_test = np.asarray(trained.data.load("y_test"))
+    assert [f for f, _ in calls] == ["train_cnn", "evaluate_state"]
+    for function, kwargs in calls:
+        files = kwargs.get("data_files") or {}
+        assert "y_test" not in files and "X_test" not in files, (function, files)
+        assert function == "train_cnn" or not {"y_train", "y_val"} & set(files), files
+        for name, value in (kwargs.get("inputs") or {}).items():
+            assert not (np.shape(value) == y_test.shape and np.array_equal(value, y_test)), name
     for check_id in ("6c.1", "6c.2"):
         verdict, _ = graded[check_id]
         assert verdict.fraction == 0, (check_id, verdict.message)

