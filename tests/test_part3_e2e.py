@@ -100,7 +100,7 @@ def test_training_past_its_budget_says_how_far_it_got(tmp_path):
 
 
 @pytest.mark.slow  # about 25 s: a training run of decoy steps
-def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path):
+def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path, monkeypatch):
     """Issue 19: the loss and the update_network calls seen in the training child are
     hints; 5d's points need the grader's own evidence. A train() that hands backward_pass
     decoy outputs whose loss falls and calls update_network with zero gradients (every step
@@ -111,6 +111,13 @@ def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path):
     from grader.parts.part3_scratch import training
     from mutants_part3 import NEVER_LEARNS
 
+    calls, probe = [], GradingContext.probe
+
+    def recorded(self, probe_file, function, check_id, **kwargs):
+        calls.append((function, kwargs))
+        return probe(self, probe_file, function, check_id, **kwargs)
+
+    monkeypatch.setattr(GradingContext, "probe", recorded)
     shipped = rubric_mod.load()
     for mutant in NEVER_LEARNS:
         grading = GradingContext(mutant.write(tmp_path / mutant.name), None, public_only=False,
@@ -124,3 +131,8 @@ def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path):
             assert mutant.says in verdict.message, verdict.message
             assert feedback.details["test_accuracy"] < 0.15, feedback.details
         assert trained.run.values["best/steps"] == 630  # the observers saw every step
+    # no child is handed a test image or label (the budget's timing and the training)
+    assert [f for f, _ in calls] == ["time_training", "train_runs"] * len(NEVER_LEARNS)
+    for _, kwargs in calls:
+        assert not {"X_test", "y_test"} & set(kwargs.get("data_files") or {})
+        assert not kwargs.get("inputs")
