@@ -107,3 +107,21 @@ def test_an_upload_without_the_assignment_files_says_what_it_holds(tmp_path):
                                                        tmp_path)["output"]
     complete = _grade(sys.executable, ROOT / "reference", tmp_path / "o3", tmp_path)
     assert "upload_note" not in complete["extra_data"]
+
+
+def test_a_sandbox_that_cannot_start_is_a_grader_error_for_the_whole_run(tmp_path):
+    """No check is failed (or passed) on the student's account when student code cannot
+    be run here: every check says grader error, and the headline says so."""
+    import os
+    env = {**os.environ, "GRADER_ISOLATION": "require",
+           "GRADER_SANDBOX_PYTHON": str(tmp_path / "no-such-python")}
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", "reference", "--out",
+                           str(tmp_path / "out"), "--questions", "1a,1c,5f", "--quiet"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert result["score"] == 0
+    assert result["output"].startswith("**Grader error, contact course staff")
+    assert "cannot be run in the sandbox" in result["output"]
+    assert {t["extra_data"]["outcome"] for t in result["tests"]} == {"error"}
+    assert all("contact course staff" in t["output"] for t in result["tests"])

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from . import gradescope, isolation
-from .errors import GraderError
+from .errors import GraderError, SandboxError
 from . import run_files
 from .grading import Feedback, GradingContext, OutOfTime
 from .rubric import DATASET_TITLES, Check, Rubric
@@ -58,6 +58,7 @@ class ResultsPlugin:
         self.started = time.monotonic()
         self.complete = False
         self.grader_error = ""
+        self.sandbox_problem = ""  # why no sandboxed child can start here, if none can
         self._began: dict[str, float] = {}
         self._lock = threading.RLock()  # the deadline's timer writes too
         if context.deadline is not None:
@@ -149,6 +150,12 @@ class ResultsPlugin:
                 check.id, check.name, 0.0, check.points, PENDING, check.visibility,
                 "Not graded: the grader stopped before reaching this check.")
         self.context.checks_to_come = list(self.order)
+        try:  # a sandbox that cannot start is the grader's fault for the whole run
+            isolation.resolve()
+        except Exception as exc:  # noqa: BLE001 - whatever stops it, no check can run
+            self.sandbox_problem = str(exc)
+            self.grader_error = ("student code cannot be run in the sandbox on this "
+                                 f"machine: {exc}")
         self.write()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -167,6 +174,8 @@ class ResultsPlugin:
         if cid in self.context.checks_to_come:
             self.context.checks_to_come.remove(cid)
         self.context.current_check = cid
+        if self.sandbox_problem:
+            raise SandboxError(f"no check was graded: {self.sandbox_problem}")
         if self.context.deadline is not None and time.monotonic() >= self.context.deadline:
             raise OutOfTime(self.context.ran_out_in or self._running_question())
         self.context.probe_runs.clear()
@@ -280,7 +289,7 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str,
                 "pytest": pytest.__version__, "grader": __version__}
     try:
         sandbox = isolation.describe(isolation.resolve())
-    except GraderError as exc:  # every check that runs student code reports it too
+    except Exception as exc:  # noqa: BLE001 - every check reports it as a grader error
         sandbox = f"cannot be isolated: {exc}"
     device, details = device_line(context, questions)
     from .batch_inputs import upload_note
