@@ -250,10 +250,20 @@ def check_cnn(build_net):
     except Exception as exc:  # noqa: BLE001 - a shape problem before it is the news
         crash = exc
     blocks, convs, dense, problems = [], [], [], []
+    pending, after_pool = None, False  # a convolution waiting for its ReLU (after the pool: ok)
     for kind, shape_in, shape_out, _, _ in events:
         where = f"block {len(blocks) + 1}"
+        if kind == "relu":
+            pending, after_pool = None, False
+            continue
+        if pending and (after_pool or kind in ("conv", "linear")):
+            problems.append(f"{pending} is not followed by a ReLU: ConvBlock is conv, ReLU, "
+                            "conv, ReLU, max-pool.")
+            pending = None
+        after_pool = False
         if kind == "conv":
             convs.append(shape_out)
+            pending = f"conv {len(convs)} of {where}"
             if shape_in[-2:] != shape_out[-2:]:
                 problems.append(f"conv {len(convs)} of {where} maps {_hw(shape_in)} to "
                                 f"{_hw(shape_out)}: keep stride 1 and pad by (kernel - 1) / 2 "
@@ -270,9 +280,12 @@ def check_cnn(build_net):
                 problems.append(f"the max-pool of {where} maps {_hw(shape_in)} to "
                                 f"{_hw(shape_out)}: a 2x2 max-pool with stride 2 halves both.")
             blocks.append(convs)
-            convs = []
+            convs, after_pool = [], pending is not None
         elif kind == "linear":
             dense.append(shape_out)
+    if pending:
+        problems.append(f"{pending} is not followed by a ReLU: ConvBlock is conv, ReLU, conv, "
+                        "ReLU, max-pool.")
     if crash is not None:
         if not problems:
             raise crash
@@ -328,12 +341,14 @@ def check_shapes(convnet):
     got = convnet_layers(convnet)
     want = list(zip(MNIST_LAYERS, MNIST_SHAPES))
     seen = [(k, s) for k, s, _ in got]
+    if [k for k, _ in seen[1:3]] == ["maxpool", "relu"]:  # they commute: the same function
+        want[1:3] = [("maxpool", MNIST_SHAPES[2]), ("relu", MNIST_SHAPES[2])]
     rows = [f"{i}. {k} {s}" for i, (k, s) in enumerate(seen, 1)]
     if seen == want:
         return True, "\n".join(rows)
     lines = ["expected: " + ", ".join(f"{k} {s}" for k, s in want),
              "got:      " + (", ".join(f"{k} {s}" for k, s in seen) or "no layer traced")]
-    if [k for k, _ in seen] != list(MNIST_LAYERS):
+    if [k for k, _ in seen] != [k for k, _ in want]:
         lines.append("Hint: conv 5x5 (20 maps), ReLU, 2x2 max-pool, flatten, Linear(2880, 100), "
                      "ReLU, Linear(100, 10), in that order.")
     else:
