@@ -510,7 +510,9 @@ def _landlock_wanted() -> int:
 def _resolve(policy: str, python: str) -> Identity:
     roots, bundled = _interpreter_facts(python)
     abi = _landlock_wanted()
-    note = "" if abi else "Landlock is not available on this kernel"
+    note = "" if abi else "Landlock turned off (GRADER_LANDLOCK=0)" \
+        if os.environ.get("GRADER_LANDLOCK", "").strip() == "0" \
+        else "Landlock is not available on this kernel"
     if os.geteuid() != 0:
         me = Identity(None, None, f"the grader's user ({_user_name(os.geteuid())})", python,
                       landlock=abi, fs_note=note)
@@ -536,17 +538,29 @@ def _checked(identity: Identity, policy: str, retry_without_mounts: bool = False
         plain = replace(identity, mounts=False, covers=(), keeps=(), hidden=())
         problem, own_network = _usable(plain)
         if not problem:
-            return replace(plain, own_network=own_network,
-                           fs_note=plain.fs_note or "")
+            return replace(plain, own_network=own_network, fs_note=_exposed(plain))
         problem = f"{problem} (with a private mount namespace: {first})"
     if not problem:
-        return replace(identity, own_network=own_network)
+        return replace(identity, own_network=own_network, fs_note=_exposed(identity))
     fix = ("Install the grader's Python where every user can read it (e.g. /usr/bin/python3 "
            "or a virtual environment outside /root), or set GRADER_SANDBOX_PYTHON to one; "
            "GRADER_ISOLATION=off runs student code as root (debugging only).")
     if identity.dropped:
         raise SandboxError(f"cannot run student code as {identity.name}: {problem}. {fix}")
     raise SandboxError(f"cannot start the sandbox child: {problem}")
+
+
+def _exposed(identity: Identity) -> str:
+    """identity.fs_note, plus, where neither Landlock nor a mount namespace hides the grader
+    package, whether its files are readable by the sandbox user and how to close them."""
+    note = identity.fs_note
+    if identity.landlock or identity.mounts or not identity.dropped:
+        return note
+    rubric = GRADER_PACKAGE / "rubric.toml"
+    if readable_by(rubric, identity.uid, identity.gid):
+        note += (f"; the grader's files ({GRADER_PACKAGE}) are readable by {identity.name}: "
+                 f"chmod 700 {GRADER_PACKAGE.parent} as run_autograder does")
+    return note
 
 
 def describe(identity: Identity) -> str:
