@@ -319,9 +319,7 @@ def try_import(x):
         pass
     return np.exp(x)
 '''
-HOSTILE = '''import multiprocessing
-import queue
-import subprocess
+HOSTILE = '''import queue
 import sys
 import threading
 
@@ -382,18 +380,6 @@ def by_the_server(x):
     return ANSWERS.get(timeout=30)
 
 
-def spawned(x):
-    """A fresh interpreter (numpy's exp stands for any torch computation there)."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(np.exp, (x,))
-
-
-def in_a_process(x):
-    code = "import torch, sys; print(torch.ones(1))"
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return np.exp(x)
-
-
 def modes_off(x):
     from torch.utils._python_dispatch import _pop_mode
     torch._C._pop_torch_function_stack()
@@ -419,13 +405,10 @@ EVASIONS = {  # (module, function) -> what the failure says ("" = none: full res
     ("hostile", "func_grad"): "not from scratch: func_grad() made a torch tensor",
     ("hostile", "swallowed"): "not from scratch: swallowed() made a torch tensor",
     ("hostile", "in_a_thread"): "not from scratch: your code made a torch tensor",
-    ("hostile", "in_a_process"): "not from scratch: in_a_process() started a process",
     ("hostile", "by_the_server"): "not from scratch: serve() made a torch tensor",
     ("hostile", "modes_off"): "not from scratch: your code switched off the grader's check",
     ("hostile", "finder_off"): "not from scratch: your code removed the grader's import check",
     ("hostile", "returns_tensor"): "not from scratch: your code returned a torch tensor",
-    # last: the pool's helper processes outlive it (the next call would say so)
-    ("hostile", "spawned"): "not from scratch: your code ran another process",
 }
 
 

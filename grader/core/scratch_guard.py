@@ -13,21 +13,19 @@ While a Guard watches:
   torch function, tensor method and operator raises ScratchError, and the first one is
   recorded, even if student code catches the error;
 - threads get the same modes (torch's mode stacks are per thread), also those started at
-  import, which act only while the guard watches;
-- starting a process (subprocess, os.system, fork, exec, spawn) is refused, through an audit
-  hook, so the computation cannot move to a fresh interpreter; a process that ran anyway
-  (multiprocessing's spawn and ctypes raise no audit event) shows in the usage of this
-  process's children, and one still running in /proc: either is a violation.
+  import, which act only while the guard watches.
 The student file's own import runs outside the guard (Guard.suspended): its top-level
 `import torch` is not a computation. At the end the guard also checks that its finder and
 modes are still in place (a submission that removed them is recorded as a violation).
+Not watched: a computation moved to another process (a fresh interpreter started with
+subprocess or multiprocessing has no guard; tests/test_hostile.py's submissions start and
+leave processes on purpose, and the sandbox cleans them up).
 
 The record the child reports (Guard.verdict) is a failure of kind "from_scratch" naming
 the student's function and what it called, e.g. "loss() called torch.autograd.grad".
 """
 import importlib.machinery
 import os
-import resource
 import sys
 import threading
 import _thread
@@ -35,9 +33,6 @@ import _thread
 # Libraries whose computations do not count as from scratch (top-level package names).
 BLOCKED = ("torch", "torchvision", "torchaudio", "functorch", "jax", "jaxlib", "flax",
            "tensorflow", "keras", "autograd", "tinygrad", "mxnet", "paddle", "chainer")
-# Audit events of process creation (Python 3.11 raises these before the call).
-PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                  "os.fork", "os.forkpty", "pty.spawn", "os.startfile")
 KIND = "from_scratch"
 DETAIL = ("This question is graded on code that computes from scratch: numpy (and the "
           "standard library) only, no torch, jax, tensorflow or autograd in the forward "
@@ -73,7 +68,7 @@ class _Finder:
         # its own submodules lazily: the modes judge what it computes.
         library = _library(name)
         if self.guard.active and library and library not in sys.modules and \
-                self._installed(library):
+                self._installed(library) and not self._submitted(library):
             who = self.guard.student_function()
             raise ScratchImportError(
                 f"{who or 'your code'} imports {name}, which the grader refuses here: "
@@ -88,6 +83,15 @@ class _Finder:
             return importlib.machinery.PathFinder.find_spec(library) is not None
         except Exception:  # noqa: BLE001 - a broken path entry
             return True
+
+    def _submitted(self, library):
+        """Whether the name is a module of the submission (a student's own autograd.py)."""
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(library)
+        except Exception:  # noqa: BLE001
+            return False
+        origin = os.path.realpath(str(getattr(spec, "origin", "") or ""))
+        return bool(spec) and origin.startswith(self.guard.submission)
 
     def invalidate_caches(self):
         pass
@@ -134,38 +138,6 @@ def _modes(guard, torch):
     return FunctionMode(), DispatchMode()
 
 
-def _children_usage():
-    """What this process's reaped child processes used (CPU time, page faults, context
-    switches): it changes when any child process ran and ended."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (usage.ru_utime, usage.ru_stime, usage.ru_minflt, usage.ru_majflt,
-            usage.ru_nvcsw, usage.ru_nivcsw)
-
-
-def _running_children():
-    """The child processes of this process that are alive (not zombies)."""
-    found = []
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/children") as fh:
-                pids = fh.read().split()
-        except OSError:
-            continue
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    state = fh.read().rpartition(")")[2].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in ("Z", "X"):
-                found.append(int(pid))
-    return found
-
-
 class Guard:
     """Watches student code for computations by a blocked library; see the module
     docstring. submission: the real path of the submission's copy (its frames name the
@@ -179,7 +151,6 @@ class Guard:
         self._finder = _Finder(self)
         self._modes = None  # (function mode, dispatch mode) while pushed
         self._hooked = False
-        self._children = None  # _children_usage() when the guard started watching
         self._paths = {}
 
     # -- what student code did --------------------------------------------------------
@@ -209,24 +180,18 @@ class Guard:
         if not self.seen:
             self.seen = "your code " + what
 
-    def violation(self, what, record=True):
-        """The error to raise in student code for one violation; records it (the first
-        is kept) unless record is false (a refusal student code may catch and recover
-        from: nothing was computed)."""
+    def violation(self, what):
+        """Records one violation (the first is kept) and returns the error to raise in
+        student code."""
         name, where = self.student_frame()
         who = f"{name}()" if name else ""
         message = f"{who} {what}" if who else (
             f"your code {what}" if where else "your code returned a torch tensor")
-        if record and not self.seen:
+        if not self.seen:
             self.seen, self.where = message, where
         return ScratchError(message + ": compute this question with numpy only")
 
     # -- watching -----------------------------------------------------------------------
-    def _audit(self, event, args):
-        if self.active and event in PROCESS_EVENTS:
-            raise self.violation(f"started a process ({event}), which the grader refuses "
-                                 "here", record=False)
-
     def _push_modes(self):
         torch = sys.modules.get("torch")
         if torch is None or self._modes is not None or not hasattr(torch, "overrides"):
@@ -283,7 +248,6 @@ class Guard:
     def start(self):
         """Starts watching (again after suspended())."""
         if not self._hooked:
-            sys.addaudithook(self._audit)  # stays for the process; idle unless active
             # how new threads start: _thread's function and threading's copy of it
             self._thread_start = [(module, name, getattr(module, name)) for module, name in (
                 (_thread, "start_new_thread"), (threading, "_start_new_thread"))
@@ -293,10 +257,6 @@ class Guard:
             self._hooked = True
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
-        if _running_children():
-            self._record("left a process running (started at import?) beside the graded "
-                         "code")
-        self._children = _children_usage()
         self.active = True
         self._push_modes()
 
@@ -306,9 +266,6 @@ class Guard:
             return
         self.active = False
         self._pop_modes()
-        if _children_usage() != self._children or _running_children():
-            self._record("ran another process while it was graded (multiprocessing, "
-                         "fork, subprocess, exec)")
         if not isinstance(sys.meta_path, list):
             sys.meta_path = list(sys.meta_path)
         if self._finder in sys.meta_path:
@@ -326,8 +283,8 @@ class Guard:
 
     @staticmethod
     def refused(exc):
-        """Whether an exception is the guard's own (a refused import, process or torch
-        call) that escaped student code."""
+        """Whether an exception is the guard's own (a refused import or torch call) that
+        escaped student code."""
         return isinstance(exc, (ScratchError, ScratchImportError))
 
     def refusal(self, exc, where):
