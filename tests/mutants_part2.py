@@ -229,4 +229,13 @@ VARIANTS = (
                                         ("            predicted = model(images).argmax(dim=1)",
                                          "            predicted = model(images.reshape(len(images), -1)).argmax(dim=1)")),
         (), "forward expects (N, 3072): the training loop flattens", ("4a.1", "4b.1", "4b.2")),
+    # a validation batch drawn between backward and step, its loss under no_grad: measuring,
+    # not training on it (4b.1 names steps whose loss came from val_loader's batches)
+    Mutant("validation_loss_before_each_step",
+           ((STEP, STEP.replace("            optimizer.step()\n", """            with torch.no_grad():
+                val_images, val_labels = next(iter(val_loader))
+                val_loss = criterion(model(val_images.to(device)), val_labels.to(device))
+            optimizer.step()
+""")),), (), "a validation loss (no_grad) between loss.backward() and optimizer.step()",
+           ("4a.1", "4b.1", "4b.2")),
 )

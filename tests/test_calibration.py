@@ -1,16 +1,18 @@
 """3b's synthetic threshold means something: what must clear it does, what must not does not.
 
-The reference's declared hyperparameters clear it with a margin (test_e2e_part1); the
-handout's default hyperparameters (which hardly lower the loss here, so 3b.1 fails too), a
-train() that never updates and a gradient N times too large stay below it. (A missing ReLU mask still trains well on the synthetic data: 2d, not
-3b, catches that bug.)
+The threshold is on the test accuracy (their labels never enter a sandbox). The reference's
+declared hyperparameters clear it with a margin (test_e2e_part1); the handout's default
+hyperparameters (which hardly lower the loss here, so 3b.1 fails too), a train() that
+never updates and a gradient N times too large stay below it. (A missing ReLU mask still
+trains well on the synthetic data: 2d, not 3b, catches that bug.) A train() that fits the
+validation rows reaches 100% validation accuracy and stays below it too.
 """
 import shutil
 
 import pytest
 
 from grader.core import rubric
-from mutants import MUTANTS, ROOT
+from mutants import MUTANTS, ROOT, TRAINS_ON_VALIDATION
 from outputs import plain
 from test_e2e_part1 import by_id, grade
 
@@ -54,3 +56,23 @@ def test_broken_training_stays_below(name, tmp_path):
     assert test["score"] == 0
     accuracy = _judged_accuracy(results)
     assert accuracy is None or accuracy < THRESHOLD - MARGIN, test["output"]
+
+
+def test_training_on_the_validation_rows_earns_nothing(tmp_path):
+    """Issue 19: minibatches drawn from X_val, y_val. The validation accuracy it reaches is
+    reported, not judged; the test accuracy stays below the threshold, and both checks
+    name what train() did."""
+    sub = TRAINS_ON_VALIDATION.write(tmp_path / "sub")
+    tests = by_id(grade(sub, tmp_path / "out", "3b"))
+    test = tests["3b.2"]
+    assert test["score"] == 0
+    extra = test["extra_data"]
+    assert extra["judged"] == "test_accuracy" and extra["val_accuracy"] > 0.95
+    assert extra["test_accuracy"] < THRESHOLD, test["output"]
+    text = plain(test["output"])
+    assert "(the handout's measure; reported, not graded)" in text
+    assert "judged: the test images' labels never reach your code" in text
+    assert "train() trained on the validation rows" in text  # the hint
+    for cid in ("3b.1", "3b.2"):
+        assert "train() computed its loss on validation rows (X_val, y_val): it trains on " \
+            "them" in plain(tests[cid]["output"]), cid

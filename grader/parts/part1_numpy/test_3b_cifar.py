@@ -241,7 +241,7 @@ def _learned(trained: Trained, feedback: Feedback | None = None) -> Verdict:
              "your code)"]
     if not changed:
         lines.append("the weights in self.params after train() are the ones it started with")
-    lines += _val_note(run)
+    lines += _val_note(run, n)
     if last < most and acc > least and changed:
         return Verdict(1.0, "\n".join(lines))
     lines.append("Hint: " + (
@@ -272,15 +272,31 @@ def _weights_changed(run: ProbeRun, params: dict) -> bool:
     return False
 
 
-def _val_note(run: ProbeRun) -> list[str]:
+def _fits_validation(run: ProbeRun, num_iters: int) -> bool:
+    """Whether at least half of train()'s loss calls with labels were on validation rows."""
+    return 2 * _count(run, "val_batches") >= max(1, num_iters)
+
+
+def _count(run: ProbeRun, key: str) -> int:
+    try:
+        return int(run.values.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _val_note(run: ProbeRun, num_iters: int) -> list[str]:
     """A note when train() computed losses on validation rows (minibatches of X_val)."""
-    count = run.values.get("val_batches")
+    count = _count(run, "val_batches")
     if not count:
         return []
-    return [f"Note: at {int(count)} iterations train() computed its loss on validation rows "
-            "(X_val, y_val). Validation data is for choosing hyperparameters; the grader "
-            "judges accuracy on test images whose labels your code never sees, so "
-            "training on it earns nothing."]
+    if _fits_validation(run, num_iters):
+        return [f"Note: at {count} of {num_iters} iterations train() computed its loss on "
+                "validation rows (X_val, y_val): it trains on them. Validation data is for "
+                "choosing hyperparameters; the grader judges accuracy on test images whose "
+                "labels your code never sees, so training on it earns nothing."]
+    return [f"Note: train() computed its loss on validation rows (X_val, y_val) {count} "
+            "times; measuring on them is fine, training on them earns nothing (the grader "
+            "judges test images whose labels your code never sees)."]
 
 
 @graded("3b.1")
@@ -294,8 +310,8 @@ def test_hyperparams_and_history(trained, feedback):
                                       + verdict.message))
 
 
-def _hint(run):
-    if run.values.get("val_batches"):
+def _hint(run, num_iters):
+    if _fits_validation(run, num_iters):
         return ("train() trained on the validation rows: draw its minibatches from X and y, "
                 "the training rows, and keep X_val, y_val for measuring.")
     loss = _history(run, "loss_history")
@@ -345,11 +361,11 @@ def test_validation_accuracy(grading, trained, feedback):
         1000 * run.wall_seconds / max(1, trained.num_iters), 3))
     lines[0] = (f"on {_data_name(data)}, retrained in {run.wall_seconds:.0f} s (budget "
                 f"{budget.seconds:.0f} s): " + lines[0])
-    lines += _val_note(run)
+    lines += _val_note(run, trained.num_iters)
     if judged > threshold:
         return conclude(feedback, Verdict(1.0, "\n".join(lines)))
     learned = _learned(trained)
-    lines.append("Hint: " + (_hint(run) if learned.passed else
+    lines.append("Hint: " + (_hint(run, trained.num_iters) if learned.passed else
                              "the network train() left in self.params hardly learned (see "
                              "3b.1): fix train() first if 3a fails, else raise learning_rate "
                              "or num_iters."))

@@ -430,6 +430,7 @@ class _Observer:
         self.epochs = []  # per pass with steps: first step, steps, training batch accuracy
         self.val_logits = []  # per such pass: the grader's validation logits after it
         self.source = None  # which loader gave the last batch drawn: "train", "val"
+        self.loss_source = None  # self.source when the last loss with gradients was seen
         self.val_steps, self.val_losses, self.val_passes = 0, 0, 0
 
     def flag(self, name):
@@ -479,6 +480,7 @@ class _Observer:
             value = out.detach().float().mean()
             self.losses.append(float(value))
             x = input.detach().float()
+            self.loss_source = self.source
             if self.source == "val":
                 self.val_losses += 1
             if x.dim() == 2 and x.shape[0] > 0:
@@ -492,7 +494,9 @@ class _Observer:
 
     def _before_step(self, optimizer, args, kwargs):
         self.steps += 1
-        if self.source == "val":
+        # a step on validation batches: its loss was computed after a batch of val_loader
+        # (the last batch drawn, when no loss was seen: a loss the patches do not see)
+        if (self.loss_source if self.loss_calls else self.source) == "val":
             self.flag("val_steps")
         try:
             self.step_lrs.append(float(optimizer.param_groups[0]["lr"]))
