@@ -10,6 +10,7 @@ imports torch pays torch's import once. grader/core/scratch_guard.py is the guar
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -449,3 +450,34 @@ def test_rubric_flag_must_be_a_boolean(tmp_path):
 
 
 RUBRIC_PATH_TEXT = rubric_mod.RUBRIC_PATH.read_text()
+
+
+# -- as root, with student code run by the unprivileged user --------------------------
+
+WATCHED = '''import sys
+
+import numpy as np
+
+
+def guard_on(x):
+    """1 when the grader's import check is first on sys.meta_path, else 0."""
+    return np.full(x.shape, float(type(sys.meta_path[0]).__name__ == "_Finder"))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to the sandbox user needs root")
+def test_as_the_unprivileged_user_the_guard_runs(sandbox_python, monkeypatch, tmp_path):
+    """The child that runs as the sandbox user (a numpy-only interpreter here) loads the
+    guard from its control folder: the reference keeps full marks on from-scratch checks,
+    and student code sees the guard's finder."""
+    monkeypatch.setenv("GRADER_ISOLATION", "require")
+    monkeypatch.setenv("GRADER_SANDBOX_PYTHON", sandbox_python)
+    graded = grade(REFERENCE, PART1_PROBES, {k: PART1[k] for k in ("1a.1", "2d.1")})
+    assert all(f == 1 for f, _ in graded.values()), graded
+    sub = write(tmp_path / "sub", "watched.py", WATCHED)
+    probe = tmp_path / "call_probe.py"
+    probe.write_text(CALL_PROBE)
+    run, = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
+                          progress=False).probe_calls(
+        probe, [ProbeCall("call", {"module": "watched", "name": "guard_on"})], "6d.1")
+    assert run.failure is None and run.values["out"].min() == 1, (run.failure, run.output)
