@@ -37,12 +37,14 @@ from . import gradescope, rubric, run_files
 from .batch_inputs import Submission, discover, holds, safe_name
 from .errors import BatchError, GraderError
 from .procs import die_with_parent, parent_and_start, pids
+from .sandbox import read_plain
 from .uid_slots import claimed_uid
 from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
 
 # Status of one student's grading in the gradebook.
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
+RESULTS_CAP = 64 << 20  # the most bytes of a results.json read back
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
 RUBRIC = rubric.load()  # the shipped rubric (grade-all --rubric grades with another)
 _ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
@@ -185,7 +187,7 @@ def stopped_row(job: Job, status: str, note: str, seconds: float) -> BatchRow:
         write_stand_in(job, note, seconds)
         summary = _read_summary(results)
     else:
-        content = json.loads(results.read_text())
+        content = json.loads(read_plain(results, RESULTS_CAP))
         gradescope.write_json(results, gradescope.mark_stopped(content, note))
     scores = summary.scores if summary is not None else {}
     return BatchRow(sub.student, sub.name, sub.email, status, scores, seconds, False,
@@ -290,9 +292,10 @@ def write_stand_in(job: Job, reason: str, seconds: float) -> None:
 
 
 def _read_summary(path: Path) -> RunSummary | None:
-    """The RunSummary of a results.json, or None when missing or unreadable."""
+    """The RunSummary of a results.json, or None when missing or unreadable (read without
+    following links or blocking, size-capped: never trust what a grading left)."""
     try:
-        return gradescope.read_summary(json.loads(path.read_text()))
+        return gradescope.read_summary(json.loads(read_plain(path, RESULTS_CAP)))
     except (OSError, ValueError, TypeError):
         return None
 

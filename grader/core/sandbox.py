@@ -271,7 +271,10 @@ def _open_plain(path: Path):
         raise
 
 
-def _read_plain(path: Path, max_bytes: int) -> bytes:
+def read_plain(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a file someone untrusted could have written: a regular file only (no
+    link, FIFO or device), opened without blocking, at most max_bytes (ValueError past
+    that, OSError when it cannot be opened)."""
     with _open_plain(path) as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -385,7 +388,7 @@ class _Waited:
 def _stuck_importing(out: Path) -> str:
     """The module a killed child was importing (its IMPORTING marker), else ""."""
     try:  # the child wrote it: regular files only, no links, never blocks, capped
-        name = _read_plain(out / IMPORTING, 200).decode().strip()
+        name = read_plain(out / IMPORTING, 200).decode().strip()
     except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return ""
     return name if name.isidentifier() else ""
@@ -394,7 +397,7 @@ def _stuck_importing(out: Path) -> str:
 def _read_progress(path: Path) -> tuple[int, int] | None:
     """(done, total) from a probe's progress.json, or None when absent or unreadable."""
     try:
-        state = json.loads(_read_plain(path, 4096))
+        state = json.loads(read_plain(path, 4096))
         return int(state["done"]), int(state["total"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -482,7 +485,7 @@ def _load_results(out: Path, max_bytes: int
     """Reads what the child wrote; raises (anything) when it is malformed or larger than
     max_bytes of arrays (np.savez does not compress: a genuine result cannot be larger
     than the file-size limit the child ran under)."""
-    meta = json.loads(_read_plain(out / "meta.json", max_bytes))
+    meta = json.loads(read_plain(out / "meta.json", max_bytes))
     if not isinstance(meta, dict) or not isinstance(meta.get("scalars", {}), dict) \
             or not isinstance(meta.get("case_failures", {}), dict):
         raise TypeError("meta.json is not a dict of the expected fields")
