@@ -252,6 +252,17 @@ def test_a_convolution_without_its_relu_is_named_and_one_after_the_pool_is_accep
     assert _judge(direct)[0] == []  # another activation, called directly, counts as its ReLU
 
 
+def test_downsampling_by_slicing_between_layers_is_named():
+    trace = _cnn_trace()
+    for i in (0, 1):  # block 1 run on x[:, :, ::2, ::2]: 16x16 -> 8x8, the blocks look right
+        trace[2 * i] = _conv(f"conv_b_1.conv_{i + 1}", 3 if i == 0 else 8, 8, (16, 16), (16, 16))
+    trace[4] = _pool("conv_b_1.max_pool", 8, (16, 16), (8, 8))
+    problems, _ = _judge(trace)
+    assert problems[0] == ("between the input and conv2d (conv_b_1.conv_1) something changes "
+                           "H x W from 32x32 to 16x16 (slicing, a resize or a reshape outside "
+                           "the layers): only the blocks' max-pools may downsample.")
+
+
 def test_layers_off_the_path_are_named_only_with_a_problem():
     note = "applied, but their result never reaches the output (not counted): conv_b_1.conv_1"
     rng = np.random.default_rng(0)

@@ -80,18 +80,34 @@ def _no_relu(event, label: str) -> str:
             "forward).")
 
 
-def walk(events) -> Walk:
+def _spatial(shape) -> tuple[int, ...]:
+    """H x W of an (N, C, H, W) shape, () for any other (a Linear layer's, unknown)."""
+    return _hw(shape) if len(shape) == 4 else ()
+
+
+def walk(events, start_hw: tuple[int, ...] = ()) -> Walk:
     """Groups a trace into conv blocks and Linear layers and lists what breaks the rules
     on the way (a convolution that changes H x W or has no ReLU after it, downsampling
     other than max-pooling, a max-pool that does not halve H and W, a Linear layer before
     the conv blocks end). A convolution's ReLU may come right after the block's max-pool
     instead (the two commute: the same function); another activation counts as its
-    ReLU."""
+    ReLU. Between consecutive spatial layers (and from start_hw, the input's H x W, to the
+    first) H x W must not change outside a layer: slicing does not downsample unseen."""
     found, current = Walk(), []
     pending = None  # (the convolution still waiting for its ReLU, its label)
     after_pool = False  # pending's ReLU may still come: the max-pool came in between
+    last_hw, last = start_hw, "the input"  # H x W the next spatial layer must get, and from
     for event in events:
         kind = event[KIND]
+        hw_in, hw_out = _spatial(event[SHAPE_IN]), _spatial(event[SHAPE_OUT])
+        if hw_in and last_hw and hw_in != last_hw:
+            found.problems.append(
+                f"between {last} and {_where(event, event[FUNCTION])} something changes H x W "
+                f"from {'x'.join(map(str, last_hw))} to {'x'.join(map(str, hw_in))} (slicing, "
+                "a resize or a reshape outside the layers): only the blocks' max-pools may "
+                "downsample.")
+        if hw_out:
+            last_hw, last = hw_out, _where(event, event[FUNCTION])
         if kind in ("relu", "activation"):
             pending, after_pool = None, False
             continue
@@ -206,7 +222,7 @@ def judge_cnn(run: ProbeRun, rows: int, num_classes: int) -> tuple[list[str], st
     """6b.1: (problems, a one-line summary of the layers applied). Only the layers on the
     path to the returned output count (probes.py: its autograd graph), whoever calls them."""
     events = list(run.values.get("events") or [])
-    found = walk(events)
+    found = walk(events, (32, 32))
     problems = path_problems(run) + list(found.problems)
     if len(found.blocks) != BLOCKS:
         problems.append(f"{len(found.blocks)} conv block{'s' if len(found.blocks) != 1 else ''} "
@@ -296,7 +312,7 @@ def judge_block(run: ProbeRun, case: BlockCase, rows: int) -> str:
     if stopped:
         return stopped[0]
     if case.kind == "conv":
-        found = walk(events)
+        found = walk(events, tuple(a["size"]))
         if found.problems:
             return "\n".join([found.problems[0]] + off_path(run, f"{case.name}/"))
         h, w = a["size"]
