@@ -93,3 +93,13 @@ def test_verdicts_and_fractions():
     assert judge.accuracy_line("validation accuracy", 0.512, 0.48) == \
         "validation accuracy 51.2% (needs > 48.0%)"
     assert judge.accuracy_line("train accuracy", 0.5) == "train accuracy 50.0%"
+
+
+def test_changed_entries_compares_the_weights_left_with_those_built():
+    built = {"fc.weight": np.ones((2, 3)), "fc.bias": np.zeros(2)}
+    assert judge.changed_entries(dict(built), built) == (0, 2)
+    assert judge.changed_entries({**built, "fc.bias": np.full(2, 1e-9)}, built) == (1, 2)
+    # missing, reshaped or extra entries: missing and reshaped count as changed
+    assert judge.changed_entries({"fc.weight": np.ones((3, 2)), "other": 1}, built) == (2, 2)
+    values = {"state/fc.bias": 1, "initial/fc.bias": 2, "steps": 3}
+    assert judge.prefixed(values, "state/") == {"fc.bias": 1}

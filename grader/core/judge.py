@@ -7,7 +7,7 @@ was got. Nothing here runs student code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -104,6 +104,24 @@ def logits_accuracy(value: Any, labels: np.ndarray, num_classes: int, what: str,
     what is wrong with them: missing, misshapen, not finite; see shaped)."""
     logits, problem = shaped(value, (len(labels), num_classes), what, nan_hint)
     return (None, problem) if problem else (accuracy(logits, labels), "")
+
+
+def changed_entries(left: Mapping[str, Any], initial: Mapping[str, Any]) -> tuple[int, int]:
+    """(entries of `initial` that `left` does not hold unchanged, entries of `initial`):
+    the weights a training run left (name -> array) against those the model was built
+    with. An entry missing from `left`, or of another shape, counts as changed."""
+    changed = 0
+    for name, before in initial.items():
+        after = left.get(name)
+        if after is None or np.shape(after) != np.shape(before) or not np.array_equal(
+                np.asarray(after), np.asarray(before)):
+            changed += 1
+    return changed, len(initial)
+
+
+def prefixed(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of a run's values whose key starts with `prefix`, without it."""
+    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
 
 
 def curve(values: Any, points: int = 400) -> list[float | None]:

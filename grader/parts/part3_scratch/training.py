@@ -24,7 +24,7 @@ from . import netmath, settings
 from .steps import PROBES
 from ..part1_numpy.steps import Budget
 from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict, accuracy_line, curve, shaped
+from ...core.judge import Verdict, accuracy_line, changed_entries, curve, shaped
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 
@@ -114,14 +114,9 @@ def final_params(run: ProbeRun, name: str, sizes) -> tuple[list, list, str]:
 def weights_changed(run: ProbeRun, name: str, layers: int) -> tuple[int, int]:
     """(arrays among the weights and biases that train() changed, arrays compared): the
     run's W{i}, b{i} against W_init{i}, b_init{i}, recorded before train() ran."""
-    changed = total = 0
-    for key in [f"W{i}" for i in range(layers)] + [f"b{i}" for i in range(layers)]:
-        before, after = run.values.get(f"{name}/{key[0]}_init{key[1:]}"), run.values.get(f"{name}/{key}")
-        total += 1
-        if before is None or after is None or np.shape(before) != np.shape(after) or \
-                not np.array_equal(np.asarray(before), np.asarray(after)):
-            changed += 1
-    return changed, total
+    keys = [f"{kind}{i}" for kind in ("W", "b") for i in range(layers)]
+    return changed_entries({k: run.values.get(f"{name}/{k}") for k in keys},
+                           {k: run.values.get(f"{name}/{k[0]}_init{k[1:]}") for k in keys})
 
 
 UNCHANGED = ("train() left the weights and biases as Network() built them (none of the "

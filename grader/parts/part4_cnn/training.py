@@ -25,7 +25,7 @@ import numpy as np
 from . import settings
 from .steps import NUM_CLASSES, PROBES
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, accuracy, curve, logits_accuracy
+from ...core.judge import Verdict, changed_entries, curve, logits_accuracy, prefixed
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 from ...core.submitted_files import read_capped
@@ -70,16 +70,7 @@ def evaluate_call(run: ProbeRun, test: np.ndarray, rows: int | None = None) -> P
 def weights_changed(run: ProbeRun, evaluation: ProbeRun) -> tuple[int, int]:
     """(entries of the state dict that differ from a fresh CNN's, entries compared): the
     training run's "state/NAME" arrays against the evaluation's "initial/NAME"."""
-    changed = total = 0
-    for key, initial in evaluation.values.items():
-        if not key.startswith("initial/"):
-            continue
-        left = run.values.get("state/" + key[len("initial/"):])
-        total += 1
-        if left is None or np.shape(left) != np.shape(initial) or not np.array_equal(
-                np.asarray(left), np.asarray(initial)):
-            changed += 1
-    return changed, total
+    return changed_entries(prefixed(run.values, "state/"), prefixed(evaluation.values, "initial/"))
 
 
 def train_submission(grading: GradingContext) -> Trained:
