@@ -43,7 +43,8 @@ Policy, from $GRADER_ISOLATION:
   off            no uid drop (debugging): as root, student code runs as root, and the
                  report says so; the network filter and Landlock still apply
 The user is $GRADER_SANDBOX_USER (a name or a numeric uid; default nobody), and the child
-runs $GRADER_SANDBOX_PYTHON (default: this interpreter).
+runs $GRADER_SANDBOX_PYTHON (default: this interpreter). GRADER_MOUNTS=0 and
+GRADER_LANDLOCK=0 turn those layers off (tests of the fallbacks).
 """
 from __future__ import annotations
 
@@ -315,9 +316,11 @@ def keep_private(path: Path | str) -> None:
 
 def private_paths() -> list[str]:
     """The folders no child may read: the grader package, those registered with
-    keep_private, and $GRADER_PRIVATE_PATHS (os.pathsep-separated; grade-all sets it to
-    the batch's input and output folders)."""
+    keep_private (the data cache and data folder, once data is loaded), $GRADER_CACHE and
+    $GRADER_DATA_DIR from the start, and $GRADER_PRIVATE_PATHS (os.pathsep-separated;
+    grade-all sets it to the batch's input and output folders)."""
     extra = [p for p in os.environ.get("GRADER_PRIVATE_PATHS", "").split(os.pathsep) if p]
+    extra += [os.environ[v] for v in ("GRADER_CACHE", "GRADER_DATA_DIR") if os.environ.get(v)]
     found = {str(GRADER_PACKAGE), *_PRIVATE, *(os.path.realpath(p) for p in extra)}
     return sorted(found)
 
@@ -484,8 +487,8 @@ def resolve() -> Identity:
     """The identity for sandbox children of this process (checked once per setting)."""
     python = os.environ.get("GRADER_SANDBOX_PYTHON") or sys.executable
     key = (_policy(), os.environ.get("GRADER_SANDBOX_USER"), python, os.geteuid(),
-           os.environ.get("GRADER_PRIVATE_PATHS"), os.environ.get("GRADER_LANDLOCK"),
-           os.environ.get("GRADER_MOUNTS"))
+           *(os.environ.get(v) for v in ("GRADER_PRIVATE_PATHS", "GRADER_CACHE",
+                                         "GRADER_DATA_DIR", "GRADER_LANDLOCK", "GRADER_MOUNTS")))
     if key not in _RESOLVED:
         _RESOLVED[key] = _resolve(key[0], python)
     return _RESOLVED[key]
