@@ -388,6 +388,11 @@ def modes_off(x):
     return torch.exp(torch.from_numpy(x)).numpy()
 
 
+def dispatch_off(x):
+    with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
+        return torch.exp(torch.from_numpy(x)).numpy()
+
+
 def finder_off(x):
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_Finder"]
     return np.exp(x)
@@ -407,7 +412,8 @@ EVASIONS = {  # (module, function) -> what the failure says ("" = none: full res
     ("hostile", "swallowed"): "not from scratch: swallowed() made a torch tensor",
     ("hostile", "in_a_thread"): "not from scratch: your code made a torch tensor",
     ("hostile", "by_the_server"): "not from scratch: serve() made a torch tensor",
-    ("hostile", "modes_off"): "not from scratch: your code switched off the grader's check",
+    ("hostile", "modes_off"): "not from scratch: modes_off() switched off the grader's check",
+    ("hostile", "dispatch_off"): "not from scratch: dispatch_off() switched off the grader's",
     ("hostile", "finder_off"): "not from scratch: your code removed the grader's import check",
     ("hostile", "returns_tensor"): "not from scratch: your code returned a torch tensor",
 }

@@ -13,7 +13,9 @@ While a Guard watches:
   torch function, tensor method and operator raises ScratchError, and the first one is
   recorded, even if student code catches the error;
 - threads get the same modes (torch's mode stacks are per thread), also those started at
-  import, which act only while the guard watches.
+  import, which act only while the guard watches;
+- the names that switch torch's modes off (SWITCHES: torch._C.DisableTorchFunction,
+  _DisableTorchDispatch, _disable_current_modes...) raise and record a violation.
 The student file's own import runs outside the guard (Guard.suspended): its top-level
 `import torch` is not a computation. At the end the guard also checks that its finder and
 modes are still in place (a submission that removed them is recorded as a violation).
@@ -33,6 +35,16 @@ import _thread
 # Libraries whose computations do not count as from scratch (top-level package names).
 BLOCKED = ("torch", "torchvision", "torchaudio", "functorch", "jax", "jaxlib", "flax",
            "tensorflow", "keras", "autograd", "tinygrad", "mxnet", "paddle", "chainer")
+# What switches torch's modes off (module, name): while the guard watches, a call through
+# these names is a violation (a reference saved before is not seen).
+SWITCHES = (("torch._C", "DisableTorchFunction"), ("torch._C", "_DisableTorchDispatch"),
+            ("torch._C", "_pop_torch_function_stack"), ("torch._C", "_pop_torch_dispatch_stack"),
+            ("torch._C", "_ExcludeDispatchKeyGuard"), ("torch._C", "_set_torch_function_state"),
+            ("torch._C", "_unset_dispatch_mode"), ("torch.overrides", "_pop_mode"),
+            ("torch.overrides", "_pop_mode_temporarily"),
+            ("torch.utils._python_dispatch", "_disable_current_modes"),
+            ("torch.utils._python_dispatch", "_pop_mode"),
+            ("torch.utils._python_dispatch", "_pop_mode_temporarily"))
 KIND = "from_scratch"
 DETAIL = ("This question is graded on code that computes from scratch: numpy (and the "
           "standard library) only, no torch, jax, tensorflow or autograd in the forward "
@@ -150,6 +162,7 @@ class Guard:
         self.where = ""  # its 'file.py:LINE'
         self._finder = _Finder(self)
         self._modes = None  # (function mode, dispatch mode) while pushed
+        self._switches = []  # (module, name, original) replaced while watching
         self._hooked = False
         self._paths = {}
 
@@ -199,6 +212,20 @@ class Guard:
         self._modes = _modes(self, torch)
         for mode in self._modes:
             mode.__enter__()
+        for module_name, name in SWITCHES:
+            module = sys.modules.get(module_name)
+            original = getattr(module, name, None)
+            if original is not None:
+                self._switches.append((module, name, original))
+                setattr(module, name, self._switch(f"{module_name}.{name}"))
+
+    def _switch(self, name):
+        guard = self
+
+        def switch(*args, **kwargs):
+            raise guard.violation(f"switched off the grader's check of torch calls ({name})")
+
+        return switch
 
     def _pop_modes(self):
         """Pops the modes pushed by _push_modes; records a violation when student code
@@ -207,6 +234,9 @@ class Guard:
             return
         function_mode, dispatch_mode = self._modes
         self._modes = None
+        for module, name, original in reversed(self._switches):
+            setattr(module, name, original)
+        self._switches = []
         torch = sys.modules.get("torch")
         try:
             from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
