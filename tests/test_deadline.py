@@ -1,5 +1,6 @@
-"""grade --deadline: a submission whose functions hang still gets a complete, valid
-results.json inside the deadline, every check graded or saying why it was not."""
+"""Time: call budgets scaled from the reference's cost, and grade --deadline (a submission
+whose functions hang still gets a complete, valid results.json inside the deadline, every
+check graded or saying why it was not)."""
 import json
 import shutil
 import subprocess
@@ -7,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.core import gradescope
+from grader.core import budgets, gradescope, rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG = '        while True:  # every call of loss() hangs\n            pass\n'
@@ -25,7 +26,7 @@ def _hanging_part1(tmp: Path) -> Path:
 
 
 def test_hanging_submission_finishes_inside_the_deadline(tmp_path):
-    deadline = 40.0
+    deadline = 32.0  # 17 s for the calls: not enough for 11 checks of at least 2 s
     out = tmp_path / "out"
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(_hanging_part1(tmp_path)),
@@ -50,3 +51,36 @@ def test_deadline_too_short_is_a_usage_error(tmp_path):
                            str(tmp_path), "--deadline", "5"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "--deadline must be at least" in proc.stderr
+
+
+def test_call_budget_rule():
+    assert budgets.call_budget(60, 0.3, 20, 15) == 15  # the floor
+    assert budgets.call_budget(60, 1.2, 20, 15) == 24  # 20 x the cost
+    assert budgets.call_budget(60, 1.2, 20, 15, slowness=2.0) == 48  # a slower machine
+    assert budgets.call_budget(60, 9.0, 20, 15) == 60  # never above the ceiling
+    assert budgets.call_budget(60, None, 20, 15) == 60  # no cost recorded
+    assert budgets.call_budget(60, 1.0, 0, 15) == 60  # the rule turned off
+
+
+def test_every_question_without_a_dataset_has_a_recorded_cost():
+    costs = budgets.ReferenceCosts.load()
+    assert costs.machine_seconds > 0
+    shipped = rubric.load()
+    for question in shipped.questions:
+        if question.checks and not question.dataset:
+            assert any(costs.checks.get(c.id) for c in question.checks) or all(
+                shipped.check(c.id).points == 0 or c.id.startswith(("5f", "7a", "7c"))
+                for c in question.checks), question.id
+
+
+def test_a_hanging_call_waits_its_scaled_budget_not_the_flat_ceiling(tmp_path):
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(_hanging_part1(tmp_path)),
+                           "--out", str(tmp_path / "out"), "--questions", "1a", "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    for test in results["tests"]:
+        assert "did not finish within" in test["output"]
+        assert test["extra_data"]["sandbox_seconds"] < 50, test  # the ceiling is 60 s
+    assert time.monotonic() - start < 100

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import number
 
-from . import rubric as rubric_mod
+from . import budgets, rubric as rubric_mod
 from .judge import Verdict
 from .errors import SandboxError
 from .sandbox import ProbeRun, run_probe
@@ -177,6 +177,8 @@ class GradingContext:
         self.checks_to_come: list[str] = []  # checks not started yet (the plugin keeps it)
         self.current_check = ""  # the check running now
         self.ran_out_in = ""  # the question whose call the deadline cut short
+        self._costs: budgets.ReferenceCosts | None = None  # the reference's, when needed
+        self._slowness = 1.0  # this machine against the one that recorded those costs
         self.data_dir = data_dir
         self.public_only = public_only  # self-check: public checks only
         self.full = full  # self-check: also train on CIFAR-10
@@ -250,9 +252,10 @@ class GradingContext:
         check's own limits (which are then its ceilings)."""
         check = self.rubric.check(check_id)
         limits = self.rubric.limits_for(check, kind)
-        if seconds is not None:
-            limits = limits.replace(wall_seconds=min(limits.wall_seconds, seconds),
-                                    cpu_seconds=min(limits.cpu_seconds, seconds))
+        if seconds is None:
+            seconds = self.cost_budget(check, limits.wall_seconds)
+        limits = limits.replace(wall_seconds=min(limits.wall_seconds, seconds),
+                                cpu_seconds=min(limits.cpu_seconds, seconds))
         share = self.time_share(check_id, limits.wall_seconds)
         cut = share < limits.wall_seconds
         if cut:
@@ -291,6 +294,25 @@ class GradingContext:
             sys.stderr.write("\n" if getattr(_progress_printer, "active", False) else "")
             _progress_printer.active = False
         return run
+
+    def cost_budget(self, check: rubric_mod.Check, ceiling: float) -> float:
+        """The budget of a call of `check` from the reference's recorded cost
+        (grader/core/budgets.py): for a question that trains on no dataset (those that do
+        have budgets of their own), the rubric's [budgets] rule over the largest recorded
+        cost of the question's checks (a call made for one check may be paid in another's
+        slot); the ceiling when the rule is off or nothing was recorded."""
+        question = self.rubric.question(check.question)
+        rule = self.rubric.budgets
+        if question.dataset or rule.factor <= 0:
+            return ceiling
+        if self._costs is None:
+            self._costs = budgets.ReferenceCosts.load()
+            recorded = self._costs.machine_seconds
+            self._slowness = budgets.machine_seconds() / recorded if recorded > 0 else 1.0
+        paid = [self._costs.checks.get(c.id, 0.0) for c in question.checks]
+        cost = max(paid) if any(paid) else None
+        return budgets.call_budget(ceiling, cost, rule.factor, rule.floor_seconds,
+                                   self._slowness)
 
     def time_share(self, check_id: str, budget: float) -> float:
         """The wall-clock seconds a call of check_id may take under the grading's deadline:

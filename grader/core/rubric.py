@@ -71,6 +71,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class CallBudgets:
+    """The rule for a call's wall-clock budget from the reference's recorded cost
+    (grader/core/budgets.py); factor 0 turns it off (every call gets its ceiling)."""
+
+    factor: float = 0.0  # budget = factor x the reference's cost (x the machine's slowness)
+    floor_seconds: float = 0.0  # ... but never less than this
+
+
+@dataclass(frozen=True)
 class Check:
     """One graded test: a row of results.json."""
 
@@ -152,6 +161,7 @@ class Rubric:
     # grade-all on a Dask cluster: the worker resource that marks a GPU worker, which then
     # takes the questions whose torch code may use a GPU (device "auto"); "" = no routing
     gpu_resource: str = ""
+    budgets: CallBudgets = CallBudgets()  # the [budgets] rule (off when absent)
 
     def question(self, qid: str) -> Question:
         """Returns the question with this id."""
@@ -432,6 +442,17 @@ def load(path: Path | str = RUBRIC_PATH) -> Rubric:
     if unknown or not isinstance(batch.get("gpu_resource", ""), str):
         raise RubricError(f"{path}: [batch] takes gpu_resource = \"NAME\" (a Dask worker "
                           f"resource) only; got {dict(batch)}")
+    rule = raw.get("budgets", {})
+    try:
+        budgets = CallBudgets(float(rule.get("factor", 0.0)),
+                              float(rule.get("floor_seconds", 0.0)))
+    except (TypeError, ValueError, AttributeError):
+        budgets = None
+    if budgets is None or set(rule) - {"factor", "floor_seconds"} or budgets.factor < 0 \
+            or budgets.floor_seconds < 0 or not all(map(math.isfinite, (
+                budgets.factor, budgets.floor_seconds))):
+        raise RubricError(f"{path}: [budgets] takes factor and floor_seconds, non-negative "
+                          f"numbers; got {dict(rule) if isinstance(rule, dict) else rule!r}")
     return Rubric(str(_require(head, "version", "[rubric]")), str(head.get("assignment", "")),
                   int(_require(head, "seed", "[rubric]")), limits, MappingProxyType(datasets),
-                  questions, str(batch.get("gpu_resource", "")))
+                  questions, str(batch.get("gpu_resource", "")), budgets)
