@@ -129,7 +129,7 @@ def test_reference_checkpoint_earns_full_marks(checkpoint_grader, reference_chec
     assert run["progress_iters"] == PROGRESS.value("progress_iters", "synthetic")
     assert run["first_loss"] - run["last_quarter_loss"] >= \
         2 * PROGRESS.value("min_loss_drop", "synthetic") * run["first_loss"]
-    assert run["test_accuracy"] >= run["min_test_accuracy"] + 0.15  # the grader's
+    assert run["test_accuracy"] >= run["min_test_accuracy"] + 0.10  # the grader's
     assert run["weights_changed"]
     assert len(run["loss_history"]) == run["progress_iters"]
     html = (tmp_path / "out" / "report.html").read_text()
@@ -143,7 +143,7 @@ def test_noop_train_fails_the_progress_run(checkpoint_grader, reference_checkpoi
     shutil.copy(reference_checkpoint, sub / CKPT)
     tests = grade_3b(checkpoint_grader, sub, tmp_path / "out")
     run = tests["3b.1"]["extra_data"]
-    assert tests["3b.1"]["score"] == 0 and "the loss hardly fell" in _text(tests["3b.1"])
+    assert tests["3b.1"]["score"] == 0 and "needs < " in _text(tests["3b.1"])
     assert run["first_loss"] - run["last_quarter_loss"] < \
         0.5 * PROGRESS.value("min_loss_drop", "synthetic") * run["first_loss"]
     assert run["test_accuracy"] <= 0.1 + PROGRESS.value("min_acc_above_chance", "synthetic") / 2
