@@ -562,12 +562,13 @@ def _data_for_child(identity: isolation.Identity, root: Path,
     return seen, binds
 
 
-_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # places every user may write
+_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # places every user may write
 
 
 def _scratch_entries(uid: int) -> set[str]:
-    """Entries of /tmp, /var/tmp and /dev/shm owned by uid now; of /dev/shm only when uid
-    is the grader's own (its other files in /tmp are none of a call's business)."""
+    """Entries of the folders every user may write (/tmp, /var/tmp, /dev/shm, /run/lock)
+    owned by uid now; of /dev/shm only when uid is the grader's own (its other files in
+    /tmp are none of a call's business)."""
     found = set()
     for folder in _SCRATCH if uid != os.geteuid() else ("/dev/shm",):
         try:
