@@ -193,7 +193,8 @@ GRADER_ONLY = (
                                     ("    return history\n", REMEMBER + "    return history\n")),
            ("4b.2",), "one step per epoch, and forward answers the validation images from "
            "their labels, remembered in train(): 100% validation accuracy",
-           says="validation accuracy 100.0% (the handout's measure; reported, not graded)"),
+           says="validation accuracy 100.0% (the handout's measure; reported, not graded)",
+           slow=True),
 )
 
 VARIANTS = (
@@ -237,5 +238,5 @@ VARIANTS = (
                 val_loss = criterion(model(val_images.to(device)), val_labels.to(device))
             optimizer.step()
 """)),), (), "a validation loss (no_grad) between loss.backward() and optimizer.step()",
-           ("4a.1", "4b.1", "4b.2")),
+           ("4a.1", "4b.1", "4b.2"), slow=True),
 )

@@ -50,7 +50,8 @@ def test_a_model_that_never_learns_is_far_below_the_threshold(tmp_path):
     assert details["test_accuracy"] <= details["threshold"] - 0.10, details["test_accuracy"]
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+@pytest.mark.parametrize("variant", [pytest.param(v, marks=[pytest.mark.slow] if v.slow else [])
+                                     for v in VARIANTS], ids=[v.name for v in VARIANTS])
 def test_correct_variant_keeps_full_marks(variant, tmp_path):
     sub = variant.write(tmp_path / "sub")
     structure = structure_check(sub)
