@@ -268,7 +268,8 @@ CNN_FORWARD = '''        """x: (N, channels, height, width) images; returns logi
 HOSTILE_TRAINING = (
     # finding 7: a scalar's loss driven down through the observed F.cross_entropy, with
     # optimizer steps on it; the net never touched
-    Mutant("fakes_a_falling_loss_on_a_scalar", "algo_train.py", ((SOLVER, SOLVER + """    fake = torch.zeros(1, 10, requires_grad=True)
+    Mutant("fakes_a_falling_loss_on_a_scalar", "algo_train.py", ((SOLVER, SOLVER + """\
+    fake = torch.zeros(1, 10, requires_grad=True)
     decoy = optimizer.SGD([fake], lr=0.5)
     for epoch in range(opt_dict['num_epochs']):
         for X, label in trn_loader:

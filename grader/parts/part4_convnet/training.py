@@ -65,8 +65,9 @@ def weights_changed(run: ProbeRun, evaluation: ProbeRun) -> tuple[int, int]:
 
 def train_submission(grading: GradingContext, check: Check) -> Trained:
     """Reads the declared settings and trains the student's ConvNet in one sandboxed child
-    under the check's limits for the data's kind; the test digits go in, their labels
-    stay here."""
+    under the check's limits for the data's kind (no test digit goes in), then evaluates
+    the weights it left in another that never runs train() (the test digits go in, their
+    labels stay here)."""
     declared, problem = settings.read(grading.submission, check)
     if declared is None:
         return Trained(None, problem)
