@@ -214,3 +214,19 @@ def test_7d_weights_left_as_built_earn_nothing_even_at_full_accuracy():
     assert not verdict.passed and feedback.details["weights_changed"] == 0
     assert "0 of 1 entries of the state dict changed in training" in verdict.message
     assert "left the ConvNet's weights as they were built" in verdict.message
+
+
+def test_7d_weights_that_do_not_fit_a_fresh_convnet_are_named():
+    """The evaluation child could not load what train() left (a layer added in train()):
+    no points, and the feedback says where it failed."""
+    from dataclasses import replace
+
+    from grader.core.sandbox import Failure
+    trained = _trained("subset", 95)
+    failed = replace(trained.evaluation, failure=Failure(
+        "api", "the weights train() left do not fit a new ConvNet(): Unexpected key(s) in "
+        "state_dict: \"extra.weight\""))
+    verdict = training.judge(replace(trained, evaluation=failed), TRAIN, Feedback())
+    assert not verdict.passed
+    assert "the weights train() left, loaded into a fresh ConvNet() to be evaluated: the " \
+        "weights train() left do not fit a new ConvNet()" in verdict.message, verdict.message
