@@ -1,6 +1,6 @@
 """The wall-clock budget of a sandboxed call, from one rule scaled from the reference's cost.
 
-    budget = min(ceiling, max(floor_seconds, factor x reference cost x slowness))
+    budget = min(ceiling, max(floor_seconds, factor x reference cost) x slowness)
 
 - ceiling: the check's `wall_seconds` in the rubric (per dataset kind), as before;
 - reference cost: the seconds the reference's calls of that check took in the sandbox,
@@ -67,4 +67,4 @@ def call_budget(ceiling: float, cost: float | None, factor: float, floor_seconds
     """The rule above: the ceiling when there is no cost or no factor."""
     if cost is None or factor <= 0:
         return ceiling
-    return min(ceiling, max(floor_seconds, factor * cost * max(1.0, slowness)))
+    return min(ceiling, max(floor_seconds, factor * cost) * max(1.0, slowness))

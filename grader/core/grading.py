@@ -116,6 +116,9 @@ HINTS_BY_KIND = {
     "import": "the grader provides numpy, scipy, matplotlib, torch, torchvision and the "
               "standard library.",
     "timeout": "check loops and num_iters; the check's time budget is in the handout.",
+    "hung_function": "an earlier check stopped this function for time: look for a loop "
+                     "that never ends (a while condition that never changes) or a call "
+                     "that waits forever.",
     "hung_import": "move code that trains, downloads or waits at the top level of {file} "
                    "under `if __name__ == \"__main__\":`; importing the file must only "
                    "define things.",
@@ -191,6 +194,9 @@ class GradingContext:
         # module -> (the wall-clock budget its import outlasted, seconds; why it is not
         # imported again within such a budget)
         self.hung_imports: dict[str, tuple[float, str]] = {}
+        # "module:qualname" of a student function a call's time ran out in -> (that call's
+        # wall-clock budget, why it is not run again within such a budget)
+        self.hung_functions: dict[str, tuple[float, str]] = {}
         self._device_info: dict[str, Any] | None = None
 
     def device_info(self) -> dict[str, Any]:
@@ -279,11 +285,19 @@ class GradingContext:
         # a module whose import outlasted a budget at least this call's fails at once
         hung = {m: why for m, (budget, why) in self.hung_imports.items()
                 if budget >= limits.wall_seconds}
+        stopped = {f: why for f, (budget, why) in self.hung_functions.items()
+                   if budget >= limits.wall_seconds}
         run = run_probe(probe, function, submission=self.submission, limits=limits,
-                        skip=self.checkpoint_files, hung_imports=hung, **kwargs)
+                        skip=self.checkpoint_files, hung_imports=hung,
+                        hung_functions=stopped, **kwargs)
         if cut and run.failure is not None and run.failure.kind in ("timeout", "cpu",
                                                                     "hung_import"):
             self.ran_out_in = self.ran_out_in or check.question
+        if run.stuck_in and run.stuck_in not in self.hung_functions:
+            qualname = run.stuck_in.split(":")[1]
+            self.hung_functions[run.stuck_in] = (limits.wall_seconds, (
+                f"{qualname}() is not run again: it did not finish within "
+                f"{limits.wall_seconds:g} s in check {check_id}"))
         if run.stuck_importing:
             self.hung_imports[run.stuck_importing] = (limits.wall_seconds, (
                 f"{run.stuck_importing}.py is not imported again: its import did not finish "

@@ -33,6 +33,7 @@ import ctypes
 import fcntl
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -52,7 +53,7 @@ from . import isolation, source
 from .errors import SandboxError
 from .procs import die_with_parent, parent_and_start, pids
 from .rubric import Limits
-from .sandbox_child import IMPORTING  # its marker: the module the child is importing
+from .sandbox_child import IMPORTING, RUNNING  # the child's markers: module importing, function running
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
@@ -88,6 +89,7 @@ class ProbeRun:
     notes: tuple[str, ...] = ()  # files of the submission not copied, and why
     progress: tuple[int, int] | None = None  # the last (done, total) the probe reported
     stuck_importing: str = ""  # the module whose import the call's time limit cut short
+    stuck_in: str = ""  # "module:qualname" of the student function a timed-out call was in
 
     def case_failure(self, case: str) -> Failure | None:
         """The failure of one case: the call's own failure, else the case's."""
@@ -394,6 +396,18 @@ def _stuck_importing(out: Path) -> str:
     return name if name.isidentifier() else ""
 
 
+_QUALIFIED = re.compile(r"[A-Za-z_][\w.]{0,150}:[A-Za-z_][\w.<>]{0,150}")
+
+
+def _stuck_in(out: Path) -> str:
+    """The student function a stopped child was in (its RUNNING sample), else ""."""
+    try:  # the child wrote it: regular files only, no links, never blocks, capped
+        name = read_plain(out / RUNNING, 400).decode().strip()
+    except (OSError, ValueError):
+        return ""
+    return name if _QUALIFIED.fullmatch(name) and "<" not in name.split(":")[1] else ""
+
+
 def _read_progress(path: Path) -> tuple[int, int] | None:
     """(done, total) from a probe's progress.json, or None when absent or unreadable."""
     try:
@@ -616,8 +630,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               data_files: Mapping[str, str] | None = None,
               on_progress: Callable[[int, int], None] | None = None,
               skip: tuple[str, ...] = (), skip_top_level: bool = False,
-              noted: tuple[str, ...] = (), hung_imports: Mapping[str, str] | None = None
-              ) -> ProbeRun:
+              noted: tuple[str, ...] = (), hung_imports: Mapping[str, str] | None = None,
+              hung_functions: Mapping[str, str] | None = None) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: the path of a probe file (a part's probes.py); inputs: arrays
@@ -630,6 +644,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     hung_imports: module -> why it is not imported (it hung at import before): importing
     it fails at once with that message. A call whose time ran out while a module of the
     submission was importing says so (ProbeRun.stuck_importing, a "hung_import" failure).
+    hung_functions: "module:qualname" -> why it is not run (it outlasted a budget before):
+    calling it fails at once with that message (kind "hung_function"). A call whose time
+    ran out names the student function it was in (ProbeRun.stuck_in).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -660,7 +677,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                    "submission": str(sub), "output": str(out), "inputs": str(ctl / "inputs.npz"),
                    "params": {**dict(params or {}), "progress_dir": str(out)},
                    "data_files": seen, "skipped_names": skipped_names,
-                   "hung_imports": dict(hung_imports or {}), "confine": rules}
+                   "hung_imports": dict(hung_imports or {}),
+                   "hung_functions": dict(hung_functions or {}), "confine": rules}
         (ctl / "request.json").write_text(json.dumps(request))
         call = isolation.CallPlan(str(root), tuple(binds), tmp_mb=limits.max_output_mb,
                                   shm_mb=limits.rss_margin_mb)
@@ -732,10 +750,15 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             return ProbeRun(values, failure, cases, **timing)
         failure = _failure_of_exit(status, usage, limits, wall, waited.memory_kill_kb)
         stuck = _stuck_importing(out) if failure.kind in ("timeout", "cpu") else ""
+        stuck_in = _stuck_in(out) if failure.kind in ("timeout", "cpu") and not stuck else ""
         if stuck:
             failure = Failure("hung_import", f"importing {stuck}.py was stopped: "
                               f"{failure.message}", f"{stuck}.py", f"The code at the top "
                               f"level of {stuck}.py runs when the file is imported.")
-        return ProbeRun({}, failure, stuck_importing=stuck, **timing)
+        elif stuck_in:
+            module, qualname = stuck_in.split(":")
+            failure = Failure(failure.kind, f"{qualname}() {failure.message}",
+                              f"{module.replace('.', '/')}.py", failure.detail)
+        return ProbeRun({}, failure, stuck_importing=stuck, stuck_in=stuck_in, **timing)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ PROVIDED = ("numpy", "scipy", "matplotlib", "torch", "torchvision", "past", "fut
 # keys under which a checkpoint file may wrap its state dict ({"state_dict": ...})
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
 IMPORTING = "importing.txt"  # in the output folder: the module being imported, if any
+RUNNING = "running.txt"  # in the output folder: "module:qualname" of the student function
+                         # the main thread is in, sampled while the probe runs
 
 # Landlock (linux/landlock.h): the filesystem rights a confined child keeps, per kind of
 # rule the grader lists in the request ("confine"): ("rx", path) read and execute,
@@ -183,6 +186,8 @@ class ProbeContext:
         self.skipped_names = request.get("skipped_names", {})
         # module -> why it is not imported: it hung at import in an earlier call
         self.hung_imports = request.get("hung_imports", {})
+        # "module:qualname" -> why it is not run: it outlasted a call's budget before
+        self.hung_functions = request.get("hung_functions", {})
         self.output_dir = request["output"]
         self.values = {}  # key -> array or JSON-able scalar
         self.case_failures = {}  # case name -> failure record
@@ -224,7 +229,9 @@ class ProbeContext:
             with open(marker, "w") as fh:
                 fh.write(module_name)
         try:
-            return importlib.import_module(module_name)
+            module = importlib.import_module(module_name)
+            self._stub_hung(module_name, module)
+            return module
         except SyntaxError as exc:
             where = f"{os.path.basename(exc.filename or path)}:{exc.lineno}"
             raise StudentFailure("syntax", f"SyntaxError in {module_name}.py: {exc.msg}",
@@ -241,6 +248,30 @@ class ProbeContext:
         finally:
             if os.path.exists(marker):
                 os.remove(marker)
+
+    def _stub_hung(self, module_name, module):
+        """Replaces each function of the module that outlasted a budget earlier in this
+        grading (hung_functions) by one that fails at once, saying so."""
+        for name, why in self.hung_functions.items():
+            owner, _, qualname = str(name).partition(":")
+            if owner != module_name or not qualname:
+                continue
+            *outer, last = qualname.split(".")
+            holder = module
+            try:
+                for part in outer:
+                    holder = getattr(holder, part)
+                getattr(holder, last)
+            except AttributeError:
+                continue
+
+            def stub(*args, _why=str(why), _where=f"{module_name}.py", **kwargs):
+                raise StudentFailure("hung_function", _why, _where)
+
+            try:
+                setattr(holder, last, stub)
+            except (AttributeError, TypeError):
+                continue
 
     def call(self, func, *args, **kwargs):
         """Calls student code; turns whatever it raises into a StudentFailure."""
@@ -447,6 +478,42 @@ def _run_calls(probe, ctx, calls):
     ctx.values, ctx.case_failures = values, cases
 
 
+def _sample_running(ctx, interval=0.1):
+    """Starts a daemon thread that writes RUNNING: the innermost student function the
+    main thread is in ("module:qualname"), so that a call the grader stops for time names
+    the function that did not finish."""
+    main_id = threading.main_thread().ident
+    path = os.path.join(ctx.output_dir, RUNNING)
+    prefix = ctx.submission + os.sep
+
+    def innermost():
+        frame = sys._current_frames().get(main_id)
+        while frame is not None:
+            filename = os.path.realpath(frame.f_code.co_filename)
+            if filename.startswith(prefix):
+                module = os.path.splitext(os.path.relpath(filename, ctx.submission))[0]
+                qualname = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+                return f"{module.replace(os.sep, '.')}:{qualname}"
+            frame = frame.f_back
+        return ""
+
+    def sample():
+        last = None
+        while True:
+            time.sleep(interval)
+            try:
+                now = innermost()
+                if now != last:
+                    with open(path + ".tmp", "w") as fh:
+                        fh.write(now)
+                    os.replace(path + ".tmp", path)
+                    last = now
+            except Exception:  # noqa: BLE001 - sampling is best effort
+                pass
+
+    threading.Thread(target=sample, name="grader-running", daemon=True).start()
+
+
 def _write_failure(out_dir, failure):
     """meta.json holding only a failure of the whole call (no values)."""
     import zipfile
@@ -509,6 +576,7 @@ def main(request_path):
     with np.load(request["inputs"], allow_pickle=False) as npz:
         inputs = {k: npz[k] for k in npz.files}
     ctx = ProbeContext(request, inputs)
+    _sample_running(ctx)
     # A few descriptors kept free: student code that opens files up to the limit and
     # keeps them open must not keep its results from being written.
     spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(_SPARE_FDS)]
