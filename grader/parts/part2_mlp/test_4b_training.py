@@ -3,9 +3,12 @@ train() and declared settings, on its own prepared data, in one sandboxed run on
 the rubric asks for (CUDA when available), and watches the run (training.py says how).
 
 4b.1 judges the training loop as observed (optimizer steps, gradients cleared, the loss
-given scores, the learning rate decayed once per epoch); 4b.2 the validation accuracy of
-the trained model, computed in the grader from the logits the sandbox returns (test labels
-never enter the sandbox; the test accuracy is reported, not graded).
+given scores, the learning rate decayed once per epoch, no steps on val_loader's batches)
+and what the grader computes of the model it left (it changed, it outputs scores, it beats
+chance on the test images); 4b.2 the test accuracy of the trained model, computed in the
+grader from the logits the sandbox returns (test labels never enter a sandbox; the
+validation accuracy, the handout's measure, is reported: train() gets the validation
+labels through val_loader).
 """
 import pytest
 

@@ -1,5 +1,6 @@
 """4c (manual points; informational): the grader trains the student's MLP at 2 to 5
-layers and reports the table and the curves (depths.py); the check is worth 0 points."""
+layers and reports the table (validation and test accuracy, both computed by the grader)
+and the curves (depths.py); the check is worth 0 points."""
 from . import depths
 from ...core.grading import conclude, graded
 
