@@ -448,3 +448,59 @@ def test_a_grader_error_when_the_slot_folder_names_are_all_taken(tmp_path, monke
         (tmp_path / name).write_text("")  # files, not folders
     with pytest.raises(GraderError, match="not private folders"):
         uid_slots.slot_folder()
+
+
+NON_ROOT_GRADER = '''
+import json, os, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from grader.core import isolation, rubric
+from grader.core.sandbox import run_probe
+folder = Path(tempfile.mkdtemp())
+(folder / "probe.py").write_text(sys.argv[2])
+(folder / "given.txt").write_text("x")
+run = run_probe(folder / "probe.py", "f", submission=folder, limits=rubric.load().limits,
+                data_files={"given": str(folder / "given.txt")},
+                params={"rubric": sys.argv[3], "grader": os.getpid()})
+print(json.dumps({"line": isolation.describe(isolation.resolve()),
+                  "failure": str(run.failure), "out": json.loads(run.values["out"])}))
+'''
+NON_ROOT_PROBE = '''
+import json, os
+
+def f(ctx):
+    out = {}
+    for name, action in [("rubric", lambda: open(ctx.params["rubric"]).read(1)),
+                         ("tmp", lambda: open("/tmp/confinement-nonroot", "w").write("x")),
+                         ("given", lambda: open(ctx.data_files["given"]).read()),
+                         ("signal_grader", lambda: os.kill(ctx.params["grader"], 0))]:
+        try:
+            out[name] = "DONE " + str(action())
+        except OSError as exc:
+            out[name] = type(exc).__name__
+    ctx.put("out", json.dumps(out))
+'''
+
+
+@root_only
+def test_a_grader_that_is_not_root_is_confined_by_landlock(sandbox_python, tmp_path):
+    """A student's laptop: the grader and the child run as the same user (here nobody, with
+    the interpreter every user may run), so only Landlock stands between them: the
+    checkout cannot be read, /tmp not written, the grader not signalled; the data file the
+    call lists is read."""
+    if not isolation.landlock_abi():
+        pytest.skip("no Landlock on this kernel")
+    os.chmod(tmp_path, 0o755)
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sandbox_python, "-c",
+         NON_ROOT_GRADER, str(ROOT), NON_ROOT_PROBE, str(ROOT / "grader" / "rubric.toml")],
+        capture_output=True, text=True, timeout=120, cwd="/",
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["failure"] == "None"
+    assert got["line"].startswith("separate process as the grader's user (nobody); "
+                                  "filesystem confined (Landlock ABI ")
+    assert got["out"] == {"rubric": "PermissionError", "tmp": "PermissionError",
+                          "given": "DONE x", "signal_grader": "PermissionError"}
+    assert not os.path.exists("/tmp/confinement-nonroot")
