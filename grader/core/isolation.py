@@ -362,8 +362,11 @@ def _interpreter_facts(python: str) -> tuple[list[str], list[str]]:
 
 
 def _ask_interpreter(python: str) -> tuple[list[str], list[str]]:
-    proc = subprocess.run([python, "-I", "-c", _FACTS], capture_output=True, timeout=60,
-                          cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    try:
+        proc = subprocess.run([python, "-I", "-c", _FACTS], capture_output=True, timeout=60,
+                              cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"{python} does not start: {type(exc).__name__}: {exc}") from None
     if proc.returncode:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         raise SandboxError(f"{python} does not start: {tail[0][:200]}")
