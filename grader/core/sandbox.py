@@ -53,7 +53,7 @@ from . import isolation, source
 from .errors import SandboxError
 from .procs import die_with_parent, parent_and_start, pids
 from .rubric import Limits
-from .sandbox_child import IMPORTING, RUNNING  # the child's markers: module importing, function running
+from .sandbox_child import IMPORTING, KITS, RUNNING  # the child's markers: module importing, function running
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
@@ -661,6 +661,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         # The child runs copies of its two scripts: the grader's own folder may be locked.
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
         shutil.copyfile(CHILD.with_name("scratch_guard.py"), ctl / "scratch_guard.py")  # it loads
+        for kit in KITS:  # probe-side modules a probe imports (sandbox_child preloads them)
+            shutil.copyfile(CHILD.with_name(kit + ".py"), ctl / (kit + ".py"))
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
         source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))

@@ -424,6 +424,23 @@ class ProbeContext:
         return arr
 
 
+# Probe-side modules the sandbox copies beside this file (ctl/): a probe, loaded alone by
+# path, imports one as grader_kit_<name> once _preload_kits() has run.
+KITS = ("output_path",)
+
+
+def _preload_kits():
+    """Loads each kit copied beside this file as module grader_kit_<name>."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in KITS:
+        path = os.path.join(here, name + ".py")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location("grader_kit_" + name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+
+
 CALLS = "__calls__"  # the function name of a request that serves several probe calls
 SEPARATOR = "::"  # between a call's prefix and its own keys
 
@@ -580,6 +597,7 @@ def main(request_path):
     # A few descriptors kept free: student code that opens files up to the limit and
     # keeps them open must not keep its results from being written.
     spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(_SPARE_FDS)]
+    _preload_kits()
     spec = importlib.util.spec_from_file_location("grader_probe", request["probe"])
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
