@@ -160,12 +160,18 @@ def prepare_sources(folder: Path, skip_top_level: bool, noted: tuple[str, ...] =
 
 
 def _processes_of_user(uid: int) -> int:
-    """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
+    """How many tasks (processes and their threads) this user runs now: RLIMIT_NPROC
+    counts them all, and other children running as the same user (a torch child has a
+    dozen threads) must not eat this child's share."""
     count = 0
     for pid in pids():
         try:
-            count += os.stat(f"/proc/{pid}").st_uid == uid
-        except OSError:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                threads = next((line for line in fh if line.startswith(b"Threads:")), b"")
+            count += int(threads.split()[1]) if threads else 1
+        except (OSError, ValueError, IndexError):
             continue
     return count
 
