@@ -276,7 +276,7 @@ def hog(ctx):
     written = 0  # MB, in files of 8 MB (one file may not pass max_output_mb)
     try:
         for i in range(int(ctx.params["mb"]) // 8):
-            with open(f"/dev/shm/hog-{i}", "wb") as fh:
+            with open(f"/dev/shm/{ctx.params.get('prefix', 'hog')}-{i}", "wb") as fh:
                 for _ in range(8):
                     fh.write(b"\\1" * (1 << 20))
                     fh.flush()
@@ -295,11 +295,13 @@ def test_dev_shm_counts_against_memory_with_a_private_tmpfs(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(SHM_HOG)
     limits = LIMITS.replace(rss_margin_mb=64)
-    run = run_probe(probe, "hog", submission=tmp_path, limits=limits, params={"mb": 200})
+    prefix = f"hog{os.getpid()}"  # other tests of this file may hog the machine's /dev/shm
+    run = run_probe(probe, "hog", submission=tmp_path, limits=limits,
+                    params={"mb": 200, "prefix": prefix})
     assert run.failure is None, run.failure
     assert run.values["stopped_by"] == "errno 28"
     assert 60 <= int(run.values["written_mb"]) <= 64
-    assert not [n for n in os.listdir("/dev/shm") if n.startswith("hog-")]
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(prefix + "-")]
 
 
 @root_only

@@ -389,9 +389,10 @@ HOSTILE = (
             ("1a",), train="raise SystemExit"),
     # -- resources -----------------------------------------------------------------------
     # the toy forward pass spins until the call's wall-clock limit (graded with a copy of
-    # the rubric whose [sandbox] limit is SHORT_WALL s, not 60); 1a.2 unharmed
-    Hostile("infinite_loop_in_loss", "1a", ("1a.1",), f"{SHORT_WALL:g} s",
-            ("1a.2",), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL, loss='''
+    # the rubric whose [sandbox] limit is SHORT_WALL s, not 60); loss() is then remembered
+    # as hung, so 1a.2 fails at once naming it instead of running it again
+    Hostile("infinite_loop_in_loss", "1a", ("1a.1", "1a.2"), f"{SHORT_WALL:g} s",
+            (), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL, loss='''
             if y is None and X.shape == (5, 4):
                 while True:
                     pass
@@ -404,9 +405,9 @@ HOSTILE = (
                     _hhog.append(bytearray(100 * 2 ** 20))
             '''),
     # stdout is drained (head and tail kept): an endless flood costs time, then a timeout
-    # (or the CPU limit); the toy only, so 1a.2 and 1b keep their marks
-    Hostile("stdout_flood_in_loss", "1a,1b", ("1a.1",),
-            f"{SHORT_WALL:g} s", ("1a.2", "1b"), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL,
+    # (or the CPU limit); loss() is then remembered as hung (1a.2 and 1b fail at once)
+    Hostile("stdout_flood_in_loss", "1a,1b", ("1a.1", "1a.2", "1b.1", "1b.2"),
+            f"{SHORT_WALL:g} s", (), budget=SHORT_WALL + 40, wall_seconds=SHORT_WALL,
             loss='''
             if y is None and X.shape == (5, 4):
                 while True:

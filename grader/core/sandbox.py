@@ -732,7 +732,10 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 proc.returncode = 0  # reaped; keeps Popen from waiting again
                 if since is not None:
                     _kill_orphans(since)
-                if shared:
+                if shared and identity.dropped:
+                    # only a uid of its own is the call's alone: as the grader's own uid,
+                    # new /dev/shm entries may be another grading's (grade-all -j, Dask,
+                    # pytest-xdist semaphores); there Landlock keeps the child out of them
                     _remove_leftovers(child_uid, before)
                 _drain(read_fd, output, 0.5)  # what was written before the end
         finally:
