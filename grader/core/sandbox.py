@@ -720,7 +720,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 since = None
             waited = None
             try:
-                shm = (lambda: _shm_kb(child_uid, before)) if shared else None
+                # a uid of the call's own: its new /dev/shm files are the call's memory
+                shm = (lambda: _shm_kb(child_uid, before)) if shared and identity.dropped \
+                    else None
                 waited = _wait(proc.pid, limits, token, read_fd, output,
                                out / "progress.json", on_progress, shm)
             finally:
