@@ -84,8 +84,9 @@ for sub in ("reference", "empty", "hang"):
     report[sub] = {"score": r.get("score"), "max": sum(t.get("max_score", 0) for t in tests),
                    "complete": r.get("extra_data", {}).get("complete"),
                    "sandbox": r.get("extra_data", {}).get("sandbox", "")}
-    if not r.get("extra_data", {}).get("sandbox", "").startswith("separate process as nobody"):
-        problems.append(f"{sub}: student code not run as nobody: {report[sub]['sandbox']}")
+    line = r.get("extra_data", {}).get("sandbox", "")
+    if ", unprivileged;" not in line or "as root" in line:
+        problems.append(f"{sub}: student code not run unprivileged: {line}")
     if any(t.get("extra_data", {}).get("outcome") == "pending" for t in tests):
         problems.append(f"{sub}: checks left pending")
 ref = report["reference"]

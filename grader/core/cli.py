@@ -167,6 +167,30 @@ def _unwrapped(submission: Path, rubric: Rubric) -> Path:
     return found
 
 
+def _in_own_slot(grade):
+    """Runs grade() with student code, as root, under a uid of this grading's own: a
+    machine-wide slot claimed for its duration, rotating, so consecutive gradings (or two
+    at once) never share a sandbox uid (grader/core/uid_slots.py, as grade-all does). A set
+    $GRADER_SANDBOX_USER (grade-all's workers pass their slot's) is kept as it is."""
+    from .uid_slots import claimed_uid
+
+    if os.environ.get("GRADER_SANDBOX_USER") or os.geteuid() != 0:
+        return grade()
+    try:
+        slot = claimed_uid()
+        uid = slot.__enter__()
+    except GraderError as exc:  # no safe slot: the default unprivileged user, said so
+        print(f"grader: no sandbox uid of this grading's own ({exc}); student code runs "
+              "as the default sandbox user", file=sys.stderr)
+        return grade()
+    os.environ["GRADER_SANDBOX_USER"] = uid
+    try:
+        return grade()
+    finally:
+        del os.environ["GRADER_SANDBOX_USER"]
+        slot.__exit__(None, None, None)
+
+
 def _question_problem(questions: set[str], rubric: Rubric) -> str:
     """Why --questions cannot be graded as given (unknown ids, or only questions graded
     by hand), naming the valid ids; "" when it can."""
@@ -291,15 +315,16 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             deadline = started + args.deadline - DEADLINE_RESERVE_S
-        run = run_grading(submission, args.out, questions, data_dir, False, True,
-                          not args.quiet, rubric, args.record, deadline)
+        run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
+                                               False, True, not args.quiet, rubric,
+                                               args.record, deadline))
         report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}" + (f", report in {report}"
                                                   if report.is_file() else ""))
         return 1 if run.grader_error else 0
-    run = run_grading(submission, args.out, questions, data_dir, True, args.full, True,
-                      rubric)
+    run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir, True,
+                                           args.full, True, rubric))
     print(summary.render(run))
     failed = any(r.status in (FAILED, ERROR) for r in run.results)
     return 1 if run.grader_error or failed else 0

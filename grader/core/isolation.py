@@ -569,7 +569,8 @@ def _resolve(policy: str, python: str) -> Identity:
                       mounts=mounts, fs_note=note)
         return _checked(_plan(me, roots, unreadable), policy, retry_without_mounts=True)
     uid, gid, name = _target_user()
-    candidate = Identity(uid, gid, f"{name} (uid {uid})", python, landlock=abi,
+    label = name if name == f"uid {uid}" else f"{name} (uid {uid})"
+    candidate = Identity(uid, gid, label, python, landlock=abi,
                          mounts=mounts, fs_note=note)
     return _checked(_plan(candidate, roots, unreadable), policy, retry_without_mounts=True)
 
