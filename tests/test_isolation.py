@@ -215,6 +215,8 @@ def test_as_nobody_the_process_limit_holds(sandbox_python, monkeypatch, tmp_path
     """Root ignores RLIMIT_NPROC; the unprivileged child does not: a fork bomb stops."""
     monkeypatch.setenv("GRADER_ISOLATION", "require")
     monkeypatch.setenv("GRADER_SANDBOX_PYTHON", sandbox_python)
+    # a uid no other test's children use: RLIMIT_NPROC counts every process of the user
+    monkeypatch.setenv("GRADER_SANDBOX_USER", str(65040 + os.getpid() % 50))
     probe = tmp_path / "fork_probe.py"
     probe.write_text(FORKS)
     limits = LIMITS.replace(max_processes=16, wall_seconds=20)
