@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -339,8 +340,8 @@ def test_as_root_each_pool_slot_runs_student_code_as_its_own_user(tmp_path, sand
     uids = {}
     for student in ("ann", "ben", "cat"):
         line = json.loads((tmp_path / "out" / student / "results.json").read_text())[
-            "extra_data"]["sandbox"]  # "separate process as uid 65123 (uid 65123), ..."
-        uids[student] = line.split(" (uid ")[1].split(")")[0]
+            "extra_data"]["sandbox"]  # "separate process as uid 65123, unprivileged; ..."
+        uids[student] = re.search(r"as uid (\d+),", line).group(1)
     # slots are machine-wide (another test may hold one), so which uid is free varies;
     # ann and ben started side by side, each with a slot uid of its own, and the slots
     # rotate, so cat (graded after one of them) has yet another
