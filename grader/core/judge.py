@@ -106,6 +106,25 @@ def logits_accuracy(value: Any, labels: np.ndarray, num_classes: int, what: str,
     return (None, problem) if problem else (accuracy(logits, labels), "")
 
 
+SPLIT_LOGITS = {"validation": "val_logits", "test": "test_logits"}  # split -> a run's key
+
+
+def split_accuracies(values: Mapping[str, Any], labels: Mapping[str, np.ndarray],
+                     num_classes: int, model: str, nan_hint: str = NAN_HINT
+                     ) -> tuple[dict[str, float] | None, str]:
+    """({split: accuracy}, "") of the logits a run returned for each split of labels
+    (split -> (N,) labels; the logits (N, num_classes) under SPLIT_LOGITS[split]), or
+    (None, what is wrong with the first bad one; model names what made them)."""
+    acc = {}
+    for split, split_labels in labels.items():
+        acc[split], problem = logits_accuracy(
+            values.get(SPLIT_LOGITS[split]), split_labels, num_classes,
+            f"{model}'s output on the {split} images", nan_hint)
+        if problem:
+            return None, problem
+    return acc, ""
+
+
 def changed_entries(left: Mapping[str, Any], initial: Mapping[str, Any]) -> tuple[int, int]:
     """(entries of `initial` that `left` does not hold unchanged, entries of `initial`):
     the weights a training run left (name -> array) against those the model was built

@@ -21,7 +21,8 @@ import numpy as np
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
 from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict, accuracy, accuracy_line, curve, logits_accuracy, shaped
+from ...core.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
+                           split_accuracies)
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 from ...core.submitted_files import read_capped
@@ -397,14 +398,10 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
                 "not learn (4b.1 says how it went); require_progress is set."]))
         run = trained.checkpoint
     labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
-    acc = {}
-    for split, key in (("validation", "val_logits"), ("test", "test_logits")):
-        acc[split], problem = logits_accuracy(
-            run.values.get(key), labels[split], NUM_CLASSES,
-            f"the trained model's output on the {split} images",
-            "training diverged? lower the learning rate")
-        if problem:
-            return Verdict(0.0, problem)
+    acc, problem = split_accuracies(run.values, labels, NUM_CLASSES, "the trained model",
+                                    "training diverged? lower the learning rate")
+    if problem:
+        return Verdict(0.0, problem)
     threshold = check.value("threshold", data.kind)
     feedback.record(dataset_kind=data.kind, val_accuracy=acc["validation"],
                     test_accuracy=acc["test"], threshold=threshold, judged="test_accuracy",

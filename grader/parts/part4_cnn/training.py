@@ -25,7 +25,7 @@ import numpy as np
 from . import settings
 from .steps import NUM_CLASSES, PROBES
 from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, changed_entries, curve, logits_accuracy, prefixed
+from ...core.judge import Verdict, changed_entries, curve, prefixed, split_accuracies
 from ...core.rubric import Check, Rubric
 from ...core.sandbox import ProbeRun
 from ...core.submitted_files import read_capped
@@ -182,22 +182,15 @@ def evaluated(trained: Trained) -> tuple[dict[str, float] | None, int, int, str]
     if failed is not None:
         return None, 0, 0, failed.message
     changed, total = weights_changed(trained.run, evaluation)
-    acc, problem = split_accuracies(trained.data, evaluation)
+    acc, problem = cnn_accuracies(trained.data, evaluation)
     return acc, changed, total, problem
 
 
-def split_accuracies(data, run: ProbeRun) -> tuple[dict[str, float] | None, str]:
+def cnn_accuracies(data, run: ProbeRun) -> tuple[dict[str, float] | None, str]:
     """The grader's validation and test accuracy of a run's logits, or (None, what is wrong)."""
     labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
-    acc = {}
-    for split, key in (("validation", "val_logits"), ("test", "test_logits")):
-        acc[split], problem = logits_accuracy(
-            run.values.get(key), labels[split], NUM_CLASSES,
-            f"the trained CNN's output on the {split} images",
-            "training diverged? lower opt_dict['lr']")
-        if problem:
-            return None, problem
-    return acc, ""
+    return split_accuracies(run.values, labels, NUM_CLASSES, "the trained CNN",
+                            "training diverged? lower opt_dict['lr']")
 
 
 UNCHANGED = ("sup_trn left the network's weights as they were built (none of the {total} "
@@ -276,7 +269,7 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     stopped = _stopped(trained)
     if stopped is not None:
         return stopped
-    run, data = trained.run, trained.data
+    data = trained.data
     opening = _opening(trained)[:1] if trained.mode == "checkpoint" else []
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint")
@@ -292,7 +285,7 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
             return Verdict(0.0, "\n".join(opening + [
                 "your checkpoint is not graded because the short run of your sup_trn did not "
                 "learn (6c.1 says how it went); require_progress is set."]))
-        (acc, problem), changed, total = split_accuracies(data, trained.checkpoint), 1, 0
+        (acc, problem), changed, total = cnn_accuracies(data, trained.checkpoint), 1, 0
     else:
         acc, changed, total, problem = evaluated(trained)
     if acc is None:
