@@ -376,6 +376,36 @@ class ProbeContext:
                       + " ".join(str(exc).split())[:600])
         return model
 
+    def put_state(self, model, prefix, owner="model"):
+        """Records model.state_dict() as arrays, one per tensor: PREFIX + its name ->
+        float32 (floating tensors) or int64 (the rest), on the CPU; `owner` names the
+        model in the message when state_dict() returns no dict."""
+        torch = import_provided("torch")
+        state = self.call(model.state_dict)
+        if not isinstance(state, dict):
+            self.fail("api", f"{owner}.state_dict() should be a dict; got "
+                      f"{type(state).__name__}")
+        for name, value in state.items():
+            if isinstance(value, torch.Tensor):
+                dtype = "float32" if value.is_floating_point() else "int64"
+                self.put(prefix + str(name),
+                         self.array(value, f"the state dict's {name}", dtype=dtype))
+
+    def load_state(self, model, prefix, what, detail):
+        """Loads the arrays inputs[PREFIX + name] into model (load_state_dict, strict), or
+        fails (kind "api"): `what` ("the weights train() left do not fit a new ConvNet()")
+        then torch's names and shapes; `detail` says what to do."""
+        import numpy as np
+
+        torch = import_provided("torch")
+        state = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in self.inputs.items()
+                 if k.startswith(prefix)}
+        try:
+            model.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
+            self.fail("api", f"{what}: " + " ".join(str(exc).split())[:600], detail=detail)
+        return model
+
     def _skipped_line(self, exc):
         """'ex2_pytorch.py assigns it at line 40' when a NameError names a variable only
         skipped top-level lines assign; '' otherwise."""

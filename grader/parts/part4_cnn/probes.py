@@ -480,19 +480,7 @@ def train_cnn(ctx):
     ctx.put("losses", np.array(observer.losses, dtype=np.float64))
     ctx.put("steps", observer.steps)
     ctx.put("batches", observer.batches)
-    _put_state(ctx, torch, trained, "state/")
-
-
-def _put_state(ctx, torch, model, prefix):
-    """Records model.state_dict() as arrays, one per entry: PREFIX + its name -> float32
-    (floating tensors) or int64 (the rest), on the CPU."""
-    state = ctx.call(model.state_dict)
-    if not isinstance(state, dict):
-        ctx.fail("api", f"net.state_dict() should be a dict; got {type(state).__name__}")
-    for name, value in state.items():
-        if isinstance(value, torch.Tensor):
-            dtype = "float32" if value.is_floating_point() else "int64"
-            ctx.put(prefix + str(name), ctx.array(value, f"the state dict's {name}", dtype=dtype))
+    ctx.put_state(trained, "state/", owner="net")
 
 
 def _eval_images(ctx, torch):
@@ -514,16 +502,11 @@ def evaluate_state(ctx):
     cls = _class(ctx, ctx.import_student(BUILD), "CNN")
     torch.manual_seed(int(ctx.params.get("seed", 0)))
     model, _ = _build_cnn(ctx, torch, cls)
-    _put_state(ctx, torch, model, "initial/")
-    state = {k[len("state/"):]: torch.from_numpy(np.array(v)) for k, v in ctx.inputs.items()
-             if k.startswith("state/")}
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
-        ctx.fail("api", "the weights of the network sup_trn left do not fit a new "
-                 "CNN((3, 32, 32), 10): " + " ".join(str(exc).split())[:600],
-                 detail="sup_trn should train the net it is given (or return it as its "
-                        "first result), without adding layers to it.")
+    ctx.put_state(model, "initial/", owner="net")
+    ctx.load_state(model, "state/", "the weights of the network sup_trn left do not fit a "
+                   "new CNN((3, 32, 32), 10)",
+                   "sup_trn should train the net it is given (or return it as its first "
+                   "result), without adding layers to it.")
     model = ctx.call(model.to, device)
     val, test = _eval_images(ctx, torch)
     ctx.put("val_logits", _logits(ctx, torch, model, val))

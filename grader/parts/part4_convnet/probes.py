@@ -404,35 +404,7 @@ def train_convnet(ctx):
     ctx.put("losses", np.array(losses, dtype=np.float64))
     ctx.put("steps", steps[0])
     ctx.put("batches", loader.done)
-    _put_state(ctx, torch, model, "state/")
-
-
-def _put_state(ctx, torch, model, prefix):
-    """Records model.state_dict() as arrays, one per entry: PREFIX + its name -> float32
-    (floating tensors) or int64 (the rest), on the CPU."""
-    state = ctx.call(model.state_dict)
-    if not isinstance(state, dict):
-        ctx.fail("api", f"model.state_dict() should be a dict; got {type(state).__name__}")
-    for name, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        dtype = "float32" if value.is_floating_point() else "int64"
-        ctx.put(prefix + str(name), ctx.array(value, f"the state dict's {name}", dtype=dtype))
-
-
-def _load_state(ctx, torch, model, prefix):
-    """Loads the arrays of inputs[PREFIX + name] into the model (load_state_dict, strict),
-    or fails saying what did not fit."""
-    state = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in ctx.inputs.items()
-             if k.startswith(prefix)}
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - names or shapes that do not match
-        ctx.fail("api", "the weights train() left do not fit a new ConvNet(): "
-                 + " ".join(str(exc).split())[:600],
-                 detail="train() should train the model it is given in place (no new "
-                        "layers added to it, no other model returned).")
-    return model
+    ctx.put_state(model, "state/")
 
 
 def _test_logits(ctx, torch, model, device):
@@ -459,8 +431,10 @@ def evaluate_state(ctx):
     cls = _class(ctx, ctx.import_student(MODULE))
     torch.manual_seed(int(ctx.params.get("seed", 0)))
     model = _build(ctx, torch, cls)
-    _put_state(ctx, torch, model, "initial/")
-    _load_state(ctx, torch, model, "state/")
+    ctx.put_state(model, "initial/")
+    ctx.load_state(model, "state/", "the weights train() left do not fit a new ConvNet()",
+                   "train() should train the model it is given in place (no new layers "
+                   "added to it, no other model returned).")
     model = ctx.call(model.to, device)
     ctx.put("test_logits", _test_logits(ctx, torch, model, device))
 
