@@ -26,6 +26,7 @@ leave processes on purpose, and the sandbox cleans them up).
 The record the child reports (Guard.verdict) is a failure of kind "from_scratch" naming
 the student's function and what it called, e.g. "loss() called torch.autograd.grad".
 """
+import contextlib
 import importlib.machinery
 import os
 import sys
@@ -305,11 +306,23 @@ class Guard:
 
     def suspended(self):
         """A context in which the guard does not watch (the student file's import)."""
-        return _Suspended(self)
+        return self._switched(False)
 
     def watching(self, enabled):
         """A context that watches while it runs when enabled (else does nothing)."""
-        return _Watching(self, bool(enabled))
+        return self._switched(True) if enabled else contextlib.nullcontext(self)
+
+    @contextlib.contextmanager
+    def _switched(self, on):
+        """Watching (on) or not while the context runs; as it was afterwards."""
+        was = self.active
+        if was != on:
+            self.start() if on else self.stop()
+        try:
+            yield self
+        finally:
+            if was != on:
+                self.stop() if on else self.start()
 
     @staticmethod
     def refused(exc):
@@ -331,34 +344,3 @@ class Guard:
                   "where": self.where, "detail": DETAIL}
         self.seen = self.where = ""
         return record
-
-
-class _Suspended:
-    def __init__(self, guard):
-        self.guard, self.was = guard, False
-
-    def __enter__(self):
-        self.was = self.guard.active
-        if self.was:
-            self.guard.stop()
-        return self.guard
-
-    def __exit__(self, *exc):
-        if self.was:
-            self.guard.start()
-        return False
-
-
-class _Watching:
-    def __init__(self, guard, enabled):
-        self.guard, self.enabled = guard, enabled
-
-    def __enter__(self):
-        if self.enabled:
-            self.guard.start()
-        return self.guard
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.guard.stop()
-        return False
