@@ -117,7 +117,9 @@ def test_a_function_that_ran_out_of_time_is_not_run_again_within_that_budget(tmp
     tests = {t["number"]: t for t in json.loads((tmp_path / "out" / "results.json")
                                                 .read_text())["tests"]}
     first = tests["1a.1"]["output"]
-    assert "TwoLayerNet.loss() did not finish within" in first and "two_layernet.py" in first
+    # stopped by the wall clock or, first, by the CPU limit (a busy loop): named either way
+    assert ("TwoLayerNet.loss() did not finish within" in first
+            or "TwoLayerNet.loss() used more than" in first) and "two_layernet.py" in first
     for cid in ("1a.2", "1b.1", "1b.2", "3a.1", "3a.2", "3a.3"):
         text = tests[cid]["output"]
         assert "TwoLayerNet.loss() is not run again: it did not finish within" in text, text

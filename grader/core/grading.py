@@ -282,18 +282,17 @@ class GradingContext:
             return self._memo[key]
         if self.progress and "on_progress" not in kwargs:
             kwargs["on_progress"] = _progress_printer(check_id)
-        # a module whose import outlasted a budget at least this call's fails at once
-        hung = {m: why for m, (budget, why) in self.hung_imports.items()
-                if budget >= limits.wall_seconds}
-        stopped = {f: why for f, (budget, why) in self.hung_functions.items()
-                   if budget >= limits.wall_seconds}
+        # a module whose import, or a function whose call, outlasted a budget at least
+        # this call's fails at once
         run = run_probe(probe, function, submission=self.submission, limits=limits,
-                        skip=self.checkpoint_files, hung_imports=hung,
-                        hung_functions=stopped, **kwargs)
+                        skip=self.checkpoint_files,
+                        hung_imports=_within(self.hung_imports, limits.wall_seconds),
+                        hung_functions=_within(self.hung_functions, limits.wall_seconds),
+                        **kwargs)
         if cut and run.failure is not None and run.failure.kind in ("timeout", "cpu",
                                                                     "hung_import"):
             self.ran_out_in = self.ran_out_in or check.question
-        if run.stuck_in and run.stuck_in not in self.hung_functions:
+        if run.stuck_in:  # it ran, so any earlier record of it had a smaller budget
             qualname = run.stuck_in.split(":")[1]
             self.hung_functions[run.stuck_in] = (limits.wall_seconds, (
                 f"{qualname}() is not run again: it did not finish within "
@@ -369,6 +368,12 @@ class GradingContext:
             for i, c in enumerate(calls)]}
         run = self.probe(probe, CALLS, check_id, inputs=inputs, params=shared, **kwargs)
         return [_part_of(run, str(i)) for i in range(len(calls))]
+
+
+def _within(remembered: Mapping[str, tuple[float, str]], budget: float) -> dict[str, str]:
+    """name -> why, of the modules or functions that outlasted a budget of at least
+    `budget` earlier in the grading: not tried again within it."""
+    return {name: why for name, (spent, why) in remembered.items() if spent >= budget}
 
 
 def _call_key(probe: str | Path, function: str, limits: Any, kwargs: dict) -> str:
