@@ -44,12 +44,16 @@ def calls(monkeypatch):
     return made
 
 
-def _rubric(tmp_path: Path, question: str | None) -> rubric_mod.Rubric:
-    if question is None:
-        return SHIPPED
-    path = tmp_path / "rubric.toml"
-    path.write_text(checkpoint_mode(question))
-    return rubric_mod.load(path)
+def _grading(tmp_path: Path, question: str, mode: str) -> GradingContext:
+    """A grading of the reference with the shipped rubric, or a copy that sets
+    `question` to checkpoint mode."""
+    rubric = SHIPPED
+    if mode == "checkpoint":
+        path = tmp_path / "rubric.toml"
+        path.write_text(checkpoint_mode(question))
+        rubric = rubric_mod.load(path)
+    return GradingContext(_submission(tmp_path), None, public_only=False, full=False,
+                          rubric=rubric, progress=False)
 
 
 def _submission(tmp_path: Path) -> Path:
@@ -75,9 +79,7 @@ def _assert_no_test_labels(calls, data):
 
 @pytest.mark.parametrize("mode", ["retrain", "checkpoint"])
 def test_3b_training_runs_never_get_the_test_labels(mode, calls, data, tmp_path):
-    rubric = _rubric(tmp_path, "3b" if mode == "checkpoint" else None)
-    grading = GradingContext(_submission(tmp_path), None, public_only=False, full=False,
-                             rubric=rubric, progress=False)
+    grading = _grading(tmp_path, "3b", mode)
     trained = test_3b_cifar.train_submission(grading)
     assert trained.mode == mode
     assert [f for f, _ in calls] == ["time_training", "train_cifar"]
@@ -86,9 +88,8 @@ def test_3b_training_runs_never_get_the_test_labels(mode, calls, data, tmp_path)
 
 @pytest.mark.parametrize("mode", ["retrain", "checkpoint"])
 def test_4b_and_4c_runs_never_get_the_test_labels(mode, calls, data, tmp_path):
-    rubric = _rubric(tmp_path, "4b" if mode == "checkpoint" else None)
-    grading = GradingContext(_submission(tmp_path), None, public_only=False, full=False,
-                             rubric=rubric, progress=False)
+    grading = _grading(tmp_path, "4b", mode)
+    rubric = grading.rubric
     trained = training.train_submission(grading)
     assert trained.mode == mode
     depths.run_sweep(grading, rubric.check("4c.1"), Feedback())

@@ -3,6 +3,7 @@ check` for students."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -176,19 +177,18 @@ def _in_own_slot(grade):
 
     if os.environ.get("GRADER_SANDBOX_USER") or os.geteuid() != 0:
         return grade()
-    try:
-        slot = claimed_uid()
-        uid = slot.__enter__()
-    except GraderError as exc:  # no safe slot: the default unprivileged user, said so
-        print(f"grader: no sandbox uid of this grading's own ({exc}); student code runs "
-              "as the default sandbox user", file=sys.stderr)
-        return grade()
-    os.environ["GRADER_SANDBOX_USER"] = uid
-    try:
-        return grade()
-    finally:
-        del os.environ["GRADER_SANDBOX_USER"]
-        slot.__exit__(None, None, None)
+    with contextlib.ExitStack() as slot:
+        try:
+            uid = slot.enter_context(claimed_uid())
+        except GraderError as exc:  # no safe slot: the default unprivileged user, said so
+            print(f"grader: no sandbox uid of this grading's own ({exc}); student code "
+                  "runs as the default sandbox user", file=sys.stderr)
+            return grade()
+        os.environ["GRADER_SANDBOX_USER"] = uid
+        try:
+            return grade()
+        finally:
+            del os.environ["GRADER_SANDBOX_USER"]
 
 
 def _question_problem(questions: set[str], rubric: Rubric) -> str:
