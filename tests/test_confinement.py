@@ -101,6 +101,14 @@ EXPECTED = {
             "see_grader": "DONE visible", "write_tmp": "DONE 1", "write_var_tmp": "DONE 1", "write_dev_shm": "DONE 1"},
 }
 EXPECTED["mounts"] = EXPECTED["full"]
+# A checkout under /tmp or /var/tmp (a fresh clone there) is not in the child's private /tmp
+# and /var/tmp at all: with a mount namespace its files are absent, not refused
+if str(ROOT.resolve()).startswith(("/tmp/", "/var/tmp/")):
+    for _setup in ("full", "off"):  # "mounts" is the same table as "full"
+        EXPECTED[_setup].update(read_rubric="FileNotFoundError",
+                                read_generator="FileNotFoundError",
+                                import_grader="ModuleNotFoundError",
+                                write_checkout="FileNotFoundError")
 SETUPS = {"full": {}, "landlock": {"GRADER_MOUNTS": "0"}, "mounts": {"GRADER_LANDLOCK": "0"},
           "off": {"GRADER_ISOLATION": "off"}}
 
