@@ -41,7 +41,7 @@ from typing import Sequence
 
 DEFAULT_TIMES = Path(__file__).with_name("batch_times.json")
 DEFAULT_WORKERS = (1, 2, 4, 8, 16, 32, 64)
-DEFAULT_TIMEOUT_S = 1200.0  # grade-all's per-submission cap (grader/core/batch.py)
+DEFAULT_TIMEOUT_S = 1200.0  # grade-all's per-submission cap (grader/core/batch/local.py)
 
 
 @dataclass(frozen=True)

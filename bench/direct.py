@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.parts.part1_numpy import cases
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from grader.data import prepare
 from grader.parts.part1_numpy.hyperparams import read as read_hyperparams
 

@@ -3,7 +3,7 @@
 #
 #     bash bench/gpu_check.sh            # from the repository root; under 10 minutes
 #
-# Runs the environment probe (grader/core/environment_probe.py) through run_probe under
+# Runs the environment probe (grader/core/sandbox/environment_probe.py) through run_probe under
 # the rubric's default [sandbox] limits (RLIMIT_DATA memory_mb, no RLIMIT_AS, the seccomp
 # socket filter), as this user and, when run as root, also as the unprivileged sandbox user
 # (GRADER_ISOLATION=require), and prints what torch sees there (torch, CUDA, GPU, cuDNN)
@@ -21,8 +21,8 @@ run() {  # $1: label; $2: GRADER_ISOLATION
 import json, sys, tempfile, time
 from pathlib import Path
 from grader.core import isolation, rubric
-from grader.core.grading import ENVIRONMENT_PROBE
-from grader.core.sandbox import run_probe
+from grader.core.engine.context import ENVIRONMENT_PROBE
+from grader.core.sandbox.runner import run_probe
 try:
     who = isolation.describe(isolation.resolve())
 except Exception as exc:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from run import grade, memory, per_question  # noqa: E402
 
-from grader.core import rubric as rubric_mod  # noqa: E402
+from grader.core.rubric import spec as rubric_mod  # noqa: E402
 from grader.data import prepare  # noqa: E402
 import results_md  # noqa: E402
 

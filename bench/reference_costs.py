@@ -1,5 +1,5 @@
 """Records the reference's sandbox seconds per check into grader/reference_costs.json, the
-costs the call budgets scale from (grader/core/budgets.py), with this machine's time for
+costs the call budgets scale from (grader/core/rubric/budgets.py), with this machine's time for
 the fixed calibration workload.
 
     python bench/reference_costs.py [--from RESULTS_JSON]
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.core.budgets import COSTS_PATH, machine_seconds  # noqa: E402
+from grader.core.rubric.budgets import COSTS_PATH, machine_seconds  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
              for t in results["tests"]}
     record = {"about": f"The reference's sandbox seconds per check, from {source.name} "
                        f"(results.json sandbox_seconds); machine_seconds: "
-                       "grader.core.budgets.machine_seconds() where they were recorded. "
+                       "grader.core.rubric.budgets.machine_seconds() where they were recorded. "
                        "Rewrite with bench/reference_costs.py.",
               "machine_seconds": round(machine_seconds(5), 4), "checks": costs}
     COSTS_PATH.write_text(json.dumps(record, indent=1) + "\n")

@@ -32,7 +32,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from direct import run_direct  # noqa: E402
 
-from grader.core import rubric as _rubric  # noqa: E402
+from grader.core.rubric import spec as _rubric  # noqa: E402
 
 CHEAP = "1a,1b,1c,2d,3a"
 # Part 1's automatic questions: the figures below are Part 1's (Part 2's torch questions

@@ -1,4 +1,4 @@
-"""Measures grade-all's similarity report (grader/core/similarity.py) at scale and records it
+"""Measures grade-all's similarity report (grader/core/batch/similarity.py) at scale and records it
 in bench/RESULTS.md (its own section, "Similarity report").
 
 It synthesises N submissions from reference/ (every file the rubric reads): each file gets
@@ -105,7 +105,7 @@ def variant(text: str, rng: random.Random) -> str:
 
 def synthesise(root: Path, n: int, files: tuple[str, ...], seed: int = 0) -> list:
     """n submission folders under root; returns their Submissions."""
-    from grader.core.batch_inputs import Submission
+    from grader.core.submission.uploads import Submission
     rng = random.Random(seed)
     subs = []
     for i in range(n):
@@ -126,7 +126,7 @@ def synthesise(root: Path, n: int, files: tuple[str, ...], seed: int = 0) -> lis
 
 def one_size(n: int) -> dict:
     """Runs write_report on n synthetic submissions in this process; returns the figures."""
-    from grader.core import similarity
+    from grader.core.batch import similarity
     files = similarity.graded_files()
     with tempfile.TemporaryDirectory(prefix="bench-similarity-") as name:
         tmp = Path(name)

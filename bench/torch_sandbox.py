@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from grader.core import rubric  # noqa: E402
-from grader.core.grading import ENVIRONMENT_PROBE  # noqa: E402
-from grader.core.sandbox import run_probe  # noqa: E402
+from grader.core.rubric import spec as rubric  # noqa: E402
+from grader.core.engine.context import ENVIRONMENT_PROBE  # noqa: E402
+from grader.core.sandbox.runner import run_probe  # noqa: E402
 import results_md  # noqa: E402
 
 HEADING = "## Torch in the sandbox"

@@ -9,7 +9,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grader.core import rubric  # noqa: E402
+from grader.core.rubric import spec as rubric  # noqa: E402
 from sandbox_python import sandbox_python  # noqa: E402,F401 - a fixture
 
 

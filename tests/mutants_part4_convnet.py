@@ -15,9 +15,9 @@ from pathlib import Path
 
 from mutants import apply_edits
 
-from grader.core import rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext
-from grader.core.judge import Verdict
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback, GradingContext
+from grader.core.engine.judge import Verdict
 from grader.parts.part4_convnet import layers, stated, training
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from grader.core import rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext
-from grader.core.judge import Verdict
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback, GradingContext
+from grader.core.engine.judge import Verdict
 from grader.parts.part2_mlp import steps, structure, training
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext, ProbeCall
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback, GradingContext, ProbeCall
 from grader.parts.part3_scratch import test_5a_l2, test_5b_adam, test_5c_decay
 
 RUBRIC = rubric_mod.load()

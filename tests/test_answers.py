@@ -1,11 +1,11 @@
-"""grader/core/declared.py and answers.py: plain values read without running the file,
+"""grader/core/submission/declared.py and answers.py: plain values read without running the file,
 and stated answers compared entry by entry."""
 import json
 
 import pytest
 
-from grader.core.answers import read_answers, wrong_entries
-from grader.core.declared import declared
+from grader.core.submission.answers import read_answers, wrong_entries
+from grader.core.submission.declared import declared
 
 
 def write(folder, name, text):
@@ -70,7 +70,7 @@ def test_wrong_entries(got, expected, reveal, wanted):
 def test_parse_source_says_what_is_wrong_with_the_file(tmp_path):
     """Every part's settings reader finds and parses its file here: missing, a notebook
     that does not open, text that does not parse are messages, never exceptions."""
-    from grader.core.declared import parse_source
+    from grader.core.submission.declared import parse_source
     assert "settings.py (or settings.ipynb) not found" in parse_source(tmp_path, "settings", declared)[3]
     (tmp_path / "settings.ipynb").write_text("{not json")
     assert "settings.ipynb does not open" in parse_source(tmp_path, "settings", declared)[3]

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import batch, batch_inputs, gradescope, uid_slots
+from grader.core.batch import jobs as batch
+from grader.core.submission import uploads as batch_inputs
+from grader.core.results import gradescope
+from grader.core.sandbox import uid_slots
 
 MARKERS = batch.RUBRIC.submission_files  # the files that mark a submission's folder
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import gradescope
+from grader.core.results import gradescope
 from mutants import ROOT
 from rubric_copies import SHIPPED, with_setting
 from test_batch import FULL, HANG, QUESTIONS, _copy_reference, gradebook
@@ -204,7 +204,9 @@ def test_gpu_workers_take_the_gpu_questions_and_the_halves_merge(tmp_path):
 def test_a_lost_gpu_half_leaves_the_cpu_half_graded_and_one_valid_results_json(tmp_path):
     """No cluster: the halves as batch_merge plans them, the CPU half graded, the GPU half's
     worker lost (its stand-in), merged: 1b's points kept, 1a pending, one grader error."""
-    from grader.core import batch, batch_inputs, batch_merge
+    from grader.core.batch import jobs as batch
+    from grader.core.submission import uploads as batch_inputs
+    from grader.core.batch import merge as batch_merge
     rubric = tmp_path / "rubric.toml"
     rubric.write_text(with_setting(SHIPPED.read_text(), "1a", "[[question.check]]",
                                    'device = "auto"\n\n[[question.check]]'))
@@ -233,7 +235,9 @@ def test_a_worker_that_cannot_grade_like_the_batch_refuses_and_says_why(tmp_path
     """A worker with another grader or rubric version, or one that does not see the
     submission, grades nothing: the row says why (the batch writes the stand-in)."""
     from grader import __version__
-    from grader.core import batch, batch_dask, batch_inputs
+    from grader.core.batch import jobs as batch
+    from grader.core.batch import dask_pool as batch_dask
+    from grader.core.submission import uploads as batch_inputs
     folder = ROOT / "reference" if case == "other grader" else tmp_path / "elsewhere"
     job = batch.Job(batch_inputs.Submission("amy", folder, folder), tmp_path / "amy",
                     ("1a",), None)

@@ -1,5 +1,5 @@
 """The gradebook's pieces that need no grading run."""
-from grader.core.batch_report import histogram
+from grader.core.batch.gradebook import histogram
 
 
 def test_histogram_labels_say_full_marks_fall_in_the_last_bin():

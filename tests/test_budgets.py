@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import gradescope, rubric
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
 from grader.core.errors import RubricError
 from grader.data import prepare
 from grader.parts.part1_numpy.steps import Budget

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import bundle, rubric
+from grader.core.handout import bundle
+from grader.core.rubric import spec as rubric
 from grader.parts.part1_numpy import cases, netmath
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
 

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from mutants import MUTANTS, ROOT, TRAINS_ON_VALIDATION
 from outputs import plain
 from test_e2e_part1 import by_id, grade

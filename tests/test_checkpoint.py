@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from grader.parts.part1_numpy import checkpoint
-from grader.core import gradescope, rubric
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
 from grader.data import prepare
 from mutants import MUTANTS, REFERENCE, ROOT, set_hyperparams
 from outputs import plain

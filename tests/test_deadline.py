@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from grader.core import budgets, gradescope, rubric
+from grader.core.rubric import budgets
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG = '        while True:  # every call of loss() hangs\n            pass\n'
@@ -49,7 +51,7 @@ def test_hanging_submission_finishes_inside_the_deadline(tmp_path):
 
 
 def test_a_check_with_no_time_left_says_which_question_took_it():
-    from grader.core.grading import GradingContext, OutOfTime
+    from grader.core.engine.context import GradingContext, OutOfTime
     context = GradingContext(ROOT / "reference", None, False, True,
                              deadline=time.monotonic() - 1)
     context.ran_out_in = "1a"

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from grader.core import rubric as rubric_mod
+from grader.core.rubric import spec as rubric_mod
 from grader.core.errors import RubricError
-from grader.core.grading import GradingContext
-from grader.core.plugin import device_line
+from grader.core.engine.context import GradingContext
+from grader.core.engine.plugin import device_line
 
 TOML = rubric_mod.RUBRIC_PATH.read_text()
 
@@ -77,9 +77,9 @@ def test_auto_question_passes_the_device_to_probes(tmp_path, monkeypatch):
 
     def fake_run_probe(probe, function, **kwargs):
         seen.update(kwargs.get("params") or {})
-        from grader.core.sandbox import ProbeRun
+        from grader.core.sandbox.runner import ProbeRun
         return ProbeRun({}, None)
-    monkeypatch.setattr("grader.core.grading.run_probe", fake_run_probe)
+    monkeypatch.setattr("grader.core.engine.context.run_probe", fake_run_probe)
     context, _ = _context(tmp_path, "auto", {"cuda_available": True, "torch": "x"})
     context.probe("probes.py", "forward", "1a.1", params={"seed": 1})
     assert seen["seed"] == 1 and seen["device"] == "cuda"
@@ -101,7 +101,7 @@ def test_grader_process_does_not_import_torch(tmp_path):
 def test_without_a_driver_the_device_is_the_cpu_without_importing_torch(tmp_path, monkeypatch):
     """No NVIDIA driver: device_info answers from the machine, no sandboxed torch import;
     GRADER_PROBE_DEVICE=1 asks the sandbox anyway."""
-    from grader.core import grading
+    from grader.core.engine import context as grading
     ran = []
     monkeypatch.setattr(grading, "run_probe", lambda *a, **k: ran.append(1))
     monkeypatch.setattr(grading, "gpu_driver_present", lambda: False)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import gradescope, rubric
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
 from mutants import BROKEN, MUTANTS, REFERENCE, ROOT, VARIANTS
 from outputs import plain
 

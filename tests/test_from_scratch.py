@@ -5,7 +5,7 @@ student's function and what it called; an unused import grades normally.
 
 Each submission is graded in-process, every check's probe call served by ONE sandboxed
 child (GradingContext.probe_calls, as tests/part3_runs.py does), so a submission that
-imports torch pays torch's import once. grader/core/scratch_guard.py is the guard.
+imports torch pays torch's import once. grader/core/sandbox/scratch_guard.py is the guard.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import rubric as rubric_mod
+from grader.core.rubric import spec as rubric_mod
 from grader.core.errors import RubricError
-from grader.core.grading import Feedback, GradingContext, ProbeCall
-from grader.core.sandbox import Failure, ProbeRun
+from grader.core.engine.context import Feedback, GradingContext, ProbeCall
+from grader.core.sandbox.runner import Failure, ProbeRun
 from grader.parts.part1_numpy import test_1a_forward, test_1b_loss, test_2d_gradients
 from grader.parts.part1_numpy.steps import PROBES as PART1_PROBES
 from grader.parts.part4_cnn import test_6a_output_size, test_6d_bias_gradients

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from grader.core import gradescope
-from grader.core.records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult,
-                            GradingRun, ManualItem, RunInfo)
+from grader.core.results import gradescope
+from grader.core.results.records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult,
+                                         GradingRun, ManualItem, RunInfo)
 
 INFO = RunInfo(submission="/subs/alice", rubric_version="2026.11-part1", seed=20260531,
                dataset_kind="synthetic", dataset_note="Graded on synthetic data.",

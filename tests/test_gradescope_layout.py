@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import gradescope, rubric
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = rubric.load()

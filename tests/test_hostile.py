@@ -37,8 +37,9 @@ from typing import Callable
 
 import pytest
 
-from grader.core import gradescope, rubric
-from grader.core.sandbox import TOKEN_VAR, run_probe
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric
+from grader.core.sandbox.runner import TOKEN_VAR, run_probe
 from mutants import MUTANTS, REFERENCE, ROOT
 from outputs import plain
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from grader.parts.part1_numpy import hyperparams
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 
 CHECK = rubric.load().check("3b.1")
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "hyperparams.py"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import isolation
+from grader.core.sandbox import isolation
 from grader.core.errors import SandboxError
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from grader.parts.part1_numpy.steps import PROBES
-from grader.core.sandbox import run_probe
+from grader.core.sandbox.runner import run_probe
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = rubric.load().limits

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.core import judge
+from grader.core.engine import judge
 
 
 def test_shaped_accepts_the_right_shape():

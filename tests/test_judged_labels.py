@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import grading as grading_mod, rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext
-from grader.core.sandbox import ProbeRun
+from grader.core.engine import context as grading_mod
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback, GradingContext
+from grader.core.sandbox.runner import ProbeRun
 from grader.data import prepare
 from grader.parts.part1_numpy import test_3b_cifar
 from grader.parts.part2_mlp import depths, training

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "grader" / "core"
@@ -30,18 +30,81 @@ def _code_strings(tree: ast.AST) -> list[ast.Constant]:
             and isinstance(node.value, str) and id(node) not in docs]
 
 
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) of every `import`/`from ... import` in a grader module,
+    relative imports resolved against the module's package, names imported from a package
+    counted as its submodules when they are files or folders there."""
+    rel = path.relative_to(ROOT).with_suffix("")
+    package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.append((node.lineno, module))
+            folder = ROOT.joinpath(*module.split("."))
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names
+                      if (folder / f"{alias.name}.py").is_file() or (folder / alias.name).is_dir()]
+    return found
+
+
 def test_the_core_names_no_question_and_imports_no_part():
     found = []
-    for path in sorted(CORE.glob("*.py")):
+    for path in sorted(CORE.rglob("*.py")):
         tree = ast.parse(path.read_text())
+        name = path.relative_to(CORE).as_posix()
         for node in _code_strings(tree):
             if QUESTION_ID.search(node.value):
-                found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and "parts." in (node.module or ""):
-                found.append(f"{path.name}:{node.lineno}: imports {node.module}")
+                found.append(f"{name}:{node.lineno}: {node.value[:60]!r}")
+        for line, module in _imports(path):
+            if module == "grader.parts" or module.startswith("grader.parts."):
+                found.append(f"{name}:{line}: imports {module}")
     assert not found, "\n".join(found)
     assert any(QUESTION_ID.search(q.id) for q in RUBRIC.questions)  # the pattern matches
+
+
+def test_the_guard_resolves_relative_imports(tmp_path):
+    """`from ...parts import x` inside grader/core/<package>/ is seen as grader.parts."""
+    sample = CORE / "handout" / "bundle.py"
+    fake = ROOT / "grader" / "core" / "handout" / "_guard_sample.py"
+    try:
+        fake.write_text("from ...parts import part1_numpy\nfrom ..errors import GraderError\n")
+        modules = [m for _, m in _imports(fake)]
+    finally:
+        fake.unlink()
+    assert "grader.parts" in modules and "grader.parts.part1_numpy" in modules
+    assert "grader.core.errors" in modules and sample.is_file()
+
+
+def test_the_grader_has_no_import_cycles():
+    """Module-level imports between grader modules form no cycle (imports inside functions
+    count too: they hide a cycle rather than remove it)."""
+    modules = {}
+    for path in (ROOT / "grader").rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        modules[name] = path
+    graph = {name: {m for _, m in _imports(path) if m in modules and m != name}
+             for name, path in modules.items()}
+    for name in graph:  # a package's __init__ is imported with each submodule: no edge
+        graph[name] = {m for m in graph[name] if not name.startswith(m + ".")}
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "\n".join(cycles)
 
 
 def test_every_suite_lives_in_the_part_of_its_question():

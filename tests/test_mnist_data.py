@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import rubric as rubric_mod
+from grader.core.rubric import spec as rubric_mod
 from grader.core.errors import DataError, RubricError
-from grader.core.grading import GradingContext
+from grader.core.engine.context import GradingContext
 from grader.data import fetch, mnist, prepare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import gradescope, rubric as rubric_mod
-from grader.core.grading import Feedback, GradingContext, ProbeCall
+from grader.core.results import gradescope
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback, GradingContext, ProbeCall
 from grader.data import prepare
 from grader.parts.part2_mlp import training
 from grader.parts.part2_mlp.steps import PROBES, SCALE

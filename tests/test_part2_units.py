@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from grader.core.sandbox import ProbeRun
+from grader.core.sandbox.runner import ProbeRun
 from grader.parts.part2_mlp import settings, structure, training
 from mutants_part2 import REFERENCE
 from part2_runs import RUBRIC

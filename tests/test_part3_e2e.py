@@ -74,8 +74,8 @@ def test_training_past_its_budget_says_how_far_it_got(tmp_path):
     rubric copy with a 12 s ceiling), and both checks say how far it got."""
     from dataclasses import replace
 
-    from grader.core import rubric as rubric_mod
-    from grader.core.grading import Feedback, GradingContext
+    from grader.core.rubric import spec as rubric_mod
+    from grader.core.engine.context import Feedback, GradingContext
     from grader.parts.part3_scratch import training
     from mutants_part3 import UPDATE_CALL, Mutant
 
@@ -106,8 +106,8 @@ def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path, monkeypatch):
     decoy outputs whose loss falls and calls update_network with zero gradients (every step
     observed, the loss down 79%) leaves the weights as built and the test rows at chance:
     both checks fail and say so."""
-    from grader.core import rubric as rubric_mod
-    from grader.core.grading import Feedback, GradingContext
+    from grader.core.rubric import spec as rubric_mod
+    from grader.core.engine.context import Feedback, GradingContext
     from grader.parts.part3_scratch import training
     from mutants_part3 import NEVER_LEARNS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from grader.parts.part3_scratch import settings
 from part3_runs import grade_checks
 

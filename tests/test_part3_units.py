@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.core import rubric
-from grader.core.answers import Answers
+from grader.core.rubric import spec as rubric
+from grader.core.submission.answers import Answers
 from grader.parts.part3_scratch import handcomputed, hints, netmath, settings
 from grader.parts.part3_scratch.cases import hidden_net_cases, public_net_case
 

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from rubric_copies import checkpoint_mode
 from mutants_part4_cnn import (COURSE_CUDA_PRINT, HOSTILE_TRAINING, NEVER_STEPS,
                                ONE_EPOCH_MAIN, REFERENCE, ROOT)
@@ -160,7 +160,7 @@ def _graded_6c(submission):
     """6c.1 and 6c.2's verdicts and feedback, graded in-process on the CPU."""
     from dataclasses import replace
 
-    from grader.core.grading import Feedback, GradingContext
+    from grader.core.engine.context import Feedback, GradingContext
     from grader.parts.part4_cnn import training
     shipped = rubric.load()
     cpu = replace(shipped, questions=tuple(replace(q, device="cpu") if q.id == "6c" else q
@@ -184,7 +184,7 @@ def test_a_sup_trn_that_never_trains_earns_nothing(mutant, tmp_path, monkeypatch
     A decoy loss falling under the observed F.cross_entropy, with optimizer steps, or a
     forward answering from the prepared test labels, earns nothing. No child is handed
     the test labels (nor, beyond the training child, any label)."""
-    from grader.core.grading import GradingContext
+    from grader.core.engine.context import GradingContext
     calls, probe = [], GradingContext.probe
 
     def recorded(self, probe_file, function, check_id, **kwargs):
@@ -240,7 +240,7 @@ def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
     cnn.ckpt when both ran in one child; here the checkpoint is judged as it is."""
     from dataclasses import replace
 
-    from grader.core.grading import Feedback, GradingContext
+    from grader.core.engine.context import Feedback, GradingContext
     from grader.parts.part4_cnn import training
     from mutants import apply_edits
 

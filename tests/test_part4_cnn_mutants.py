@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.core import rubric
-from grader.core.grading import Feedback, GradingContext
+from grader.core.rubric import spec as rubric
+from grader.core.engine.context import Feedback, GradingContext
 from grader.parts.part4_cnn import steps
 from mutants_part4_cnn import (MUTANTS, POOL_THEN_RELU, PUBLIC_STYLE_BUILD_NET,
                                VARIANT_BUILD_NET, write_variant)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import rubric
-from grader.core.sandbox import ProbeRun
+from grader.core.rubric import spec as rubric
+from grader.core.sandbox.runner import ProbeRun
 from grader.parts.part4_cnn import cases, cnnmath, settings, structure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,7 +299,7 @@ def _trained(values=None, failure=None, progress=None, changed=True):
     """A made-up training run; its logits (val_logits, test_logits) go to the evaluation
     run, as the child that never runs sup_trn returns them, with the initial weights
     (equal to the trained ones unless `changed`)."""
-    from grader.core.sandbox import Failure
+    from grader.core.sandbox.runner import Failure
     from grader.parts.part4_cnn import training
     found, _ = settings.read(ROOT / "reference", LEARN)
     values = dict(values or {})
@@ -323,7 +323,7 @@ def _logits(right: int) -> np.ndarray:
 def test_a_run_that_learns_and_reaches_the_threshold_passes():
     training, trained = _trained({"losses": np.linspace(2.3, 1.0, 40), "steps": 40,
                                   "val_logits": _logits(10), "test_logits": _logits(5)})
-    from grader.core.grading import Feedback
+    from grader.core.engine.context import Feedback
     learned = training.judge_learning(trained, LEARN, Feedback())
     assert learned.fraction == 1 and "sup_trn trained: 40 optimizer steps" in learned.message
     feedback = Feedback()
@@ -337,7 +337,7 @@ def test_a_run_that_learns_and_reaches_the_threshold_passes():
 def test_weights_left_as_built_earn_nothing_whatever_the_observers_saw():
     """Issue 19: steps and a falling loss seen in the training child (a decoy's) and test
     logits that would pass earn nothing when the weights sup_trn left are the initial ones."""
-    from grader.core.grading import Feedback
+    from grader.core.engine.context import Feedback
     training, trained = _trained({"losses": np.linspace(2.3, 0.1, 40), "steps": 40,
                                   "val_logits": _logits(20), "test_logits": _logits(20)},
                                  changed=False)
@@ -351,7 +351,7 @@ def test_weights_left_as_built_earn_nothing_whatever_the_observers_saw():
 def test_a_run_at_chance_on_the_test_images_does_not_learn():
     """6c.1: the grader's test accuracy of the weights left must beat chance by
     min_acc_above_chance (20% here); 4 of 20 right is 20%."""
-    from grader.core.grading import Feedback
+    from grader.core.engine.context import Feedback
     training, trained = _trained({"losses": np.linspace(2.3, 1.0, 40), "steps": 40,
                                   "val_logits": _logits(20), "test_logits": _logits(4)})
     verdict = training.judge_learning(trained, LEARN, Feedback())
@@ -360,7 +360,7 @@ def test_a_run_at_chance_on_the_test_images_does_not_learn():
 
 
 def test_a_run_that_never_steps_or_needs_a_gpu_is_told_why():
-    from grader.core.grading import Feedback
+    from grader.core.engine.context import Feedback
     training, trained = _trained({"losses": np.full(40, 2.3), "steps": 0})
     verdict = training.judge_learning(trained, LEARN, Feedback())
     assert verdict.fraction == 0 and "the optimizer never stepped" in verdict.message
@@ -371,7 +371,7 @@ def test_a_run_that_never_steps_or_needs_a_gpu_is_told_why():
 
 
 def test_a_run_stopped_by_its_budget_says_how_far_it_got():
-    from grader.core.grading import Feedback
+    from grader.core.engine.context import Feedback
     training, trained = _trained(failure=("timeout", "took too long"), progress=(120, 504))
     verdict = training.judge_learning(trained, LEARN, Feedback())
     assert "stopped by its time budget of 300 s after 120 of 504 training batches" in verdict.message

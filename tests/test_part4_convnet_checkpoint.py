@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mutants_part4_convnet import MUTANTS, RUBRIC, context
-from grader.core.grading import Feedback
+from grader.core.engine.context import Feedback
 from grader.parts.part4_convnet import training
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mutants_part4_convnet import RUBRIC, context, grade
-from grader.core.grading import Feedback
+from grader.core.engine.context import Feedback
 from grader.parts.part4_convnet import training
 
 pytest.importorskip("torch")

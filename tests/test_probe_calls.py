@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.core import rubric
-from grader.core.grading import GradingContext, ProbeCall
+from grader.core.rubric import spec as rubric
+from grader.core.engine.context import GradingContext, ProbeCall
 
 PROBE = '''
 import os

@@ -1,7 +1,8 @@
 """The HTML feedback report: every question, the right status, curves, escaped text."""
-from grader.core import report, rubric
-from grader.core.records import (ERROR, FAILED, PASSED, PENDING, CheckResult, GradingRun,
-                            ManualItem, RunInfo)
+from grader.core.results import report
+from grader.core.rubric import spec as rubric
+from grader.core.results.records import (ERROR, FAILED, PASSED, PENDING, CheckResult,
+                                         GradingRun, ManualItem, RunInfo)
 
 RUBRIC = rubric.load()
 INFO = RunInfo("subs/alice", RUBRIC.version, RUBRIC.seed, "synthetic", "Synthetic data.",

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from grader.core.errors import GraderError, RubricError
 
 RUBRIC = rubric.load()

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from grader.core.sandbox import ProbeRun, copy_submission, run_probe
-from grader.core import rubric
+from grader.core.sandbox.runner import ProbeRun, copy_submission, run_probe
+from grader.core.rubric import spec as rubric
 
 PROBE = '''
 import os
@@ -493,7 +493,7 @@ def test_environment_is_clean(tmp_path, probe, tiny_limits, monkeypatch):
 
 
 def test_files_the_grader_reads_itself_are_not_copied_and_do_not_count(tmp_path):
-    from grader.core.sandbox import copy_submission
+    from grader.core.sandbox.runner import copy_submission
     src, dst = tmp_path / "src", tmp_path / "dst"
     (src / "checkpoints").mkdir(parents=True)
     (src / "two_layernet.py").write_text("x = 1\n")
@@ -536,7 +536,7 @@ def test_environment_probe_reports_torch(tmp_path):
     """The environment probe (what GradingContext.device_info runs) names torch's version
     and whether CUDA is visible, from inside the sandbox."""
     torch = pytest.importorskip("torch")
-    from grader.core.grading import ENVIRONMENT_PROBE
+    from grader.core.engine.context import ENVIRONMENT_PROBE
     limits = rubric.load().limits.replace(wall_seconds=120, cpu_seconds=120, memory_mb=2560)
     (tmp_path / "empty").mkdir()
     run = run_probe(ENVIRONMENT_PROBE, "environment", submission=tmp_path / "empty",
@@ -552,7 +552,7 @@ def test_a_grading_retries_a_stuck_import_only_with_a_larger_budget(tmp_path, pr
     """GradingContext remembers the budget a module's import outlasted: a later call within
     that budget fails at once, naming the check where it hung; a call with a larger budget
     (3b's training, say) tries the import again."""
-    from grader.core.grading import GradingContext
+    from grader.core.engine.context import GradingContext
     sub = _write(tmp_path / "sub", {"student.py": "import time\ntime.sleep(30)\n"
                                                   "def f():\n    return 1\n"})
     context = GradingContext(sub, None, False, True, progress=False)

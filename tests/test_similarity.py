@@ -1,4 +1,4 @@
-"""grade-all's similarity report (grader/core/similarity.py): copies rank above independent
+"""grade-all's similarity report (grader/core/batch/similarity.py): copies rank above independent
 solutions, starter code never counts, bad files become notes, the page escapes student
 code, and the gradebook carries each student's top match. No grading: the module runs on
 folders built here (about 1 s per test, most of it copydetect's tokeniser)."""
@@ -16,10 +16,12 @@ import nbformat
 import pytest
 from copydetect import CodeFingerprint, compare_files
 
-from grader.core import batch, batch_report, similarity
-from grader.core.batch import OK, BatchRow
+from grader.core.batch import local as batch
+from grader.core.batch import gradebook as batch_report
+from grader.core.batch import similarity
+from grader.core.batch.jobs import OK, BatchRow
 from grader.core.errors import BatchError
-from grader.core.batch_inputs import Submission
+from grader.core.submission.uploads import Submission
 
 from mutants import REFERENCE, ROOT
 
@@ -213,7 +215,7 @@ def test_it_never_raises(tmp_path, monkeypatch):
 def test_fingerprints_are_the_same_in_every_process():
     """copydetect's own k-gram hash is Python's hash(), salted per process: the gradebook's
     similarity would change between two runs on the same submissions."""
-    script = ("from grader.core.similarity import kgram_hashes; "
+    script = ("from grader.core.batch.similarity import kgram_hashes; "
               "print(kgram_hashes(open(%r).read(), 25)[:50].tolist())" % str(REFERENCE / NET))
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout

@@ -1,4 +1,4 @@
-"""grader.core.source: a student's definitions without the top-level work, never run."""
+"""grader.core.submission.source: a student's definitions without the top-level work, never run."""
 import json
 import sys
 import textwrap
@@ -8,7 +8,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.core import source
+from grader.core.submission import source
 
 ROOT = Path(__file__).resolve().parents[1]
 

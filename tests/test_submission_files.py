@@ -1,7 +1,7 @@
 """Submissions as students hand them in: scripts that train at import, and notebooks.
 
 With skip_top_level (a question's `top_level = "skip"`), the sandbox imports a file's
-definitions only (grader/core/source.py): top-level training, downloads and file I/O do
+definitions only (grader/core/submission/source.py): top-level training, downloads and file I/O do
 not run, the notes name the lines that did not, and a definition that needs a skipped
 name is told which line assigns it. A notebook's code cells are read the same way.
 """
@@ -12,7 +12,7 @@ import textwrap
 import nbformat
 import pytest
 
-from grader.core.sandbox import run_probe
+from grader.core.sandbox.runner import run_probe
 
 PROBE = '''
 def build(ctx):

@@ -7,10 +7,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.core import rubric
+from grader.core.rubric import spec as rubric
 from grader.core.errors import SandboxError
-from grader.core.grading import failure_verdict
-from grader.core.sandbox import run_probe
+from grader.core.engine.context import failure_verdict
+from grader.core.sandbox.runner import run_probe
 
 torch = pytest.importorskip("torch")
 

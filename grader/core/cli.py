@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from . import summary
+from .results import terminal as summary
 from .errors import GraderError
-from .records import ERROR, FAILED
-from .rubric import RUBRIC_PATH, Rubric, load
+from .results.records import ERROR, FAILED
+from .rubric.spec import RUBRIC_PATH, Rubric, load
 
 PARTS = Path(__file__).resolve().parents[1] / "parts"  # every part's suites
 # under grade --deadline: sandboxed calls end this long before it, results.json is
@@ -108,8 +108,8 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import pytest
 
-    from .grading import GradingContext
-    from .plugin import ResultsPlugin, run_info
+    from .engine.context import GradingContext
+    from .engine.plugin import ResultsPlugin, run_info
 
     context = GradingContext(submission, data_dir, public_only, full, rubric, progress,
                              deadline)
@@ -157,7 +157,7 @@ def _unwrapped(submission: Path, rubric: Rubric) -> Path:
     """The folder to grade: `submission`, or the folder inside it that holds the rubric's
     files when an upload wraps them in single folders (macOS's __MACOSX/ and dot-files
     beside them ignored), as grade-all reads a batch entry; says so on stderr."""
-    from .batch_inputs import submission_root
+    from .submission.uploads import submission_root
 
     if not submission.is_dir():
         return submission
@@ -171,9 +171,9 @@ def _unwrapped(submission: Path, rubric: Rubric) -> Path:
 def _in_own_slot(grade):
     """Runs grade() with student code, as root, under a uid of this grading's own: a
     machine-wide slot claimed for its duration, rotating, so consecutive gradings (or two
-    at once) never share a sandbox uid (grader/core/uid_slots.py, as grade-all does). A set
+    at once) never share a sandbox uid (grader/core/sandbox/uid_slots.py, as grade-all does). A set
     $GRADER_SANDBOX_USER (grade-all's workers pass their slot's) is kept as it is."""
-    from .uid_slots import claimed_uid
+    from .sandbox.uid_slots import claimed_uid
 
     if os.environ.get("GRADER_SANDBOX_USER") or os.geteuid() != 0:
         return grade()
@@ -215,7 +215,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def grade_all(args: argparse.Namespace, questions: set[str] | None, rubric: Rubric) -> int:
     """Runs `grade-all`; returns 0 when every submission graded ok, 1 when some need a
     look (timed out, grader error, incomplete), 2 on a usage error."""
-    from . import batch, batch_report, similarity
+    from .batch import local as batch
+    from .batch import gradebook as batch_report
+    from .batch import similarity
     from .errors import BatchError
 
     def log(line: str) -> None:
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "bundle":
-        from .bundle import build_bundle
+        from .handout.bundle import build_bundle
         try:
             print(f"student bundle written to {build_bundle(args.out)}")
         except GraderError as exc:

@@ -32,8 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import isolation
+from ..core.sandbox import isolation
 from ..core.errors import DataError
+from .cache import (PreparedData, cache_dir, ensure, finish, refuse_changed, set_modes,
+                    state)
 from .cifar import md5
 
 FOLDER = "MNIST/raw"  # under the data folder (torchvision's MNIST(root) layout)
@@ -181,7 +183,6 @@ def write_subset(dest: Path, csv: Path | None = None) -> Path:
 def locate(data_dir: Path | None) -> tuple[Path, str, str]:
     """(raw folder, kind, note) of the MNIST to use: real when data_dir holds MNIST/raw/
     and it verifies, else the subset (written once into the cache)."""
-    from .prepare import cache_dir, ensure
     if data_dir is not None and (Path(data_dir) / FOLDER).is_dir():
         raw = Path(data_dir) / FOLDER
         bad = verify(raw)
@@ -211,8 +212,6 @@ def locate(data_dir: Path | None) -> tuple[Path, str, str]:
 def prepare(raw: Path, kind: str, note: str):
     """The four IDX files as float32 images in [0, 1] and int64 labels (.npy, cached);
     returns a PreparedData (dataset "mnist")."""
-    from .prepare import (PreparedData, cache_dir, ensure, finish, refuse_changed, set_modes,
-                          state)
     key = f"mnist-{kind}-v{SUBSET_VERSION}"
     if kind != "real":  # the subset's folder, not a name shared with real data
         key += "-" + hashlib.sha256(str(raw.resolve()).encode()).hexdigest()[:12]

@@ -8,7 +8,7 @@ written chunk by chunk from the uint8 images: no float64 copy of the training se
 ever made, and the sandbox memory-maps them.
 
 The cache is the grader's alone: every folder it makes there is 0700, and the data folder
-and the cache are registered with grader/core/isolation.py, which keeps sandbox children
+and the cache are registered with grader/core/sandbox/isolation.py, which keeps sandbox children
 out of both (a child gets each file it needs bound or linked into its own folder).
 Folder names carry a salted digest, never a seed. Each prepared folder's done.json holds
 the sha256 of its arrays, computed when they were written; every load checks them again
@@ -17,115 +17,25 @@ matches is prepared again, real data is refused.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..core import isolation
+from ..core.sandbox import isolation
 from ..core.errors import DataError
-from ..core.rubric import DatasetSpec
-from . import cifar, synthetic
+from ..core.rubric.spec import DatasetSpec
+from . import cifar, mnist, synthetic
+from .cache import (SPLITS, PreparedData, cache_dir, ensure, finish, folder_name, refuse_changed,
+                    set_modes, state)
 
-SPLITS = ("train", "val", "test")
+
 CIFAR_ROWS_PER_BATCH = 10000
-_CHUNK = 2000
+_CHUNK = 2000  # images mean-centred at a time
 
-
-@dataclass(frozen=True)
-class PreparedData:
-    """A dataset ready for grading."""
-
-    kind: str  # "real", "synthetic" (CIFAR-10's stand-in) or "subset" (MNIST's real subset)
-    note: str  # one line for the feedback: which data, how verified
-    files: dict  # X_train, y_train, X_val, y_val, X_test, y_test -> .npy path (MNIST: no val)
-    num_classes: int  # 10
-    label_names: tuple  # class names, index = label
-    dataset: str = "cifar10"  # which dataset: "cifar10" or "mnist" (the rubric's names)
-
-    def load(self, name: str) -> np.ndarray:
-        """One prepared array, memory-mapped read-only."""
-        return np.load(self.files[name], mmap_mode="r", allow_pickle=False)
-
-
-def cache_dir() -> Path:
-    """Where generated and prepared data live ($GRADER_CACHE, else .cache/ in the repo)."""
-    env = os.environ.get("GRADER_CACHE")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "grader"
-
-
-def private(path: Path) -> Path:
-    """path (a folder the grader made in its cache), closed to other users; returns it."""
-    try:
-        os.chmod(path, 0o700)
-    except PermissionError:  # a shared cache someone else created: leave it
-        pass
-    return path
-
-
-def folder_name(prefix: str, key: str) -> str:
-    """prefix-DIGEST: a name that says which data a cache folder holds without saying its
-    seed (salted with the cache's own secret, made once, readable by the grader only)."""
-    secret = ensure(cache_dir()) / "secret"
-    try:
-        salt = secret.read_bytes()
-    except FileNotFoundError:
-        salt = b""
-    if len(salt) < 16:
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(os.urandom(32))
-        salt = secret.read_bytes()
-    return f"{prefix}-{hashlib.sha256(salt + key.encode()).hexdigest()[:16]}"
-
-
-def digests(files: dict[str, Path]) -> dict[str, str]:
-    """name -> sha256 of each prepared file."""
-    found, buffer = {}, bytearray(1 << 18)
-    view = memoryview(buffer)
-    for name, path in files.items():
-        h = hashlib.sha256()
-        with open(path, "rb", buffering=0) as fh:
-            while n := fh.readinto(buffer):
-                h.update(view[:n])
-        found[name] = h.hexdigest()
-    return found
-
-
-def state(where: Path, key: str, files: dict[str, Path]) -> str:
-    """"ready" when where/done.json is for key and every file still has the digest it had
-    when written; "absent" when it was never prepared (or for another key); "changed"."""
-    try:
-        done = json.loads((where / "done.json").read_text())
-    except (OSError, ValueError):
-        return "absent"
-    if not isinstance(done, dict) or done.get("key") != key:
-        return "absent"
-    try:
-        return "ready" if done.get("sha256") == digests(files) else "changed"
-    except OSError:
-        return "changed"
-
-
-def finish(tmp: Path, key: str, files: dict[str, Path], where: Path) -> None:
-    """Writes tmp/done.json (the key and the sha256 of each file, as tmp holds them) and
-    moves tmp to where."""
-    local = {name: tmp / path.name for name, path in files.items()}
-    (tmp / "done.json").write_text(json.dumps({"key": key, "sha256": digests(local)}))
-    shutil.rmtree(where, ignore_errors=True)
-    os.replace(tmp, where)
-
-
-def refuse_changed(where: Path, kind: str) -> None:
-    """DataError for real data whose prepared arrays no longer match their digests."""
-    raise DataError(f"{where}: the prepared {kind} arrays no longer match the digests taken "
-                    "when they were written (modified after preparation); remove that folder "
-                    "to prepare them again from the verified download")
 
 
 def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
@@ -156,14 +66,6 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
         "format (calibrated thresholds; these accuracies are not CIFAR-10 accuracies).")
 
 
-def ensure(path: Path) -> Path:
-    """path, created (with its parents) when missing, and closed to other users when the
-    grader made it (children never read the cache)."""
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)
-        private(path)
-    return path
-
 
 def _write_centred(dest: Path, images: np.ndarray, mean: np.ndarray) -> None:
     out = np.lib.format.open_memmap(dest, mode="w+", dtype=np.float32, shape=images.shape)
@@ -171,6 +73,7 @@ def _write_centred(dest: Path, images: np.ndarray, mean: np.ndarray) -> None:
         out[start:start + _CHUNK] = images[start:start + _CHUNK] - mean
     out.flush()
     del out
+
 
 
 def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData:
@@ -209,19 +112,6 @@ def prepare(root: Path, kind: str, note: str, spec: DatasetSpec) -> PreparedData
     return PreparedData(kind, note, files, 10, labels)
 
 
-def set_modes(where: Path, files: dict[str, Path]) -> None:
-    """The folders closed to other users (0700: a sandbox child gets the files it needs
-    bound or linked into its own folder, never by these paths); training and validation
-    arrays readable by everyone (what a bound or linked file needs), the test split by the
-    grader only (it never enters a child)."""
-    for folder in (where.parent, where):  # folders the grader made; never $GRADER_CACHE itself
-        private(folder)
-    for name, path in files.items():
-        try:
-            os.chmod(path, 0o600 if name.endswith("_test") else 0o644)
-        except PermissionError:
-            pass
-
 
 def load(data_dir: Path | None, specs: dict, dataset: str = "cifar10") -> PreparedData:
     """The data to grade with: CIFAR-10 (the default; real if present and verified, else
@@ -231,12 +121,12 @@ def load(data_dir: Path | None, specs: dict, dataset: str = "cifar10") -> Prepar
     if data_dir is not None:
         isolation.keep_private(Path(data_dir))
     if dataset == "mnist":
-        from . import mnist
         return mnist.load(data_dir)
     if dataset != "cifar10":
         raise DataError(f"unknown dataset {dataset!r}; the grader prepares cifar10 and mnist")
     root, kind, note = locate(data_dir, specs["synthetic"])
     return prepare(root, kind, note, specs[split_for(root, kind, specs)])
+
 
 
 def split_for(root: Path, kind: str, specs: dict) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.rubric import case_seed  # noqa: F401 - the parts' one seed derivation
+from ...core.rubric.spec import case_seed  # noqa: F401 - the parts' one seed derivation
 
 # The handout's published values, which netmath reproduces from the toy recipe
 # (tests/test_netmath.py holds them to it).

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ...core.submitted_files import file_of
+from ...core.submission.files import file_of
 
 _MB = 1024 * 1024
 _MAX_ENTRIES = 100  # zip entries read; a checkpoint holds a handful of arrays

@@ -9,7 +9,7 @@ import ast
 import math
 from pathlib import Path
 
-from ...core.rubric import Check
+from ...core.rubric.spec import Check
 from .staticcheck import read_source
 
 FILENAME = "hyperparams.py"

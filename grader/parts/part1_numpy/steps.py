@@ -10,10 +10,10 @@ import numpy as np
 
 from . import netmath
 from .cases import Case, hidden_cases
-from ...core.grading import Feedback, GradingContext, conclude, failure_verdict
-from ...core.rubric import Check
-from ...core.judge import Verdict, fraction_of
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import Feedback, GradingContext, conclude, failure_verdict
+from ...core.rubric.spec import Check
+from ...core.engine.judge import Verdict, fraction_of
+from ...core.sandbox.runner import ProbeRun
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 1
 

@@ -1,7 +1,7 @@
 """1a: the forward pass returns the softmax probabilities of the ReLU network."""
 from .cases import TOY_PROBS, toy_case
-from ...core.grading import graded
-from ...core.judge import compare, shaped
+from ...core.engine.context import graded
+from ...core.engine.judge import compare, shaped
 from .steps import expected_probs, grade_cases, grade_hidden
 
 

@@ -3,8 +3,8 @@ import numpy as np
 
 from . import netmath
 from .cases import TOY_LOSS, toy_case
-from ...core.grading import graded
-from ...core.judge import shaped
+from ...core.engine.context import graded
+from ...core.engine.judge import shaped
 from .steps import grade_cases, grade_hidden
 
 

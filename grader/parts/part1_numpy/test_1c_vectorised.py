@@ -5,8 +5,8 @@ import numpy as np
 
 from . import netmath
 from .cases import case_seed, random_network, toy_case
-from ...core.grading import conclude, failure_verdict, graded
-from ...core.judge import Verdict
+from ...core.engine.context import conclude, failure_verdict, graded
+from ...core.engine.judge import Verdict
 from .staticcheck import loops_over_samples, read_source
 from .steps import PROBES, run_cases
 

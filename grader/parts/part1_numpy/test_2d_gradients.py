@@ -14,9 +14,9 @@ import pytest
 
 from . import netmath
 from .cases import case_seed, hidden_cases, random_network, toy_case
-from ...core.grading import conclude, failure_verdict, graded
+from ...core.engine.context import conclude, failure_verdict, graded
 from .hints import gradient_hint
-from ...core.judge import Verdict, names, shaped
+from ...core.engine.judge import Verdict, names, shaped
 from .steps import PROBES, run_cases
 
 NAMES = netmath.PARAM_NAMES

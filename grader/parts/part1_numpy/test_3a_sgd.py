@@ -3,8 +3,8 @@ import numpy as np
 
 from . import netmath
 from .cases import case_seed, random_network, toy_case
-from ...core.grading import conclude, failure_verdict, graded
-from ...core.judge import Verdict, shaped
+from ...core.engine.context import conclude, failure_verdict, graded
+from ...core.engine.judge import Verdict, shaped
 from .steps import DIVERGED, PROBES
 from .sgd import Settings, StepLog, judge_steps, predictions_match
 

@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 
 from . import checkpoint, hyperparams, netmath, probes
-from ...core.grading import Feedback, conclude, failure_verdict, graded
-from ...core.charts import weight_tiles_png
-from ...core.judge import Verdict, accuracy_line, curve, names, shaped
+from ...core.engine.context import Feedback, conclude, failure_verdict, graded
+from ...core.results.charts import weight_tiles_png
+from ...core.engine.judge import Verdict, accuracy_line, curve, names, shaped
 from .steps import DIVERGED, PROBES, Budget, ms
-from ...core.rubric import Rubric
-from ...core.sandbox import ProbeRun
+from ...core.rubric.spec import Rubric
+from ...core.sandbox.runner import ProbeRun
 
 QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
 RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)

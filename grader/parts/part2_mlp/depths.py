@@ -12,9 +12,9 @@ import numpy as np
 from . import settings
 from .steps import PROBES, SCALE
 from .training import LOOP_CHECK, accuracy, curve
-from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict
-from ...core.rubric import Check
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import Verdict
+from ...core.rubric.spec import Check
 
 QUESTION = "4c"
 

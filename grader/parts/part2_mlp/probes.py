@@ -1,7 +1,7 @@
 """Sandbox probes of Part 2: build, run and train the student's MultiLayerPerceptron, and
 record plain results.
 
-Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path and passes
 a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing:
 expected structures, accuracies and verdicts are computed in the grader's process from
 the arrays recorded here. Test labels never come here; test images do (as inputs), and
@@ -78,11 +78,11 @@ def _tensor(value):
         return None
 
 
-# The layers on the path to the output (its autograd graph): grader/core/output_path.py.
+# The layers on the path to the output (its autograd graph): grader/core/sandbox/kits/output_path.py.
 try:  # in the sandbox: the copy beside this probe, which sandbox_child preloads
     import grader_kit_output_path as paths
 except ImportError:  # imported from the grader package (tests)
-    from grader.core import output_path as paths
+    from grader.core.sandbox.kits import output_path as paths
 
 
 def _forward(ctx, torch, model, images, batch_size, calls):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import declared, is_number as _number, parse_source
-from ...core.rubric import Check
-from ...core.source import where
+from ...core.submission.declared import declared, is_number as _number, parse_source
+from ...core.rubric.spec import Check
+from ...core.submission.source import where
 
 MODULE = "ex2_pytorch"
 # The handout's values (the public starter's): used for a setting the file does not declare.

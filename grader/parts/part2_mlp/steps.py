@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from . import settings, structure
-from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict
-from ...core.rubric import Check, case_seed
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import Verdict
+from ...core.rubric.spec import Check, case_seed
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 2
 INPUT_SIZE = 32 * 32 * 3  # MultiLayerPerceptron(input_size, ...) as the handout builds it

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.grading import failure_verdict
-from ...core.rubric import case_seed
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import failure_verdict
+from ...core.rubric.spec import case_seed
+from ...core.sandbox.runner import ProbeRun
 
 AFFINE_RTOL = 1e-2  # residual of the best affine fit, relative to the feature's spread
 

@@ -2,7 +2,7 @@
 hidden_layers lists: every width used in order, something nonlinear between consecutive
 Linear layers, scores (N, 10) out (structure.py says exactly what passes)."""
 from . import structure
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 from .steps import grade_structure
 
 

@@ -13,7 +13,7 @@ labels through val_loader).
 import pytest
 
 from . import training
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

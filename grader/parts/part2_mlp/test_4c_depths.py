@@ -2,7 +2,7 @@
 layers and reports the table (validation and test accuracy, both computed by the grader)
 and the curves (depths.py); the check is worth 0 points."""
 from . import depths
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @graded("4c.1")

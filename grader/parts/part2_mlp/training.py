@@ -20,12 +20,12 @@ import numpy as np
 
 from . import settings
 from .steps import NUM_CLASSES, PROBES, SCALE
-from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
-                           split_accuracies)
-from ...core.rubric import Check, Rubric
-from ...core.sandbox import ProbeRun
-from ...core.submitted_files import read_capped
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
+                                  split_accuracies)
+from ...core.rubric.spec import Check, Rubric
+from ...core.sandbox.runner import ProbeRun
+from ...core.submission.files import read_capped
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped

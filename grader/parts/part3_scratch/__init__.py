@@ -7,7 +7,7 @@ gradients, Adam and its variants, the schedule, accuracy), cases.py the networks
 the checks use, probes.py the sandbox side (the student's Network, observed), l2.py judges
 5a, observed.py 5b and 5c (the update_network calls of an observed train() run),
 settings.py reads the declared SETTINGS with ast, training.py runs and judges 5d and 5e,
-handcomputed.py 5f and 7a (backprop_answers.py, read with grader/core/answers.py), hints.py names likely bugs. The course template's train() calls the
+handcomputed.py 5f and 7a (backprop_answers.py, read with grader/core/submission/answers.py), hints.py names likely bugs. The course template's train() calls the
 module's global `net`; the probes bind it to the network they train (probes._bind).
 """
 

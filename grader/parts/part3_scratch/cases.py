@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.rubric import case_seed
+from ...core.rubric.spec import case_seed
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """5f and 7a, in the grader's process: the hand-computed answers of backprop_answers.py,
-read with ast (grader/core/answers.py, never run), against the exact values.
+read with ast (grader/core/submission/answers.py, never run), against the exact values.
 
 5f is seed 002's task 1 on the network the handout defines (its figure's weights are not
 in the seed): two sigmoid layers, x = [0.5, 0.5, 0.1], target [0.9, 0.1], loss
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.answers import Answers, read_answers, wrong_entries
-from ...core.judge import Verdict
+from ...core.submission.answers import Answers, read_answers, wrong_entries
+from ...core.engine.judge import Verdict
 
 MODULE = "backprop_answers"
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from . import hints, netmath
 from .cases import NetCase
-from ...core.judge import shaped
-from ...core.sandbox import ProbeRun
+from ...core.engine.judge import shaped
+from ...core.sandbox.runner import ProbeRun
 
 
 # Numerical guards a loss() may put in its log: log(P + eps), log(clip(P, eps, 1 - eps)) or

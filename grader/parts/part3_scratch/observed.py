@@ -15,8 +15,8 @@ import numpy as np
 
 from . import hints, netmath
 from .cases import TrainCase
-from ...core.judge import Verdict
-from ...core.sandbox import ProbeRun
+from ...core.engine.judge import Verdict
+from ...core.sandbox.runner import ProbeRun
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Sandbox probes of Part 3: call the student's Network (network_template.py) and record
 plain results.
 
-Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path and passes
 a ProbeContext); it imports nothing but numpy and the standard library and judges nothing:
 expected values stay in the grader's process. Data is column-major as in the template:
 X (n0, m), one-hot Y (c, m).

@@ -12,9 +12,10 @@ import ast
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ...core.declared import evaluate as plain_value, is_number as _number, parse_source
-from ...core.rubric import Check
-from ...core.source import where
+from ...core.submission.declared import (evaluate as plain_value, is_number as _number,
+                                         parse_source)
+from ...core.rubric.spec import Check
+from ...core.submission.source import where
 
 MODULE, NAME = "network_template", "SETTINGS"
 INPUT_SIZE, NUM_CLASSES = 32 * 32 * 3, 10

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ...core.grading import GradingContext
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import GradingContext
+from ...core.sandbox.runner import ProbeRun
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 3
 

@@ -3,8 +3,8 @@ numerical gradients of the regularised loss of the student's own network) and an
 with l2 > 0 (the L2 term is in gw already: nothing added in update_network)."""
 from . import l2
 from .cases import hidden_net_cases, public_net_case
-from ...core.grading import conclude, failure_verdict, graded
-from ...core.judge import Verdict
+from ...core.engine.context import conclude, failure_verdict, graded
+from ...core.engine.judge import Verdict
 from .steps import run_cases
 
 

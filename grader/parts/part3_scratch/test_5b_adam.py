@@ -4,7 +4,7 @@ update_network call is compared with the grader's Adam (observed.py) to the rubr
 tolerance."""
 from . import observed
 from .cases import hidden_train_case, public_train_case
-from ...core.grading import conclude, failure_verdict, graded
+from ...core.engine.context import conclude, failure_verdict, graded
 from .steps import run_cases
 
 

@@ -3,7 +3,7 @@ and the grader's forward and backward passes; the learning rate of every step is
 from the step (observed.py) and must be eta * exp(-k * t), t the epoch from 0."""
 from . import observed
 from .cases import hidden_train_case, public_train_case
-from ...core.grading import conclude, failure_verdict, graded
+from ...core.engine.context import conclude, failure_verdict, graded
 from .steps import run_cases
 
 

@@ -4,7 +4,7 @@ accuracy itself from the weights and biases train() leaves (training.py)."""
 import pytest
 
 from . import training
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

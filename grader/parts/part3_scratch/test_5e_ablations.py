@@ -2,7 +2,7 @@
 optimizer with its own learning rate, without L2, without the schedule) and reports the
 table and the curves (training.run_ablations); the check is worth 0 points."""
 from . import training
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @graded("5e.1")

@@ -3,7 +3,7 @@ updated weight, stated in backprop_answers.py (handcomputed.py)."""
 import pytest
 
 from . import handcomputed
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ import numpy as np
 from . import netmath, settings
 from .steps import PROBES
 from ..part1_numpy.steps import Budget
-from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict, accuracy_line, changed_entries, curve, shaped
-from ...core.rubric import Check, Rubric
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import Verdict, accuracy_line, changed_entries, curve, shaped
+from ...core.rubric.spec import Check, Rubric
+from ...core.sandbox.runner import ProbeRun
 
 SCALE = 1 / 255.0  # prepared (mean-centred) pixels to the template's scale
 SETTINGS_CHECK, TRAIN_CHECK = "5d.1", "5d.2"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.rubric import case_seed
+from ...core.rubric.spec import case_seed
 
 MIN_MARGIN = 0.1  # |z1| of every hidden unit at least this: the ReLU's kink is never hit
 

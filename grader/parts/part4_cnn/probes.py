@@ -1,7 +1,7 @@
 """Sandbox probes of Part 4's CIFAR-10 CNN (seed 003): call the student's theory.py,
 trace the CNN and its blocks, train it with sup_trn; record plain results.
 
-Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path and passes
 a ProbeContext) and judges nothing: expected sizes, gradients, structures and accuracies
 are computed in the grader's process from what is recorded here. output_sizes and
 bias_grads import numpy only (theory.py must not need torch); the others import torch
@@ -98,11 +98,11 @@ def _arg(args, kwargs, index, name, default=None):
     return args[index] if len(args) > index else kwargs.get(name, default)
 
 
-# The layers on the path to the output (its autograd graph): grader/core/output_path.py.
+# The layers on the path to the output (its autograd graph): grader/core/sandbox/kits/output_path.py.
 try:  # in the sandbox: the copy beside this probe, which sandbox_child preloads
     import grader_kit_output_path as paths
 except ImportError:  # imported from the grader package (tests)
-    from grader.core import output_path as paths
+    from grader.core.sandbox.kits import output_path as paths
 
 
 class _Tracer:

@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import parse_source
-from ...core.rubric import Check
-from ...core.source import where
+from ...core.submission.declared import parse_source
+from ...core.rubric.spec import Check
+from ...core.submission.source import where
 
 MODULE, NAME = "main", "opt_dict"
 # The handout's values (reference/main.py): used for a setting opt_dict does not declare.

@@ -9,9 +9,9 @@ import numpy as np
 
 from . import cnnmath, structure
 from .cases import Network
-from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, compare, shaped
-from ...core.rubric import Check, case_seed
+from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
+from ...core.engine.judge import Verdict, compare, shaped
+from ...core.rubric.spec import Check, case_seed
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of seed 003
 NUM_CLASSES = 10

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...core.judge import shaped
-from ...core.rubric import case_seed
-from ...core.sandbox import ProbeRun
+from ...core.engine.judge import shaped
+from ...core.rubric.spec import case_seed
+from ...core.sandbox.runner import ProbeRun
 
 KIND, FUNCTION, MODULE, SHAPE_IN, SHAPE_OUT, KERNEL, STRIDE, PADDING = range(8)
 CLOSE = dict(rtol=1e-5, atol=1e-6)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .cases import hidden_size_cases
 from .steps import grade_sizes
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @graded("6a.1")

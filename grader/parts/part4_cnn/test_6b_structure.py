@@ -5,7 +5,7 @@ logits out (6b.1); the blocks on their own (6b.2)."""
 import pytest
 
 from .steps import judge_blocks, judge_structure, trace_6b
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ labels never enter the sandbox; the validation accuracy is reported, not graded)
 import pytest
 
 from . import training
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ L = ||t - y||^2 for y = W2 ReLU(W1 x + b1) + b2, against the grader's own numpy
 gradients (cnnmath.py; tests/test_part4_cnn_units.py checks them against autograd)."""
 from .cases import figure_network, hidden_networks
 from .steps import grade_networks
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @graded("6d.1")

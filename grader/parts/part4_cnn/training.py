@@ -24,11 +24,11 @@ import numpy as np
 
 from . import settings
 from .steps import NUM_CLASSES, PROBES
-from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, changed_entries, curve, prefixed, split_accuracies
-from ...core.rubric import Check, Rubric
-from ...core.sandbox import ProbeRun
-from ...core.submitted_files import read_capped
+from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
+from ...core.engine.judge import Verdict, changed_entries, curve, prefixed, split_accuracies
+from ...core.rubric.spec import Check, Rubric
+from ...core.sandbox.runner import ProbeRun
+from ...core.submission.files import read_capped
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "6c", "6c.1", "6c.2"
 STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from . import settings
-from ...core.grading import Feedback, GradingContext, failure_verdict
-from ...core.judge import Verdict
-from ...core.rubric import Check, case_seed
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import Verdict
+from ...core.rubric.spec import Check, case_seed
+from ...core.sandbox.runner import ProbeRun
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 4's ConvNet
 IMAGE = (1, 28, 28)

@@ -3,7 +3,7 @@ its forward applies, layer by layer (7b); train it with the student's train() an
 the weights it leaves (7d), then, in another child that never runs train(), load those
 weights into a fresh ConvNet() and record the logits of the test digits.
 
-Runs only inside a sandbox child (grader/core/sandbox_child.py loads it by path and passes
+Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path and passes
 a ProbeContext); it imports numpy, and torch through ctx.torch(), and judges nothing: the
 expected layers, the accuracies and the verdicts are computed in the grader's process.
 Test labels never come here; test images do (as inputs), and only to a child that
@@ -22,7 +22,7 @@ itself; 0 for a function), its output shape without the batch dimension and its 
 Only the layers on the path to the returned output count: the forward runs with
 gradients on, and a layer whose result never reaches the output (its autograd graph) is
 left out and named; a layer operation called directly (torch.conv2d, F.linear, x @ W.T)
-is a layer of its kind all the same (grader/core/output_path.py).
+is a layer of its kind all the same (grader/core/sandbox/kits/output_path.py).
 """
 import importlib
 import inspect
@@ -124,11 +124,11 @@ def _settings(torch, module):
     return {}
 
 
-# The layers on the path to the output (its autograd graph): grader/core/output_path.py.
+# The layers on the path to the output (its autograd graph): grader/core/sandbox/kits/output_path.py.
 try:  # in the sandbox: the copy beside this probe, which sandbox_child preloads
     import grader_kit_output_path as paths
 except ImportError:  # imported from the grader package (tests)
-    from grader.core import output_path as paths
+    from grader.core.sandbox.kits import output_path as paths
 
 
 class _Recorder:

@@ -1,7 +1,7 @@
 """Reads the training settings of convnet_mnist.py (or .ipynb) with ast, never running it.
 
 The handout's file declares num_epochs, batch_size and learning_rate as top-level
-assignments (grader/core/declared.py says what a plain value is). A setting the file does
+assignments (grader/core/submission/declared.py says what a plain value is). A setting the file does
 not declare takes the handout's value, with a note; one the grader cannot read without
 running code is refused with its line.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.declared import declared, is_number, parse_source
-from ...core.rubric import Check
-from ...core.source import where
+from ...core.submission.declared import declared, is_number, parse_source
+from ...core.rubric.spec import Check
+from ...core.submission.source import where
 
 MODULE = "convnet_mnist"
 # The handout's values (the template's): used for a setting the file does not declare.

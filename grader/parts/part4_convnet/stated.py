@@ -11,9 +11,9 @@ print it, is accepted and dropped.
 """
 from __future__ import annotations
 
-from ...core.answers import Answers, read_answers, wrong_entries
-from ...core.judge import Verdict
-from ...core.rubric import Check
+from ...core.submission.answers import Answers, read_answers, wrong_entries
+from ...core.engine.judge import Verdict
+from ...core.rubric.spec import Check
 
 MODULE = "convnet_answers"
 LAYERS = ("conv", "relu1", "pool", "fc1", "relu2", "fc2")

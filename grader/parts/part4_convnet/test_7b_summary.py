@@ -5,7 +5,7 @@ per-layer summary table (layers.py says exactly what passes)."""
 import pytest
 
 from . import layers
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ after the due date (stated.py says what the file holds)."""
 import pytest
 
 from . import stated
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

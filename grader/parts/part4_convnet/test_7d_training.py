@@ -5,7 +5,7 @@ computed in the grader from the logits the sandbox returns (test labels never en
 import pytest
 
 from . import training
-from ...core.grading import conclude, graded
+from ...core.engine.context import conclude, graded
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ import numpy as np
 
 from . import settings
 from .layers import PROBES
-from ...core.grading import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.judge import Verdict, changed_entries, curve, logits_accuracy, prefixed
-from ...core.rubric import Check
-from ...core.sandbox import ProbeRun
+from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
+from ...core.engine.judge import Verdict, changed_entries, curve, logits_accuracy, prefixed
+from ...core.rubric.spec import Check
+from ...core.sandbox.runner import ProbeRun
 
 QUESTION, CHECK = "7d", "7d.1"
 NUM_CLASSES = 10

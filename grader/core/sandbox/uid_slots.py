@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import GraderError
+from ..errors import GraderError
 
 # 65000-65533 are reserved (never given to a real account) on Debian and Ubuntu.
 BASE = 65100

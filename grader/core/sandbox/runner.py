@@ -49,13 +49,14 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import isolation, source
-from .errors import SandboxError
+from . import isolation
+from ..submission import source
+from ..errors import SandboxError
 from .procs import die_with_parent, parent_and_start, pids
-from .rubric import Limits
-from .sandbox_child import IMPORTING, KITS, RUNNING  # the child's markers: module importing, function running
+from ..rubric.spec import Limits
+from .child import IMPORTING, KITS, RUNNING  # the child's markers: module importing, function running
 
-CHILD = Path(__file__).with_name("sandbox_child.py")
+CHILD = Path(__file__).with_name("child.py")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
@@ -128,7 +129,7 @@ def prepare_sources(folder: Path, skip_top_level: bool, noted: tuple[str, ...] =
                     ) -> tuple[list[str], dict]:
     """Readies a sandbox copy's Python files for import, in place: a notebook (X.ipynb)
     becomes X.py holding its code cells' definitions (unless X.py exists), and with
-    skip_top_level every X.py keeps its definitions only (grader/core/source.py: no
+    skip_top_level every X.py keeps its definitions only (grader/core/submission/source.py: no
     top-level training, downloads or file I/O). Returns the notes for the student (lines
     not run) and {module name: {name: line}} of the names only skipped lines assign.
     noted: module names (file stems) whose lines not run are worth a note (the files the
@@ -668,7 +669,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
         child = shutil.copyfile(CHILD, ctl / "sandbox_child.py")
         shutil.copyfile(CHILD.with_name("scratch_guard.py"), ctl / "scratch_guard.py")  # it loads
         for kit in KITS:  # probe-side modules a probe imports (sandbox_child preloads them)
-            shutil.copyfile(CHILD.with_name(kit + ".py"), ctl / (kit + ".py"))
+            shutil.copyfile(CHILD.parent / "kits" / (kit + ".py"), ctl / (kit + ".py"))
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
         source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))

@@ -4,7 +4,7 @@ Hand-computed answers (a backpropagation worked by hand, parameter counts and sh
 network) are submitted as a Python file of top-level assignments, `v = [4, 0, 11]`,
 `shape_conv = (20, 24, 24)`, each a number, a (nested) list or tuple of numbers, or
 arithmetic on numbers; `None` marks an answer left blank. The file is read with ast
-(grader/core/declared.py), never run, so a question reads it in the grader's own process.
+(grader/core/submission/declared.py), never run, so a question reads it in the grader's own process.
 """
 from __future__ import annotations
 

@@ -30,13 +30,14 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import number
 
-from . import budgets, rubric as rubric_mod
+from ..rubric import budgets
+from ..rubric import spec as rubric_mod
 from .judge import Verdict
-from .errors import SandboxError
-from .sandbox import ProbeRun, run_probe
-from .sandbox_child import CALLS, SEPARATOR  # the names of a multi-call request
+from ..errors import SandboxError
+from ..sandbox.runner import ProbeRun, run_probe
+from ..sandbox.child import CALLS, SEPARATOR  # the names of a multi-call request
 
-ENVIRONMENT_PROBE = Path(__file__).with_name("environment_probe.py")
+ENVIRONMENT_PROBE = Path(__file__).parents[1] / "sandbox" / "environment_probe.py"
 MIN_CALL_S = 2.0  # under a deadline, a call is not started with less time than this
 BUDGET_OVER_COST = 8.0  # a check's budget over what correct code usually takes
 
@@ -200,7 +201,7 @@ class GradingContext:
         self._device_info: dict[str, Any] | None = None
 
     def device_info(self) -> dict[str, Any]:
-        """What torch sees inside the sandbox (grader/core/environment_probe.py), probed
+        """What torch sees inside the sandbox (grader/core/sandbox/environment_probe.py), probed
         once per run: torch, cuda, cuda_available, gpu, cudnn; "error" when torch could
         not be imported there. The grader's own process never imports torch."""
         if self._device_info is None and not gpu_driver_present():
@@ -238,7 +239,7 @@ class GradingContext:
             if not name:
                 raise rubric_mod.RubricError(f"question {which} has no dataset in the rubric")
         if name not in self._data:
-            from ..data import prepare
+            from ...data import prepare
             self._data[name] = prepare.load(self.data_dir, dict(self.rubric.datasets), name)
         return self._data[name]
 
@@ -310,7 +311,7 @@ class GradingContext:
 
     def cost_budget(self, check: rubric_mod.Check, ceiling: float) -> float:
         """The budget of a call of `check` from the reference's recorded cost
-        (grader/core/budgets.py): for a question that trains on no dataset (those that do
+        (grader/core/rubric/budgets.py): for a question that trains on no dataset (those that do
         have budgets of their own), the rubric's [budgets] rule over the largest recorded
         cost of the question's checks (a call made for one check may be paid in another's
         slot); the ceiling when the rule is off or nothing was recorded."""

@@ -13,10 +13,11 @@ import shutil
 from dataclasses import replace
 from typing import Sequence
 
-from . import gradescope, run_files
-from .batch import (GRADER_ERROR, INCOMPLETE, OK, TIMED_OUT, BatchRow, Job, selected_checks,
+from ..results import gradescope
+from ..results import run_files
+from .jobs import (GRADER_ERROR, INCOMPLETE, OK, TIMED_OUT, BatchRow, Job, selected_checks,
                     write_stand_in)
-from .records import GradingRun, RunInfo
+from ..results.records import GradingRun, RunInfo
 
 HALVES = ("cpu-half", "gpu-half")  # folders under OUT/<student>/ while a split grading runs
 _WORST_FIRST = (GRADER_ERROR, TIMED_OUT, INCOMPLETE, OK)

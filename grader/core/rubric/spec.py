@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from .errors import RubricError
+from ..errors import RubricError
 
-RUBRIC_PATH = Path(__file__).resolve().parents[1] / "rubric.toml"
+RUBRIC_PATH = Path(__file__).resolve().parents[2] / "rubric.toml"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 # Dataset kinds a per-kind table may name: "real" (verified by published checksums),
 # "synthetic" (the grader's generated CIFAR-10 stand-in), "subset" (a real subset: MNIST's
@@ -73,7 +73,7 @@ class Limits:
 @dataclass(frozen=True)
 class CallBudgets:
     """The rule for a call's wall-clock budget from the reference's recorded cost
-    (grader/core/budgets.py); factor 0 turns it off (every call gets its ceiling)."""
+    (grader/core/rubric/budgets.py); factor 0 turns it off (every call gets its ceiling)."""
 
     factor: float = 0.0  # budget = factor x the reference's cost (x the machine's slowness)
     floor_seconds: float = 0.0  # ... but never less than this
@@ -132,7 +132,7 @@ class Question:
     top_level: str = TOP_LEVEL[0]  # the submitted files' top-level code: "skip" or "run"
     device: str = DEVICES[0]  # "cpu", or "auto" (CUDA when the sandbox sees a GPU)
     # whether its student code must compute from scratch: torch, jax, tensorflow or
-    # autograd computing in it fails the check (grader/core/scratch_guard.py)
+    # autograd computing in it fails the check (grader/core/sandbox/scratch_guard.py)
     from_scratch: bool = False
 
 

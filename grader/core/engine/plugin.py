@@ -20,13 +20,14 @@ from typing import Any, Callable
 
 import pytest
 
-from . import gradescope, isolation
-from .errors import GraderError, SandboxError
-from . import run_files
-from .grading import Feedback, GradingContext, OutOfTime
-from .rubric import DATASET_TITLES, Check, Rubric
-from .records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
-                      ManualItem, RunInfo)
+from ..results import gradescope
+from ..sandbox import isolation
+from ..errors import GraderError, SandboxError
+from ..results import run_files
+from .context import Feedback, GradingContext, OutOfTime
+from ..rubric.spec import DATASET_TITLES, Check, Rubric
+from ..results.records import (ERROR, FAILED, PASSED, PENDING, SKIPPED, CheckResult, GradingRun,
+                               ManualItem, RunInfo)
 
 FEEDBACK_KEY = pytest.StashKey[Feedback]()
 EXPIRY_MARGIN_S = 10.0  # after the deadline, the timer's own write-and-exit
@@ -284,7 +285,7 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str,
 
     import numpy as np
 
-    from .. import __version__
+    from ... import __version__
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "pytest": pytest.__version__, "grader": __version__}
     try:
@@ -292,7 +293,7 @@ def run_info(context: GradingContext, dataset_kind: str, dataset_note: str,
     except Exception as exc:  # noqa: BLE001 - every check reports it as a grader error
         sandbox = f"cannot be isolated: {exc}"
     device, details = device_line(context, questions)
-    from .batch_inputs import upload_note
+    from ..submission.uploads import upload_note
     return RunInfo(str(context.submission), context.rubric.version, context.rubric.seed,
                    dataset_kind, dataset_note, context.public_only, versions, device,
                    datetime.now(timezone.utc).isoformat(timespec="seconds"), sandbox,

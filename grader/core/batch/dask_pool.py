@@ -28,11 +28,11 @@ import time
 import uuid
 from typing import Callable, Iterator, Sequence
 
-from .. import __version__
-from . import batch_merge
-from .batch import (GRADER_ERROR, BatchRow, Job, StopCheck, grade_in_slot, stopped_row,
+from ... import __version__
+from . import merge as batch_merge
+from .jobs import (GRADER_ERROR, BatchRow, Job, StopCheck, grade_in_slot, stopped_row,
                     write_stand_in)
-from .errors import BatchError
+from ..errors import BatchError
 
 ALLOWED_FAILURES = 1  # worker deaths a task survives: one retry, then a grader error
 STOP_POLL_S = 2.0  # how often a running task asks whether the batch was interrupted

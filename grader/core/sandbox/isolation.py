@@ -62,11 +62,11 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import SandboxError
-from .sandbox_child import landlock_abi
+from ..errors import SandboxError
+from .child import landlock_abi
 
-CHILD = Path(__file__).with_name("sandbox_child.py")
-GRADER_PACKAGE = Path(__file__).resolve().parents[1]  # grader/: never readable by a child
+CHILD = Path(__file__).with_name("child.py")
+GRADER_PACKAGE = Path(__file__).resolve().parents[2]  # grader/: never readable by a child
 
 DEFAULT_USER = "nobody"
 FALLBACK_UID = 65534  # nobody on Debian and Ubuntu; any uid works, it needs no passwd entry

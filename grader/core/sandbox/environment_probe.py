@@ -1,4 +1,4 @@
-"""Probe run in the sandbox (grader/core/sandbox.py, run_probe) that reports the torch and
+"""Probe run in the sandbox (grader/core/sandbox/runner.py, run_probe) that reports the torch and
 CUDA the sandboxed student code would see: the grader's own process never imports torch.
 
 It imports only the standard library itself, and torch inside the probe function; every

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import BatchError
+from ..errors import BatchError
 
 METADATA = "submission_metadata.yml"  # Gradescope's bulk export index
 ZIP_CAP_MB = 50  # most bytes extracted from one submission's zip

@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .batch_inputs import Submission
+from ..submission.uploads import Submission
 
 NOISE_T = 25  # k: shortest match counted, in characters of tokenised code (copydetect's default)
 GUARANTEE_T = 30  # every match at least this long is found (winnowing window 30 - 25 + 1 = 6)
@@ -49,7 +49,7 @@ TOP_OVERALL = 25  # pairs listed over all files
 SHOWN_CHARS = 60_000  # a side-by-side view shows at most this many characters of a file
 MAX_NOTES = 200  # notes listed on the page, then a count
 LANGUAGE = "python"  # pygments lexer of every file (notebooks become Python text)
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "student_template"  # starter code
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "student_template"  # starter code
 PAGE = "similarity.html"
 
 _ENV = Environment(loader=PackageLoader("grader", "templates"),
@@ -127,7 +127,7 @@ def graded_files(questions: Iterable[str] | None = None, rubric=None) -> tuple[s
     """The submission files the selected questions read (all questions' when None), from
     `rubric` (a rubric.Rubric; None: the batch's, grader/rubric.toml)."""
     if rubric is None:
-        from .batch import RUBRIC as rubric
+        from .jobs import RUBRIC as rubric
     wanted = None if questions is None else set(questions)
     return tuple(dict.fromkeys(f for q in rubric.questions
                                if wanted is None or q.id in wanted for f in q.files))
@@ -361,7 +361,7 @@ def _locate(folder: Path, name: str) -> tuple[Path, str] | None:
 
 def _read_text(path: Path, name: str) -> tuple[str | None, str]:
     """(Python text of the file, "") or (None, why not): a notebook gives its code cells."""
-    from .source import SourceError, notebook_source
+    from ..submission.source import SourceError, notebook_source
     if path.is_symlink():
         return None, "a symbolic link (not followed)"
     if not path.is_file():

@@ -17,11 +17,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from ..parts import public_files
-from .errors import GraderError
+from ..errors import GraderError
 
-PACKAGE = Path(__file__).resolve().parents[1]  # grader/
+PACKAGE = Path(__file__).resolve().parents[2]  # grader/
 ROOT = PACKAGE.parent
+PARTS_DIR = PACKAGE / "parts"
+
+
+def public_files() -> dict[Path, str]:
+    """Every part's public files: path in the grader -> name in the students' archive.
+
+    Read from each part's `PUBLIC_FILES` literal in its __init__.py, as data: the core
+    imports no part."""
+    found: dict[Path, str] = {}
+    for init in sorted(PARTS_DIR.glob("*/__init__.py")):
+        for node in ast.parse(init.read_text()).body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and getattr(node.targets[0], "id", "") == "PUBLIC_FILES"):
+                for file, target in ast.literal_eval(node.value).items():
+                    found[init.parent / file] = target
+    return found
 TEMPLATE = ROOT / "student_template"
 REFERENCE = ROOT / "reference"
 FOLDER = "assignment1"  # the one top-level folder of the archive
@@ -125,7 +140,7 @@ def _private_grader() -> tuple[dict[str, bytes], dict[str, str]]:
 @lru_cache(maxsize=1)
 def _seeds() -> tuple[str, ...]:
     """The rubric's base seed and every case seed derived from it, as decimal strings."""
-    from .rubric import case_seed, load
+    from ..rubric.spec import case_seed, load
     rubric = load()
     seeds = {rubric.seed}
     for check in rubric.checks:

@@ -17,9 +17,9 @@ from typing import Mapping, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .batch import OK, RUBRIC, BatchRow, selected_checks
-from .charts import bar_chart
-from .rubric import Rubric
+from .jobs import OK, RUBRIC, BatchRow, selected_checks
+from ..results.charts import bar_chart
+from ..rubric.spec import Rubric
 
 _ENV = Environment(loader=PackageLoader("grader", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,

@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-COSTS_PATH = Path(__file__).resolve().parents[1] / "reference_costs.json"
+COSTS_PATH = Path(__file__).resolve().parents[2] / "reference_costs.json"
 
 
 def machine_seconds(repeats: int = 3) -> float:

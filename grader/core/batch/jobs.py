@@ -1,16 +1,10 @@
-"""Instructor batch grading: every submission of a folder, each in its own grader process.
+"""One submission's grading in its own grader process, the unit every batch pool runs.
 
-run_batch finds the submissions (batch_inputs), skips those already graded (resume),
-grades the others N at once and returns one BatchRow per student; batch_report turns the
-rows into gradebook.csv and summary.html. Grading one submission is one call of
-grade_one(job) -> BatchRow: it runs `python -m grader grade SUB --out OUT/<student>
---quiet` in a child process with a wall-clock cap, so a crash or hang of one submission
-never stops the batch.
-
-grade_one is a pure function of its Job (paths and settings; everything it produces lands
-in job.out_dir), so it runs wherever the paths are the same: in a ThreadPoolExecutor of this
-machine (`-j N`, this module), or on the workers of a Dask cluster over a shared filesystem
-(`--scheduler`, batch_dask.py). Both pools yield rows as submissions finish, and both run
+grade_one(job) -> BatchRow runs `python -m grader grade SUB --out OUT/<student> --quiet` in
+a child process with a wall-clock cap, so a crash or hang of one submission never stops the
+batch. It is a pure function of its Job (paths and settings; everything it produces lands in
+job.out_dir), so it runs wherever the paths are the same: in this machine's thread pool
+(local.py) or on a Dask worker over a shared filesystem (dask_pool.py). Both run
 grade_in_slot, which claims the machine-wide uid slot the sandbox drops to as root.
 """
 from __future__ import annotations
@@ -26,28 +20,29 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping
 
-from .. import __version__
-from . import gradescope, rubric, run_files
-from .batch_inputs import Submission, discover, holds, safe_name
-from .errors import BatchError, GraderError
-from .procs import die_with_parent, parent_and_start, pids
-from .sandbox import read_plain
-from .uid_slots import claimed_uid
-from .records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
+from ... import __version__
+from ..results import gradescope
+from ..rubric import spec as rubric
+from ..results import run_files
+from ..submission.uploads import Submission
+from ..errors import GraderError
+from ..sandbox.procs import die_with_parent, parent_and_start, pids
+from ..sandbox.runner import read_plain
+from ..sandbox.uid_slots import claimed_uid
+from ..results.records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
 
 # Status of one student's grading in the gradebook.
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
 DEFAULT_TIMEOUT_S = 1200.0  # wall-clock cap of one submission's grading, seconds
 RESULTS_CAP = 64 << 20  # the most bytes of a results.json read back
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # makes `python -m grader` importable
+PACKAGE_PARENT = Path(__file__).resolve().parents[3]  # makes `python -m grader` importable
 RUBRIC = rubric.load()  # the shipped rubric (grade-all --rubric grades with another)
-_ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
+ABORT = threading.Event()  # set on Ctrl-C: running graders are killed, none start
 StopCheck = Callable[[], bool]  # True once the batch is interrupted: stop grading
 
 
@@ -115,7 +110,7 @@ def previous_row(job: Job) -> BatchRow | None:
                     True, sub.note)
 
 
-def grade_in_slot(job: Job, should_stop: StopCheck = _ABORT.is_set) -> BatchRow:
+def grade_in_slot(job: Job, should_stop: StopCheck = ABORT.is_set) -> BatchRow:
     """grade_one with a machine-wide slot held: as root, student code runs as the slot's
     own uid for the duration (uid_slots)."""
     try:
@@ -125,7 +120,7 @@ def grade_in_slot(job: Job, should_stop: StopCheck = _ABORT.is_set) -> BatchRow:
         return stopped_row(job, GRADER_ERROR, f"the batch could not grade it: {exc}", 0.0)
 
 
-def grade_one(job: Job, should_stop: StopCheck = _ABORT.is_set) -> BatchRow:
+def grade_one(job: Job, should_stop: StopCheck = ABORT.is_set) -> BatchRow:
     """Grades one submission in a child grader process; returns its row (never raises).
 
     The child gets job.timeout_s seconds of wall clock; past that, or once should_stop()
@@ -230,7 +225,7 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
 
 
 def private_folders(job: Job) -> list[str]:
-    """Folders of the batch a sandbox child must never read (grader/core/isolation.py
+    """Folders of the batch a sandbox child must never read (grader/core/sandbox/isolation.py
     hides them): the batch folder the submission came from, the folder it is graded from
     (an extracted zip's), and the batch's output folder with every student's results."""
     sub = job.submission
@@ -304,158 +299,9 @@ def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-@dataclass
-class Progress:
-    """The counter and ETA of a running batch."""
-
-    total: int  # submissions in the batch
-    done: int  # finished so far (skipped ones included)
-    workers: int  # graders running at once
-    max_score: float  # points available per submission
-    spent: list = field(default_factory=list)  # seconds of each submission graded this run
-
-    def line(self, row: BatchRow) -> str:
-        """`[3/40] alice 23/25 (41 s, eta 12 min)`: one finished submission."""
-        self.done += 1
-        self.spent.append(row.seconds)
-        left = self.total - self.done
-        eta = left * (sum(self.spent) / len(self.spent)) / max(1, min(self.workers, left))
-        status = "" if row.status == OK else f" {row.status}"
-        when = f"eta {_duration(eta)}" if left else "done"
-        return (f"[{self.done}/{self.total}] {row.student} {row.score:.4g}/{self.max_score:.4g}"
-                f"{status} ({_duration(row.seconds)}, {when})")
-
-
-def find_submissions(root: Path, out: Path, rubric_path: Path | None = None
-                     ) -> list[Submission]:
-    """The submissions under root (zips extracted into out/work); raises BatchError when
-    there is none."""
-    out = out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    rub = rubric_at(rubric_path)
-    subs = discover(root, out / "work", exclude=(out,), markers=rub.submission_files)
-    if not subs:
-        raise BatchError(f"no submissions in {root}: expected one sub-folder or .zip per "
-                         "submission, or Gradescope's export (submission_metadata.yml)")
-    return subs
-
-
-def find_archive(folders: Sequence[Path], out: Path, rubric_path: Path | None = None
-                 ) -> list[Submission]:
-    """Solutions compared with the batch for similarity only, never graded: each folder is
-    one solution when it holds a file the rubric names (the course's reference/), else a
-    folder of them like a batch (last year's submissions, solutions found online). Named
-    FOLDER or FOLDER/ENTRY; zips extracted into out/work/archive-K. Raises BatchError when
-    a folder holds none."""
-    rub = rubric_at(rubric_path)
-    found: list[Submission] = []
-    for k, folder in enumerate(folders, start=1):
-        folder = Path(folder).resolve()
-        label = safe_name(folder.name)
-        if folder.is_dir() and holds(folder, rub.submission_files):
-            found.append(Submission(label, folder, folder))
-            continue
-        entries = discover(folder, out.resolve() / "work" / f"archive-{k}",
-                                        markers=rub.submission_files)
-        if not entries:
-            raise BatchError(f"--compare-with {folder}: no solutions in it (expected the "
-                             f"rubric's files, e.g. {rub.submission_files[0]}, or one "
-                             "sub-folder or .zip per solution)")
-        found.extend(replace(e, student=f"{label}/{e.student}") for e in entries)
-    return found
-
-
-def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
-              questions: tuple[str, ...] | None = None, data_dir: Path | None = None,
-              timeout_s: float = DEFAULT_TIMEOUT_S, force: bool = False,
-              log: Callable[[str], None] = lambda s: None, scheduler: str | None = None,
-              rubric_path: Path | None = None) -> list[BatchRow]:
-    """Grades the submissions (find_submissions) into out; returns the rows sorted by
-    student.
-
-    The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
-    (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
-    (default: the shipped one). Submissions whose out/<student>/results.json is complete
-    for these questions are skipped unless force. Raises BatchError when the cluster cannot
-    be reached.
-    """
-    out = out.resolve()
-    rubric_path = rubric_path.resolve() if rubric_path else None
-    rub = rubric_at(rubric_path)
-    all_jobs = [Job(s, out / s.student, questions, data_dir.resolve() if data_dir else None,
-                    timeout_s, rubric_path=rubric_path) for s in subs]
-    rows: dict[str, BatchRow] = {}
-    todo = []
-    for job in all_jobs:
-        row = None if force else previous_row(job)
-        if row is None:
-            todo.append(job)
-        else:
-            rows[row.student] = row
-    if rows:
-        log(f"resuming: {len(rows)} of {len(all_jobs)} submissions already graded, skipped "
-            "(--force regrades them)")
-    if scheduler is None and jobs > (os.cpu_count() or 1):
-        log(f"note: -j {jobs} is more than this machine's {os.cpu_count()} cores; graders "
-            "will share cores (slower, and timed checks get noisier)")
-    if todo and rub.needs_data(questions):
-        _prepare_data(rub, data_dir, questions, log)
-    max_score = sum(c.points for c in selected_checks(questions, rub))
-    if scheduler is None:
-        pool = LocalPool(max(1, jobs))
-    else:
-        from .batch_dask import DaskPool
-        pool = DaskPool(scheduler, log)
-    with pool:
-        progress = Progress(len(all_jobs), len(rows), pool.workers, max_score)
-        for row in pool.rows(todo):
-            rows[row.student] = row
-            log(progress.line(row))
-    return [rows[k] for k in sorted(rows)]
-
-
-class LocalPool:
-    """`-j N`: N graders at once on this machine, in a thread pool."""
-
-    def __init__(self, workers: int):
-        self.workers = workers  # graders running at once
-
-    def __enter__(self) -> "LocalPool":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def rows(self, todo: Sequence[Job]) -> Iterator[BatchRow]:
-        """Grades the jobs; yields each row as its submission finishes. On Ctrl-C (or when
-        the caller stops early) running graders are killed and queued ones never start."""
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade")
-        try:
-            futures = [pool.submit(grade_in_slot, job) for job in todo]
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            _ABORT.set()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            _ABORT.clear()
-
-
-def _prepare_data(rub: rubric.Rubric, data_dir: Path | None,
-                  questions: tuple[str, ...] | None, log: Callable[[str], None]) -> None:
-    """Prepares each dataset the rubric trains on once, before the graders start (they
-    share the cache)."""
-    from ..data import prepare
-    for name in rub.datasets_needed(questions):
-        log(f"preparing the {name} data once for every grader ...")
-        try:
-            prepare.load(data_dir, dict(rub.datasets), name)
-        except GraderError as exc:
-            log(f"dataset {name} unavailable ({exc}); each grader will report it")
