@@ -1,13 +1,25 @@
-"""Shared set-up of the grader's tests: an importable grader package and small limits."""
+"""Shared set-up of the grader's tests: an importable grader package, importable helpers
+and small limits.
+
+tests/core/ tests the core, tests/parts/<part>/ each part (units, mutant catalogues,
+end-to-end runs), tests/support/ holds helpers every folder uses. The catalogues and run
+helpers are imported by module name across folders (Part 1's `mutants.apply_edits`, Part 3's
+`part3_runs.grade_checks`), so support/ and every part's folder are on sys.path.
+"""
 import sys
 from pathlib import Path
 
 import pytest
 
+HERE = Path(__file__).resolve().parent
+for folder in [HERE / "support", *sorted((HERE / "parts").iterdir())]:
+    if folder.is_dir() and str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
 try:
     import grader  # noqa: F401 - normally installed with `pip install -e .`
 except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(HERE.parent))
 
 from grader.core.rubric import spec as rubric  # noqa: E402
 from sandbox_python import sandbox_python  # noqa: E402,F401 - a fixture

@@ -1,0 +1,102 @@
+"""grader/hyperparams.py: BEST_HYPERPARAMS is read without running it, and checked."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.parts.part1_numpy import hyperparams
+from grader.core.rubric import spec as rubric
+
+CHECK = rubric.load().check("3b.1")
+REFERENCE = Path(__file__).resolve().parents[3] / "reference" / "hyperparams.py"
+GOOD = {"hidden_size": 100, "num_iters": 1000, "batch_size": 200, "learning_rate": 1e-3,
+        "learning_rate_decay": 0.95, "reg": 0.25}
+
+
+def _submit(tmp_path, text):
+    (tmp_path / "hyperparams.py").write_text(text)
+    return tmp_path
+
+
+def _with(**changes):
+    values = {**GOOD, **changes}
+    body = ", ".join(f"{k!r}: {v}" for k, v in values.items() if v is not None)
+    return f"BEST_HYPERPARAMS = {{{body}}}\n"
+
+
+def test_reference_is_accepted(tmp_path):
+    shutil.copy(REFERENCE, tmp_path / "hyperparams.py")
+    hp, problem = hyperparams.read(tmp_path, CHECK)
+    assert problem == ""
+    assert hp == {"hidden_size": 150, "num_iters": 3000, "batch_size": 200,
+                  "learning_rate": 1e-3, "learning_rate_decay": 0.95, "reg": 0.25}
+    assert all(type(hp[k]) is int for k in hyperparams.INTS)
+    assert all(type(hp[k]) is float for k in hyperparams.FLOATS)
+
+
+def test_whole_floats_and_std_are_accepted(tmp_path):
+    hp, problem = hyperparams.read(_submit(tmp_path, _with(hidden_size="100.0", std="1e-4")),
+                                   CHECK)
+    assert problem == "" and hp["hidden_size"] == 100 and hp["std"] == 1e-4
+
+
+def test_the_file_is_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    text = f"open({str(marker)!r}, 'w').close()\n" + _with()
+    hp, problem = hyperparams.read(_submit(tmp_path, text), CHECK)
+    assert problem == "" and hp is not None
+    assert not marker.exists()
+
+
+def test_last_assignment_wins(tmp_path):
+    hp, _ = hyperparams.read(_submit(tmp_path, _with(reg=0.1) + _with(reg=0.5)), CHECK)
+    assert hp["reg"] == 0.5
+
+
+def test_missing_file(tmp_path):
+    hp, problem = hyperparams.read(tmp_path, CHECK)
+    assert hp is None and "hyperparams.py not found" in problem
+
+
+@pytest.mark.parametrize("text, words", [
+    ("BEST_HYPERPARAMS = {\n  'reg': 0.1,,\n}\n", ["does not parse", "line 2"]),
+    ("OTHER = {}\n", ["assigns no BEST_HYPERPARAMS"]),
+    ("BEST_HYPERPARAMS = [1, 2]\n", ["should be a dict", "list"]),
+    (_with(reg="float('0.1')"), ["literal dict", "calls"]),
+    ("REG = 0.1\n" + _with(reg="REG"), ["literal dict", "names"]),
+    (_with(reg=None), ["missing reg"]),
+    (_with(momentum="0.9"), ["unknown momentum"]),
+    (_with(hidden_size="-5"), ["'hidden_size'", "positive whole number", "-5"]),
+    (_with(hidden_size="0"), ["'hidden_size'", "positive whole number"]),
+    (_with(hidden_size="100.5"), ["'hidden_size'", "positive whole number", "100.5"]),
+    (_with(hidden_size="'100'"), ["'hidden_size'", "positive whole number"]),
+    (_with(hidden_size="True"), ["'hidden_size'", "positive whole number"]),
+    (_with(reg="'0.1'"), ["'reg'", "number, got '0.1'"]),
+    (_with(learning_rate_decay="1.5"), ["learning_rate_decay", "(0, 1]", "1.5"]),
+    (_with(learning_rate_decay="0"), ["learning_rate_decay", "(0, 1]"]),
+    (_with(learning_rate="0"), ["learning_rate should be in (0, 10)"]),
+    (_with(reg="-0.1"), ["reg must be >= 0"]),
+    (_with(std="0"), ["std > 0"]),
+    # literals that once crashed the grader instead of explaining the problem
+    (_with(hidden_size="1e400"), ["'hidden_size'", "positive whole number", "inf"]),
+    (_with(reg="1e400"), ["'reg'", "finite number", "inf"]),
+    (_with(reg="1" + "0" * 400), ["'reg'", "finite number"]),
+    ("BEST_HYPERPARAMS = {[1]: 2}\n", ["literal dict"]),
+])
+def test_bad_declarations_are_explained(tmp_path, text, words):
+    hp, problem = hyperparams.read(_submit(tmp_path, text), CHECK)
+    assert hp is None
+    for word in words:
+        assert word in problem, (word, problem)
+
+
+@pytest.mark.parametrize("key, limit", [("hidden_size", "max_hidden_size"),
+                                        ("num_iters", "max_num_iters"),
+                                        ("batch_size", "max_batch_size")])
+def test_values_above_the_rubric_limits(tmp_path, key, limit):
+    top = CHECK.value(limit)
+    hp, problem = hyperparams.read(_submit(tmp_path, _with(**{key: str(top)})), CHECK)
+    assert problem == "" and hp[key] == top
+    hp, problem = hyperparams.read(_submit(tmp_path, _with(**{key: str(top + 1)})), CHECK)
+    assert hp is None
+    assert f"'{key}'" in problem and f"limit of {top}" in problem
