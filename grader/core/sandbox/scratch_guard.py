@@ -20,7 +20,7 @@ The student file's own import runs outside the guard (Guard.suspended): its top-
 `import torch` is not a computation. At the end the guard also checks that its finder and
 modes are still in place (a submission that removed them is recorded as a violation).
 Not watched: a computation moved to another process (a fresh interpreter started with
-subprocess or multiprocessing has no guard; tests/test_hostile.py's submissions start and
+subprocess or multiprocessing has no guard; tests/core/test_hostile.py's submissions start and
 leave processes on purpose, and the sandbox cleans them up).
 
 The record the child reports (Guard.verdict) is a failure of kind "from_scratch" naming

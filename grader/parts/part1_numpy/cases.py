@@ -13,7 +13,7 @@ import numpy as np
 from ...core.rubric.spec import case_seed  # noqa: F401 - the parts' one seed derivation
 
 # The handout's published values, which netmath reproduces from the toy recipe
-# (tests/test_netmath.py holds them to it).
+# (tests/parts/part1_numpy/test_netmath.py holds them to it).
 TOY_PROBS = np.array([
     [0.36446210, 0.22911264, 0.40642526],
     [0.47590629, 0.17217039, 0.35192332],
