@@ -91,14 +91,16 @@ def test_a_copy_ranks_above_a_disguised_copy_above_an_independent_solution(tmp_p
            for text in (ref, disguised(ref))]
     _, shares, slices = compare_files(*fps)
     m = analysis.matches[(NET, 0, 2)]
-    assert (m.share_a, m.share_b) == pytest.approx(shares)
+    assert (m.matched_a / m.own_a, m.matched_b / m.own_b) == pytest.approx(shares)
+    assert m.score == pytest.approx((m.matched_a + m.matched_b) / (m.own_a + m.own_b))
     assert m.slices_a == tuple(map(tuple, slices[0].T.tolist()))
     assert [similarity.segments("abcdef", [(1, 3)])] == [[("a", False), ("bc", True),
                                                           ("def", False)]]
     top, _ = report(subs, tmp_path)
     assert top["alice"] == (1.0, "bob") and top["bob"] == (1.0, "alice")
-    # a student's own share: the disguise moved some template code out of the exclusion
-    assert top["carol"][1] in ("alice", "bob") and 0.5 < top["carol"][0] <= renamed
+    # one file compared: a student's top similarity is that pair's similarity in the file
+    assert top["carol"][1] in ("alice", "bob") and top["carol"][0] == pytest.approx(renamed,
+                                                                                     abs=1e-4)
     assert top["dave"][0] < 0.3
 
 
@@ -130,6 +132,69 @@ def test_an_archive_is_compared_with_students_only_and_named_as_such(tmp_path):
     html = (out / similarity.PAGE).read_text()
     assert "2 submissions" in html and "compared also with 3 archived solutions" in html
     assert '(archive)</small>' in html and 'href="reference/report.html"' not in html
+
+
+NETWORK = "network_template.py"  # a second file with code of the students' own
+OWN_EXTRA = """
+
+def alices_own_helper(values, scale, offset):
+    kept = {}
+    while len(kept) < scale * 3:
+        kept[len(kept)] = [v ** offset for v in values if v % 7 == 2]
+    return sorted(kept.items(), key=lambda item: -len(item[1]))[:offset]
+"""
+
+
+def test_similarity_is_one_symmetric_number_per_pair_and_per_file(tmp_path):
+    """One measure, (matched_a + matched_b) / (own_a + own_b): the same whichever student
+    comes first, per file and over all files; the overall value is the per-file values'
+    mean weighted by the pair's own code, so a pair whose every file reads 100% reads 100%
+    and a file only one of them wrote counts 0% (and is listed)."""
+    ref = {name: (REFERENCE / name).read_text() for name in (NET, NETWORK)}
+    files = (NET, NETWORK)
+    subs = [submission(tmp_path, "alice", {NET: ref[NET] + OWN_EXTRA, NETWORK: ref[NETWORK]}),
+            submission(tmp_path, "dave", dict(ref)),
+            submission(tmp_path, "erin", dict(ref)),  # a byte copy of dave's two files
+            submission(tmp_path, "carl", {NET: ref[NET]})]  # no network_template.py
+    forward = similarity.analyse(subs, files, TEMPLATE, [])
+    backward = similarity.analyse(subs[::-1], files, TEMPLATE, [])
+    flip = {0: 3, 1: 2, 2: 1, 3: 0}
+
+    def pairs(analysis, rename=lambda i: i):
+        return {frozenset((rename(p.a), rename(p.b))): p.score for p in analysis.overall}
+
+    assert pairs(forward) == pairs(backward, flip.get)  # symmetric: order changes nothing
+    for name in files:
+        assert {frozenset((m.a, m.b)): m.score for m in forward.per_file[name]} == {
+            frozenset((flip[m.a], flip[m.b])): m.score for m in backward.per_file[name]}
+    by_pair = {frozenset((p.a, p.b)): p for p in forward.overall}
+    # alice wrote more than dave in two_layernet.py: one number for the pair, below 100%
+    net = forward.matches[(NET, 0, 1)]
+    assert net.matched_b == net.own_b and net.matched_a < net.own_a and 0.9 < net.score < 1
+    whole = by_pair[frozenset((0, 1))]
+    weights = {name: forward.matches[(name, 0, 1)].own_a + forward.matches[(name, 0, 1)].own_b
+               for name in files}
+    mean = sum(weights[n] * forward.matches[(n, 0, 1)].score for n in files) / sum(
+        weights.values())
+    assert whole.score == pytest.approx(mean) and net.score < whole.score < 1
+    assert by_pair[frozenset((1, 2))].score == 1.0  # every file 100%: 100% overall
+    assert all(forward.matches[(n, 1, 2)].score == 1.0 for n in files)
+    # carl lacks network_template.py: his two_layernet.py reads 100%, the pair about half
+    carl = by_pair[frozenset((1, 3))]
+    assert forward.matches[(NET, 1, 3)].score == 1.0
+    assert carl.own == sum(c.tokens for n in files for i, c in forward.codes[n].items()
+                           if i in (1, 3))
+    assert carl.score == pytest.approx(forward.matches[(NET, 1, 3)].matched / carl.own)
+    assert carl.score < 0.6
+    # the gradebook's column and the page read the same numbers, whoever is named first
+    top, html = report(subs, tmp_path, files=files)
+    assert top["dave"] == (1.0, "erin") and top["erin"] == (1.0, "dave")
+    assert top["alice"] == (round(whole.score, 4), "dave")
+    assert top["carl"] == (round(carl.score, 4), "dave")
+    assert f"{NET}</a> {100 * net.score:.0f}%" in html  # the overall row's per-file cell
+    assert f"alice and dave: {100 * net.score:.0f}% (matching" in html  # the file's view
+    assert f"{NETWORK} 0% (only dave)" in html
+    assert f"{net.matched_a} of {net.own_a} own tokens match" in html
 
 
 def test_the_template_alone_is_not_copying(tmp_path):

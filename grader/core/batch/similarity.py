@@ -14,11 +14,17 @@ similarity and the matching slices shown on the page) runs only for each student
 CANDIDATES best partners by that count, per file and over all files. K-grams are hashed
 by kgram_hashes, the same in every process (copydetect's own hash() is salted per process).
 
-Similarity of a pair in one file: the share of a student's own code (tokens not in the
-template) that matches the other's (copydetect's measure), one share per student; a pair
-ranks by the larger. Over all files, a student's share is the matched tokens summed over
-files divided by all of their own tokens, so a short file (stated answers, settings)
-weighs by its size. Nothing here raises on bad input: an unreadable, binary, huge or
+Similarity of a pair (pair_similarity), one number whichever of the two is named first:
+of the code both wrote themselves (characters of tokenised code outside the template,
+both students' summed), the fraction that copydetect finds matching the other's. In one
+file the sums run over that file; over all files, over every compared file (a file only
+one of them wrote adds its code and no match), so the overall value is the mean of the
+per-file values weighted by the pair's code in each, and a pair whose every file reads
+100% reads 100%. It is copydetect's own per-side share (matched over own tokens) with
+both sides pooled: symmetric, and the same numbers as the highlighted regions.
+
+untouched_templates finds the submissions that hand in the starter code unchanged (the
+gradebook flags them). Nothing here raises on bad input: an unreadable, binary, huge or
 empty file is left out with a note on the page.
 """
 from __future__ import annotations
@@ -104,23 +110,50 @@ class _Fingerprint:
     offsets: np.ndarray  # (M, 2); (0, 2) when the code was not tokenised
 
 
+def pair_similarity(matched: float, own: float) -> float:
+    """The similarity of a pair, in [0, 1]: `matched` of the two students' own tokens
+    (characters of tokenised code outside the template, both students' summed, over the
+    files compared) match the other's code, out of `own` such tokens."""
+    return min(1.0, matched / own) if own > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class Match:
-    """copydetect's comparison of one file of two submissions (a < b)."""
+    """copydetect's comparison of one file of two submissions (a < b). Tokens are
+    characters of tokenised code outside the template (copydetect's token_coverage)."""
 
     a: int  # student index
     b: int  # student index
-    share_a: float  # fraction of a's own tokens found in b's file, in [0, 1]
-    share_b: float  # fraction of b's own tokens found in a's file, in [0, 1]
-    tokens_a: int  # a's matched tokens (characters of tokenised code)
-    tokens_b: int  # b's matched tokens
+    own_a: int  # a's own tokens in this file
+    own_b: int  # b's own tokens in this file
+    matched_a: int  # of a's own tokens, those covered by matches with b's file
+    matched_b: int  # of b's own tokens, those covered by matches with a's file
     slices_a: tuple[tuple[int, int], ...]  # matching regions of a's raw code, [start, end)
     slices_b: tuple[tuple[int, int], ...]  # matching regions of b's raw code
 
     @property
+    def matched(self) -> int:
+        return self.matched_a + self.matched_b
+
+    @property
     def score(self) -> float:
-        """The pair's similarity: the larger of the two shares."""
-        return max(self.share_a, self.share_b)
+        """The pair's similarity in this file (pair_similarity)."""
+        return pair_similarity(self.matched, self.own_a + self.own_b)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two submissions over all compared files (a < b)."""
+
+    a: int  # student index
+    b: int  # student index
+    matched: int  # both students' own tokens that match, summed over the files
+    own: int  # both students' own tokens, summed over every compared file
+
+    @property
+    def score(self) -> float:
+        """The pair's similarity over all files (pair_similarity)."""
+        return pair_similarity(self.matched, self.own)
 
 
 def graded_files(questions: Iterable[str] | None = None, rubric=None) -> tuple[str, ...]:
@@ -137,8 +170,8 @@ def write_report(subs: Sequence[Submission], out_dir: Path,
                  template_dir: Path | None = None, files: Sequence[str] | None = None,
                  log: Callable[[str], None] | None = None,
                  archive: Sequence[Submission] = ()) -> dict[str, tuple[float, str]]:
-    """Writes out_dir/similarity.html; returns student -> (highest similarity in [0, 1],
-    the partner's name or folder name, "NAME (archive)" for an archive entry; "" when none
+    """Writes out_dir/similarity.html; returns student -> (highest similarity over all
+    files with another submission, in [0, 1] (pair_similarity), that one's name or folder name, "NAME (archive)" for an archive entry; "" when none
     shares code) for each student with code of their own in the compared files.
 
     subs: the batch's submissions; template_dir: the starter code excluded as boilerplate
@@ -186,8 +219,8 @@ class Analysis:
     codes: dict[str, dict[int, Code]]  # file -> student index -> its code
     matches: dict[tuple[str, int, int], Match | None]  # (file, a, b), a < b -> comparison
     per_file: dict[str, list[Match]]  # file -> exact comparisons with a match, best first
-    overall: list[tuple[int, int, float, float, int]]  # (a, b, share_a, share_b, tokens)
-    top: dict[str, tuple[float, str]]  # student -> (highest overall share, partner)
+    overall: list[Pair]  # over all files, best first
+    top: dict[str, tuple[float, str]]  # student -> (highest overall similarity, partner)
     compared: int  # exact comparisons run (copydetect's compare_files), all files
     sharing: int  # (pair, file) combinations sharing at least one fingerprint
 
@@ -235,31 +268,29 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
                 compare(name, a, b)
     for name in files:
         found = [m for (f, _, _), m in cache.items() if f == name and m is not None]
-        per_file[name] = sorted(found, key=lambda m: (-m.score, -(m.tokens_a + m.tokens_b),
-                                                      m.a, m.b))
+        per_file[name] = sorted(found, key=lambda m: (-m.score, -m.matched, m.a, m.b))
     tokens = np.zeros(n)
     for by_student in codes.values():
         for i, code in by_student.items():
             tokens[i] += code.tokens
     overall = []
     for a, b in sorted(overall_pairs):
-        matches = [cache.get((name, a, b)) for name in files]
-        ta = sum(m.tokens_a for m in matches if m is not None)
-        tb = sum(m.tokens_b for m in matches if m is not None)
-        if ta or tb:
-            overall.append((a, b, _share(ta, tokens[a]), _share(tb, tokens[b]), ta + tb))
-    overall.sort(key=lambda p: (-max(p[2], p[3]), -p[4], p[0], p[1]))
+        matched = sum(m.matched for m in (cache.get((name, a, b)) for name in files)
+                      if m is not None)
+        if matched:
+            overall.append(Pair(a, b, matched, int(tokens[a] + tokens[b])))
+    overall.sort(key=lambda p: (-p.score, -p.matched, p.a, p.b))
     top: dict[str, tuple[float, str]] = {}
     best: dict[int, tuple[float, int]] = {}
-    for a, b, share_a, share_b, _ in overall:
-        for me, other, share in ((a, b, share_a), (b, a, share_b)):
-            if me not in best or share > best[me][0]:
-                best[me] = (share, other)
+    for pair in overall:
+        for me, other in ((pair.a, pair.b), (pair.b, pair.a)):
+            if me not in best or pair.score > best[me][0]:
+                best[me] = (pair.score, other)
     for i in np.flatnonzero(tokens[:batch] > 0):
-        share, other = best.get(int(i), (0.0, -1))
+        score, other = best.get(int(i), (0.0, -1))
         partner = "" if other < 0 else _display_name(subs[other]) + (
             " (archive)" if other >= batch else "")
-        top[subs[i].student] = (round(float(share), 4), partner)
+        top[subs[i].student] = (round(float(score), 4), partner)
     sharing = sum(int((s.nnz - np.count_nonzero(s.diagonal())) // 2) for s in shared.values())
     return Analysis(codes, cache, per_file, overall, top, len(cache), sharing)
 
@@ -302,10 +333,6 @@ def _rubric_files() -> tuple[str, ...]:
         return graded_files()
     except Exception:  # noqa: BLE001 - a broken rubric stops grading long before this
         return ()
-
-
-def _share(matched: float, total: float) -> float:
-    return min(1.0, matched / total) if total > 0 else 0.0
 
 
 def _display_name(sub: Submission) -> str:
@@ -441,8 +468,8 @@ def _compare(by_student: Mapping[int, Code], a: int, b: int) -> Match | None:
                                                                       cb.fingerprint())
     if not overlap:
         return None
-    return Match(a, b, min(1.0, float(share_a)), min(1.0, float(share_b)),
-                 int(round(float(share_a) * ca.tokens)), int(round(float(share_b) * cb.tokens)),
+    return Match(a, b, ca.tokens, cb.tokens, min(ca.tokens, round(float(share_a) * ca.tokens)),
+                 min(cb.tokens, round(float(share_b) * cb.tokens)),
                  _regions(slices_a, len(ca.raw_code)), _regions(slices_b, len(cb.raw_code)))
 
 
@@ -513,19 +540,21 @@ def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | No
             sections.append({"name": name, "anchor": f"f{f_index}",
                              "count": sum(1 for i in codes if i < batch),
                              "notebooks": notebooks, "pairs": shown})
-        for a, b, share_a, share_b, tokens in analysis.overall[:TOP_OVERALL]:
+        for pair in analysis.overall[:TOP_OVERALL]:
+            a, b = pair.a, pair.b
             per_file = []
-            for name in files:
-                m = analysis.matches.get((name, a, b))
-                if m is not None:
-                    per_file.append({"file": name, "score": m.score,
-                                     "anchor": views.get((name, a, b))})
-            overall.append({"a": person(a), "b": person(b), "share_a": share_a,
-                            "share_b": share_b, "tokens": tokens, "files": per_file})
+            for name in files:  # every file either wrote: a file one of them lacks reads 0%
+                m, codes = analysis.matches.get((name, a, b)), analysis.codes.get(name, {})
+                if a in codes or b in codes:
+                    per_file.append({"file": name, "score": m.score if m else 0.0,
+                                     "anchor": views.get((name, a, b)),
+                                     "only": None if a in codes and b in codes else
+                                     subs[a if a in codes else b].student})
+            overall.append({"a": person(a), "b": person(b), "pair": pair, "files": per_file})
         by_student = {s.student: i for i, s in enumerate(subs)}
-        for student, (share, partner) in sorted(analysis.top.items(),
+        for student, (score, partner) in sorted(analysis.top.items(),
                                                 key=lambda kv: (-kv[1][0], kv[0])):
-            students.append({"who": person(by_student[student]), "share": share,
+            students.append({"who": person(by_student[student]), "score": score,
                              "partner": partner})
         top = analysis.top
     shown_notes = notes[:MAX_NOTES]
