@@ -29,6 +29,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injecti
 # result; the gradebook shows it as a percentage.
 Similarity = Mapping[str, tuple[float, str]]
 SIMILARITY_COLUMNS = ("max similarity %", "most similar to")
+UNTOUCHED = "untouched template"  # column: "yes" when the graded files are the starter code
 
 
 def _num(value: float) -> str:
@@ -56,8 +57,8 @@ def _question_score(row: BatchRow, checks: Sequence) -> float | None:
 def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                   similarity: Similarity | None = None, rub: Rubric | None = None) -> str:
     """The gradebook as CSV text: student, name, email, status, one column per check id
-    in rubric order (blank: not graded), the per-question totals, total, out of, then
-    (when `similarity` is given) SIMILARITY_COLUMNS, and the note. rub: the rubric
+    in rubric order (blank: not graded), the per-question totals, total, out of, UNTOUCHED
+    ("yes" or blank), then (when `similarity` is given) SIMILARITY_COLUMNS, and the note. rub: the rubric
     graded with (default: the shipped one)."""
     groups = _questions(questions, rub)
     checks = [c for _, cs in groups for c in cs]
@@ -65,7 +66,8 @@ def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
     writer = csv.writer(buffer, lineterminator="\n")
     extra = list(SIMILARITY_COLUMNS) if similarity is not None else []
     writer.writerow(["student", "name", "email", "status", *[c.id for c in checks],
-                     *[f"{q} total" for q, _ in groups], "total", "out of", *extra, "note"])
+                     *[f"{q} total" for q, _ in groups], "total", "out of", UNTOUCHED, *extra,
+                     "note"])
     out_of = _num(sum(c.points for c in checks))
     for row in rows:
         per_check = [_num(row.scores[c.id]) if c.id in row.scores else "" for c in checks]
@@ -73,8 +75,8 @@ def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                         for _, cs in groups]
         similar = _similarity_cells(similarity, row.student) if similarity is not None else []
         writer.writerow([_text(row.student), _text(row.name), _text(row.email), row.status,
-                         *per_check, *per_question, _num(row.score), out_of, *similar,
-                         _text(row.note)])
+                         *per_check, *per_question, _num(row.score), out_of,
+                         "yes" if row.untouched_template else "", *similar, _text(row.note)])
     return buffer.getvalue()
 
 
@@ -131,6 +133,7 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                  "similar": (similarity or {}).get(r.student)} for r in rows]
     return _ENV.get_template("summary.html.j2").render(
         source=source, count=n, statuses=sorted(Counter(r.status for r in rows).items()),
+        untouched=sum(r.untouched_template for r in rows),
         ok=OK, questions=stats, checks=checks, rates_chart=rates, totals_chart=totals,
         students=students, max_score=max_score, rubric_version=rub.version,
         similarity=similarity is not None,

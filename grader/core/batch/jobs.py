@@ -83,6 +83,7 @@ class BatchRow:
     seconds: float = 0.0  # grading wall time, seconds (the earlier run's when resumed)
     resumed: bool = False  # skipped: a complete results.json was already there
     note: str = ""  # for staff: what went wrong, what extraction left out
+    untouched_template: bool = False  # its graded files are the starter code, unchanged
 
     @property
     def score(self) -> float:

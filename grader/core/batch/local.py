@@ -2,8 +2,9 @@
 
 run_batch finds the submissions (submission/uploads.py), skips those already graded
 (resume), grades the others N at once (jobs.grade_in_slot, in a thread pool here or on a
-Dask cluster, dask_pool.py) and returns one BatchRow per student; gradebook.py turns the
-rows into gradebook.csv and summary.html.
+Dask cluster, dask_pool.py) and returns one BatchRow per student (flagged when it hands in
+the starter code unchanged); gradebook.py turns the rows into gradebook.csv and
+summary.html.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..rubric import spec as rubric
 from ..submission.uploads import Submission, discover, holds, safe_name
 from ..errors import BatchError, GraderError
 
+from . import similarity
 from .jobs import (ABORT, DEFAULT_TIMEOUT_S, OK, BatchRow, Job, duration, grade_in_slot,
                    previous_row, rubric_at, selected_checks)
 
@@ -88,7 +90,7 @@ def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
               log: Callable[[str], None] = lambda s: None, scheduler: str | None = None,
               rubric_path: Path | None = None) -> list[BatchRow]:
     """Grades the submissions (find_submissions) into out; returns the rows sorted by
-    student.
+    student, those handing in the starter code unchanged flagged (_flag_untouched).
 
     The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
     (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
@@ -128,7 +130,18 @@ def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
         for row in pool.rows(todo):
             rows[row.student] = row
             log(progress.line(row))
-    return [rows[k] for k in sorted(rows)]
+    untouched = similarity.untouched_templates(subs, similarity.graded_files(questions, rub))
+    return [_flag_untouched(rows[k], untouched.get(k, ())) for k in sorted(rows)]
+
+
+def _flag_untouched(row: BatchRow, held: Sequence[str]) -> BatchRow:
+    """The row, flagged (with a note) when the graded files it holds are the starter code
+    unchanged (similarity.untouched_templates); scores and status stay as graded."""
+    if not held:
+        return row
+    note = (f"untouched template: {', '.join(held)} {'is' if len(held) == 1 else 'are'} "
+            "the starter code (student_template/) unchanged, comments and whitespace aside")
+    return replace(row, untouched_template=True, note="; ".join(filter(None, (row.note, note))))
 
 
 class LocalPool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import time
 import tokenize
@@ -416,6 +417,71 @@ def _read_text(path: Path, name: str) -> tuple[str | None, str]:
     if "\0" in text:
         return None, "binary content (NUL characters)"
     return text, ""
+
+
+def untouched_templates(subs: Sequence[Submission], files: Sequence[str],
+                        template_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """student -> the files it holds, for each submission that hands in the starter code
+    unchanged: it holds at least one of `files` (`X.ipynb` standing in for `X.py`: its
+    code cells), and every one it holds has the same Python tokens as template_dir's copy
+    (None: the repository's student_template/), comments, blank lines, indentation widths
+    and line endings aside. Never raises: a file that cannot be tokenised is compared as
+    text with its whitespace removed, one that cannot be read is not the starter code, and
+    a submission this fails on is left out."""
+    template_dir = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
+    starter: dict[str, str | None] = {}
+    for name in files:
+        found = _locate(template_dir, name)
+        starter[name] = _read_text(found[0], name)[0] if found else None
+    untouched = {}
+    for sub in subs:
+        try:
+            held = _held_as_template(Path(sub.path), starter)
+        except Exception:  # noqa: BLE001 - a flag never costs the gradebook
+            held = None
+        if held:
+            untouched[sub.student] = held
+    return untouched
+
+
+def _held_as_template(folder: Path, starter: Mapping[str, str | None]
+                      ) -> tuple[str, ...] | None:
+    """The names of the files folder holds when each is its starter code, else None."""
+    held = []
+    for name, model in starter.items():
+        found = _locate(folder, name)
+        if found is None:
+            continue
+        text = _read_text(found[0], name)[0]
+        if text is None or model is None or not _same_code(text, model):
+            return None
+        held.append(found[1])
+    return tuple(held) or None
+
+
+_LAYOUT = (tokenize.COMMENT, tokenize.NL)  # tokens that say nothing about the code
+
+
+def _code_tokens(text: str) -> Iterable[tuple[int, str]]:
+    """(type, text without whitespace) of text's Python tokens, comments and blank lines
+    left out: indents and line ends count by their type only, and a string's whitespace
+    (a re-indented docstring) does not count."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type not in _LAYOUT:
+            yield tok.type, "".join(tok.string.split())
+
+
+def _same_code(text: str, model: str) -> bool:
+    """Whether text holds model's code (_code_tokens; stops at the first difference), or,
+    when either cannot be tokenised, the same text with all whitespace removed."""
+    if text == model:
+        return True
+    try:
+        return all(a == b for a, b in itertools.zip_longest(_code_tokens(text),
+                                                            _code_tokens(model)))
+    except (tokenize.TokenError, SyntaxError):  # IndentationError included
+        return "".join(text.split()) == "".join(model.split())
 
 
 def _shared_counts(by_student: Mapping[int, Code], n: int):
