@@ -1,9 +1,11 @@
 """The archive handed to students: student_template/ and the public self-check, audited.
 
 build_bundle(out_dir) writes out_dir/assignment1.zip: `assignment1/` holds every file of
-student_template/ (the stubs, the drivers and the handout README.md), and the public files
-each part declares (grader/parts/: PUBLIC_FILES, e.g. Part 1's selfcheck.py and the two
-numpy-only modules it loads, free of solution code). The zip is deterministic: sorted entries,
+student_template/ (the stubs, the drivers, the handout README.md and requirements.txt), the
+self-check runner selfcheck.py with the grader's notebook reader (CORE_PUBLIC), the public
+files each part declares (grader/parts/: PUBLIC_FILES, e.g. Part 1's checks and the two
+numpy-only judges they load, free of solution code) and selfcheck_files/public_checks.json,
+generated from the rubric and the parts (public_checks.py). The zip is deterministic: sorted entries,
 fixed timestamps and permissions. Before it is written, audit() reads every member and
 refuses the build when one holds reference code, a grader module that is not public, or
 the rubric's seed or a seed derived from it.
@@ -18,18 +20,25 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import GraderError
+from .public_checks import public_checks_json
 
 PACKAGE = Path(__file__).resolve().parents[2]  # grader/
 ROOT = PACKAGE.parent
 PARTS_DIR = PACKAGE / "parts"
 
 
-def public_files() -> dict[Path, str]:
-    """Every part's public files: path in the grader -> name in the students' archive.
+# The self-check runner and the grader's notebook reader it uses, from the core.
+CORE_PUBLIC = {PACKAGE / "core" / "handout" / "selfcheck.py": "selfcheck.py",
+               PACKAGE / "core" / "submission" / "source.py": "selfcheck_files/source.py"}
+GENERATED = "selfcheck_files/public_checks.json"  # written by public_checks.py
 
-    Read from each part's `PUBLIC_FILES` literal in its __init__.py, as data: the core
-    imports no part."""
-    found: dict[Path, str] = {}
+
+def public_files() -> dict[Path, str]:
+    """Every public grader file: path in the grader -> name in the students' archive.
+
+    The core's (CORE_PUBLIC) and each part's `PUBLIC_FILES` literal in its __init__.py,
+    read as data: the core imports no part."""
+    found: dict[Path, str] = dict(CORE_PUBLIC)
     for init in sorted(PARTS_DIR.glob("*/__init__.py")):
         for node in ast.parse(init.read_text()).body:
             if (isinstance(node, ast.Assign) and len(node.targets) == 1
@@ -192,6 +201,7 @@ def bundle_files() -> list[tuple[str, bytes]]:
                               f"{source.relative_to(PACKAGE.parent)}, which the bundle adds: "
                               "rename it")
         members[f"{FOLDER}/{name}"] = source.read_bytes()
+    members[f"{FOLDER}/{GENERATED}"] = public_checks_json()
     return sorted(members.items())
 
 

@@ -6,7 +6,8 @@ staticcheck.py judge SGD steps and find loops over samples, hyperparams.py and
 checkpoint.py read the student's declared settings and weights as data.
 """
 
-# The public self-check the students' archive ships, and the two modules it loads
-# (numpy only, no solution): file here -> name in the archive.
-PUBLIC_FILES = {"selfcheck.py": "selfcheck.py", "staticcheck.py": "staticcheck.py",
-                "sgd.py": "sgd.py"}
+# The public self-check the students' archive ships: this part's checks and the two
+# numpy-only judges they load (no solution): file here -> name in the archive.
+PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part1_numpy.py",
+                "staticcheck.py": "selfcheck_files/staticcheck.py",
+                "sgd.py": "selfcheck_files/sgd.py"}

@@ -13,4 +13,4 @@ module's global `net`; the probes bind it to the network they train (probes._bin
 
 # The public self-check the students' archive ships (numpy only, no solution: its own
 # networks, the handout's formulas, and only whether backprop_answers.py is filled in).
-PUBLIC_FILES = {"selfcheck.py": "selfcheck_part3.py"}
+PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part3_scratch.py"}

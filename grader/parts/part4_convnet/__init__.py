@@ -8,3 +8,7 @@ with ast, against the same truth), training.py 7d (test accuracy from the return
 logits), all with numpy only: the grader's own process never imports torch. settings.py
 reads the declared training settings with ast.
 """
+
+# The public self-check the students' archive ships (torch and numpy only, no solution: the
+# rubric's layers, shapes and parameter counts, traced with Part 4's CNN tracer).
+PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part4_convnet.py"}

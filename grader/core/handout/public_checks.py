@@ -1,0 +1,89 @@
+"""The students' self-check data, generated from the rubric and the parts when the bundle is
+built: selfcheck_files/public_checks.json of the archive.
+
+Per visible check that a part's self-check runs (a key of the `CHECKS` literal in the part's
+shipped selfcheck.py, read as data): its name, question, files, top_level and rubric
+values. Per part number: its files, its checks and what is graded on Gradescope only (every
+other check, by name). Per part folder: the expected values of its public cases, from the
+part's own `selfcheck_data.public_data(rubric)` when it has one (the grader's math runs
+here, never in the archive). Nothing hidden goes in: hidden checks are named, never their
+cases or seeds.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..rubric.spec import Rubric, load
+
+PACKAGE = Path(__file__).resolve().parents[2]  # grader/
+PARTS_DIR = PACKAGE / "parts"
+CHECKS_FILE = "selfcheck.py"  # a part's shipped checks: CHECKS = {check id: function}
+DATA_MODULE = "selfcheck_data"  # a part's generator of public expected values (not shipped)
+INSTALL = "python -m pip install -r requirements.txt"  # the handout's install command
+
+
+def checks_run_here(part_dir: Path) -> list[str]:
+    """The check ids of the `CHECKS` dict literal in PART/selfcheck.py ([] without one)."""
+    path = part_dir / CHECKS_FILE
+    if not path.is_file():
+        return []
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CHECKS"
+                and isinstance(node.value, ast.Dict)):
+            return [ast.literal_eval(key) for key in node.value.keys]
+    return []
+
+
+def _jsonable(value):
+    """numpy arrays and scalars as lists and numbers, for json.dumps."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def generate(rubric: Rubric | None = None) -> dict:
+    """The public data of every part's self-check (see the module docstring)."""
+    rubric = rubric or load()
+    owner = {cid: d.name for d in sorted(PARTS_DIR.iterdir()) for cid in checks_run_here(d)}
+    spec = {"rubric_version": rubric.version, "install": INSTALL, "checks": {}, "parts": {},
+            "data": {}}
+    for question in rubric.questions:
+        part = spec["parts"].setdefault(str(question.part), {"files": [], "checks": [],
+                                                             "elsewhere": []})
+        part["files"] += [f for f in question.files if f not in part["files"]]
+        for check in question.checks:
+            if check.id not in owner or check.visibility != "visible":
+                part["elsewhere"].append(f"{check.id} ({check.name})")
+                continue
+            part["checks"].append(check.id)
+            spec["checks"][check.id] = {
+                "name": check.name, "question": question.id, "files": list(question.files),
+                "top_level": question.top_level, "module": owner[check.id],
+                "values": dict(check.params)}
+    for number, part in sorted(spec["parts"].items()):
+        part["not_here"] = ("Not checked here (graded on Gradescope, or by the course staff): "
+                            + "; ".join(part.pop("elsewhere")) + ".")
+    spec["parts"] = {n: p for n, p in sorted(spec["parts"].items()) if p["checks"]}
+    for name in sorted(set(owner.values())):
+        if (PARTS_DIR / name / f"{DATA_MODULE}.py").is_file():
+            module = importlib.import_module(f"grader.parts.{name}.{DATA_MODULE}")
+            spec["data"][name] = module.public_data(rubric)
+    return spec
+
+
+def public_checks_json(rubric: Rubric | None = None) -> bytes:
+    """generate() as the bytes of public_checks.json (sorted keys: the same bytes each build)."""
+    text = json.dumps(generate(rubric), indent=1, sort_keys=True, default=_jsonable)
+    return (text + "\n").encode()
