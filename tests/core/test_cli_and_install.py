@@ -27,7 +27,16 @@ def test_non_editable_install_ships_what_grading_reads(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                    check=True, timeout=120)
     python = str(venv / "bin" / "python")
-    proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+    # from a copy of the tracked files: setuptools leaves build/ in the tree it builds, and
+    # a stale build/ in the checkout would be installed by the next `pip install .`
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for rel in filter(None, tracked):
+        if (ROOT / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, source / rel)
+    proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(source)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode and "Could not find a version" in proc.stderr:
         pytest.skip("no package index for the build backend: " + proc.stderr[-300:])
