@@ -4,7 +4,7 @@ Hand-computed answers (a backpropagation worked by hand, parameter counts and sh
 network) are submitted as a Python file of top-level assignments, `v = [4, 0, 11]`,
 `shape_conv = (20, 24, 24)`, each a number, a (nested) list or tuple of numbers, or
 arithmetic on numbers; `None` marks an answer left blank. The file is read with ast
-(grader/core/submission/declared.py), never run, so a question reads it in the grader's own process.
+(declared.py), never run, so a question reads it in the grader's own process.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .declared import declared, read_source
-from .source import SourceError, where
+from .declared import assignments, parse_source
+from .source import where
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,6 @@ class Answers:
 
     file: str  # the file's name, for messages
     values: dict = field(default_factory=dict)  # name -> number, nested list, or None (blank)
-    lines: dict = field(default_factory=dict)  # name -> where it is assigned ("line 4")
     problems: dict = field(default_factory=dict)  # name -> why its value is not plain data
     file_problem: str = ""  # the whole file unreadable (missing, does not parse), else ''
 
@@ -42,29 +41,45 @@ class Answers:
         return ""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One asked-for value: its name in the answers file, how the handout calls it, the truth."""
+
+    name: str
+    label: str
+    expected: object  # a number or a (nested) list of numbers
+
+
 def read_answers(submission: Path, module: str) -> Answers:
     """The answers `module`.py (or `module`.ipynb) of the submission states."""
-    try:
-        found = read_source(submission, module)
-    except SourceError as exc:
-        return Answers(f"{module}.ipynb", file_problem=f"{module}.ipynb does not open: {exc}")
-    if found is None:
-        return Answers(f"{module}.py", file_problem=(
-            f"{module}.py is missing from your submission: submit the answers file the handout "
-            "gives, with each answer filled in"))
-    text, name, cells = found
-    try:
-        values, lines, unreadable = declared(text, allow_none=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        line = getattr(exc, "lineno", None)
-        return Answers(name, file_problem=(
-            f"{name} does not parse" + (f" ({where(line, cells)})" if line else "")
-            + ": it must hold Python assignments only, like `v = [4, 0, 11]`"))
-    problems = {key: (f"{name} {where(line, cells)}: the grader reads {key} without running "
-                      "your file, so it must be a number or a list of numbers (arithmetic on "
-                      "numbers is fine; no names of functions, no imports)")
-                for key, line in unreadable.items()}
-    return Answers(name, values, {k: where(v, cells) for k, v in lines.items()}, problems)
+    parsed, name, cells, problem = parse_source(
+        submission, module, lambda text: assignments(text, allow_none=True)[0],
+        missing=(f"{module}.py is missing from your submission: submit the answers file the "
+                 "handout gives, with each answer filled in"),
+        unparsable=": it must hold Python assignments only, like `v = [4, 0, 11]`")
+    if parsed is None:
+        return Answers(name, file_problem=problem)
+    problems = {key: (f"{name} {where(a.lines[-1], cells)}: the grader reads {key} without "
+                      "running your file, so it must be a number or a list of numbers "
+                      "(arithmetic on numbers is fine; no names of functions, no imports)")
+                for key, a in parsed.items() if not a.readable}
+    return Answers(name, {k: a.value for k, a in parsed.items() if a.readable}, problems)
+
+
+def judge_answers(answers: Answers, asked: list[Answer], rtol: float, atol: float,
+                  reveal: bool) -> tuple[dict[str, bool], list[str]]:
+    """({name: right?} per asked answer, one line per wrong entry or unusable answer, or
+    the file's problem once); entries compared as wrong_entries does."""
+    if answers.file_problem:
+        return {a.name: False for a in asked}, [answers.file_problem]
+    right, lines = {}, []
+    for a in asked:
+        problem = answers.problem(a.name)
+        found = [f"{a.label}: {problem}"] if problem else wrong_entries(
+            a.label, answers.stated(a.name), a.expected, rtol, atol, reveal)
+        right[a.name] = not found
+        lines += found
+    return right, lines
 
 
 def _numbers(value) -> np.ndarray | None:

@@ -1,17 +1,20 @@
 """Plain values a submitted file declares at top level, read with ast, never run.
 
 Handouts declare settings and answers as top-level assignments (`hidden_size = [50]`,
-`learning_rate = 1e-3`, `input_size = 32 * 32 * 3`, `v = [4, 0, 11]`). A plain value is a
-number, a list or tuple of plain values (nested: matrices), arithmetic on numbers, or a
-name assigned a plain value before; `None` too where the caller allows it (an answer left
-blank). Anything else (a call, a comprehension, a value read from a file) is refused with
-its line, so nothing in the file ever executes.
+`learning_rate = 1e-3`, `input_size = 32 * 32 * 3`, `v = [4, 0, 11]`), or as the keys of
+one top-level dict (`SETTINGS = {"eta": 1e-3, ...}`, later `SETTINGS["eta"] = 0.01`). A
+plain value is a number, a list or tuple of plain values (nested: matrices), arithmetic on
+numbers, or a name assigned a plain value before; `None` too where the caller allows it (an
+answer left blank), and strings, True/False, None and dicts in settings (`allow_text`).
+Anything else (a call, a comprehension, a value read from a file) is unreadable, with its
+line, so nothing in the file ever executes.
 """
 from __future__ import annotations
 
 import ast
 import math
 import operator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .source import SourceError, notebook_source, where
@@ -21,20 +24,25 @@ MAX_ITEMS = 64  # entries of one list or tuple
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
         ast.Mod: operator.mod}
+UNREADABLE = type("Unreadable", (), {"__repr__": lambda self: "UNREADABLE"})()  # not plain data
 
 
 def is_number(value) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (not a bool; not an int too large for a float)."""
+    try:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    except OverflowError:
+        return False
 
 
 def evaluate(node: ast.AST, known: dict, allow_none: bool = False, allow_text: bool = False):
     """The value of a plain expression (lists for lists and tuples); ValueError otherwise.
-    allow_none: `None` too; allow_text: strings too, and dicts of plain values (settings
-    dicts such as {"optimizer": "adam", "eta": 1e-3})."""
-    if isinstance(node, ast.Constant) and (is_number(node.value)
-                                           or (allow_none and node.value is None)
-                                           or (allow_text and isinstance(node.value, str))):
+    allow_none: `None` too; allow_text: strings, True/False, None, and dicts of plain values
+    too (settings such as {"optimizer": "adam", "eta": 1e-3})."""
+    if isinstance(node, ast.Constant) and (
+            is_number(node.value) or (allow_none and node.value is None)
+            or (allow_text and (node.value is None or isinstance(node.value, (str, bool))))):
         return node.value
     if isinstance(node, ast.Name) and node.id in known:
         return known[node.id]
@@ -55,74 +63,107 @@ def evaluate(node: ast.AST, known: dict, allow_none: bool = False, allow_text: b
                 return result
     if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= MAX_ITEMS:
         return [evaluate(e, known, allow_none, allow_text) for e in node.elts]
-    if allow_text and isinstance(node, ast.Dict) and len(node.keys) <= MAX_ITEMS \
-            and None not in node.keys:
-        return {evaluate(k, known, allow_none, allow_text): evaluate(v, known, allow_none, allow_text)
+    if allow_text and isinstance(node, ast.Dict) and len(node.keys) <= MAX_ITEMS and all(
+            isinstance(k, ast.Constant) and isinstance(k.value, (str, int)) for k in node.keys):
+        return {k.value: evaluate(v, known, allow_none, allow_text)
                 for k, v in zip(node.keys, node.values)}
     raise ValueError("not a plain value")
 
 
-def declared(text: str, allow_none: bool = False) -> tuple[dict, dict, dict]:
-    """({name: value}, {name: line}, {name: line of an unreadable value}) of the top-level
-    assignments of `text` (the last one of each name wins). SyntaxError when it does not
-    parse."""
-    values, lines, unreadable = {}, {}, {}
+@dataclass(frozen=True)
+class Assigned:
+    """Every top-level assignment of one name (or of one key of a settings dict)."""
+
+    lines: tuple[int, ...]  # 1-based lines in the parsed text, in order; the last one counts
+    value: object  # the last assignment's plain value, or UNREADABLE
+
+    @property
+    def readable(self) -> bool:
+        return self.value is not UNREADABLE
+
+
+def assignments(text: str, container: str = "", allow_none: bool = False,
+                allow_text: bool = False) -> tuple[dict[str, Assigned], Assigned | None]:
+    """({name: Assigned} of the top-level assignments of `text`, None), or with a container
+    ({key: Assigned} of the keys of its last top-level `container = {...}` and of the
+    `container["key"] = ...` after it, the container's own Assigned: its value is a dict of
+    its plain keys when it was assigned a dict display, else the plain value or UNREADABLE;
+    None when never assigned). SyntaxError when `text` does not parse."""
+    names: dict[str, Assigned] = {}
+    keys: dict[str, Assigned] = {}
+    whole = None
+    known: dict = {}  # readable top-level names, for names used in later values
+
+    def value_of(node: ast.AST):
+        try:
+            return evaluate(node, known, allow_none, allow_text)
+        except (ValueError, TypeError, RecursionError):
+            return UNREADABLE
+
+    def record(table: dict, key: str, line: int, value) -> Assigned:
+        table[key] = Assigned((table[key].lines if key in table else ()) + (line,), value)
+        return table[key]
+
     for stmt in ast.parse(text).body:
         if isinstance(stmt, ast.Assign):
-            targets, value = stmt.targets, stmt.value
+            targets, node = stmt.targets, stmt.value
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets, value = [stmt.target], stmt.value
+            targets, node = [stmt.target], stmt.value
         else:
             continue
         for target in targets:
-            if not isinstance(target, ast.Name):
-                continue
-            try:
-                values[target.id] = evaluate(value, values, allow_none)
-                unreadable.pop(target.id, None)
-            except (ValueError, RecursionError):
-                values.pop(target.id, None)
-                unreadable[target.id] = stmt.lineno
-            lines[target.id] = stmt.lineno
-    return values, lines, unreadable
+            if container and isinstance(target, ast.Name) and target.id == container:
+                keys = {}
+                if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(
+                        k.value, str) for k in node.keys):
+                    for key, entry in zip(node.keys, node.values):
+                        record(keys, key.value, entry.lineno, value_of(entry))
+                    value = {k: a.value for k, a in keys.items() if a.readable}
+                else:  # a name or an expression: its keys all count from this line
+                    value = value_of(node)
+                    for key, entry in (value.items() if isinstance(value, dict) else ()):
+                        if isinstance(key, str):
+                            record(keys, key, stmt.lineno, entry)
+                whole = Assigned((whole.lines if whole else ()) + (stmt.lineno,), value)
+            elif (container and whole and isinstance(whole.value, dict)
+                  and isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                  and target.value.id == container and isinstance(target.slice, ast.Constant)
+                  and isinstance(target.slice.value, str)):
+                record(keys, target.slice.value, stmt.lineno, value_of(node))
+            elif isinstance(target, ast.Name):
+                if record(names, target.id, stmt.lineno, value_of(node)).readable:
+                    known[target.id] = names[target.id].value
+                else:
+                    known.pop(target.id, None)
+    return (keys, whole) if container else (names, None)
 
 
-def read_source(submission: Path, module: str, suffixes=(".py", ".ipynb")
-                ) -> tuple[str, str, tuple] | None:
-    """(text, file name, notebook cells) of `module` + the first suffix found as a regular
-    file (a notebook's code cells joined, notebook_source's cells), else None. SourceError
-    when a notebook does not parse."""
-    for suffix in suffixes:
-        path = Path(submission) / (module + suffix)
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_SOURCE)
-            if suffix == ".ipynb":
-                text, cells = notebook_source(raw)
-                return text, path.name, cells
-            return raw.decode("utf-8", errors="replace"), path.name, ()
-    return None
-
-
-def parse_source(submission: Path, module: str, parse) -> tuple[object, str, tuple, str]:
-    """Finds `module`.py (else `module`.ipynb) in the submission and applies parse(text),
-    which raises SyntaxError (or ValueError) on text that does not parse: (its result, the
-    file's name, notebook cells, '') or (None, the file's name, cells, what is wrong: not
-    found, a notebook that does not open, or text that does not parse, with its line)."""
+def parse_source(submission: Path, module: str, parse, missing: str = "",
+                 unparsable: str = "") -> tuple[object, str, tuple, str]:
+    """Finds `module`.py (else `module`.ipynb, its code cells joined) in the submission, a
+    regular file, and applies parse(text), which raises SyntaxError (or ValueError) on text
+    that does not parse: (its result, the file's name, notebook cells, '') or (None, the
+    file's name, cells, what is wrong: not found (`missing` when given), a notebook that
+    does not open, or text that does not parse, with its line and `unparsable` after it)."""
+    found = [path for path in (Path(submission) / (module + suffix) for suffix in (".py", ".ipynb"))
+             if path.is_file() and not path.is_symlink()]
+    if not found:
+        return None, f"{module}.py", (), missing or (
+            f"{module}.py (or {module}.ipynb) not found: submit it under the handout's name")
+    with open(found[0], "rb") as fh:
+        raw, name, cells = fh.read(MAX_SOURCE), found[0].name, ()
     try:
-        found = read_source(submission, module)
+        text, cells = notebook_source(raw) if name.endswith(".ipynb") else (
+            raw.decode("utf-8", errors="replace"), ())
     except SourceError as exc:
-        return None, f"{module}.ipynb", (), f"{module}.ipynb does not open: {exc}"
-    if found is None:
-        return None, f"{module}.py", (), (f"{module}.py (or {module}.ipynb) not found: submit "
-                                          "it under the handout's name")
-    text, name, cells = found
+        return None, name, (), f"{name} does not open: {exc}"
     try:
         return parse(text), name, cells, ""
     except (SyntaxError, ValueError, RecursionError, MemoryError, SourceError) as exc:
         line = getattr(exc, "lineno", None)
         return None, name, cells, (f"{name} does not parse"
-                                   + (f" ({where(line, cells)})" if line else ""))
+                                   + (f" ({where(line, cells)})" if line else "") + unparsable)
 
 
-__all__ = ["SourceError", "declared", "evaluate", "is_number", "parse_source", "read_source"]
+__all__ = ["Assigned", "SourceError", "UNREADABLE", "assignments", "evaluate", "is_number",
+           "parse_source"]

@@ -7,28 +7,17 @@ L = 1/2 sum (y_i - t_i)^2, eta 0.1; the student gives dL/dw(1)_11 and the update
 7a is seed 004's task 5.1 (ReLU hidden layer, linear output, C = ||y - t||^2, alpha 0.05).
 Both are computed here from the networks' numbers, not typed in.
 
-Each answer is judged entry by entry (core.answers.wrong_entries): the public check says
+Each answer is judged entry by entry (core/submission/answers.py): the public check says
 which entries are wrong, the after-due-date check names the expected values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ...core.submission.answers import Answers, read_answers, wrong_entries
+from ...core.submission.answers import Answer, Answers, judge_answers, read_answers
 from ...core.engine.judge import Verdict
 
 MODULE = "backprop_answers"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One asked-for value: its name in the answers file, how the handout calls it, the truth."""
-
-    name: str
-    label: str
-    expected: object  # a float or a list of floats
 
 
 def _sigmoid(z):
@@ -85,13 +74,7 @@ def read(submission) -> Answers:
 def judge(answers: Answers, asked: list[Answer], rtol: float, atol: float,
           reveal: bool) -> tuple[Verdict, dict]:
     """(a share per right answer, one line per wrong entry; {name: right?})."""
-    lines, right = [], {}
-    for a in asked:
-        problem = answers.problem(a.name)
-        found = [problem] if problem else wrong_entries(a.label, answers.stated(a.name),
-                                                         a.expected, rtol, atol, reveal)
-        right[a.name] = not found
-        lines += found
+    right, lines = judge_answers(answers, asked, rtol, atol, reveal)
     good = [a.label for a in asked if right[a.name]]
     head = f"{len(good)} of {len(asked)} answers right" + (f" ({', '.join(good)})" if good else "")
     return Verdict(len(good) / len(asked), "\n".join([head + "."] + lines)), right

@@ -11,7 +11,9 @@ print it, is accepted and dropped.
 """
 from __future__ import annotations
 
-from ...core.submission.answers import Answers, read_answers, wrong_entries
+from dataclasses import replace
+
+from ...core.submission.answers import Answer, Answers, judge_answers, read_answers
 from ...core.engine.judge import Verdict
 from ...core.rubric.spec import Check
 
@@ -32,58 +34,37 @@ def truth(shapes_check: Check, params_check: Check) -> tuple[list, list]:
     return shapes, params
 
 
-def _without_batch(value, expected: list):
-    """A stated shape with a leading batch dimension (1 or -1) dropped, when it has one."""
-    if isinstance(value, list) and len(value) == len(expected) + 1 and value[0] in (1, -1):
-        return value[1:]
-    return value
-
-
-def _grade(answers: Answers, entries: list[tuple[str, str, object]], reveal: bool,
-           what: str) -> Verdict:
-    """A share of the points per right entry; one line per wrong one."""
-    if answers.file_problem:
-        return Verdict(0.0, answers.file_problem)
-    lines, right = [], 0
-    for name, label, expected in entries:
-        problem = answers.problem(name)
-        if problem:
-            lines.append(f"{label}: {problem}")
-            continue
-        got = answers.stated(name)
-        if name.endswith("_shape"):
-            got = _without_batch(got, expected)
-        wrong = wrong_entries(label, got, expected, rtol=0.0, atol=1e-9, reveal=reveal)
-        lines += wrong
-        right += not wrong
-    head = f"{right} of {len(entries)} {what} right in {answers.file}."
-    return Verdict(right / len(entries), "\n".join([head] + lines))
+def _grade(answers: Answers, asked: list[Answer], reveal: bool, what: str, hint: str) -> Verdict:
+    """A share of the points per right answer; one line per wrong entry, then the hint."""
+    right, lines = judge_answers(answers, asked, rtol=0.0, atol=1e-9, reveal=reveal)
+    good = sum(right.values())
+    head = [] if answers.file_problem else [f"{good} of {len(asked)} {what} right in {answers.file}."]
+    return Verdict(good / len(asked), "\n".join(head + lines + ([hint] if lines else [])))
 
 
 def judge_parameters(answers: Answers, shapes_check: Check, params_check: Check,
                      reveal: bool) -> Verdict:
     """7c.1: `<layer>_params` for each layer and total_params."""
     _, params = truth(shapes_check, params_check)
-    entries = [(f"{layer}_params", f"{layer}_params", count)
-               for layer, count in zip(LAYERS, params)]
-    entries.append((TOTAL, TOTAL, sum(params)))
-    verdict = _grade(answers, entries, reveal, "parameter counts")
-    if verdict.passed:
-        return verdict
-    return Verdict(verdict.fraction, verdict.message + "\nHint: a Conv2d layer has out x in x "
-                   "kh x kw weights and one bias per output map; a Linear layer in x out weights "
-                   "and out biases; ReLU and pooling learn nothing.")
+    asked = [Answer(f"{layer}_params", f"{layer}_params", count)
+             for layer, count in zip(LAYERS, params)] + [Answer(TOTAL, TOTAL, sum(params))]
+    return _grade(answers, asked, reveal, "parameter counts", "Hint: a Conv2d layer has out x "
+                  "in x kh x kw weights and one bias per output map; a Linear layer in x out "
+                  "weights and out biases; ReLU and pooling learn nothing.")
 
 
 def judge_shapes(answers: Answers, shapes_check: Check, params_check: Check,
                  reveal: bool) -> Verdict:
-    """7c.2: `<layer>_shape` for each layer."""
+    """7c.2: `<layer>_shape` for each layer; a leading batch dimension (1 or -1) is dropped."""
     shapes, _ = truth(shapes_check, params_check)
-    entries = [(f"{layer}_shape", f"{layer}_shape", shape) for layer, shape in zip(LAYERS, shapes)]
-    verdict = _grade(answers, entries, reveal, "output shapes")
-    if verdict.passed:
-        return verdict
-    return Verdict(verdict.fraction, verdict.message + "\nHint: a convolution without padding "
-                   "maps H to (H - kernel) / stride + 1; the pooling halves each side here; a "
-                   "fully connected layer outputs its number of units (one image, no batch "
-                   "dimension).")
+    values = dict(answers.values)
+    for layer, shape in zip(LAYERS, shapes):
+        got = values.get(f"{layer}_shape")
+        if isinstance(got, list) and len(got) == len(shape) + 1 and got[0] in (1, -1):
+            values[f"{layer}_shape"] = got[1:]
+    asked = [Answer(f"{layer}_shape", f"{layer}_shape", shape)
+             for layer, shape in zip(LAYERS, shapes)]
+    return _grade(replace(answers, values=values), asked, reveal, "output shapes", "Hint: a "
+                  "convolution without padding maps H to (H - kernel) / stride + 1; the "
+                  "pooling halves each side here; a fully connected layer outputs its number "
+                  "of units (one image, no batch dimension).")
