@@ -25,8 +25,8 @@ _ENV = Environment(loader=PackageLoader("grader", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                    lstrip_blocks=True)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection
-# student -> (highest similarity in [0, 1], the partner's name): similarity.write_report's
-# result; the gradebook shows it as a percentage.
+# student -> (highest similarity in [0, 1] with another submission, its name):
+# similarity.write_report's result; the gradebook shows it as a percentage.
 Similarity = Mapping[str, tuple[float, str]]
 SIMILARITY_COLUMNS = ("max similarity %", "most similar to")
 UNTOUCHED = "untouched template"  # column: "yes" when the graded files are the starter code
@@ -58,8 +58,8 @@ def gradebook_csv(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                   similarity: Similarity | None = None, rub: Rubric | None = None) -> str:
     """The gradebook as CSV text: student, name, email, status, one column per check id
     in rubric order (blank: not graded), the per-question totals, total, out of, UNTOUCHED
-    ("yes" or blank), then (when `similarity` is given) SIMILARITY_COLUMNS, and the note. rub: the rubric
-    graded with (default: the shipped one)."""
+    ("yes" or blank), then (when `similarity` is given) SIMILARITY_COLUMNS, and the note.
+    rub: the rubric graded with (default: the shipped one)."""
     groups = _questions(questions, rub)
     checks = [c for _, cs in groups for c in cs]
     buffer = io.StringIO()
@@ -85,8 +85,8 @@ def _similarity_cells(similarity: Similarity, student: str) -> list[str]:
     own in the compared files."""
     if student not in similarity:
         return ["", ""]
-    share, partner = similarity[student]
-    return [f"{100 * share:.1f}", _text(partner)]
+    score, partner = similarity[student]
+    return [f"{100 * score:.1f}", _text(partner)]
 
 
 def histogram(values: Sequence[float], max_score: float) -> list[tuple[str, float]]:
@@ -155,8 +155,8 @@ def write(rows: Sequence[BatchRow], questions: tuple[str, ...] | None, source: s
           out: Path, similarity: Similarity | None = None, rub: Rubric | None = None
           ) -> tuple[Path, Path]:
     """Writes out/gradebook.csv and out/summary.html; returns their paths. similarity:
-    student -> (share, partner) from similarity.write_report (None: no such columns); rub:
-    the rubric graded with (default: the shipped one)."""
+    student -> (top similarity, partner) from similarity.write_report (None: no such
+    columns); rub: the rubric graded with (default: the shipped one)."""
     gradebook = _write_atomic(out / "gradebook.csv",
                               gradebook_csv(rows, questions, similarity, rub))
     summary = _write_atomic(out / "summary.html",

@@ -172,8 +172,9 @@ def write_report(subs: Sequence[Submission], out_dir: Path,
                  log: Callable[[str], None] | None = None,
                  archive: Sequence[Submission] = ()) -> dict[str, tuple[float, str]]:
     """Writes out_dir/similarity.html; returns student -> (highest similarity over all
-    files with another submission, in [0, 1] (pair_similarity), that one's name or folder name, "NAME (archive)" for an archive entry; "" when none
-    shares code) for each student with code of their own in the compared files.
+    files with another submission, in [0, 1] (pair_similarity); that one's name or folder
+    name, "NAME (archive)" for an archive entry, "" when none shares code) for each
+    student with code of their own in the compared files.
 
     subs: the batch's submissions; template_dir: the starter code excluded as boilerplate
     (None: the repository's student_template/); files: the file names compared (None:
