@@ -87,7 +87,8 @@ def test_summary_when_public_checks_pass_or_grading_stopped():
     assert "grading did not finish" in line
     broken = _run(grader_error="KeyError: 'x'")
     assert gradescope.summary_line(broken).startswith("Grader error, contact course staff")
-    assert "KeyError: 'x'" in gradescope.summary_line(broken)
+    assert "(KeyError)" in gradescope.summary_line(broken)
+    assert gradescope.results_json(broken)["extra_data"]["grader_error"] == "KeyError: 'x'"
 
 
 def test_write_json_is_atomic_and_round_trips(tmp_path, content):
@@ -135,3 +136,64 @@ def test_write_json_survives_infinities_and_nans(tmp_path):
         {"extra_data": {"loss_history": [1.0, float("inf"), float("nan"), -float("inf")]}}]})
     content = json.loads(path.read_text())
     assert content["tests"][0]["extra_data"]["loss_history"] == [1.0, None, None, None]
+
+
+def test_every_curve_is_summarised_in_its_tests_output(tmp_path):
+    """Gradescope never shows report.html: each test's Markdown output says what its
+    charts show (first and last loss, best accuracy per epoch, the threshold)."""
+    from grader.core.results import run_files
+    from grader.core.rubric import spec
+    curves = CheckResult("3b.2", "trained network", 0, 3, FAILED, "visible", "too low",
+                         details={"loss_history": [2.3, 2.0, 1.7], "threshold": 0.45,
+                                  "train_acc_history": [0.2, 0.3],
+                                  "val_acc_history": [0.2, 0.25]})
+    run_files.write(_run(results=(RESULTS[0], curves)), spec.load(), tmp_path)
+    content = json.loads((tmp_path / "results.json").read_text())
+    assert gradescope.validate(content) == []
+    test = content["tests"][1]
+    assert test["output_format"] == "md"
+    for words in ("**Curves**", "loss: first 2.3, last 1.7, lowest 1.7",
+                  "validation: best 25.0% (epoch 2 of 2), last 25.0%; per epoch 20.0%, 25.0%",
+                  "threshold: 45.0%"):
+        assert words in test["output"], test["output"]
+    assert "Curves" not in content["tests"][0]["output"]  # none recorded, none said
+
+
+def test_staff_only_details_stay_in_extra_data():
+    error = "PermissionError: [Errno 13] Permission denied: '/root/.pyenv/bin/python'"
+    info = RunInfo(**{**INFO.__dict__, "submission": "/autograder/submission",
+                      "sandbox": f"cannot be isolated: {error}",
+                      "dataset_note": "No CIFAR-10 found in /autograder/data: synthetic."})
+    broken = _run(info=info, grader_error=f"student code cannot be run in the sandbox on "
+                                          f"this machine: {error}")
+    content = gradescope.results_json(broken)
+    assert "PermissionError" not in content["output"] and "/autograder" not in content["output"]
+    assert "(student code cannot be run in the sandbox on this machine)" in content["output"]
+    extra = content["extra_data"]
+    assert error in extra["grader_error"] and error in extra["sandbox"]
+    assert extra["submission"] == "/autograder/submission"
+    assert "/autograder/data" in extra["dataset_note"]
+
+
+def test_a_grader_errors_cause_shows_students_its_first_clause_only():
+    """A check the grader could not grade says why in its own words; the exception text
+    and the machine's paths go to the staff note (extra_data), never to the output."""
+    from types import SimpleNamespace
+
+    from grader.core.engine import plugin
+    from grader.core.engine.context import Feedback
+    from grader.core.errors import SandboxError
+    from grader.core.rubric import spec
+    exc = SandboxError("no check was graded: cannot run student code as nobody: "
+                       "PermissionError: [Errno 13] Permission denied: '/root/.pyenv/python'")
+    try:
+        raise exc
+    except SandboxError:
+        pass
+    report = SimpleNamespace(passed=False, skipped=False, when="setup", longreprtext="")
+    call = SimpleNamespace(excinfo=SimpleNamespace(value=exc))
+    status, score, message, staff = plugin._judge_outcome(
+        report, call, spec.load().check("1a.1"), Feedback())
+    assert (status, score) == (ERROR, 0.0)
+    assert message.endswith("\nCause: no check was graded")
+    assert "PermissionError" in staff and "/root/.pyenv" in staff

@@ -29,7 +29,7 @@ def test_report_names_every_question_with_status_and_curves():
     html = report.render_html(_run(results), RUBRIC)
     for q in RUBRIC.questions:
         if q.graded == "auto":
-            assert f"<h2>{q.id}:" in html
+            assert f'<h2 id="q-{q.id}">{q.id}:' in html
     for m in RUBRIC.manual:
         assert m.title in html
     assert html.count("<svg") == 2  # loss curve and accuracy curves
@@ -100,3 +100,93 @@ def test_check_table_and_own_curves_are_drawn_from_details():
     assert "depths &lt;b&gt; (informational: no points)" in html
     assert "<td>0.4123</td>" in html and "<td>n/a</td>" in html
     assert html.count("<svg") == 1
+
+
+def _order(html, marks):
+    places = [html.index(m) for m in marks]
+    return places == sorted(places)
+
+
+def test_overview_lists_every_question_with_points_status_and_a_link():
+    results = [_result(c.id, PASSED, c.points) for c in RUBRIC.checks if c.id != "1b.1"]
+    results.append(_result("1b.1", FAILED, 0.0, "loss off"))
+    html = report.render_html(_run(results), RUBRIC)
+    overview = html[html.index('<table class="overview">'):]
+    overview = overview[:overview.index("</table>")]
+    for q in RUBRIC.questions:
+        anchor = "manual" if q.graded == "manual" and not q.checks else f"q-{q.id}"
+        assert f'<a href="#{anchor}">{q.id}</a>' in overview
+        assert f'id="{anchor}"' in html  # the link lands on a section
+    assert overview.count("<tr>") == len(RUBRIC.questions) + 1  # one row each (4c too)
+    assert '<td class="failed">1 of 2 checks passed</td>' in overview
+    assert '<td class="num">2 / 4</td>' in overview  # 1b's points
+    assert "graded by hand; the grader&#39;s run: passed" in overview  # 4c's experiment
+    ids = [q.id for q in RUBRIC.questions]
+    assert _order(overview, [f">{q}</a>" for q in sorted(ids, key=report.question_order)])
+    assert html.index('class="overview"') < html.index('id="q-1a"')  # it opens the page
+
+
+def test_sections_follow_question_numbers_not_the_rubric_file():
+    rubric_ids = [q.id for q in RUBRIC.questions]
+    assert rubric_ids.index("7a") < rubric_ids.index("6a")  # the case this guards
+    results = [_result(c.id, PASSED, c.points) for c in RUBRIC.checks]
+    html = report.render_html(_run(results), RUBRIC)
+    assert _order(html, ['id="q-5f"', 'id="q-6a"', 'id="q-6d"', 'id="q-7a"', 'id="q-7b"'])
+    md = report.render_markdown(_run(results), RUBRIC)
+    assert md.index("| 6a ") < md.index("| 7a ")
+    assert report.question_order("10a") > report.question_order("9b")
+
+
+def test_a_note_several_checks_carry_is_shown_once():
+    main = "Note: ex2_pytorch.py lines 145-180 not run by the grader: the __main__ block"
+    own = "Note: skipped data.bin: submission larger than 64 MB in total"
+    results = [_result("4a.1", PASSED, 2.0, f"2 of 2 built.\n{main}"),
+               _result("4a.2", PASSED, 1.0, f"3 of 3 built.\n{main}"),
+               _result("4b.1", FAILED, 0.0, f"the loop.\n{main}\n{own}")]
+    html = report.render_html(_run(results), RUBRIC)
+    assert html.count("ex2_pytorch.py lines 145-180 not run") == 1
+    assert html.index("ex2_pytorch.py lines 145-180") < html.index('id="q-4a"')  # on top
+    assert html.count("skipped data.bin") == 1 and "<p>Note: skipped data.bin" in html
+    assert report.shared_notes(_run(results)) == [main[len("Note: "):]]
+
+
+def test_a_table_the_messages_repeat_is_shown_once():
+    table = {"title": "Your ConvNet, layer by layer", "columns": ["#", "Layer (type)", "Param #"],
+             "rows": [["1", "conv (Conv2d)", 520], ["2", "fc1 (Linear)", 288100],
+                      ["", "Total params", 288620]]}
+    text = (" #  Layer (type)       Param #\n"
+            " 1  conv (Conv2d)          520\n"
+            " 2  fc1 (Linear)       288,100")
+    results = [_result("7b.1", PASSED, 2.0, f"All layers right.\nYour ConvNet:\n{text}\n"
+                                            "Total params: 288,620", table=table),
+               _result("7b.2", PASSED, 1.0, f"Every count right.\n{text}")]
+    html = report.render_html(_run(results), RUBRIC)
+    assert html.count("fc1 (Linear)") == 1  # the HTML table, in the message's place
+    assert _order(html, ["Your ConvNet:", "<caption>Your ConvNet, layer by layer",
+                         "Total params: 288,620", "7b.2"])
+    assert "(The same as under 7b.1 above.)" in html
+    md = report.render_check_markdown(results[1])
+    assert "fc1 (Linear)" in md  # Gradescope shows each check alone: its text keeps it
+
+
+def test_header_shows_no_staff_only_detail():
+    error = ("PermissionError: [Errno 13] Permission denied: "
+             "'/root/.pyenv/versions/3.11.7/bin/python3.11'")
+    info = RunInfo("/autograder/submission", RUBRIC.version, RUBRIC.seed, "synthetic",
+                   "No CIFAR-10 found in /autograder/data: graded on synthetic data.", False,
+                   {"python": "3.11"}, f"CPU (x86_64, 2 cores) (torch unavailable in the "
+                   f"sandbox: {error})", "2026-11-25T00:00:00+00:00",
+                   f"cannot be isolated: cannot run student code as nobody: {error}",
+                   {"error": error})
+    run = GradingRun(info, (_result("1a.1", ERROR, 0.0, "Grader error on this check"),),
+                     (), 1.0, False, "student code cannot be run in the sandbox on this "
+                     f"machine: cannot run student code as nobody: {error}")
+    html = report.render_html(run, RUBRIC)
+    md = report.render_markdown(run, RUBRIC)
+    for page in (html, md):
+        assert "PermissionError" not in page and "Errno" not in page
+        assert "/autograder" not in page and "/root" not in page
+    assert "Feedback report: submission" in html and ".../data" in html
+    assert "torch unavailable in the sandbox)" in html
+    assert "Student code: cannot be isolated." in html
+    assert "student code cannot be run in the sandbox on this machine" in html

@@ -252,7 +252,9 @@ def _judge_outcome(report: pytest.TestReport, call: pytest.CallInfo, check: Chec
     if isinstance(exc, pytest.fail.Exception) and report.when == "call":
         return FAILED, _share(check, fb, False), exc.msg or message, ""
     staff = "".join(traceback.format_exception(exc)) if exc is not None else report.longreprtext
-    cause = f"\nCause: {exc}" if isinstance(exc, GraderError) else ""
+    # students see the cause's first clause; the staff note keeps all of it (paths, errno)
+    cause = f"\nCause: {gradescope.public_reason(str(exc))}" if isinstance(exc, GraderError) \
+        else ""
     return ERROR, 0.0, GRADER_FAULT + cause, staff[-4000:]
 
 

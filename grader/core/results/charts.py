@@ -1,103 +1,157 @@
-"""Pictures for the report, as inline SVG or PNG data: no files, no network, no matplotlib.
+"""Pictures for the report and the batch summary, as inline SVG (matplotlib) or PNG data.
 
-line_chart draws curves (loss, accuracies) as an SVG polyline chart; bar_chart draws
-histograms and rates (the batch summary); weight_tiles_png turns first-layer weights into
-a grid of 32 x 32 colour tiles, PNG-encoded with zlib.
+line_chart draws a check's curves (curves.Curves) with real axes, ticks and a legend beside
+the plot; bar_chart draws histograms and rates (the batch summary); weight_tiles_png turns
+first-layer weights into a grid of 32 x 32 colour tiles, PNG-encoded with zlib.
+
+Charts are drawn with matplotlib.figure.Figure and saved by its SVG backend (no pyplot, so
+no GUI backend and no global figure state; a figure is freed with its last reference), one
+figure per chart. They are deterministic (svg.hashsalt from
+the chart's own content, no date in the metadata), so a regrade writes the same report, and
+each chart's ids are its own (several charts share one HTML page). A chart is drawn once
+per content: the report is rewritten after every check.
 """
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import io
+import json
+import re
 import struct
 import zlib
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+from .curves import ACCURACY, EPOCH, Curves
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+MARKED_UP_TO = 30  # curves of at most this many points mark each point
+SIZE_IN = (5.6, 2.5)  # a line chart, inches (72 pt each)
 
 
-def line_chart(series: Mapping[str, Sequence[float]], title: str, x_label: str,
-               width: int = 420, height: int = 220,
-               hline: tuple[float, str] | None = None) -> Markup:
-    """An SVG chart of one or more curves (each a list of y values), with an optional
-    horizontal reference line (value, label)."""
-    curves = {k: np.asarray([v for v in vals if v is not None], dtype=float)
-              for k, vals in series.items() if vals is not None and len(vals)}
-    curves = {k: v[np.isfinite(v)] for k, v in curves.items()}
-    curves = {k: v for k, v in curves.items() if len(v)}
-    if not curves:
+def _figure(width_in: float, height_in: float):
+    from matplotlib.figure import Figure  # only when a chart is drawn: the import is slow
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def _svg(fig, salt: str) -> str:
+    """The figure as an <svg> element for inline HTML: no XML prologue, metadata or xlink
+    namespace (href instead), and only the ids that something refers to."""
+    import matplotlib
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = text.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    text = text.replace("xlink:href=", "href=").replace("<style type=\"text/css\">*{",
+                                                        "<style type=\"text/css\">svg *{")
+    used = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', text))
+    return re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in used else "", text)
+
+
+def _salt(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def line_chart(curves: Curves) -> Markup:
+    """An SVG chart of one Curves: a line per series (colour, dash and width differ, so
+    equal curves stay visible), gaps where a value was not finite, the threshold as a
+    dashed line, and the legend beside the plot. Empty when no series has a value."""
+    if not any(v is not None for values in curves.series.values() for v in values):
         return Markup("")
-    left, right, top, bottom = 48, 10, 24, 30
-    lo = min(float(v.min()) for v in curves.values())
-    hi = max(float(v.max()) for v in curves.values())
-    if hline is not None:
-        lo, hi = min(lo, hline[0]), max(hi, hline[0])
-    if hi - lo < 1e-12:
-        hi, lo = hi + 0.5, lo - 0.5
-    pw, ph = width - left - right, height - top - bottom
+    return Markup(_line_svg(chart_key(curves)))
 
-    def y_of(v: float) -> float:
-        return top + ph * (1 - (v - lo) / (hi - lo))
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="{escape(title)}">',
-             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
-             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
-             f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{hi:.3g}</text>',
-             f'<text x="{left - 4}" y="{top + ph}" font-size="10" text-anchor="end">{lo:.3g}</text>',
-             f'<text x="{left + pw / 2}" y="{height - 6}" font-size="10" text-anchor="middle">'
-             f'{escape(x_label)}</text>']
-    for i, (name, values) in enumerate(curves.items()):
-        n = max(len(values) - 1, 1)
-        points = " ".join(f"{left + pw * j / n:.1f},{y_of(float(v)):.1f}"
-                          for j, v in enumerate(values))
-        colour = COLOURS[i % len(COLOURS)]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
-                     f'points="{points}"/>')
-        parts.append(f'<text x="{left + pw - 4}" y="{top + 14 + 12 * i}" font-size="10" '
-                     f'text-anchor="end" fill="{colour}">{escape(name)}</text>')
-    if hline is not None:
-        y = y_of(hline[0])
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-                     'stroke="#555" stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{left + 4}" y="{y - 3:.1f}" font-size="10">{escape(hline[1])}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+def chart_key(curves: Curves) -> str:
+    """A Curves as JSON: what a line chart is drawn from, and its cache key."""
+    return json.dumps([curves.title, curves.x_label, list(curves.series.items()), curves.kind,
+                       curves.per, curves.threshold])
+
+
+@functools.lru_cache(maxsize=256)
+def _line_svg(key: str) -> str:
+    return _svg(line_figure(key), _salt(key))
+
+
+def line_figure(key: str):
+    """The matplotlib Figure of a line chart (key: line_chart's JSON of the Curves)."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    title, x_label, series, kind, per, threshold = json.loads(key)
+    fig = _figure(*SIZE_IN)
+    ax = fig.add_subplot()
+    widths = np.linspace(2.6, 1.2, max(len(series), 1))  # earlier ones peek out below
+    for i, (name, values) in enumerate(series):
+        y = np.array([np.nan if v is None else v for v in values], dtype=float)
+        if per == EPOCH:
+            x = np.arange(1, len(y) + 1)
+        else:  # sampled steps: the share of the run, 0 to 100%
+            x = np.linspace(0, 1, len(y)) if len(y) > 1 else np.zeros(1)
+        marker = MARKERS[i % len(MARKERS)] if len(y) <= MARKED_UP_TO else None
+        ax.plot(x, y, label=name, color=COLOURS[i % len(COLOURS)],
+                linestyle=STYLES[i % len(STYLES)], linewidth=widths[i], marker=marker,
+                markersize=max(6.5 - 1.2 * i, 3))
+    if threshold is not None:
+        ax.axhline(threshold, color="#555", linestyle=(0, (4, 3)), linewidth=1,
+                   label=f"threshold {threshold:.0%}")
+    ax.margins(x=0.02, y=0.08)  # nothing lies on the frame
+    if kind == ACCURACY:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        ax.set_ylabel("accuracy")
+    else:
+        ax.set_ylabel("loss")
+    if per == EPOCH:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlabel(x_label or "epoch")
+    else:
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        ax.set_xlabel("progress through the training run")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.grid(True, color="#e5e5e5", linewidth=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return fig
 
 
 def bar_chart(bars: Sequence[tuple[str, float]], title: str, x_label: str = "",
               width: int = 420, height: int = 200, top: float | None = None,
               value_format: str = "{:g}") -> Markup:
-    """An SVG bar chart: one bar per (label, value) with the value written above it;
-    `top` fixes the height of the scale (e.g. 100 for percentages), else the largest value."""
+    """An SVG bar chart of about width x height pixels: one bar per (label, value) with the
+    value written above it; `top` fixes the height of the scale (e.g. 100 for percentages),
+    else the largest value. Empty when there is no bar."""
     if not bars:
         return Markup("")
-    left, right, head, foot = 10, 10, 32, 34
-    pw, ph = width - left - right, height - head - foot
-    scale = top if top else max(max(v for _, v in bars), 1e-12)
-    slot = pw / len(bars)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="{escape(title)}">',
-             f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
-             f'<line x1="{left}" x2="{left + pw}" y1="{head + ph}" y2="{head + ph}" '
-             'stroke="#999"/>']
-    for i, (label, value) in enumerate(bars):
-        h = ph * max(0.0, min(value / scale, 1.0))
-        x = left + i * slot
-        parts.append(f'<rect x="{x + slot * 0.12:.1f}" y="{head + ph - h:.1f}" '
-                     f'width="{slot * 0.76:.1f}" height="{h:.1f}" fill="{COLOURS[0]}"/>')
-        if value:
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{head + ph - h - 3:.1f}" '
-                         f'font-size="10" text-anchor="middle">'
-                         f'{escape(value_format.format(value))}</text>')
-        parts.append(f'<text x="{x + slot / 2:.1f}" y="{head + ph + 12:.1f}" font-size="10" '
-                     f'text-anchor="middle">{escape(label)}</text>')
+    key = json.dumps([[str(k), float(v)] for k, v in bars] + [title, x_label, width, height,
+                                                                top, value_format])
+    return Markup(_bar_svg(key))
+
+
+@functools.lru_cache(maxsize=128)
+def _bar_svg(key: str) -> str:
+    *bars, title, x_label, width, height, top, value_format = json.loads(key)
+    fig = _figure(width / 96, height / 96)  # CSS pixels at 96 per inch
+    ax = fig.add_subplot()
+    labels = [label for label, _ in bars]
+    values = [value for _, value in bars]
+    drawn = ax.bar(range(len(bars)), values, color=COLOURS[0], width=0.76)
+    ax.bar_label(drawn, labels=[value_format.format(v) if v else "" for v in values],
+                 fontsize=7, padding=1)
+    ax.set_xticks(range(len(bars)), labels, fontsize=7,
+                  rotation=30 if max(map(len, labels)) > 4 and len(bars) > 6 else 0)
+    ax.set_ylim(0, (top or max(max(values), 1e-12)) * 1.15)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(title, loc="left", fontsize=9)
     if x_label:
-        parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" font-size="10" '
-                     f'text-anchor="middle">{escape(x_label)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        ax.set_xlabel(x_label, fontsize=8)
+    return _svg(fig, _salt(key))
 
 
 def _png(rgb: np.ndarray) -> bytes:

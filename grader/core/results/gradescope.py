@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -47,11 +48,27 @@ def hidden_count(run: GradingRun) -> int:
     return sum(1 for r in run.results if r.visibility != "visible")
 
 
+_PATH = re.compile(r"(?<![\w.~])/(?:[\w.+@-]+/)*([\w.+@-]+)/?")
+
+
+def public_text(text: str) -> str:
+    """Text for students without the grading machine's paths: each absolute path is
+    shortened to its last name ("/autograder/data" -> ".../data")."""
+    return _PATH.sub(lambda m: f".../{m.group(1)}", str(text))
+
+
+def public_reason(error: str) -> str:
+    """A grader error as students see it: its first clause, without paths or the
+    exception text that follows (extra_data.grader_error keeps the whole of it)."""
+    return public_text(error.split(": ")[0])
+
+
 def summary_line(run: GradingRun) -> str:
     """The run's headline for students."""
     if run.grader_error:
         return ("Grader error, contact course staff: the grader itself failed "
-                f"({run.grader_error}). Checks graded before it stopped are listed.")
+                f"({public_reason(run.grader_error)}). Checks graded before it stopped "
+                "are listed.")
     public = [r for r in run.results if r.visibility == "visible"]
     hidden = hidden_count(run)
     pending = [r for r in public if r.status == PENDING]
@@ -78,7 +95,7 @@ def results_json(run: GradingRun, markdown: str | None = None,
     accuracy), the rubric's `leaderboard` entries)."""
     info = run.info
     lines = [summary_line(run), *([info.upload_note] if info.upload_note else []),
-             info.dataset_note]
+             public_text(info.dataset_note)]
     if run.manual:
         total = sum(m.points for m in run.manual)
         lines.append(f"Graded by hand later ({total:g} points): " + ", ".join(
