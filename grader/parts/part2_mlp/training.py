@@ -14,43 +14,23 @@ validation labels through val_loader, so it can be trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from . import settings
-from .steps import NUM_CLASSES, PROBES, SCALE
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from .probing import NUM_CLASSES, PROBES, SCALE
+from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
                                   split_accuracies)
-from ...core.rubric.spec import Check, Rubric
+from ...core.engine import training as core
+from ...core.engine.training import (NOT_GRADED, Trained, count, data_name, loss_drop, opening,
+                                     refused_checkpoint, series, short_run, stopped_by_budget,
+                                     unjudgeable, where)
+from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
-from ...core.submission.files import read_capped
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
-STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
-
-
-@dataclass(frozen=True)
-class Trained:
-    """The sandboxed training run both 4b checks judge."""
-
-    rubric: Rubric  # the run's rubric
-    settings: settings.Settings | None  # the declared settings, when valid
-    problem: str  # what is wrong with them, else ''
-    run: ProbeRun | None = None  # the training run, when it ran
-    data: object | None = None  # grader.data.prepare.PreparedData
-    device: str = "cpu"  # where it trained: "cpu" or "cuda"
-    progress: tuple[int, int] | None = None  # (training batches done, planned), last reported
-    mode: str = "retrain"  # the rubric's mode for 4b: "retrain" or "checkpoint"
-    checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
-    checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
-
-    @property
-    def checkpoint_file(self) -> str:
-        return str(self.rubric.check(TRAIN_CHECK).get("checkpoint", ""))
-
-
 MODE_LINE = {
     "retrain": "Mode: retrain (the grader trains your model with your train() and settings).",
     "checkpoint": ("Mode: checkpoint (the grader evaluates the state dict you submitted in "
@@ -58,79 +38,26 @@ MODE_LINE = {
 }
 
 
+def _checkpoint_hint(name: str, over_cap: bool) -> str:
+    return ("save model.state_dict() only (no optimizer state), with the declared hidden_size"
+            if over_cap else
+            f"submit {name}, the state dict `python ex2_pytorch.py` saves "
+            "(torch.save(model.state_dict(), ...)) from your best epoch, next to ex2_pytorch.py")
+
+
+read_checkpoint = partial(core.read_checkpoint, hint=_checkpoint_hint)
+# train_mlp gets the test images too (the model's logits are judged); in checkpoint mode
+# the submitted state dict is evaluated in a child of its own
+TRAINING = core.Training(
+    QUESTION, LOOP_CHECK, TRAIN_CHECK, PROBES, "train_mlp", settings.read,
+    lambda s, data, seed, rows: {"settings": s.params(), "seed": seed, "scale": SCALE,
+                                 "num_classes": data.num_classes},
+    read_checkpoint=read_checkpoint, test_in_training=True, eval_keys=("X_val",))
+train_submission = TRAINING.train  # (grading) -> Trained: 4b.2's limits (4b.1's: checkpoint)
+
+
 def mode_line(trained: Trained) -> str:
     return MODE_LINE[trained.mode].format(file=trained.checkpoint_file)
-
-
-def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
-    """(the checkpoint file's bytes, '') or (None, what is wrong). Read as bytes only: the
-    grader never unpickles it (a sandboxed child loads it with weights_only=True)."""
-    blob, problem = read_capped(submission, name, max_mb)
-    if blob is not None:
-        return blob, ""
-    how = ("save model.state_dict() only (no optimizer state), with the declared hidden_size"
-           if "cap" in problem else
-           f"submit {name}, the state dict `python ex2_pytorch.py` saves "
-           "(torch.save(model.state_dict(), ...)) from your best epoch, next to ex2_pytorch.py")
-    return None, f"{problem}.\nHint: {how}."
-
-
-def train_submission(grading: GradingContext) -> Trained:
-    """Reads the declared settings and runs the student's train() on the grader's data, in
-    one sandboxed child under 4b.2's limits; the test images go in, their labels stay here.
-    In checkpoint mode, the progress run and the submitted state dict's evaluation run in
-    two children: the logits judged come from one that never ran the student's train()."""
-    rubric = grading.rubric
-    declared, problem = settings.read(grading.submission, rubric.check(LOOP_CHECK))
-    if declared is None:
-        return Trained(rubric, None, problem)
-    data = grading.data()
-    files = {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
-    params = {"settings": declared.params(), "seed": rubric.seed, "scale": SCALE,
-              "num_classes": data.num_classes}
-    test_images = {"X_test": np.asarray(data.load("X_test"))}
-    mode = rubric.question(QUESTION).mode
-    if mode == "retrain":
-        run = grading.probe(PROBES, "train_mlp", TRAIN_CHECK, kind=data.kind, data_files=files,
-                            params=params, inputs=test_images)
-        return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
-                       run.progress)
-    # checkpoint mode: a short progress run (4b.1's progress_* keys: progress_iters
-    # training steps, whole epochs, on the first progress_rows rows) under 4b.1's limits,
-    # then the submitted state dict evaluated in a child of its own (no train() ran there)
-    progress = rubric.check(LOOP_CHECK)
-    rows = int(progress.value("progress_rows", data.kind))
-    per_epoch = -(-rows // declared.batch_size)
-    epochs = max(1, -(-int(progress.value("progress_iters", data.kind)) // per_epoch))
-    run = grading.probe(PROBES, "train_mlp", LOOP_CHECK, kind=data.kind, data_files=files,
-                        params={**params, "settings": {**declared.params(), "num_epochs": epochs},
-                                "rows": rows}, inputs=test_images)
-    held = rubric.check(TRAIN_CHECK)
-    name = str(held.value("checkpoint"))
-    blob, problem = read_checkpoint(grading.submission, name,
-                                    float(held.value("max_checkpoint_mb")))
-    evaluated = None
-    if blob is not None:
-        evaluated = grading.probe(PROBES, "evaluate_checkpoint", LOOP_CHECK, kind=data.kind,
-                                  data_files={"X_val": files["X_val"]},
-                                  params={**params, "checkpoint": name},
-                                  inputs={"checkpoint": np.frombuffer(blob, dtype=np.uint8),
-                                          **test_images})
-    return Trained(rubric, declared, "", run, data, grading.device_for(QUESTION),
-                   run.progress, mode, evaluated, problem)
-
-
-def _int(run: ProbeRun, key: str) -> int:
-    try:
-        return int(run.values.get(key, 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def series(run: ProbeRun, key: str) -> np.ndarray:
-    """A recorded per-step or per-epoch series as a float array (empty when absent)."""
-    value = run.values.get(key)
-    return np.zeros(0) if value is None else np.asarray(value, dtype=np.float64).ravel()
 
 
 def epoch_lrs(run: ProbeRun) -> tuple[np.ndarray, bool]:
@@ -139,8 +66,8 @@ def epoch_lrs(run: ProbeRun) -> tuple[np.ndarray, bool]:
     firsts = series(run, "epoch_first_step").astype(int)
     counts = series(run, "epoch_steps").astype(int)
     per_epoch, within = [], False
-    for first, count in zip(firsts, counts):
-        steps = lrs[first:first + count]
+    for first, n in zip(firsts, counts):
+        steps = lrs[first:first + n]
         if len(steps):
             per_epoch.append(steps[0])
             within = within or not np.allclose(steps, steps[0], rtol=1e-9, atol=0.0)
@@ -158,8 +85,8 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
     max_accumulated: the steps whose gradients may still hold the previous step's (the
     rubric's max_accumulated_steps)."""
     problems, seen = [], []
-    steps, calls = _int(run, "steps"), _int(run, "loss_calls")
-    zero_grads, accumulated, judged = (_int(run, k) for k in ("zero_grads", "accumulated", "judged"))
+    steps, calls = count(run, "steps"), count(run, "loss_calls")
+    zero_grads, accumulated, judged = (count(run, k) for k in ("zero_grads", "accumulated", "judged"))
     epochs = len(series(run, "epoch_first_step"))
     if steps == 0:
         problems.append("optimizer.step() was never called, so the weights never changed.\n"
@@ -176,7 +103,7 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
         at = int(np.argmin(np.isfinite(losses)))
         problems.append(f"the loss became NaN or inf at training step {at + 1}.\nHint: lower "
                         "the learning rate.")
-    prob = _int(run, "prob_inputs")
+    prob = count(run, "prob_inputs")
     if calls and prob * 2 > calls:
         problems.append(f"the loss was given probabilities: at {prob} of {calls} steps every "
                         "row of its input was in [0, 1] and summed to 1 (a softmax before "
@@ -193,7 +120,7 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
                         "loss.backward().")
     elif judged:
         seen.append(f"gradients cleared before each step (zero_grad called {zero_grads} times)")
-    val_steps, val_passes = _int(run, "val_steps"), _int(run, "val_passes")
+    val_steps, val_passes = count(run, "val_steps"), count(run, "val_passes")
     if val_steps:
         problems.append(f"{val_steps} optimizer steps followed a batch of val_loader: train() "
                         "trains on the validation set.\nHint: take training steps on "
@@ -236,51 +163,46 @@ def val_history(run: ProbeRun, labels: np.ndarray) -> list[float]:
 
 
 def _opening(trained: Trained) -> list[str]:
-    lines = [mode_line(trained)] if trained.mode == "checkpoint" else []
-    lines += [f"Your settings: {trained.settings.describe()}."]
-    return lines + [f"Note: {n}" for n in trained.settings.notes]
+    return ([mode_line(trained)] if trained.mode == "checkpoint" else []) + opening(
+        trained.settings)
 
 
 def _stopped(trained: Trained) -> Verdict | None:
     """A zero verdict when the training run gave no result (how far it got, when its time
     budget stopped it), else None."""
-    run = trained.run
-    if run.failure is None or run.failure.kind not in STOPPED:
-        return failure_verdict(run, what="the training run")
-    ran_under = TRAIN_CHECK if trained.mode == "retrain" else LOOP_CHECK
-    limits = trained.rubric.limits_for(trained.rubric.check(ran_under), trained.data.kind)
-    done, total = trained.progress or (0, 0)
-    return Verdict(0.0, "\n".join([
-        f"the training run was stopped by its time budget of "
-        f"{limits.wall_seconds:.0f} s after {done} of {total} training batches.",
-        "Hint: the budget is about 8 times what the handout's settings need; train fewer "
+    return stopped_by_budget(trained, TRAINING.run_check(trained.mode), (
+        "the budget is about 8 times what the handout's settings need; train fewer "
         "epochs or a smaller network, keep each step to the training step (no evaluation "
         "of the whole training set every batch), and make sure train() stops after "
-        f"num_epochs = {trained.settings.num_epochs} epochs."]))
+        f"num_epochs = {trained.settings.num_epochs} epochs.")) or failure_verdict(
+            trained.run, what="the training run")
+
+
+def _loop_problems(trained: Trained, check: Check) -> tuple[list[str], list[str]]:
+    """loop_findings of the run, with the declared settings and the check's tolerances."""
+    s = trained.settings
+    return loop_findings(trained.run, s.learning_rate, s.learning_rate_decay,
+                         float(check.value("lr_rtol")), int(check.value("max_accumulated_steps")))
 
 
 def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """4b.1: the training loop as observed, and what the grader computed of the model it
     left (it changed, it beats chance on the test images, it outputs scores)."""
-    if trained.settings is None:
-        return Verdict(0.0, trained.problem)
-    stopped = _stopped(trained)
-    if stopped is not None:
-        return Verdict(0.0, "\n".join(_opening(trained) + [stopped.message]))
-    run, s = trained.run, trained.settings
-    problems, seen = loop_findings(run, s.learning_rate, s.learning_rate_decay,
-                                   float(check.value("lr_rtol")),
-                                   int(check.value("max_accumulated_steps")))
-    feedback.record(steps=_int(run, "steps"), zero_grad_calls=_int(run, "zero_grads"),
-                    loss_calls=_int(run, "loss_calls"), epoch_lrs=epoch_lrs(run)[0].tolist(),
-                    accumulated_steps=_int(run, "accumulated"),
-                    val_loader_steps=_int(run, "val_steps"), device=trained.device)
+    verdict = unjudgeable(trained, _stopped, head=_opening)
+    if verdict is not None:
+        return verdict
+    run = trained.run
+    problems, seen = _loop_problems(trained, check)
+    feedback.record(steps=count(run, "steps"), zero_grad_calls=count(run, "zero_grads"),
+                    loss_calls=count(run, "loss_calls"), epoch_lrs=epoch_lrs(run)[0].tolist(),
+                    accumulated_steps=count(run, "accumulated"),
+                    val_loader_steps=count(run, "val_steps"), device=trained.device)
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint", loss_history=curve(series(run, "losses")))
         learned, said = progress_findings(trained, check, feedback)
     else:
         learned, said = model_findings(trained, check, feedback)
-    if learned or _int(run, "steps"):  # no step at all: the loop's finding says it already
+    if learned or count(run, "steps"):  # no step at all: the loop's finding says it already
         (seen if learned else problems).append(said)
     if problems:
         return Verdict(0.0, "\n".join(_opening(trained) + problems))
@@ -330,8 +252,10 @@ def model_findings(trained: Trained, check: Check, feedback: Feedback | None = N
                        "loss.backward() and optimizer.step() on every training batch, with an "
                        "optimizer built on model.parameters().")
     if acc <= least:
-        return False, ("the trained model barely beats chance: " + line + ".\nHint: the "
-                       "weights changed but did not learn: compute the loss on the model's "
+        short = short_run(trained.settings.params(), settings.SPEC.defaults()) \
+            if trained.mode == "retrain" else ""
+        return False, ("the trained model barely beats chance: " + line + ".\nHint: " + short
+                       + "the weights changed but did not learn: compute the loss on the model's "
                        "scores for train_loader's batches, call loss.backward() before "
                        "optimizer.step(), and check the learning rate.")
     return True, line
@@ -349,8 +273,7 @@ def progress_findings(trained: Trained, check: Check, feedback: Feedback | None 
     if len(losses) < 4 or not np.all(np.isfinite(losses)):
         return False, ("the progress run gave no usable loss curve.\nHint: train() must "
                        "compute the loss with nn.CrossEntropyLoss on every batch.")
-    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
-    drop = (first - last) / first if first > 0 else 0.0
+    first, last, drop = loss_drop(losses)
     line = (f"progress run ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
             f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed)")
     learned, said = model_findings(trained, check, feedback)
@@ -359,10 +282,6 @@ def progress_findings(trained: Trained, check: Check, feedback: Feedback | None 
     return False, ("the short training run did not learn: " + line + ".\n"
                    + (said if not learned else "Hint: the grader runs your train() with your "
                       "settings for a few epochs; fix it until a fresh model's loss falls."))
-
-
-def _data_name(data) -> str:
-    return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
 
 
 JUDGED = ("judged: the test images' labels never reach your code, while train() gets the "
@@ -374,28 +293,21 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     state dict, evaluated in a child that never ran train()), from its logits, against the
     threshold of the data's kind; the validation accuracy, the handout's measure, is
     recorded and reported."""
-    if trained.settings is None:
-        return Verdict(0.0, "no usable settings: " + trained.problem)
-    stopped = _stopped(trained)
-    if stopped is not None:
-        return stopped
+    verdict = unjudgeable(trained, _stopped, "no usable settings: ")
+    if verdict is not None:
+        return verdict
     run, data = trained.run, trained.data
-    opening = [mode_line(trained)] if trained.mode == "checkpoint" else []
+    head = [mode_line(trained)] if trained.mode == "checkpoint" else []
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint")
-        if trained.checkpoint is None:
-            return Verdict(0.0, "\n".join(opening + [trained.checkpoint_problem]))
-        failed = failure_verdict(trained.checkpoint, what="your checkpoint")
-        if failed is not None:
-            return Verdict(0.0, "\n".join(opening + [failed.message, "Hint: submit the state "
-                                        f"dict `python ex2_pytorch.py` saves ({trained.checkpoint_file}: "
-                                        "torch.save(model.state_dict(), ...)) for the "
-                                        "declared hidden_size."]))
-        if trained.checkpoint_file and check.get("require_progress") and \
-                not progress_findings(trained, trained.rubric.check(LOOP_CHECK))[0]:
-            return Verdict(0.0, "\n".join(opening + [
-                "your checkpoint is not graded because the short run of your train() did "
-                "not learn (4b.1 says how it went); require_progress is set."]))
+        refused = refused_checkpoint(trained, (
+            f"submit the state dict `python ex2_pytorch.py` saves ({trained.checkpoint_file}: "
+            "torch.save(model.state_dict(), ...)) for the declared hidden_size."))
+        if refused is None and trained.checkpoint_file and check.get("require_progress") \
+                and not progress_findings(trained, trained.rubric.check(LOOP_CHECK))[0]:
+            refused = [NOT_GRADED.format(code="train()", check=LOOP_CHECK)]
+        if refused is not None:
+            return Verdict(0.0, "\n".join(head + refused))
         run = trained.checkpoint
     labels = {"validation": np.asarray(data.load("y_val")), "test": np.asarray(data.load("y_test"))}
     acc, problem = split_accuracies(run.values, labels, NUM_CLASSES, "the trained model",
@@ -412,20 +324,17 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
                     loss_history=curve(series(trained.run, "losses")),
                     train_acc_history=series(trained.run, "epoch_train_acc").tolist(),
                     val_acc_history=val_history(trained.run, labels["validation"]))
-    where = "CUDA" if trained.device == "cuda" else "the CPU"
-    how = (f"your checkpoint {trained.checkpoint_file}, evaluated on {where}"
+    how = (f"your checkpoint {trained.checkpoint_file}, evaluated on {where(trained.device)}"
            if trained.mode == "checkpoint" else
-           f"in a training run of {run.wall_seconds:.0f} s on {where}")
-    lines = opening + [f"on {_data_name(data)}, {how}: "
+           f"in a training run of {run.wall_seconds:.0f} s on {where(trained.device)}")
+    lines = head + [f"on {data_name(data)}, {how}: "
              + accuracy_line("test accuracy", acc["test"], threshold) + f" ({JUDGED})",
              accuracy_line("validation accuracy", acc["validation"])
              + " (the handout's measure; reported, not graded)"]
     if acc["test"] > threshold:
         return Verdict(1.0, "\n".join(lines))
-    s, loop = trained.settings, trained.rubric.check(LOOP_CHECK)
-    problems, _ = loop_findings(trained.run, s.learning_rate, s.learning_rate_decay,
-                                float(loop.value("lr_rtol")),
-                                int(loop.value("max_accumulated_steps")))
+    loop = trained.rubric.check(LOOP_CHECK)
+    problems, _ = _loop_problems(trained, loop)
     if not problems and trained.mode == "retrain":
         learned, said = model_findings(trained, loop)
         problems = [] if learned else [said]

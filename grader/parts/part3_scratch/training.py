@@ -15,23 +15,21 @@ training child saw only gives hints (5d.1 needs it to fall as well).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import netmath, settings
-from .steps import PROBES
-from ..part1_numpy.steps import Budget
+from .probing import PROBES
 from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict, accuracy_line, changed_entries, curve, shaped
-from ...core.rubric.spec import Check, Rubric
+from ...core.engine import training as core
+from ...core.engine.training import STOPPED, Trained, data_name, loss_drop, opening, unjudgeable
+from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
 SCALE = 1 / 255.0  # prepared (mean-centred) pixels to the template's scale
 SETTINGS_CHECK, TRAIN_CHECK = "5d.1", "5d.2"
-RULE_CHECK = TRAIN_CHECK  # the check holding the budget rule (budget_factor, ...)
-STOPPED = ("timeout", "cpu")
 
 
 def per_epoch(rows: int, batch: int) -> int:
@@ -40,58 +38,22 @@ def per_epoch(rows: int, batch: int) -> int:
     return -(-rows // batch)
 
 
-@dataclass(frozen=True)
-class Trained:
-    """The sandboxed training run both 5d checks judge."""
-
-    rubric: Rubric
-    settings: settings.Settings | None
-    problem: str  # what is wrong with SETTINGS, else ''
-    run: ProbeRun | None = None
-    data: object | None = None  # grader.data.prepare.PreparedData
-    budget: Budget | None = None
-    progress: tuple[int, int] | None = None  # (steps done, planned), last reported
-
-
-def _budget(grading: GradingContext, run_check: str, kind: str, files: dict, s, rows: int,
-            epochs: int) -> Budget:
-    """The rubric's rule (as 3b's): the grader's own training step, timed in a sandbox
-    with the student's sizes, optimizer and mini_batch_size on the same data."""
-    rule = grading.rubric.check(RULE_CHECK)
-    params = {"settings": s.run("timing", rows), "scale": SCALE, "seed": grading.rubric.seed,
-              "iters": rule.value("budget_probe_iters", kind),
-              "seconds": rule.value("budget_probe_seconds", kind)}
-    run = grading.probe(Path(netmath.__file__), "time_training", run_check, kind=kind,
-                        data_files=files, params=params)
-    if run.failure is not None:
-        raise RuntimeError(f"timing the reference's training failed: {run.failure.line()}")
-    ceiling = grading.rubric.limits_for(grading.rubric.check(run_check), kind)
-    return Budget(float(run.values["seconds_per_iteration"]),
-                  epochs * per_epoch(rows, s.mini_batch_size),
-                  float(rule.value("budget_factor", kind)),
-                  float(rule.value("budget_startup_seconds", kind)),
-                  float(min(ceiling.wall_seconds, ceiling.cpu_seconds)))
+# train_runs trains the network with SETTINGS on every training row, within the budget
+# rule (5d.2's budget_* keys) over the grader's own step with the same sizes, optimizer
+# and mini_batch_size (netmath.time_training)
+TRAINING = core.Training(
+    "5d", SETTINGS_CHECK, TRAIN_CHECK, PROBES, "train_runs", settings.read,
+    lambda s, data, seed, rows: {"scale": SCALE, "seed": seed, "num_classes": data.num_classes,
+                                 "runs": [s.run("best", rows)]},
+    timing=lambda s, params, rows: ({"settings": s.run("timing", rows), "scale": SCALE,
+                                     "seed": params["seed"]},
+                                    s.epochs * per_epoch(rows, s.mini_batch_size)),
+    timing_probe=Path(netmath.__file__))
+train_submission = TRAINING.train  # (grading) -> Trained, within 5d.2's budget
 
 
 def _files(data) -> dict:
-    return {k: str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")}
-
-
-def train_submission(grading: GradingContext) -> Trained:
-    """Reads SETTINGS and trains the student's network with them, within the budget."""
-    rubric = grading.rubric
-    declared, problem = settings.read(grading.submission, rubric.check(SETTINGS_CHECK))
-    if declared is None:
-        return Trained(rubric, None, problem)
-    data = grading.data()
-    files = _files(data)
-    rows = int(np.load(files["y_train"], mmap_mode="r").shape[0])
-    budget = _budget(grading, TRAIN_CHECK, data.kind, files, declared, rows, declared.epochs)
-    params = {"scale": SCALE, "seed": rubric.seed, "num_classes": data.num_classes,
-              "runs": [declared.run("best", rows)]}
-    run = grading.probe(PROBES, "train_runs", TRAIN_CHECK, kind=data.kind, data_files=files,
-                        params=params, seconds=budget.seconds)
-    return Trained(rubric, declared, "", run, data, budget, run.progress)
+    return {k: str(data.files[k]) for k in TRAINING.data_keys}
 
 
 def final_params(run: ProbeRun, name: str, sizes) -> tuple[list, list, str]:
@@ -151,10 +113,6 @@ def val_curve(run: ProbeRun, name: str, labels: np.ndarray) -> list[float]:
     return [float(np.mean(p == labels)) for p in preds]
 
 
-def _data_name(data) -> str:
-    return "CIFAR-10" if data.kind == "real" else "synthetic CIFAR-format data (not CIFAR-10)"
-
-
 def _stopped(trained: Trained) -> Verdict | None:
     """A zero verdict when the run gave no result (how far it got, when its budget
     stopped it), else None."""
@@ -167,11 +125,10 @@ def _stopped(trained: Trained) -> Verdict | None:
     lines = [f"train() with your SETTINGS was stopped by its time budget of "
              f"{budget.describe()}, after {done} of {budget.num_iters} steps."]
     if done:
-        per = run.wall_seconds / done
+        per, ratio = budget.pace(done, run.wall_seconds)
         lines.append(f"{1000 * per:.1f} ms per step; the grader's own step takes "
                      f"{1000 * budget.reference_s:.1f} ms with your settings "
-                     f"({per / max(budget.reference_s, 1e-9):.1f}x; the budget allows "
-                     f"{budget.factor:g}x).")
+                     f"({ratio:.1f}x; the budget allows {budget.factor:g}x).")
     lines.append("Hint: vectorise the forward and backward passes over the minibatch (no "
                  "loop over its columns), do not evaluate the whole training set every step, "
                  "or lower epochs or the layer sizes.")
@@ -183,13 +140,11 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
     learned_loss_drop, and, computed by the grader, its weights changed and its network
     beats chance by learned_acc_above_chance on the test rows (which no sandbox sees;
     not 3b's progress_* names: those belong to the checkpoint mode)."""
-    if trained.settings is None:
-        return Verdict(0.0, trained.problem)
+    verdict = unjudgeable(trained, _stopped, head=lambda t: opening(t.settings, "SETTINGS"))
+    if verdict is not None:
+        return verdict
     s, run, data = trained.settings, trained.run, trained.data
-    head = [f"Your SETTINGS: {s.describe()}."] + [f"Note: {n}" for n in s.notes]
-    stopped = _stopped(trained)
-    if stopped is not None:
-        return Verdict(0.0, "\n".join(head + [stopped.message]))
+    head = opening(s, "SETTINGS")
     weights, biases, problem = final_params(run, "best", s.sizes)
     if problem:
         return Verdict(0.0, "\n".join(head + [problem]))
@@ -205,7 +160,7 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
         return Verdict(0.0, "\n".join(head + ["the training loss was not finite at every step "
                                               "(or train() took fewer than 4 steps)\nHint: "
                                               "lower eta."]))
-    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
+    first, last, _ = loss_drop(losses)
     labels = np.asarray(data.load("y_test"))
     acc = netmath.accuracy(weights, biases, data.load("X_test"), labels, SCALE, activation)
     changed, total = weights_changed(run, "best", len(s.sizes) - 1)
@@ -231,11 +186,9 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
 def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """5d.2: the grader's test accuracy of the trained network against the threshold;
     the validation accuracy is reported."""
-    if trained.settings is None:
-        return Verdict(0.0, "no usable SETTINGS: " + trained.problem)
-    stopped = _stopped(trained)
-    if stopped is not None:
-        return stopped
+    verdict = unjudgeable(trained, _stopped, "no usable SETTINGS: ")
+    if verdict is not None:
+        return verdict
     s, run, data, budget = trained.settings, trained.run, trained.data, trained.budget
     feedback.record(**budget.details())
     weights, biases, problem = final_params(run, "best", s.sizes)
@@ -256,7 +209,7 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
                     peak_rss_mb=run.peak_rss_mb, settings=s.run("best", 0),
                     loss_history=curve(run.values.get("best/losses", [])),
                     val_acc_history=val_curve(run, "best", labels))
-    lines = [f"on {_data_name(data)}, trained in {run.wall_seconds:.0f} s (budget "
+    lines = [f"on {data_name(data)}, trained in {run.wall_seconds:.0f} s (budget "
              f"{budget.seconds:.0f} s): " + accuracy_line("test accuracy", test)
              + f" (needs >= {100 * threshold:.1f}%; judged: the grader's test images, whose "
              "labels never enter a sandbox)",
@@ -349,7 +302,7 @@ def run_ablations(grading: GradingContext, check: Check, feedback: Feedback) -> 
                              "series": losses},
                             {"title": "validation accuracy per epoch, by run",
                              "x_label": "epoch", "series": vals}])
-    out = [head, f"On the first {rows} training rows of {_data_name(data)}, {epochs} epochs "
+    out = [head, f"On the first {rows} training rows of {data_name(data)}, {epochs} epochs "
            f"each, your SETTINGS otherwise ({declared.describe()}):"]
     for row in table:
         if row[5] is None and row[6] is None:

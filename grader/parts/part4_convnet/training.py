@@ -15,96 +15,21 @@ question's: real MNIST when verified, else a 5,000-digit subset of real MNIST
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import settings
 from .layers import PROBES
-from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.engine.judge import Verdict, changed_entries, curve, logits_accuracy, prefixed
+from ...core.engine.context import Feedback, failure_verdict
+from ...core.engine.judge import Verdict, curve, logits_accuracy
+from ...core.engine import training as core
+from ...core.engine.training import (Trained, evaluation_problem, loss_drop, opening,
+                                     refused_checkpoint, series, short_run, state_changed,
+                                     stopped_by_budget, where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
 QUESTION, CHECK = "7d", "7d.1"
 NUM_CLASSES = 10
-STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
-
-
-@dataclass(frozen=True)
-class Trained:
-    """The grader's training run of the student's ConvNet."""
-
-    settings: settings.Settings | None  # the declared settings, when valid
-    problem: str = ""  # what is wrong with them, else ''
-    run: ProbeRun | None = None  # the training run, when it ran
-    data: object | None = None  # grader.data.prepare.PreparedData (MNIST)
-    device: str = "cpu"  # where it trained: "cpu" or "cuda"
-    mode: str = "retrain"  # the rubric's mode for 7d: "retrain" or "checkpoint"
-    checkpoint: ProbeRun | None = None  # checkpoint mode: the submitted weights, evaluated
-    checkpoint_problem: str = ""  # checkpoint mode: why the file could not be evaluated
-    checkpoint_file: str = ""  # checkpoint mode: the file's name in the submission
-    evaluation: ProbeRun | None = None  # the weights train() left, evaluated in a child
-    #   that never ran train(): its initial weights and the test logits
-
-
-def evaluate_call(run: ProbeRun, test: dict) -> ProbeCall | None:
-    """The evaluation of the weights a training run left (its "state/NAME" arrays) with
-    the test digits, or None when the run gave none."""
-    state = {k: v for k, v in run.values.items() if k.startswith("state/")}
-    if run.failure is not None or not state:
-        return None
-    return ProbeCall("evaluate_state", {}, {**state, **test})
-
-
-def weights_changed(run: ProbeRun, evaluation: ProbeRun) -> tuple[int, int]:
-    """(entries of the state dict that differ from a fresh ConvNet()'s, entries compared): the
-    training run's "state/NAME" arrays against the evaluation's "initial/NAME"."""
-    return changed_entries(prefixed(run.values, "state/"), prefixed(evaluation.values, "initial/"))
-
-
-def train_submission(grading: GradingContext, check: Check) -> Trained:
-    """Reads the declared settings and trains the student's ConvNet in one sandboxed child
-    under the check's limits for the data's kind (no test digit goes in), then evaluates
-    the weights it left in another that never runs train() (the test digits go in, their
-    labels stay here)."""
-    declared, problem = settings.read(grading.submission, check)
-    if declared is None:
-        return Trained(None, problem)
-    data = grading.data(QUESTION)
-    files = {k: str(data.files[k]) for k in ("X_train", "y_train")}
-    params = {"settings": declared.params(), "seed": grading.rubric.seed}
-    test = {"X_test": np.asarray(data.load("X_test"))}
-    mode = grading.rubric.question(QUESTION).mode
-    device = grading.device_for(QUESTION)
-    if mode == "retrain":
-        run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind,
-                            data_files=files, params=params)
-        call = evaluate_call(run, test)
-        evaluation = None if call is None else grading.probe(
-            PROBES, call.function, check.id, kind=data.kind, params=params, inputs=call.inputs)
-        return Trained(declared, "", run, data, device, evaluation=evaluation)
-    # checkpoint mode: a short progress run of train() (progress_iters steps, whole epochs,
-    # on the first progress_rows digits); then, in ONE other child that never runs
-    # train(), the weights it left and the submitted state dict are evaluated
-    rows = min(int(check.value("progress_rows", data.kind)), len(data.load("y_train")))
-    per_epoch = -(-rows // declared.batch_size)
-    epochs = max(1, -(-int(check.value("progress_iters", data.kind)) // per_epoch))
-    run = grading.probe(PROBES, "train_convnet", check.id, kind=data.kind, data_files=files,
-                        params={**params, "settings": {**declared.params(), "num_epochs": epochs},
-                                "rows": rows})
-    name = str(check.value("checkpoint"))
-    blob, problem = read_checkpoint(grading.submission, name, float(check.value("max_checkpoint_mb")))
-    progress = evaluate_call(run, test)
-    calls = [] if progress is None else [progress]
-    if blob is not None:
-        calls.append(ProbeCall("evaluate_checkpoint", {"checkpoint": name},
-                               {"checkpoint": np.frombuffer(blob, dtype=np.uint8), **test}))
-    runs = grading.probe_calls(PROBES, calls, check.id, params=params, kind=data.kind) \
-        if calls else []
-    evaluation = runs.pop(0) if progress is not None else None
-    return Trained(declared, "", run, data, device, mode, runs[0] if blob is not None else None,
-                   problem, name, evaluation)
 
 
 def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None, str]:
@@ -124,24 +49,33 @@ def read_checkpoint(submission, name: str, max_mb: float) -> tuple[bytes | None,
     return path.read_bytes(), ""
 
 
+# one check reads the settings and judges; train_convnet returns the weights train() left,
+# evaluated (with any checkpoint) in a child that never runs train()
+TRAINING = core.Training(
+    QUESTION, CHECK, CHECK, PROBES, "train_convnet", settings.read,
+    lambda s, data, seed, rows: {"settings": s.params(), "seed": seed},
+    read_checkpoint=read_checkpoint, data_keys=("X_train", "y_train"), evaluates_state=True)
+
+
+def train_submission(grading, check=None) -> Trained:  # TODO(H1): drop `check` once tests move
+    """The grader's training run of the student's ConvNet, under 7d.1's limits."""
+    return TRAINING.train(grading)
+
+
 def evaluated(trained: Trained) -> tuple[float | None, int, int, str]:
     """(test accuracy, state dict entries train() changed, entries) of the weights the
     training run left, as the evaluation child found them; the accuracy is None, with what
     went wrong, when there is none. The labels and the comparison are the grader's."""
-    run, evaluation = trained.run, trained.evaluation
-    if evaluation is None:
-        return None, 0, 0, ("train() left a ConvNet without weights to evaluate (its "
-                            "state_dict() is empty).")
-    failed = failure_verdict(evaluation, what="the weights train() left, loaded into a "
-                                              "fresh ConvNet() to be evaluated")
-    if failed is not None:
-        return None, 0, 0, failed.message
-    changed, total = weights_changed(run, evaluation)
-    acc, problem = logits_accuracy(evaluation.values.get("test_logits"),
+    problem = evaluation_problem(trained, "train() left a ConvNet without weights to evaluate "
+                                 "(its state_dict() is empty).", "the weights train() left, "
+                                 "loaded into a fresh ConvNet() to be evaluated")
+    if problem:
+        return None, 0, 0, problem
+    acc, problem = logits_accuracy(trained.evaluation.values.get("test_logits"),
                                    np.asarray(trained.data.load("y_test")), NUM_CLASSES,
                                    "the trained ConvNet's output on the test digits",
                                    "training diverged? lower the learning rate")
-    return acc, changed, total, problem
+    return (acc, *state_changed(trained), problem)
 
 
 def unchanged_hint(run: ProbeRun) -> str:
@@ -160,7 +94,7 @@ def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
     test accuracy of them, evaluated in a child that never ran train(),
     min_acc_above_chance above chance), and a line saying so."""
     run, kind = trained.run, trained.data.kind
-    losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
+    losses = series(run, "losses")
     acc, changed, total, problem = evaluated(trained)
     drop_needed = float(check.value("min_loss_drop", kind))
     above = float(check.value("min_acc_above_chance", kind))
@@ -174,8 +108,7 @@ def progress_findings(trained: Trained, check: Check) -> tuple[bool, str]:
         return False, (f"it did not learn: the short run of your train() left all {total} "
                        "entries of the ConvNet's state dict as they were built.\nHint: "
                        + unchanged_hint(run))
-    first, last = float(losses[0]), float(np.mean(losses[-max(1, len(losses) // 4):]))
-    drop = (first - last) / first if first > 0 else 0.0
+    first, last, drop = loss_drop(losses)
     line = (f"short run of your train() ({len(losses)} steps): loss {first:.3f} -> {last:.3f} "
             f"(a {100 * drop:.1f}% drop; at least {100 * drop_needed:.0f}% needed), test "
             f"accuracy of the weights it left {100 * acc:.1f}% (more than "
@@ -198,26 +131,21 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     if trained.settings is None:
         return Verdict(0.0, "no usable settings: " + trained.problem)
     run, data, s = trained.run, trained.data, trained.settings
-    opening = [f"Your settings: {s.describe()}."] + [f"Note: {n}" for n in s.notes]
-    if run.failure is not None and run.failure.kind in STOPPED:
-        done, total = run.progress or (0, 0)
-        return Verdict(0.0, "\n".join(opening + [
-            f"the training run was stopped by its time budget after {done} of {total} "
-            "training batches.",
-            "Hint: the budget is several times what the handout's settings need; train "
-            "fewer epochs, keep each step to the training step (no evaluation of the whole "
-            f"set every batch), and make sure train() stops after num_epochs = {s.num_epochs} "
-            "epochs."]))
-    failed = failure_verdict(run, what="the training run")
+    head = opening(s)
+    failed = stopped_by_budget(trained, None, (
+        "the budget is several times what the handout's settings need; train fewer epochs, "
+        "keep each step to the training step (no evaluation of the whole set every batch), "
+        f"and make sure train() stops after num_epochs = {s.num_epochs} epochs.")) or \
+        failure_verdict(run, what="the training run")
     if failed is not None:
-        return Verdict(0.0, "\n".join(opening + [failed.message]))
+        return Verdict(0.0, "\n".join(head + [failed.message]))
     if trained.mode == "checkpoint":
-        return judge_checkpoint(trained, check, feedback, opening)
+        return judge_checkpoint(trained, check, feedback, head)
     acc, changed, total, problem = evaluated(trained)
     if acc is None:
-        return Verdict(0.0, "\n".join(opening + [problem]))
+        return Verdict(0.0, "\n".join(head + [problem]))
     threshold = float(check.value("threshold", data.kind))
-    losses = np.asarray(run.values.get("losses", np.zeros(0)), dtype=np.float64).ravel()
+    losses = series(run, "losses")
     steps = int(run.values.get("steps") or 0)
     feedback.record(dataset="mnist", dataset_kind=data.kind, test_accuracy=acc,
                     threshold=threshold, device=trained.device, steps=steps,
@@ -225,9 +153,8 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
                     train_seconds=round(run.wall_seconds, 2), peak_rss_mb=run.peak_rss_mb,
                     curves=[{"title": "training loss per step (observed by the grader)",
                              "x_label": "step (sampled)", "series": {"loss": curve(losses)}}])
-    where = "CUDA" if trained.device == "cuda" else "the CPU"
-    lines = opening + [f"on {data_name(data)}, in a training run of {run.wall_seconds:.0f} s "
-                       f"on {where} ({steps} optimizer steps): test accuracy "
+    lines = head + [f"on {data_name(data)}, in a training run of {run.wall_seconds:.0f} s "
+                       f"on {where(trained.device)} ({steps} optimizer steps): test accuracy "
                        f"{100 * acc:.1f}% (needs >= {100 * threshold:.1f}%; judged: the "
                        "grader's test digits, whose labels no sandbox sees, classified by a "
                        "fresh ConvNet() loaded with the weights train() left)",
@@ -246,30 +173,30 @@ def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
         hint = ("no loss was computed with nn.CrossEntropyLoss (or F.cross_entropy) while "
                 "training: use criterion = nn.CrossEntropyLoss() on the model's scores.")
     else:
-        hint = (f"the loss went from {losses[0]:.3f} to {np.mean(losses[-max(1, len(losses) // 10):]):.3f}; "
-                "check the training step (zero_grad, backward, step, in that order) and tune "
-                "num_epochs and learning_rate.")
+        hint = short_run(s.params(), settings.SPEC.defaults()) + (
+            f"the loss went from {losses[0]:.3f} to "
+            f"{np.mean(losses[-max(1, len(losses) // 10):]):.3f}; check the training step "
+            "(zero_grad, backward, step, in that order) and tune num_epochs and learning_rate.")
     return Verdict(0.0, "\n".join(lines + ["Hint: " + hint]))
 
 
 def judge_checkpoint(trained: Trained, check: Check, feedback: Feedback,
-                     opening: list[str]) -> Verdict:
+                     head: list[str]) -> Verdict:
     """7d.1 in checkpoint mode: the submitted state dict's test accuracy against the
     threshold, counted only when the short run of train() learned (require_progress)."""
     name, data = trained.checkpoint_file, trained.data
     lines = [f"Mode: checkpoint (the grader evaluates the state dict you submitted in {name}; "
              "a short run of your train() must show learning; its weights and your "
-             "checkpoint are evaluated in a sandbox that never runs train())."] + opening
+             "checkpoint are evaluated in a sandbox that never runs train())."] + head
     feedback.record(mode="checkpoint", dataset="mnist", dataset_kind=data.kind,
                     device=trained.device)
     learned, said = progress_findings(trained, check)
     lines.append(said[0].upper() + said[1:] + ".")
-    if trained.checkpoint is None:
-        return Verdict(0.0, "\n".join(lines + [trained.checkpoint_problem]))
-    failed = failure_verdict(trained.checkpoint, what=f"your checkpoint {name}")
-    if failed is not None:
-        return Verdict(0.0, "\n".join(lines + [failed.message, "Hint: submit the state dict of "
-                                              f"your trained ConvNet: torch.save(model.state_dict(), \"{name}\")."]))
+    refused = refused_checkpoint(trained, "submit the state dict of your trained ConvNet: "
+                                 f"torch.save(model.state_dict(), \"{name}\").",
+                                 what=f"your checkpoint {name}")
+    if refused is not None:
+        return Verdict(0.0, "\n".join(lines + refused))
     labels = np.asarray(data.load("y_test"))
     acc, problem = logits_accuracy(trained.checkpoint.values.get("test_logits"), labels,
                                    NUM_CLASSES, "your checkpoint's output on the test digits")
