@@ -4,8 +4,8 @@ settings.py reads the student's declared settings with ast (never running the fi
 probes.py is the sandbox side (build, run and train the student's model, observed from the
 outside with hooks and patches), structure.py judges 4a (the Linear layers applied, what
 separates them, the output) and training.py 4b (the observed training loop), both with
-numpy only: the grader's own process never imports torch. steps.py holds what the suites
-share.
+numpy only: the grader's own process never imports torch. probing.py says where the
+probes are and the sizes they are called with.
 """
 
 # The public self-check the students' archive ships (torch and numpy only, no solution).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import settings
-from .steps import PROBES, SCALE
+from .probing import PROBES, SCALE
 from .training import LOOP_CHECK, accuracy, curve
 from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict

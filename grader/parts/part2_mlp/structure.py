@@ -1,5 +1,6 @@
 """4a, in the grader's process: which layers the student's model applies for a list of
-hidden widths, judged from what the structure probe recorded (numpy only).
+hidden widths, judged from what the structure probe recorded (numpy only); grade_structure
+runs that probe once for all of a check's lists.
 
 Only the layers on the path to the returned output count (the probe walks the output's
 autograd graph): an nn.Linear run and thrown away is left out, a matrix product called
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.engine.context import failure_verdict
-from ...core.rubric.spec import case_seed
+from . import settings
+from .probing import IMAGE, INPUT_SIZE, NUM_CLASSES, PROBES
+from ...core.engine.context import Feedback, GradingContext, failure_verdict
+from ...core.engine.judge import Verdict
+from ...core.rubric.spec import Check, case_seed
 from ...core.sandbox.runner import ProbeRun
 
 AFFINE_RTOL = 1e-2  # residual of the best affine fit, relative to the feature's spread
@@ -141,7 +145,7 @@ def output_problem(output: np.ndarray, last: np.ndarray | None) -> str:
 
 def judge_case(run: ProbeRun, case: Case, input_size: int, num_classes: int,
                global_hidden: list[int] | None) -> tuple[str, str]:
-    """(problem, summary) of one case: problem is '' when it passes."""
+    """(problem, description) of one case: problem is '' when it passes."""
     v = run.values
     key = case.name + "/"
     built = [(int(a), int(b)) for _, a, b in v.get(key + "built", [])]
@@ -221,3 +225,32 @@ def extras_note(run: ProbeRun, cases: list[Case]) -> str:
     return (f"Your model also uses {', '.join(extra)}: accepted, judged in eval mode "
             "(Dropout off, BatchNorm on its running statistics), as long as something "
             "nonlinear separates consecutive Linear layers.")
+
+
+def grade_structure(grading: GradingContext, check: Check, feedback: Feedback,
+                    cases: list[Case]) -> Verdict:
+    """Builds the student's model for every case in ONE sandboxed child (torch is imported
+    once) and judges each case; the check earns the share of cases that pass."""
+    rows = int(check.value("rows"))
+    rng = np.random.default_rng(case_seed(grading.rubric.seed, check.id, len(cases)))
+    images = rng.uniform(-1.0, 1.0, (rows,) + IMAGE).astype(np.float32)
+    params = {"cases": [{"name": c.name, "hidden_layers": list(c.hidden)} for c in cases],
+              "input_size": INPUT_SIZE, "num_classes": NUM_CLASSES,
+              "batch_size": settings.declared_batch_size(grading.submission)}
+    run = grading.probe(PROBES, "structure", check.id, inputs={"X": images}, params=params)
+    whole = failure_verdict(run, what="MultiLayerPerceptron")
+    if whole is not None:
+        return whole
+    global_hidden = settings.declared_hidden_size(grading.submission)
+    problems, passed = [], []
+    for case in cases:
+        problem, description = judge_case(run, case, INPUT_SIZE, NUM_CLASSES, global_hidden)
+        (problems if problem else passed).append(problem or description)
+    feedback.record(cases=[list(c.hidden) for c in cases], passed=len(passed))
+    lines = [f"{len(passed)} of {len(cases)} hidden_layers lists built as asked."]
+    for text in problems:  # a hint shared by several cases is given once
+        lines += [line for line in text.split("\n")
+                  if not (line.startswith("Hint:") and line in lines)]
+    lines += passed
+    lines += [n for n in (input_note(run, cases), extras_note(run, cases)) if n]
+    return Verdict(len(passed) / len(cases), "\n".join(lines))

@@ -3,13 +3,12 @@ hidden_layers lists: every width used in order, something nonlinear between cons
 Linear layers, scores (N, 10) out (structure.py says exactly what passes)."""
 from . import structure
 from ...core.engine.context import conclude, graded
-from .steps import grade_structure
 
 
 @graded("4a.1")
 def test_public_lists(grading, check, feedback):
     cases = structure.public_cases(check.value("hidden_layers"))
-    conclude(feedback, grade_structure(grading, check, feedback, cases))
+    conclude(feedback, structure.grade_structure(grading, check, feedback, cases))
 
 
 @graded("4a.2")
@@ -18,4 +17,4 @@ def test_hidden_lists(grading, check, feedback):
     cases = structure.hidden_cases(grading.rubric.seed, check.id, check.value("depths"),
                                    int(low), int(high))
     feedback.record(seeds=[c.seed for c in cases])
-    conclude(feedback, grade_structure(grading, check, feedback, cases))
+    conclude(feedback, structure.grade_structure(grading, check, feedback, cases))

@@ -1,4 +1,5 @@
-"""Shared steps of the Part 3 suites: where the probes are, and one probe call over cases."""
+"""Where Part 3's probes are, and one probe call over cases: what its judge modules and
+suites share."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,7 +5,7 @@ from . import l2
 from .cases import hidden_net_cases, public_net_case
 from ...core.engine.context import conclude, failure_verdict, graded
 from ...core.engine.judge import Verdict
-from .steps import run_cases
+from .probing import run_cases
 
 
 def _grade(grading, check, feedback, cases):

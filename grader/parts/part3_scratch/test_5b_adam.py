@@ -5,7 +5,7 @@ tolerance."""
 from . import observed
 from .cases import hidden_train_case, public_train_case
 from ...core.engine.context import conclude, failure_verdict, graded
-from .steps import run_cases
+from .probing import run_cases
 
 
 def _grade(grading, check, feedback, cases):

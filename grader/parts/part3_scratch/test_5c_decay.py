@@ -4,7 +4,7 @@ from the step (observed.py) and must be eta * exp(-k * t), t the epoch from 0.""
 from . import observed
 from .cases import hidden_train_case, public_train_case
 from ...core.engine.context import conclude, failure_verdict, graded
-from .steps import run_cases
+from .probing import run_cases
 
 
 def _grade(grading, check, feedback, cases):

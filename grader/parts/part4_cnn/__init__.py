@@ -5,9 +5,10 @@ cnnmath.py is the grader's own math (the output-size formula of 6a, the bias gra
 6d, numpy only); cases.py draws their hidden cases from the rubric seed. probes.py is the
 sandbox side: the numpy answers of theory.py (no torch in that child), the CNN and its
 blocks run once with their layers traced (6b), and sup_trn run on the grader's loaders
-(6c). structure.py judges the traces, settings.py reads main.py's opt_dict with ast
-(never running it), training.py runs and judges 6c; all with numpy only: the grader's own
-process never imports torch.
+(6c). output_size.py judges 6a, bias_gradients.py 6d, structure.py runs and judges the
+traces (6b), settings.py reads main.py's opt_dict with ast (never running it), training.py
+runs and judges 6c; all with numpy only: the grader's own process never imports torch.
+probing.py says where the probes are.
 """
 
 # The public self-check the students' archive ships (torch and numpy only, no solution: the

@@ -1,5 +1,6 @@
 """6b, in the grader's process: what the traced forward passes of the student's CNN,
-ConvBlock and DenseBlock say about their structure (numpy only).
+ConvBlock and DenseBlock say about their structure (numpy only). trace_6b runs both in one
+sandboxed child; judge_structure (6b.1) and judge_blocks (6b.2) judge what it traced.
 
 A trace is the list of layers on the path to the returned output (probes.py walks the
 output's autograd graph: a layer run and thrown away does not count, a torch.conv2d or
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...core.engine.judge import shaped
-from ...core.rubric.spec import case_seed
+from .probing import NUM_CLASSES, PROBES, same_failure
+from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
+from ...core.engine.judge import Verdict, shaped
+from ...core.rubric.spec import Check, case_seed
 from ...core.sandbox.runner import ProbeRun
 
 KIND, FUNCTION, MODULE, SHAPE_IN, SHAPE_OUT, KERNEL, STRIDE, PADDING = range(8)
@@ -219,7 +222,7 @@ def off_path(run: ProbeRun, prefix: str = "") -> list[str]:
 
 
 def judge_cnn(run: ProbeRun, rows: int, num_classes: int) -> tuple[list[str], str]:
-    """6b.1: (problems, a one-line summary of the layers applied). Only the layers on the
+    """6b.1: (problems, the layers applied, described in one line). Only the layers on the
     path to the returned output count (probes.py: its autograd graph), whoever calls them."""
     events = list(run.values.get("events") or [])
     found = walk(events, (32, 32))
@@ -342,3 +345,97 @@ def judge_block(run: ProbeRun, case: BlockCase, rows: int) -> str:
         return ""
     return ("with act_type=None it should return the Linear layer's output as it is (no "
             "activation), as the output block needs.")
+
+
+# -- one child traces the CNN and the blocks, both checks judge it ------------------
+
+STRUCTURE_CHECK, BLOCKS_CHECK = "6b.1", "6b.2"
+
+
+@dataclass(frozen=True)
+class Traced:
+    """6b's sandboxed run: the CNN traced (6b.1) and the blocks traced (6b.2)."""
+
+    cnn: object  # ProbeRun of the structure call
+    blocks: object  # ProbeRun of the blocks call
+    rows: int  # images in the CNN's batch
+    block_rows: int  # rows of each block's input
+    cases: tuple  # BlockCase, in order
+
+
+def trace_6b(grading: GradingContext) -> Traced:
+    """Runs CNN((3, 32, 32), 10) on the grader's images and every 6b.2 block case, all in
+    one sandboxed child under 6b.1's limits (torch is imported once for both checks)."""
+    rubric = grading.rubric
+    public, hidden = rubric.check(STRUCTURE_CHECK), rubric.check(BLOCKS_CHECK)
+    rows, block_rows = int(public.value("rows")), int(hidden.value("rows"))
+    rng = np.random.default_rng(case_seed(rubric.seed, STRUCTURE_CHECK, 0))
+    images = rng.standard_normal((rows, 3, 32, 32)).astype(np.float32)
+    cases = block_cases(rubric.seed, BLOCKS_CHECK, hidden.value("kernels"))
+    rng = np.random.default_rng(case_seed(rubric.seed, BLOCKS_CHECK, len(cases)))
+    inputs = {f"{c.name}/X": rng.standard_normal(c.input_shape(block_rows)).astype(np.float32)
+              for c in cases}
+    calls = [ProbeCall("structure", {}, {"X": images}),
+             ProbeCall("blocks", {"cases": [{"name": c.name, "kind": c.kind, **c.args}
+                                            for c in cases]}, inputs)]
+    cnn, blocks = grading.probe_calls(PROBES, calls, STRUCTURE_CHECK)
+    return Traced(cnn, blocks, rows, block_rows, tuple(cases))
+
+
+NONE_CALLED = "'NoneType' object is not callable"
+
+
+def _with_none_hint(verdict: Verdict, run) -> Verdict:
+    """The verdict, with a hint when forward called an activation that is None (a
+    DenseBlock built without one)."""
+    failure = run.failure
+    if failure is None or NONE_CALLED not in failure.message:
+        return verdict
+    return Verdict(verdict.fraction, verdict.message + "\nHint: a DenseBlock built with "
+                   "act_type other than 'relu' has self.relu = None: apply it only when it "
+                   "is not None (the output block has no activation).")
+
+
+def judge_structure(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
+    """6b.1: the CNN's trace against the handout's structure."""
+    run, rows = traced.cnn, traced.rows
+    verdict = failure_verdict(run, what=f"CNN((3, 32, 32), {NUM_CLASSES})")
+    if verdict is not None:
+        before = [p for p in walk(run.values.get("events") or []).problems
+                  if "not followed by a ReLU" not in p]  # a direct torch.relu is not traced yet
+        if before:  # forward crashed after some layers: what they did is often why
+            verdict = Verdict(0.0, "\n".join([verdict.message, "Before that:"] + before))
+        return _with_none_hint(verdict, run)
+    problems, layers = judge_cnn(run, rows, NUM_CLASSES)
+    feedback.record(layers=layers, inp_dim=str(run.values.get("inp_dim", "")))
+    lines = []
+    if run.values.get("inp_dim") == "3":
+        lines.append("Note: CNN((3, 32, 32), 10) failed, CNN(3, 10) was used (inp_dim as the "
+                     "number of channels).")
+    if problems:
+        return Verdict(0.0, "\n".join(lines + problems))
+    return Verdict(1.0, "\n".join(lines + [f"CNN((3, 32, 32), {NUM_CLASSES}): {layers}.",
+                                           f"Logits out, shape ({rows}, {NUM_CLASSES})."]))
+
+
+def judge_blocks(traced: Traced, check: Check, feedback: Feedback) -> Verdict:
+    """6b.2: each block case; the share of cases that behave as the handout says."""
+    run, cases = traced.blocks, traced.cases
+    names = [c.name for c in cases]
+    verdict = failure_verdict(run, what="build_net.py") or \
+        same_failure(run, names, "ConvBlock and DenseBlock")
+    if verdict is not None:
+        return verdict
+    problems = []
+    for case in cases:
+        stopped = failure_verdict(run, case.name)
+        problem = stopped.message.splitlines()[0] if stopped else \
+            judge_block(run, case, traced.block_rows)
+        if problem and NONE_CALLED in problem:
+            problem += " (self.relu is None without activation: apply it only when it is not None)"
+        if problem:
+            problems.append(f"{case.label()}: {problem}")
+    right = len(cases) - len(problems)
+    feedback.record(seeds=[c.seed for c in cases], passed=right)
+    return Verdict(right / len(cases), "\n".join(
+        [f"{right} of {len(cases)} blocks built and applied as the handout says."] + problems))

@@ -4,7 +4,7 @@ of the handout, floor((h_in + 2p - (k - 1) - 1) / s + 1), computed by the grader
 import numpy as np
 
 from .cases import hidden_size_cases
-from .steps import grade_sizes
+from .output_size import grade_sizes
 from ...core.engine.context import conclude, graded
 
 

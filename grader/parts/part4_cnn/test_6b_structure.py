@@ -4,7 +4,7 @@ what passes): two conv blocks that keep H x W until their 2x2 max-pool, two dens
 logits out (6b.1); the blocks on their own (6b.2)."""
 import pytest
 
-from .steps import judge_blocks, judge_structure, trace_6b
+from .structure import judge_blocks, judge_structure, trace_6b
 from ...core.engine.context import conclude, graded
 
 

@@ -2,7 +2,7 @@
 L = ||t - y||^2 for y = W2 ReLU(W1 x + b1) + b2, against the grader's own numpy
 gradients (cnnmath.py; tests/parts/part4_cnn/test_part4_cnn_units.py checks them against autograd)."""
 from .cases import figure_network, hidden_networks
-from .steps import grade_networks
+from .bias_gradients import grade_networks
 from ...core.engine.context import conclude, graded
 
 
