@@ -89,9 +89,7 @@ def assignments(text: str, container: str = "", allow_none: bool = False,
     `container["key"] = ...` after it, the container's own Assigned: its value is a dict of
     its plain keys when it was assigned a dict display, else the plain value or UNREADABLE;
     None when never assigned). SyntaxError when `text` does not parse."""
-    names: dict[str, Assigned] = {}
-    keys: dict[str, Assigned] = {}
-    whole = None
+    names, keys, wholes = {}, {}, {}  # name, key or container -> (its lines, last value)
     known: dict = {}  # readable top-level names, for names used in later values
 
     def value_of(node: ast.AST):
@@ -100,9 +98,10 @@ def assignments(text: str, container: str = "", allow_none: bool = False,
         except (ValueError, TypeError, RecursionError):
             return UNREADABLE
 
-    def record(table: dict, key: str, line: int, value) -> Assigned:
-        table[key] = Assigned((table[key].lines if key in table else ()) + (line,), value)
-        return table[key]
+    def record(table: dict, key: str, line: int, value):
+        table[key] = (table[key][0] if key in table else [], value)
+        table[key][0].append(line)
+        return value
 
     for stmt in ast.parse(text).body:
         if isinstance(stmt, ast.Assign):
@@ -118,24 +117,26 @@ def assignments(text: str, container: str = "", allow_none: bool = False,
                         k.value, str) for k in node.keys):
                     for key, entry in zip(node.keys, node.values):
                         record(keys, key.value, entry.lineno, value_of(entry))
-                    value = {k: a.value for k, a in keys.items() if a.readable}
+                    value = {k: v for k, (_, v) in keys.items() if v is not UNREADABLE}
                 else:  # a name or an expression: its keys all count from this line
                     value = value_of(node)
                     for key, entry in (value.items() if isinstance(value, dict) else ()):
                         if isinstance(key, str):
                             record(keys, key, stmt.lineno, entry)
-                whole = Assigned((whole.lines if whole else ()) + (stmt.lineno,), value)
-            elif (container and whole and isinstance(whole.value, dict)
+                record(wholes, container, stmt.lineno, value)
+            elif (container in wholes and isinstance(wholes[container][1], dict)
                   and isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
                   and target.value.id == container and isinstance(target.slice, ast.Constant)
                   and isinstance(target.slice.value, str)):
                 record(keys, target.slice.value, stmt.lineno, value_of(node))
             elif isinstance(target, ast.Name):
-                if record(names, target.id, stmt.lineno, value_of(node)).readable:
-                    known[target.id] = names[target.id].value
-                else:
-                    known.pop(target.id, None)
-    return (keys, whole) if container else (names, None)
+                known[target.id] = record(names, target.id, stmt.lineno, value_of(node))
+                if known[target.id] is UNREADABLE:
+                    del known[target.id]
+    done = {k: Assigned(tuple(lines), value) for k, (lines, value) in
+            (keys if container else names).items()}
+    return done, (Assigned(tuple(wholes[container][0]), wholes[container][1])
+                  if container in wholes else None)
 
 
 def parse_source(submission: Path, module: str, parse, missing: str = "",

@@ -18,6 +18,7 @@ from .declared import assignments, is_number, parse_source
 from .source import where
 
 REQUIRED, OPTIONAL = object(), object()  # defaults of a setting with no handout value
+MAX_LISTED = 5  # other assignments of a setting a note lists
 FORMS = {"whole": "a whole number", "number": "a number", "widths": "a list of whole numbers",
          "steps": "a list of epoch numbers", "text": "a string"}  # the kinds, as written
 
@@ -144,9 +145,11 @@ def read_settings(submission: Path, spec: SettingsSpec, check: Check
 def _repeated(label: str, shown: str, lines: tuple, file: str, cells: tuple) -> str:
     """The note on a setting assigned more than once: which assignment counts, where the
     others are, and what to do."""
+    others = "; ".join(where(line, cells) for line in lines[:-1][:MAX_LISTED]) + (
+        f" and {len(lines) - 1 - MAX_LISTED} more" if len(lines) - 1 > MAX_LISTED else "")
     return (f"{label} is assigned {len(lines)} times in {file}, expected once: the grader uses "
             f"the last one{f', {label}{shown}' if shown else ''} ({where(lines[-1], cells)}), "
-            f"not {', '.join(where(line, cells) for line in lines[:-1])}. Hint: keep one "
+            f"not {others}. Hint: keep one "
             "assignment of each setting: a later one, such as a quick test in a later cell, "
             "overrides those above it")
 
