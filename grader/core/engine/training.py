@@ -23,6 +23,7 @@ devices). Nothing here names a question: ids, thresholds and messages are the pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -254,18 +255,24 @@ def progress_epochs(rows: int, batch_size: int, iters: int) -> int:
 
 # -- what the judges share ------------------------------------------------------------------
 
-def unjudgeable(trained: Trained, stopped: Callable[[Trained], Verdict | None],
-                prefix: str = "", head: Callable[[Trained], list[str]] | None = None
-                ) -> Verdict | None:
-    """A zero verdict when there is nothing to judge: no valid settings (prefix, then what
-    is wrong with them), or a run that gave no result (the part's stopped verdict, after
-    head's lines); else None."""
-    if trained.settings is None:
-        return Verdict(0.0, prefix + trained.problem)
-    verdict = stopped(trained)
-    if verdict is None or head is None:
-        return verdict
-    return Verdict(0.0, "\n".join(head(trained) + [verdict.message]))
+def judges(stopped: Callable[[Trained], Verdict | None], prefix: str = "",
+           head: Callable[[Trained], list[str]] | None = None) -> Callable:
+    """Decorates a judge(trained, check, feedback) -> Verdict of a trained model: a zero
+    verdict comes first when there is nothing to judge: no valid settings (prefix, then
+    what is wrong with them), or a run that gave no result (stopped's verdict, after
+    head's lines)."""
+    def decorate(judge: Callable[..., Verdict]) -> Callable[..., Verdict]:
+        @wraps(judge)
+        def judged(trained: Trained, *args: Any) -> Verdict:
+            if trained.settings is None:
+                return Verdict(0.0, prefix + trained.problem)
+            verdict = stopped(trained)
+            if verdict is None:
+                return judge(trained, *args)
+            return verdict if head is None else Verdict(
+                0.0, "\n".join(head(trained) + [verdict.message]))
+        return judged
+    return decorate
 
 
 def evaluation_problem(trained: Trained, empty: str, what: str) -> str:
@@ -298,6 +305,13 @@ def stopped_by_budget(trained: Trained, check_id: str | None, hint: str,
     done, total = trained.progress or (0, 0)
     return Verdict(0.0, f"the training run was stopped by its time budget{budget} after "
                         f"{done} of {total} {unit}.\nHint: {hint}")
+
+
+def checkpoint_mode(trained: Trained, what: str, learns: str) -> str:
+    """'Mode: checkpoint (the grader evaluates the WHAT you submitted in FILE; a short run
+    of your LEARNS).'"""
+    return (f"Mode: checkpoint (the grader evaluates the {what} you submitted in "
+            f"{trained.checkpoint_file}; a short run of your {learns}).")
 
 
 def refused_checkpoint(trained: Trained, hint: str, what: str = "your checkpoint"
@@ -358,3 +372,30 @@ def short_run(used: Mapping[str, Any], handout: Mapping[str, Any],
             f"make {theirs / mine:.0f} times fewer optimizer steps than the handout's "
             f"{handout['num_epochs']} and {handout[batch]}; train as long as the handout does "
             "before looking for a bug. Otherwise: ")
+
+
+# -- informational sweeps (several short trainings, reported, not graded) -----------------
+
+def rounded(*values: float | None) -> list[float | None]:
+    """Each value to 4 decimals, None kept: a sweep table's numbers."""
+    return [None if v is None else round(v, 4) for v in values]
+
+
+def sweep_details(title: str, columns: list[str], rows: list[list], by: str,
+                  losses: dict, vals: dict, vals_title: str) -> dict:
+    """What a sweep records: its table, the loss per step and the validation accuracy per
+    epoch of each run (label -> curve)."""
+    return {"informational": True,
+            "table": {"title": title, "columns": columns, "rows": rows},
+            "curves": [{"title": f"training loss per step, by {by}", "x_label": "step (sampled)",
+                        "series": losses},
+                       {"title": vals_title, "x_label": "epoch", "series": vals}]}
+
+
+def sweep_line(label: str, loss: float | None, val: float | None, test: float | None) -> str:
+    """'LABEL: final training loss 1.2, validation accuracy 41.0%, test accuracy n/a'."""
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+    return f"{label}: final training loss {loss}, validation accuracy {pct(val)}, " \
+        f"test accuracy {pct(test)}"
+

@@ -26,17 +26,14 @@ from .probing import DIVERGED, PROBES
 from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict, accuracy_line, curve, names, shaped
 from ...core.engine import training as core
-from ...core.engine.training import STOPPED, Trained, count, data_name, loss_drop, ms
+from ...core.engine.training import (STOPPED, Trained, checkpoint_mode, count, data_name,
+                                     loss_drop, ms)
 from ...core.rubric.spec import Check
 from ...core.results.charts import weight_tiles_png
 from ...core.sandbox.runner import ProbeRun
 
 QUESTION, PROGRESS_CHECK, TRAIN_CHECK = "3b", "3b.1", "3b.2"
-MODE_LINE = {
-    "retrain": "Mode: retrain (the grader trains your network with hyperparams.py).",
-    "checkpoint": ("Mode: checkpoint (the grader evaluates the network you submitted in {file}; "
-                   "a short run of your train() must show learning)."),
-}
+RETRAIN = "Mode: retrain (the grader trains your network with hyperparams.py)."
 
 
 # train_cifar runs the student's train() on the grader's data files within the budget rule
@@ -54,7 +51,8 @@ train_submission = TRAINING.train  # (grading) -> Trained: 3b.2's limits (3b.1's
 
 def _say_mode(feedback: Feedback, trained: Trained) -> None:
     """Opens the feedback with the mode, and records it for results.json."""
-    feedback.say(MODE_LINE[trained.mode].format(file=trained.checkpoint_file))
+    feedback.say(RETRAIN if trained.mode == "retrain" else checkpoint_mode(
+        trained, "network", "train() must show learning"))
     feedback.record(mode=trained.mode)
 
 

@@ -14,6 +14,7 @@ from .probing import PROBES, SCALE
 from .training import LOOP_CHECK, accuracy, curve
 from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict
+from ...core.engine.training import rounded, sweep_details, sweep_line
 from ...core.rubric.spec import Check
 
 QUESTION = "4c"
@@ -75,20 +76,12 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
         losses[label] = curve(loss)
         params_count = int(run.values.get(f"{name}/parameters", 0))
         table.append([str(hidden), len(hidden) + 1, params_count,
-                      None if final_loss is None else round(final_loss, 4),
-                      None if val is None else round(val, 4),
-                      None if test is None else round(test, 4)])
-    feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, informational=True,
-                    table={"title": f"MLP depth experiment ({epochs} epochs on {rows} "
-                                    "training rows, your settings otherwise)",
-                           "columns": ["hidden_layers", "Linear layers", "parameters",
-                                       "final training loss", "validation accuracy",
-                                       "test accuracy"],
-                           "rows": table},
-                    curves=[{"title": "training loss per step, by depth", "x_label": "step (sampled)",
-                             "series": losses},
-                            {"title": "validation accuracy per epoch, by depth (grader's)",
-                             "x_label": "epoch", "series": vals}])
+                      *rounded(final_loss, val, test)])
+    feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, **sweep_details(
+        f"MLP depth experiment ({epochs} epochs on {rows} training rows, your settings "
+        "otherwise)", ["hidden_layers", "Linear layers", "parameters", "final training loss",
+                       "validation accuracy", "test accuracy"], table, "depth", losses, vals,
+        "validation accuracy per epoch, by depth (grader's)"))
     used = ", ".join(f"{k}={v}" for k, v in {**declared.params(), "num_epochs": epochs}.items()
                      if k != "hidden_size")
     out = [head, f"On the first {rows} training rows of "
@@ -97,10 +90,8 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
     for row in table:
         if row[2] is None:
             continue
-        out.append(f"hidden_layers={row[0]} ({row[1]} layers, {row[2]:,} parameters): final "
-                   f"training loss {row[3]}, validation accuracy "
-                   + ("n/a" if row[4] is None else f"{100 * row[4]:.1f}%")
-                   + ", test accuracy " + ("n/a" if row[5] is None else f"{100 * row[5]:.1f}%"))
+        out.append(sweep_line(f"hidden_layers={row[0]} ({row[1]} layers, {row[2]:,} "
+                              "parameters)", *row[3:]))
     out += lines
     trained = sum(1 for row in table if row[2] is not None)
     return Verdict(1.0 if trained else 0.0, "\n".join(out))

@@ -24,18 +24,13 @@ from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
                                   split_accuracies)
 from ...core.engine import training as core
-from ...core.engine.training import (NOT_GRADED, Trained, count, data_name, loss_drop, opening,
+from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name, loss_drop, opening,
                                      refused_checkpoint, series, short_run, stopped_by_budget,
-                                     unjudgeable, where)
+                                     judges, where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
 QUESTION, LOOP_CHECK, TRAIN_CHECK = "4b", "4b.1", "4b.2"
-MODE_LINE = {
-    "retrain": "Mode: retrain (the grader trains your model with your train() and settings).",
-    "checkpoint": ("Mode: checkpoint (the grader evaluates the state dict you submitted in "
-                   "{file}; a short run of your train() must show learning)."),
-}
 
 
 def _checkpoint_hint(name: str, over_cap: bool) -> str:
@@ -56,8 +51,10 @@ TRAINING = core.Training(
 train_submission = TRAINING.train  # (grading) -> Trained: 4b.2's limits (4b.1's: checkpoint)
 
 
-def mode_line(trained: Trained) -> str:
-    return MODE_LINE[trained.mode].format(file=trained.checkpoint_file)
+def _mode(trained: Trained) -> list[str]:
+    """The checkpoint mode's line, in that mode."""
+    return [checkpoint_mode(trained, "state dict", "train() must show learning")] \
+        if trained.mode == "checkpoint" else []
 
 
 def epoch_lrs(run: ProbeRun) -> tuple[np.ndarray, bool]:
@@ -163,8 +160,7 @@ def val_history(run: ProbeRun, labels: np.ndarray) -> list[float]:
 
 
 def _opening(trained: Trained) -> list[str]:
-    return ([mode_line(trained)] if trained.mode == "checkpoint" else []) + opening(
-        trained.settings)
+    return _mode(trained) + opening(trained.settings)
 
 
 def _stopped(trained: Trained) -> Verdict | None:
@@ -185,12 +181,10 @@ def _loop_problems(trained: Trained, check: Check) -> tuple[list[str], list[str]
                          float(check.value("lr_rtol")), int(check.value("max_accumulated_steps")))
 
 
+@judges(_stopped, head=_opening)
 def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """4b.1: the training loop as observed, and what the grader computed of the model it
     left (it changed, it beats chance on the test images, it outputs scores)."""
-    verdict = unjudgeable(trained, _stopped, head=_opening)
-    if verdict is not None:
-        return verdict
     run = trained.run
     problems, seen = _loop_problems(trained, check)
     feedback.record(steps=count(run, "steps"), zero_grad_calls=count(run, "zero_grads"),
@@ -288,16 +282,14 @@ JUDGED = ("judged: the test images' labels never reach your code, while train() 
           "validation labels through val_loader")
 
 
+@judges(_stopped, "no usable settings: ")
 def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """4b.2: the test accuracy of the trained model (checkpoint mode: of the submitted
     state dict, evaluated in a child that never ran train()), from its logits, against the
     threshold of the data's kind; the validation accuracy, the handout's measure, is
     recorded and reported."""
-    verdict = unjudgeable(trained, _stopped, "no usable settings: ")
-    if verdict is not None:
-        return verdict
     run, data = trained.run, trained.data
-    head = [mode_line(trained)] if trained.mode == "checkpoint" else []
+    head = _mode(trained)
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint")
         refused = refused_checkpoint(trained, (

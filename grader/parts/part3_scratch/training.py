@@ -24,7 +24,8 @@ from .probing import PROBES
 from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict, accuracy_line, changed_entries, curve, shaped
 from ...core.engine import training as core
-from ...core.engine.training import STOPPED, Trained, data_name, loss_drop, opening, unjudgeable
+from ...core.engine.training import (STOPPED, Trained, data_name, loss_drop, opening, rounded,
+                                     sweep_details, sweep_line, judges)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
@@ -135,14 +136,12 @@ def _stopped(trained: Trained) -> Verdict | None:
     return Verdict(0.0, "\n".join(lines))
 
 
+@judges(_stopped, head=lambda t: opening(t.settings, "SETTINGS"))
 def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """5d.1: SETTINGS valid, the run finished within its budget, its loss fell by
     learned_loss_drop, and, computed by the grader, its weights changed and its network
     beats chance by learned_acc_above_chance on the test rows (which no sandbox sees;
     not 3b's progress_* names: those belong to the checkpoint mode)."""
-    verdict = unjudgeable(trained, _stopped, head=lambda t: opening(t.settings, "SETTINGS"))
-    if verdict is not None:
-        return verdict
     s, run, data = trained.settings, trained.run, trained.data
     head = opening(s, "SETTINGS")
     weights, biases, problem = final_params(run, "best", s.sizes)
@@ -183,12 +182,10 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
     return Verdict(0.0, "\n".join(lines))
 
 
+@judges(_stopped, "no usable SETTINGS: ")
 def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """5d.2: the grader's test accuracy of the trained network against the threshold;
     the validation accuracy is reported."""
-    verdict = unjudgeable(trained, _stopped, "no usable SETTINGS: ")
-    if verdict is not None:
-        return verdict
     s, run, data, budget = trained.settings, trained.run, trained.data, trained.budget
     feedback.record(**budget.details())
     weights, biases, problem = final_params(run, "best", s.sizes)
@@ -288,28 +285,17 @@ def run_ablations(grading: GradingContext, check: Check, feedback: Feedback) -> 
             notes.append(f"{label}: {problem}")
         losses[label] = curve(loss)
         vals[label] = val_curve(run, name, labels)
-        table.append(row + [None if final_loss is None else round(final_loss, 4),
-                            None if val is None else round(val, 4),
-                            None if test is None else round(test, 4)])
-    feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, informational=True,
-                    table={"title": f"Task 6 ablations ({epochs} epochs on {rows} training rows, "
-                                    "your SETTINGS otherwise)",
-                           "columns": ["run", "optimizer", "eta", "l2", "k",
-                                       "final training loss", "validation accuracy",
-                                       "test accuracy"],
-                           "rows": table},
-                    curves=[{"title": "training loss per step, by run", "x_label": "step (sampled)",
-                             "series": losses},
-                            {"title": "validation accuracy per epoch, by run",
-                             "x_label": "epoch", "series": vals}])
+        table.append(row + rounded(final_loss, val, test))
+    feedback.record(dataset_kind=kind, epochs=epochs, rows=rows, **sweep_details(
+        f"Task 6 ablations ({epochs} epochs on {rows} training rows, your SETTINGS otherwise)",
+        ["run", "optimizer", "eta", "l2", "k", "final training loss", "validation accuracy",
+         "test accuracy"], table, "run", losses, vals, "validation accuracy per epoch, by run"))
     out = [head, f"On the first {rows} training rows of {data_name(data)}, {epochs} epochs "
            f"each, your SETTINGS otherwise ({declared.describe()}):"]
     for row in table:
         if row[5] is None and row[6] is None:
             continue
-        out.append(f"{row[0]}: final training loss {row[5]}, validation accuracy "
-                   + ("n/a" if row[6] is None else f"{100 * row[6]:.1f}%")
-                   + ", test accuracy " + ("n/a" if row[7] is None else f"{100 * row[7]:.1f}%"))
+        out.append(sweep_line(row[0], *row[5:]))
     if not declared.l2:
         out.append("Your SETTINGS have l2 = 0: no without-L2 run (set l2 to compare).")
     if not declared.k:

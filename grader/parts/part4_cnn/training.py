@@ -27,9 +27,9 @@ from .probing import NUM_CLASSES, PROBES
 from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import Verdict, curve, split_accuracies
 from ...core.engine import training as core
-from ...core.engine.training import (NOT_GRADED, Trained, count, data_name, evaluation_problem,
+from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name, evaluation_problem,
                                      loss_drop, opening, refused_checkpoint, series,
-                                     short_run, state_changed, stopped_by_budget, unjudgeable,
+                                     short_run, state_changed, stopped_by_budget, judges,
                                      where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
@@ -52,11 +52,9 @@ train_submission = TRAINING.train  # (grading) -> Trained: 6c.2's limits (6c.1's
 
 
 def _opening(trained: Trained) -> list[str]:
-    lines = []
-    if trained.mode == "checkpoint":
-        lines.append("Mode: checkpoint (the grader evaluates the state dict you submitted in "
-                     f"{trained.checkpoint_file}; a short run of your sup_trn must learn).")
-    return lines + opening(trained.settings, "opt_dict", ".")
+    mode = [checkpoint_mode(trained, "state dict", "sup_trn must learn")]
+    return (mode if trained.mode == "checkpoint" else []) + opening(trained.settings, "opt_dict",
+                                                                     ".")
 
 
 def _stopped(trained: Trained) -> Verdict | None:
@@ -143,11 +141,9 @@ def learning(trained: Trained, check: Check) -> tuple[bool, str]:
                    "training step (zero_grad, forward, loss, backward, step) and the learning rate.")
 
 
+@judges(_stopped, head=_opening)
 def judge_learning(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """6c.1: opt_dict is valid and sup_trn trains on the grader's loaders."""
-    verdict = unjudgeable(trained, _stopped, head=_opening)
-    if verdict is not None:
-        return verdict
     run = trained.run
     feedback.record(steps=count(run, "steps"), batches=count(run, "batches"),
                     device=trained.device, mode=trained.mode,
@@ -159,12 +155,10 @@ def judge_learning(trained: Trained, check: Check, feedback: Feedback) -> Verdic
         ("sup_trn trained: " if ok else "") + line + ("." if ok else "")]))
 
 
+@judges(_stopped, "no usable opt_dict: ")
 def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """6c.2: the test accuracy of the trained CNN, from its logits, against the threshold
     of the data's kind (at least it); the validation accuracy is reported."""
-    verdict = unjudgeable(trained, _stopped, "no usable opt_dict: ")
-    if verdict is not None:
-        return verdict
     data = trained.data
     head = _opening(trained)[:1] if trained.mode == "checkpoint" else []
     if trained.mode == "checkpoint":

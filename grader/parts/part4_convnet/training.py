@@ -22,9 +22,9 @@ from .layers import PROBES
 from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import Verdict, curve, logits_accuracy
 from ...core.engine import training as core
-from ...core.engine.training import (Trained, evaluation_problem, loss_drop, opening,
-                                     refused_checkpoint, series, short_run, state_changed,
-                                     stopped_by_budget, where)
+from ...core.engine.training import (Trained, checkpoint_mode, evaluation_problem, judges,
+                                     loss_drop, opening, refused_checkpoint, series, short_run,
+                                     state_changed, stopped_by_budget, where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
@@ -125,20 +125,22 @@ def data_name(data) -> str:
         f"a 5,000-digit subset of real MNIST ({tests:,} test digits; not the full MNIST)"
 
 
+def _stopped(trained: Trained) -> Verdict | None:
+    """A zero verdict when the training run gave no result (how far it got, when its time
+    budget stopped it), else None."""
+    return stopped_by_budget(trained, None, (
+        "the budget is several times what the handout's settings need; train fewer epochs, "
+        "keep each step to the training step (no evaluation of the whole set every batch), "
+        f"and make sure train() stops after num_epochs = {trained.settings.num_epochs} "
+        "epochs.")) or failure_verdict(trained.run, what="the training run")
+
+
+@judges(_stopped, "no usable settings: ", head=lambda trained: opening(trained.settings))
 def judge(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
     """7d.1: test accuracy of the trained ConvNet against the threshold of the data's kind
     (at least the threshold passes)."""
-    if trained.settings is None:
-        return Verdict(0.0, "no usable settings: " + trained.problem)
     run, data, s = trained.run, trained.data, trained.settings
     head = opening(s)
-    failed = stopped_by_budget(trained, None, (
-        "the budget is several times what the handout's settings need; train fewer epochs, "
-        "keep each step to the training step (no evaluation of the whole set every batch), "
-        f"and make sure train() stops after num_epochs = {s.num_epochs} epochs.")) or \
-        failure_verdict(run, what="the training run")
-    if failed is not None:
-        return Verdict(0.0, "\n".join(head + [failed.message]))
     if trained.mode == "checkpoint":
         return judge_checkpoint(trained, check, feedback, head)
     acc, changed, total, problem = evaluated(trained)
@@ -185,9 +187,9 @@ def judge_checkpoint(trained: Trained, check: Check, feedback: Feedback,
     """7d.1 in checkpoint mode: the submitted state dict's test accuracy against the
     threshold, counted only when the short run of train() learned (require_progress)."""
     name, data = trained.checkpoint_file, trained.data
-    lines = [f"Mode: checkpoint (the grader evaluates the state dict you submitted in {name}; "
-             "a short run of your train() must show learning; its weights and your "
-             "checkpoint are evaluated in a sandbox that never runs train())."] + head
+    lines = [checkpoint_mode(trained, "state dict", "train() must show learning; its weights "
+                             "and your checkpoint are evaluated in a sandbox that never runs "
+                             "train()")] + head
     feedback.record(mode="checkpoint", dataset="mnist", dataset_kind=data.kind,
                     device=trained.device)
     learned, said = progress_findings(trained, check)
