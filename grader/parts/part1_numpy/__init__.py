@@ -1,8 +1,10 @@
 """Part 1: the numpy two-layer network (questions 1a-3b, two_layernet.py, hyperparams.py).
 
 netmath.py is the grader's own math (expected values), cases.py the toy problem and the
-hidden instances, probes.py the sandbox side, steps.py what the suites share, sgd.py and
-staticcheck.py judge SGD steps and find loops over samples, hyperparams.py and
+hidden instances, probes.py the sandbox side, probing.py where the probes are and one
+probe call over cases. The judge modules: forward.py (1a), loss.py (1b), vectorised.py
+(1c), gradients.py (2d, with hints.py), sgd_runs.py (3a, with sgd.py's step rules) and
+training.py (3b); staticcheck.py finds loops over samples, hyperparams.py and
 checkpoint.py read the student's declared settings and weights as data.
 """
 

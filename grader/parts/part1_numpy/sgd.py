@@ -6,7 +6,7 @@ consecutive parameter snapshots the grader recovers each step's learning rate,
 lr_t = -<delta, g> / <g, g>, and checks it against learning_rate * decay^epoch.
 
 This module needs numpy only and holds no solution: the students' self-check
-(grader/public/selfcheck.py) ships it and judges its 3a.2 with the same rules.
+(grader/parts/part1_numpy/selfcheck.py) ships it and judges its 3a.2 with the same rules.
 """
 from __future__ import annotations
 
