@@ -1,4 +1,4 @@
-"""`python -m grader ...`: see grader/cli.py."""
+"""`python -m grader ...`: see grader/core/cli.py."""
 import sys
 
 from .core.cli import main

@@ -93,7 +93,7 @@ def run_batch(subs: Sequence[Submission], out: Path, jobs: int = 1,
     student, those handing in the starter code unchanged flagged (_flag_untouched).
 
     The graders run `jobs` at once on this machine, or, given a Dask scheduler's address
-    (or "local:N"), on that cluster's workers (batch_dask), with the rubric at rubric_path
+    (or "local:N"), on that cluster's workers (dask_pool.py), with the rubric at rubric_path
     (default: the shipped one). Submissions whose out/<student>/results.json is complete
     for these questions are skipped unless force. Raises BatchError when the cluster cannot
     be reached.

@@ -42,7 +42,7 @@ class RunInfo:
     versions: Mapping[str, str]  # python, numpy, grader, ...
     device: str  # "cpu: ...", from the grading machine
     started: str  # ISO time the run started
-    sandbox: str = ""  # who student code ran as, and its network (grader/isolation.py)
+    sandbox: str = ""  # who student code ran as, and its network (core/sandbox/isolation.py)
     # what torch saw in the sandbox, when a check of the run may use a GPU: torch, cuda,
     # gpu, cudnn ({} when no check of the run asked; the environment probe's values)
     device_details: Mapping[str, Any] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 results.json (Gradescope's, written by gradescope.py), report.html (report.py), and, when
 asked, run.json: the whole GradingRun record, details and pictures included, which
-`grade-all` reads back to merge a submission graded in halves (batch_merge.py).
+`grade-all` reads back to merge a submission graded in halves (core/batch/merge.py).
 """
 from __future__ import annotations
 

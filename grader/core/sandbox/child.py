@@ -1,6 +1,6 @@
 """Entry point of a sandboxed child process: runs one probe next to student code.
 
-Started by grader/sandbox.py as `python -I sandbox_child.py REQUEST.json`, by path, so the
+Started by core/sandbox/runner.py as `python -I sandbox_child.py REQUEST.json`, by path, so the
 grader package is not importable from here. It imports only the standard library and numpy;
 a probe module is loaded by file path and receives a ProbeContext. Everything it sends back
 is plain data: arrays in values.npz (read with allow_pickle=False) and scalars, strings and

@@ -1,6 +1,6 @@
 """Runs one probe next to student code in a separate, resource-limited child process.
 
-The child (grader/sandbox_child.py) gets a fresh copy of the submission, a scratch working
+The child (grader/core/sandbox/child.py) gets a fresh copy of the submission, a scratch working
 directory, a clean environment, limits on CPU time, data memory, file size, processes and
 open files, and its own session. When it ends (or its wall-clock time runs out) its whole
 process group is killed, and any process that slipped out of the group but still carries

@@ -1,6 +1,6 @@
 """Sandbox probes of Part 1: call the student's TwoLayerNet and record plain results.
 
-Runs only inside a sandbox child (grader/sandbox_child.py loads it by path and passes a
+Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path and passes a
 ProbeContext); it imports nothing but numpy and judges nothing: expected values stay in
 the grader's process. Input arrays arrive keyed "case/field" (W1, b1, W2, b2, X, y, reg).
 """
