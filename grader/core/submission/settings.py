@@ -149,9 +149,8 @@ def _repeated(label: str, shown: str, lines: tuple, file: str, cells: tuple) -> 
         f" and {len(lines) - 1 - MAX_LISTED} more" if len(lines) - 1 > MAX_LISTED else "")
     return (f"{label} is assigned {len(lines)} times in {file}, expected once: the grader uses "
             f"the last one{f', {label}{shown}' if shown else ''} ({where(lines[-1], cells)}), "
-            f"not {others}. Hint: keep one "
-            "assignment of each setting: a later one, such as a quick test in a later cell, "
-            "overrides those above it")
+            f"not {others}. Hint: keep one assignment of each setting: a later one, such as a "
+            "quick test in a later cell, overrides those above it")
 
 
 def _inside(value, within: str) -> bool:

@@ -7,7 +7,7 @@ L = 1/2 sum (y_i - t_i)^2, eta 0.1; the student gives dL/dw(1)_11 and the update
 7a is seed 004's task 5.1 (ReLU hidden layer, linear output, C = ||y - t||^2, alpha 0.05).
 Both are computed here from the networks' numbers, not typed in.
 
-Each answer is judged entry by entry (core/submission/answers.py): the public check says
+Each answer is judged entry by entry (grader/core/submission/answers.py): the public check says
 which entries are wrong, the after-due-date check names the expected values.
 """
 from __future__ import annotations

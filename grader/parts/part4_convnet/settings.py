@@ -1,6 +1,7 @@
 """Part 4's ConvNet settings: num_epochs, batch_size and learning_rate, top-level
-assignments of convnet_mnist.py (or .ipynb) read with ast (grader/core/submission/
-settings.py), never run. A missing setting takes the handout's value, with a note."""
+assignments of convnet_mnist.py (or .ipynb), read with ast, never run
+(grader/core/submission/settings.py). A missing setting takes the handout's value, with a
+note."""
 from __future__ import annotations
 
 from dataclasses import dataclass

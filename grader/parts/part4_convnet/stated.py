@@ -38,8 +38,9 @@ def _grade(answers: Answers, asked: list[Answer], reveal: bool, what: str, hint:
     """A share of the points per right answer; one line per wrong entry, then the hint."""
     right, lines = judge_answers(answers, asked, rtol=0.0, atol=1e-9, reveal=reveal)
     good = sum(right.values())
-    head = [] if answers.file_problem else [f"{good} of {len(asked)} {what} right in {answers.file}."]
-    return Verdict(good / len(asked), "\n".join(head + lines + ([hint] if lines else [])))
+    if not answers.file_problem:  # else the file's problem is the only line
+        lines = [f"{good} of {len(asked)} {what} right in {answers.file}."] + lines
+    return Verdict(good / len(asked), "\n".join(lines + ([hint] if good < len(asked) else [])))
 
 
 def judge_parameters(answers: Answers, shapes_check: Check, params_check: Check,
