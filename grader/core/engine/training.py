@@ -1,24 +1,27 @@
 """One protocol for every check of a trained model, in the grader's process (numpy only).
 
-A question that trains declares itself as a subclass of Training: its question, the check
-its settings are read for (which holds the checkpoint mode's progress_* keys), the check
-that judges the trained model (threshold, checkpoint keys, any budget rule), its probe and
-the probe's training function, and hooks for what only it knows (its settings reader, its
-children's parameters, its progress run). Training.train runs the protocol:
+A question that trains declares itself as one Training: its question, the check its
+settings are read for (which holds the checkpoint mode's progress_* keys), the check that
+judges the trained model (threshold, checkpoint keys, any budget rule), its probe and the
+probe's training function, and what only it knows (its settings reader, its children's
+parameters, its progress run, its timing for a budget rule). Training.train runs the
+protocol:
 
 1. the declared settings are read; invalid ones stop it (nothing runs);
 2. by the question's rubric `mode`: "retrain" trains under the judging check; "checkpoint"
    makes a short progress run under the settings check (progress_iters steps on the first
    progress_rows training rows) and reads the submitted weights as bytes, never unpickled;
-3. the run's time budget: the rubric's rule over the reference's timed cost (Budget) where
-   the part times one, else the check's limits;
+3. the run's time budget: the rubric's rule over the reference's cost timed on the same
+   data (grader/core/rubric/budgets.py's Budget) where the part times it, else the check's
+   limits;
 4. where the part asks for it, the weights the run left, and the checkpoint, are evaluated
    in ONE other child that never runs the student's code (the test images go in, their
    labels stay here).
 
 The judges of each part take the Trained this returns; the helpers below hold what they
-share (the budget's stop, the refused checkpoint, the loss drop, the names of data and
-devices). Nothing here names a question: ids, thresholds and messages are the parts'.
+share (the gate before judging, the budget's stop, the refused checkpoint, the loss drop,
+the short run, the names of data and devices, the informational sweeps' tables). Nothing
+here names a question: ids, thresholds and messages are the parts'.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import numpy as np
 
 from .context import GradingContext, ProbeCall, failure_verdict
 from .judge import Verdict, changed_entries, prefixed
+from ..rubric.budgets import Budget
 from ..rubric.spec import Check, Rubric
 from ..sandbox.runner import ProbeRun
 from ..submission.files import read_capped
@@ -39,53 +43,6 @@ STOPPED = ("timeout", "cpu")  # failure kinds of a run its time budget stopped
 SHORT_RUN = 3  # settings making this many times fewer steps than the handout's: a short run
 NOT_GRADED = ("your checkpoint is not graded because the short run of your {code} did not "
               "learn ({check} says how it went); require_progress is set.")
-
-
-def ms(seconds: float) -> str:
-    """'21.3 ms', '1.85 s'."""
-    return f"{1000 * seconds:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A training run's time budget: the rubric's rule applied to the reference's cost."""
-
-    reference_s: float  # the reference's seconds per iteration with the student's settings
-    num_iters: int  # iterations the run is asked for
-    factor: float  # budget_factor
-    startup: float  # budget_startup_seconds
-    ceiling: float  # the run's check's wall_seconds
-
-    @property
-    def derived(self) -> float:
-        """startup + factor x reference seconds per iteration x iterations."""
-        return self.startup + self.factor * self.reference_s * self.num_iters
-
-    @property
-    def seconds(self) -> float:
-        """The run's wall and CPU time budget: the rule, capped by the ceiling."""
-        return min(self.derived, self.ceiling)
-
-    def pace(self, done: int, spent: float) -> tuple[float, float]:
-        """(seconds per iteration of a run that did `done` in `spent` s, times the
-        reference's)."""
-        per = spent / done
-        return per, per / max(self.reference_s, 1e-9)
-
-    def describe(self) -> str:
-        """How the budget was set, in the student's terms."""
-        rule = (f"{self.startup:g} s + {self.factor:g} x {ms(self.reference_s)} per iteration "
-                f"(the reference's time with your settings) x {self.num_iters} iterations")
-        if self.derived > self.ceiling:
-            return (f"{self.seconds:.0f} s, the rubric's ceiling ({rule} would be "
-                    f"{self.derived:.0f} s)")
-        return f"{self.seconds:.0f} s = {rule}"
-
-    def details(self) -> dict:
-        """The numbers for results.json."""
-        return {"budget_seconds": round(self.seconds, 1),
-                "reference_ms_per_iteration": round(1000 * self.reference_s, 3),
-                "budget_factor": self.factor, "budget_ceiling_seconds": self.ceiling}
 
 
 @dataclass(frozen=True)
@@ -190,7 +147,8 @@ class Training:
                   params: dict, test: dict, rows: int | None, name: str,
                   blob: bytes | None) -> dict:
         """The evaluation child's runs: the weights the run left ("evaluation") and the
-        checkpoint ("checkpoint"), in ONE child when the part evaluates both."""
+        checkpoint ("checkpoint"), in ONE child when the part evaluates both; rows: the
+        progress run's (checkpoint mode), None in retrain mode."""
         kwargs = {"kind": data.kind}
         if self.eval_keys:
             kwargs["data_files"] = {k: str(data.files[k]) for k in self.eval_keys}

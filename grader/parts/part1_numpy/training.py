@@ -27,7 +27,8 @@ from ...core.engine.context import Feedback, GradingContext, failure_verdict
 from ...core.engine.judge import Verdict, accuracy_line, curve, names, shaped
 from ...core.engine import training as core
 from ...core.engine.training import (STOPPED, Trained, checkpoint_mode, count, data_name,
-                                     loss_drop, ms)
+                                     loss_drop)
+from ...core.rubric.budgets import ms
 from ...core.rubric.spec import Check
 from ...core.results.charts import weight_tiles_png
 from ...core.sandbox.runner import ProbeRun

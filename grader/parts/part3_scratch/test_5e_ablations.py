@@ -1,10 +1,10 @@
 """5e (manual points; informational): the grader runs task 6's ablations (the other
 optimizer with its own learning rate, without L2, without the schedule) and reports the
-table and the curves (training.run_ablations); the check is worth 0 points."""
-from . import training
+table and the curves (ablations.run_ablations); the check is worth 0 points."""
+from . import ablations
 from ...core.engine.context import conclude, graded
 
 
 @graded("5e.1")
 def test_ablations(grading, check, feedback):
-    conclude(feedback, training.run_ablations(grading, check, feedback))
+    conclude(feedback, ablations.run_ablations(grading, check, feedback))
