@@ -128,6 +128,8 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
             plugin.grader_error = f"pytest stopped with exit code {int(code)}"
     except BaseException as exc:  # noqa: BLE001 - never lose a result
         plugin.grader_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        context.close()  # the template process the torch calls were forked from
     plugin.complete = not plugin.grader_error and plugin.complete
     plugin.write()
     return plugin.run()

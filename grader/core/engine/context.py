@@ -35,6 +35,7 @@ from ..rubric import spec as rubric_mod
 from .judge import Verdict
 from ..errors import SandboxError
 from ..sandbox.runner import ProbeRun, run_probe
+from ..sandbox.template import Template
 from ..sandbox.child import CALLS, SEPARATOR  # the names of a multi-call request
 
 ENVIRONMENT_PROBE = Path(__file__).parents[1] / "sandbox" / "environment_probe.py"
@@ -199,6 +200,13 @@ class GradingContext:
         # wall-clock budget, why it is not run again within such a budget)
         self.hung_functions: dict[str, tuple[float, str]] = {}
         self._device_info: dict[str, Any] | None = None
+        # the process the calls of torch probes are forked from (grader/core/sandbox/
+        # template.py), started by the first such call, ended by close()
+        self.template = Template()
+
+    def close(self) -> None:
+        """Ends what the grading started and still holds (the template process)."""
+        self.template.stop()
 
     def device_info(self) -> dict[str, Any]:
         """What torch sees inside the sandbox (grader/core/sandbox/environment_probe.py), probed
@@ -215,7 +223,7 @@ class GradingContext:
                 memory_mb=max(self.rubric.limits.memory_mb, 2560))
             with tempfile.TemporaryDirectory(prefix="grader-env-") as empty:
                 run = run_probe(ENVIRONMENT_PROBE, "environment", submission=Path(empty),
-                                limits=limits)
+                                limits=limits, template=self.template)
             info = {k: v for k, v in run.values.items() if not isinstance(v, np.ndarray)}
             if run.failure is not None:
                 info["error"] = run.failure.message
@@ -289,7 +297,7 @@ class GradingContext:
                         skip=self.checkpoint_files,
                         hung_imports=_within(self.hung_imports, limits.wall_seconds),
                         hung_functions=_within(self.hung_functions, limits.wall_seconds),
-                        **kwargs)
+                        template=self.template, **kwargs)
         if cut and run.failure is not None and run.failure.kind in ("timeout", "cpu",
                                                                     "hung_import"):
             self.ran_out_in = self.ran_out_in or check.question

@@ -459,11 +459,16 @@ class ProbeContext:
 KITS = ("output_path",)
 
 
+def _beside(name):
+    """The path of a file copied beside the request (the call's control folder), where a
+    child forked from the template finds it as a fresh one does beside this file."""
+    return os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), name)
+
+
 def _preload_kits():
     """Loads each kit copied beside this file as module grader_kit_<name>."""
-    here = os.path.dirname(os.path.abspath(__file__))
     for name in KITS:
-        path = os.path.join(here, name + ".py")
+        path = _beside(name + ".py")
         if os.path.isfile(path):
             spec = importlib.util.spec_from_file_location("grader_kit_" + name, path)
             module = importlib.util.module_from_spec(spec)
@@ -478,7 +483,7 @@ SEPARATOR = "::"  # between a call's prefix and its own keys
 def _scratch_guard(submission):
     """A Guard of scratch_guard.py (copied beside this file, loaded by path, standard
     library only) for the submission's copy at `submission`."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scratch_guard.py")
+    path = _beside("scratch_guard.py")
     spec = importlib.util.spec_from_file_location("grader_scratch_guard", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -649,7 +654,19 @@ def main(request_path):
     return 0
 
 
+def template(fd):
+    """`sandbox_child.py --template FD`: the template process children are forked from
+    (template.py, copied beside this file, serves on the socket FD)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.py")
+    spec = importlib.util.spec_from_file_location("grader_template", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.serve(fd, main)
+
+
 if __name__ == "__main__":
-    code = check(sys.argv[2]) if sys.argv[1] == "--check" else main(sys.argv[1])
+    mode = {"--check": check, "--template": lambda fd: template(int(fd))}.get(sys.argv[1])
+    code = mode(sys.argv[2]) if mode else main(sys.argv[1])
     sys.stdout.flush()
     os._exit(code)  # skip atexit hooks a submission may have registered

@@ -7,7 +7,9 @@ process group is killed, and any process that slipped out of the group but still
 this run's token in its environment is killed too. The grader is the child subreaper of its
 descendants, so a process that left the session and cleared its environment (execve) is
 reparented to the grader when its parent dies, and killed as an orphan: nothing outlives a
-call. What comes back is plain data, decoded without pickle, its size capped.
+call. What comes back is plain data, decoded without pickle, its size capped. The child
+is a fresh interpreter, or, for a probe that uses torch, a fork of the grading's template
+process (template.py: torch imported once), isolated by the same steps (lockdown.py).
 
 Memory: RLIMIT_DATA (soft = hard = limits.memory_mb) bounds each process's private
 writable memory (heap, anonymous mmap, what numpy and torch allocate), so a single
@@ -43,16 +45,17 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import isolation
+from . import isolation, lockdown
 from ..submission import source
 from ..errors import SandboxError
-from .procs import die_with_parent, parent_and_start, pids
+from .procs import parent_and_start, pids
+from .template import PLACEHOLDER, Launched, Template, TemplateError
 from ..rubric.spec import Limits
 from .child import IMPORTING, KITS, RUNNING  # the child's markers: module importing, function running
 
@@ -177,16 +180,14 @@ def _processes_of_user(uid: int) -> int:
     return count
 
 
-def _limit_child(limits: Limits, identity: isolation.Identity,
-                 call: isolation.CallPlan | None = None):
-    """Returns the function the child runs before exec: sets its resource limits, then
-    takes the sandbox identity (private mounts, unprivileged user, no internet sockets)."""
+def _rlimits(limits: Limits, identity: isolation.Identity) -> list:
+    """The child's resource limits: [(resource.RLIMIT_*, (soft, hard))]."""
     cpu = max(1, int(limits.cpu_seconds))
     # RLIMIT_NPROC counts every process of the user (a student's browser included), so the
     # child may start max_processes more than the user already runs.
     uid = identity.uid if identity.dropped else os.getuid()
     nproc = _processes_of_user(uid) + limits.max_processes
-    settings = [
+    return [
         (resource.RLIMIT_CPU, (cpu, cpu + 2)),
         # RLIMIT_AS stays unlimited: torch (CUDA build) maps 3.4 GB it never touches
         (resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2),
@@ -197,13 +198,48 @@ def _limit_child(limits: Limits, identity: isolation.Identity,
         (resource.RLIMIT_CORE, (0, 0)),
     ]
 
-    def apply() -> None:
-        for which, value in settings:
-            resource.setrlimit(which, value)
-        isolation.enter(identity, call)
-        die_with_parent()  # after the change of user, which clears the request
 
-    return apply
+class _Fresh:
+    """A child started as a fresh interpreter: this process's own child, waited for with
+    os.wait4 (as template.Launched is through the template)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.pid = proc.pid
+        proc.returncode = 0  # waited for here; keeps Popen from waiting again
+
+    def poll(self) -> tuple[int, int, Any]:
+        return os.wait4(self.pid, os.WNOHANG)
+
+    def reap(self) -> tuple[int, int, Any]:
+        return os.wait4(self.pid, 0)
+
+
+def _start_child(identity: isolation.Identity, ctl: Path, work: Path, env: dict[str, str],
+                 rlimits: list, call: isolation.CallPlan, write_fd: int,
+                 template: Template | None, notes: list[str]) -> _Fresh | Launched:
+    """Starts the call's child: forked from the template when one is given for the call
+    (started if it is not running), else, or when that fails before any student code ran
+    (said in notes), a fresh interpreter running ctl/sandbox_child.py, isolated alike."""
+    request, child = ctl / "request.json", ctl / "sandbox_child.py"
+    if template is not None:
+        plan = {"request": str(request), "argv0": str(child), "work": str(work),
+                "environment": env, "token": (TOKEN_VAR, env[TOKEN_VAR]), "rlimits": rlimits,
+                "identity": {k: getattr(identity, k) for k in
+                             ("uid", "gid", "mounts", "covers", "keeps", "hidden")},
+                "call": asdict(call)}
+        try:
+            template.start(identity.python, {**env, TOKEN_VAR: PLACEHOLDER})
+            return template.launch(ctl, plan, write_fd)
+        except TemplateError as exc:
+            notes.append(f"this call started a fresh interpreter: {exc}")
+    try:
+        return _Fresh(subprocess.Popen(
+            [identity.python, "-I", str(child), str(request)],
+            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=write_fd,
+            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            preexec_fn=lambda: lockdown.enter_sandbox(rlimits, identity, call)))
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
 
 
 def _environment(work: Path, token: str, python: str) -> dict[str, str]:
@@ -424,20 +460,21 @@ def _read_progress(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progress: Path,
-          on_progress: Callable[[int, int], None] | None,
-          shm_kb: Callable[[], int] | None = None) -> _Waited:
+def _wait(child: _Fresh | Launched, limits: Limits, token: str, fd: int, output: _Output,
+          progress: Path, on_progress: Callable[[int, int], None] | None,
+          shm_kb: Callable[[], int] | None, start: float) -> _Waited:
     """Waits for the child while draining its output into `output`, watching the memory
     of its processes (killing the call past memory_mb + rss_margin_mb) and passing
     (done, total) from the probe's progress.json to on_progress. shm_kb: KiB of files the
-    call keeps in a shared /dev/shm (counted with the memory, checked once a second)."""
-    start = time.monotonic()
+    call keeps in a shared /dev/shm (counted with the memory, checked once a second).
+    start: time.monotonic() when the call's child began to start (its wall clock's zero:
+    a template started for it counts, as a fresh interpreter's imports do)."""
     ceiling_kb = (limits.memory_mb + limits.rss_margin_mb) * 1024
     delay, seen, peak, carriers, in_shm = 0.002, None, 0, set(), 0
     next_memory, next_scan, next_progress = start, start + _SCAN_S / 2, start
     open_fd = True
     while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
+        done, status, usage = child.poll()
         now = time.monotonic()
         if done:
             return _Waited(status, usage, now - start, peak)
@@ -448,7 +485,7 @@ def _wait(pid: int, limits: Limits, token: str, fd: int, output: _Output, progre
             in_shm = shm_kb() if shm_kb is not None else 0
             next_scan = now + _SCAN_S
         if now >= next_memory:
-            rss = sum(_memory_kb(p) for p in set(_tree(pid)) | carriers) + in_shm
+            rss = sum(_memory_kb(p) for p in set(_tree(child.pid)) | carriers) + in_shm
             peak = max(peak, rss)
             if rss > ceiling_kb:
                 return _Waited(None, None, now - start, peak, rss)
@@ -638,7 +675,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
               on_progress: Callable[[int, int], None] | None = None,
               skip: tuple[str, ...] = (), skip_top_level: bool = False,
               noted: tuple[str, ...] = (), hung_imports: Mapping[str, str] | None = None,
-              hung_functions: Mapping[str, str] | None = None) -> ProbeRun:
+              hung_functions: Mapping[str, str] | None = None,
+              template: Template | None = None) -> ProbeRun:
     """Runs `function` of a probe module against a copy of the submission.
 
     probe: the path of a probe file (a part's probes.py); inputs: arrays
@@ -653,7 +691,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     submission was importing says so (ProbeRun.stuck_importing, a "hung_import" failure).
     hung_functions: "module:qualname" -> why it is not run (it outlasted a budget before):
     calling it fails at once with that message (kind "hung_function"). A call whose time
-    ran out names the student function it was in (ProbeRun.stuck_in).
+    ran out names the student function it was in (ProbeRun.stuck_in). template: the
+    grading's template process (template.py): a call of a probe it serves is forked from
+    it (started if need be), with the same isolation as a fresh interpreter's.
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -704,19 +744,17 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             except OSError:
                 pass
             os.set_blocking(read_fd, False)
+            began = time.monotonic()
             try:
-                proc = subprocess.Popen(
-                    [identity.python, "-I", str(child), str(ctl / "request.json")],
-                    cwd=work, env=_environment(work, token, identity.python),
-                    stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_limit_child(limits, identity, call),
-                    close_fds=True)
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise SandboxError(f"cannot start the sandbox child: {exc}") from exc
+                serves = template is not None and template.serves(probe_path)
+                started = _start_child(identity, ctl, work,
+                                       _environment(work, token, identity.python),
+                                       _rlimits(limits, identity), call, write_fd,
+                                       template if serves else None, notes)
             finally:
                 os.close(write_fd)
             try:
-                since: int | None = parent_and_start(proc.pid)[1]  # readable until reaped below
+                since: int | None = parent_and_start(started.pid)[1]  # readable until reaped
             except (OSError, ValueError, IndexError):
                 since = None
             waited = None
@@ -724,15 +762,14 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 # a uid of the call's own: its new /dev/shm files are the call's memory
                 shm = (lambda: _shm_kb(child_uid, before)) if shared and identity.dropped \
                     else None
-                waited = _wait(proc.pid, limits, token, read_fd, output,
-                               out / "progress.json", on_progress, shm)
+                waited = _wait(started, limits, token, read_fd, output,
+                               out / "progress.json", on_progress, shm, began)
             finally:
-                _kill_stragglers(proc.pid, token)
+                _kill_stragglers(started.pid, token)
                 if waited is None or waited.status is None:
-                    _, _, usage = os.wait4(proc.pid, 0)  # (pid, status, rusage)
+                    _, _, usage = started.reap()  # (pid, status, rusage)
                     if waited is not None:
                         waited.usage = usage
-                proc.returncode = 0  # reaped; keeps Popen from waiting again
                 if since is not None:
                     _kill_orphans(since)
                 if shared and identity.dropped:
