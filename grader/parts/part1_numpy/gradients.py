@@ -28,7 +28,7 @@ NAMES = netmath.PARAM_NAMES
 GATE_CHECK = "2d.1"  # the check holding the gate's settings (backprop_shape, ...)
 LOSS_CHECK = "1b.1"  # the check whose tolerances say whether the loss is right
 FIX_LOSS_FIRST = ("Hint: fix 1b first: the gradients are the derivatives of the loss, so "
-                  "they cannot be judged (or hinted at) while the loss is wrong.")
+                  "hints about them would mislead while the loss is wrong.")
 
 
 def _network_name(shape) -> str:
