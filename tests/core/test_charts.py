@@ -127,3 +127,11 @@ def test_accuracy_summary_names_best_epoch_every_epoch_and_threshold():
     many = curves.Curves("acc", "epoch", {"val": [0.1] * 20 + [0.5]}, curves.ACCURACY,
                          curves.EPOCH)
     assert curves.summary(many)[1] == "val: best 50.0% (epoch 21 of 21), last 50.0%"
+
+
+def test_a_nearly_flat_loss_is_labelled_with_its_values_not_an_offset():
+    flat = curves.Curves("loss", "", {"loss": [2.30258, 2.30251, 2.30255, 2.30249]},
+                         curves.LOSS, curves.STEP)
+    fig, ax = _drawn(flat)
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert all(t.get_text().startswith("2.302") for t in ax.get_yticklabels() if t.get_text())

@@ -107,6 +107,7 @@ def line_figure(key: str):
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         ax.set_ylabel("accuracy")
     else:
+        ax.ticklabel_format(axis="y", useOffset=False)  # 2.30252, not 1e-5 + 2.3025
         ax.set_ylabel("loss")
     if per == EPOCH:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
