@@ -456,7 +456,7 @@ class ProbeContext:
 
 # Probe-side modules the sandbox copies beside this file (ctl/): a probe, loaded alone by
 # path, imports one as grader_kit_<name> once _preload_kits() has run.
-KITS = ("output_path",)
+KITS = ("output_path", "layer_calls", "training")
 
 
 def _beside(name):

@@ -4,26 +4,21 @@ Runs only inside a sandbox child (grader/core/sandbox/child.py loads it by path 
 ProbeContext); it imports nothing but numpy and judges nothing: expected values stay in
 the grader's process. Input arrays arrive keyed "case/field" (W1, b1, W2, b2, X, y, reg).
 """
-import json
-import os
-
 import numpy as np
+
+try:  # in the sandbox: the kit beside this probe, which sandbox_child preloads
+    import grader_kit_training as kit
+except ImportError:  # imported from the grader package (tests)
+    from grader.core.sandbox.kits import training as kit
 
 MODULE = "two_layernet"
 CLASS = "TwoLayerNet"
 NAMES = ("W1", "b1", "W2", "b2")
 HISTORY_KEYS = ("loss_history", "train_acc_history", "val_acc_history")
-PROGRESS_S = 0.2  # how often train_cifar's progress file is rewritten, at most
 
 
 def _net_class(ctx):
-    module = ctx.import_student(MODULE)
-    cls = getattr(module, CLASS, None)
-    if cls is None:
-        names = sorted(n for n in vars(module) if not n.startswith("_"))
-        ctx.fail("missing", f"{MODULE}.py defines no class {CLASS}",
-                 detail="names it defines: " + ", ".join(names[:20]))
-    return cls
+    return kit.student_class(ctx, ctx.import_student(MODULE), CLASS, MODULE, strict=False)
 
 
 def _case(ctx, name):
@@ -208,27 +203,6 @@ def train_toy(ctx):
     _put_history(ctx, "stats", stats)
 
 
-class _Progress:
-    """Writes out/progress.json now and then (at most every PROGRESS_S seconds, and at the
-    end) so the grader can show how far training is, and say how far it got when the
-    time budget stopped it."""
-
-    def __init__(self, ctx, total):
-        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
-        self.total, self.done, self.last = total, 0, -1.0
-        self.clock = ctx.perf_counter
-
-    def step(self):
-        self.done += 1
-        now = self.clock()
-        if now - self.last >= PROGRESS_S or self.done >= self.total:
-            self.last = now
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as fh:
-                json.dump({"done": self.done, "total": self.total}, fh)
-            os.replace(tmp, self.path)
-
-
 def train_cifar(ctx):
     """3b: the student's train() with their hyperparameters on the grader's data files.
 
@@ -249,7 +223,7 @@ def train_cifar(ctx):
     net = ctx.call(cls, X.shape[1], int(hp["hidden_size"]), int(ctx.params["num_classes"]),
                    **extra)
     num_iters = int(ctx.params.get("num_iters") or hp["num_iters"])
-    progress = _Progress(ctx, num_iters)
+    progress = kit.Progress(ctx, num_iters)
     _put_sample(ctx, "initial", net)  # the grader tells whether the weights changed
     original = net.loss
     val_rows = {row.tobytes() for row in _fingerprints(X_val)}

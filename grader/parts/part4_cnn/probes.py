@@ -9,17 +9,19 @@ through ctx.torch(). Test labels never come here; test images do (as inputs), an
 only to a child that never runs sup_trn: train_cnn returns the weights sup_trn leaves, and
 evaluate_state, in a child of its own, loads them into a fresh CNN to take its logits.
 """
-import importlib
-import json
 import math
-import os
 
 import numpy as np
+
+try:  # in the sandbox: the kits beside this probe, which sandbox_child preloads
+    import grader_kit_layer_calls as layer_calls, grader_kit_output_path as paths
+    import grader_kit_training as kit
+except ImportError:  # imported from the grader package (tests)
+    from grader.core.sandbox.kits import layer_calls, output_path as paths, training as kit
 
 THEORY, BUILD, TRAIN_MODULE = "theory", "build_net", "algo_train"
 SIZE_FN, GRAD_FN, TRAIN_FN = "conv_output_size", "bias_gradients", "sup_trn"
 INP_DIM, NUM_CLASSES = (3, 32, 32), 10
-PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
 MAX_EVENTS = 64  # layer calls recorded per traced forward pass
 STD_ROWS = 10000  # training rows the per-channel standard deviation is taken over
 # torch.nn.functional calls traced in 6b (nn.Conv2d, nn.MaxPool2d, nn.Linear ... call them
@@ -31,34 +33,13 @@ KIND, FUNCTION, MODULE = 0, 1, 2  # of a recorded layer (structure.py reads the 
 DIRECT = "a direct torch call in forward"  # the module of a layer no traced call made
 
 
-def _record(exc):
-    """The failure record of a StudentFailure raised by ctx.call (else None)."""
-    return getattr(exc, "record", None)
-
-
-def _function(ctx, module, name, signature):
-    func = getattr(module, name, None)
-    if not callable(func) or isinstance(func, type):
-        ctx.fail("missing", f"{module.__name__}.py defines no function {name}{signature}")
-    return func
-
-
-def _class(ctx, module, name):
-    cls = getattr(module, name, None)
-    if not isinstance(cls, type):
-        names = sorted(n for n in vars(module) if not n.startswith("_"))
-        ctx.fail("missing", f"{module.__name__}.py defines no class {name}",
-                 detail="names it defines: " + ", ".join(names[:20]))
-    return cls
-
-
 # -- 6a, 6d: theory.py (numpy only) -------------------------------------------------------
 
 def output_sizes(ctx):
     """6a: conv_output_size(h_in, kernel, padding, stride) for every row of
     inputs["cases"] (M, 4), as plain Python ints; one case per row."""
-    func = _function(ctx, ctx.import_student(THEORY), SIZE_FN,
-                     "(h_in, kernel, padding, stride)")
+    func = kit.student_function(ctx, ctx.import_student(THEORY), SIZE_FN,
+                                "(h_in, kernel, padding, stride)")
     for i, row in enumerate(ctx.inputs["cases"]):
         with ctx.case(f"case{i}"):
             value = ctx.call(func, *(int(v) for v in row))
@@ -68,7 +49,8 @@ def output_sizes(ctx):
 def bias_grads(ctx):
     """6d: bias_gradients(x, W1, b1, W2, b2, t) per case (inputs keyed "case/field");
     records "case/db1" and "case/db2"."""
-    func = _function(ctx, ctx.import_student(THEORY), GRAD_FN, "(x, W1, b1, W2, b2, t)")
+    func = kit.student_function(ctx, ctx.import_student(THEORY), GRAD_FN,
+                                "(x, W1, b1, W2, b2, t)")
     for name in ctx.params["cases"]:
         with ctx.case(name):
             args = [np.array(ctx.inputs[f"{name}/{k}"], dtype=np.float64, copy=True)
@@ -98,48 +80,23 @@ def _arg(args, kwargs, index, name, default=None):
     return args[index] if len(args) > index else kwargs.get(name, default)
 
 
-# The layers on the path to the output (its autograd graph): grader/core/sandbox/kits/output_path.py.
-try:  # in the sandbox: the copy beside this probe, which sandbox_child preloads
-    import grader_kit_output_path as paths
-except ImportError:  # imported from the grader package (tests)
-    from grader.core.sandbox.kits import output_path as paths
-
-
-class _Tracer:
+class _Tracer(layer_calls.Calls):
     """Records the torch.nn.functional layer calls of a forward pass (outermost only; a
     module such as nn.Conv2d calls F.conv2d, so modules and functional calls are seen
-    alike), with the module that made each call, its output's autograd node and the
-    nodes the call created; keeps the outputs of the Linear calls. path() then keeps the
-    calls on the path to the output and adds the layer operations called directly."""
+    alike), with the module that made each call; keeps the outputs of the Linear calls
+    (extras). path() then keeps the calls on the path to the output and adds the layer
+    operations called directly."""
 
     def __init__(self, torch):
-        self.torch = torch
-        self.events, self.values, self.nodes, self.owned, self.stack = [], [], [], [], []
-        self.depth, self.on = 0, False
+        super().__init__(torch, MAX_EVENTS)
+        self.stack = []
 
     def install(self):
         F = self.torch.nn.functional
         for name, kind in TRACED.items():
             if hasattr(F, name):
-                setattr(F, name, self._wrap(getattr(F, name), name, kind))
-
-    def _wrap(self, original, name, kind):
-        tracer = self
-
-        def traced(*args, **kwargs):
-            if not tracer.on or tracer.depth:
-                return original(*args, **kwargs)
-            before = [t.grad_fn for t in paths.tensors(list(args) + list(kwargs.values()))
-                      if t.grad_fn is not None]
-            tracer.depth += 1
-            try:
-                out = original(*args, **kwargs)
-            finally:
-                tracer.depth -= 1
-            tracer.saw(name, kind, args, kwargs, out, before)
-            return out
-
-        return traced
+                setattr(F, name, self.wrap(getattr(F, name), lambda *call, name=name, kind=kind:
+                                           self.saw(name, kind, *call)))
 
     def saw(self, name, kind, args, kwargs, out, before):
         x = _arg(args, kwargs, 0, "input")
@@ -161,13 +118,8 @@ class _Tracer:
                                                                       "output_size")))
             stride = _size(_arg(args, kwargs, 2, "stride"))
             padding = _size(_arg(args, kwargs, 3, "padding", 0))
-        if len(self.events) < MAX_EVENTS:
-            node = getattr(y, "grad_fn", None)
-            self.events.append([kind, name, self.stack[-1] if self.stack else "",
-                                shape_in, shape_out, kernel, stride, padding])
-            self.values.append(value)
-            self.nodes.append(node)
-            self.owned.append(paths.owned_nodes(node, before))
+        self.add([kind, name, self.stack[-1] if self.stack else "", shape_in, shape_out,
+                  kernel, stride, padding], out, before, value)
 
     def watch(self, model):
         """Names the module of each call: pre-hooks push a module's name, hooks pop it."""
@@ -189,12 +141,11 @@ class _Tracer:
         so that the output's autograd graph reaches every layer that made it), traced;
         returns its output."""
         torch = self.torch
-        self.events, self.values, self.nodes, self.owned, self.stack = [], [], [], [], []
+        self.clear()
+        self.stack = []
         handles = self.watch(model) if isinstance(model, torch.nn.Module) else []
         ctx.call(model.eval)
-        for param in torch.nn.Module.parameters(model):
-            if param.is_leaf and param.is_floating_point():
-                param.requires_grad_(True)
+        layer_calls.gradients_on(torch, model)
         x = x.detach().clone().requires_grad_(True)
         self.on = True
         try:
@@ -210,37 +161,28 @@ class _Tracer:
         whose output reaches it, and the layer operations on it that no recorded call made
         (module "a direct torch call"), in call order; values: each Linear call's output
         (None for the others); notes: what was left out, and why."""
-        graph = paths.PathGraph(self.torch, out)
-        kept, owned, dropped = [], {}, []
-        for event, value, node, mine in zip(self.events, self.values, self.nodes, self.owned):
-            if graph.on_path(node):
-                kept.append((paths.sequence(node), event, value))
-                owned.update(mine)
-            elif event[KIND] in ("conv", "linear", "maxpool"):
-                dropped.append(event[MODULE] or event[FUNCTION])
-        for sequence, kind, node in graph.direct(owned):
+        def dropped(event, value):
+            return (event[MODULE] or event[FUNCTION]) \
+                if event[KIND] in ("conv", "linear", "maxpool") else ""
+
+        def direct(kind, node):
             shape_in, shape_out = paths.node_shapes(node)
             kernel, stride, padding = paths.node_settings(node)
             value = None
             if kind == "linear" and node is getattr(out, "grad_fn", None):
                 value = out.detach().cpu().double().numpy().copy()
-            kept.append((sequence, [kind if kind in TRACED.values() else "activation",
-                                    paths.direct_function(kind, node), DIRECT, shape_in, shape_out,
-                                    kernel or [], 1 if stride is None else stride,
-                                    0 if padding is None else padding], value))
-        kept.sort(key=lambda item: item[0])
-        notes = []
-        if graph.error:
-            notes.append(graph.error)
-        if dropped:
-            notes.append("applied, but their result never reaches the output (not counted): "
-                         + ", ".join(dropped[:8]))
-        return [e for _, e, _ in kept][:MAX_EVENTS], [v for _, _, v in kept][:MAX_EVENTS], notes
+            return [kind if kind in TRACED.values() else "activation",
+                    paths.direct_function(kind, node), DIRECT, shape_in, shape_out,
+                    kernel or [], 1 if stride is None else stride,
+                    0 if padding is None else padding], value
+
+        kept, notes = super().path(out, dropped, direct)
+        return [e for e, _ in kept][:MAX_EVENTS], [v for _, v in kept][:MAX_EVENTS], notes
 
     def put(self, ctx, prefix, out):
         """Records the layers on the path to out and the output under prefix."""
         if not hasattr(out, "detach"):
-            ctx.put(prefix + "events", self.events)
+            ctx.put(prefix + "events", self.rows)
             ctx.fail("api", f"forward returned a {type(out).__name__}, not a tensor")
         events, values, notes = self.path(out)
         ctx.put(prefix + "events", events)
@@ -272,16 +214,12 @@ def _build_cnn(ctx, torch, cls):
     first = None
     for inp_dim, label in ((INP_DIM, "(3, 32, 32)"), (INP_DIM[0], "3")):
         try:
-            model = ctx.call(cls, inp_dim, NUM_CLASSES)
+            return kit.build(ctx, torch, cls, (inp_dim, NUM_CLASSES), "CNN(...)"), label
         except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
-            record = _record(exc)
-            if record is None or record["kind"] not in ("exception", "todo"):
+            record = kit.failure(exc, ("exception", "todo"))
+            if record is None:
                 raise
             first = first or record
-            continue
-        if not isinstance(model, torch.nn.Module):
-            ctx.fail("api", f"CNN(...) should be an nn.Module; got {type(model).__name__}")
-        return model, label
     ctx.fail(first["kind"], first["message"], first["where"], first["detail"])
 
 
@@ -290,13 +228,13 @@ def structure(ctx):
     torch, _ = ctx.torch()
     tracer = _tracer(torch)
     module = ctx.import_student(BUILD)
-    model, used = _build_cnn(ctx, torch, _class(ctx, module, "CNN"))
+    model, used = _build_cnn(ctx, torch, kit.student_class(ctx, module, "CNN"))
     ctx.put("inp_dim", used)
     x = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
     try:
         out = tracer.run(ctx, model, x)
     except Exception:  # noqa: BLE001 - a StudentFailure: the layers before it still tell
-        ctx.put("events", tracer.events)
+        ctx.put("events", tracer.rows)
         raise
     tracer.put(ctx, "", out)
 
@@ -312,82 +250,16 @@ def blocks(ctx):
         with ctx.case(name):
             x = torch.from_numpy(np.ascontiguousarray(ctx.inputs[f"{name}/X"], dtype=np.float32))
             if case["kind"] == "conv":
-                cls = _class(ctx, module, "ConvBlock")
-                block = ctx.call(cls, case["kernel"], case["inp_ch"], case["out_ch"])
+                cls = kit.student_class(ctx, module, "ConvBlock")
+                args = (case["kernel"], case["inp_ch"], case["out_ch"])
             else:
-                cls = _class(ctx, module, "DenseBlock")
+                cls = kit.student_class(ctx, module, "DenseBlock")
                 args = (case["inp"], case["out"]) + (() if case["act"] == "relu" else (None,))
-                block = ctx.call(cls, *args)
-            if not isinstance(block, torch.nn.Module):
-                ctx.fail("api", f"{cls.__name__}(...) should be an nn.Module; got "
-                         f"{type(block).__name__}")
+            block = kit.build(ctx, torch, cls, args, f"{cls.__name__}(...)")
             tracer.put(ctx, f"{name}/", tracer.run(ctx, block, x))
 
 
 # -- 6c: training with sup_trn ----------------------------------------------------------
-
-class _Observer:
-    """Watches sup_trn from outside: every loss computed with gradients on, every
-    optimizer step, every training batch handed out (and the progress file)."""
-
-    def __init__(self, ctx, torch, total):
-        self.ctx, self.torch = ctx, torch
-        self.losses, self.steps, self.batches = [], 0, 0
-        self.total, self.last = total, -1.0
-        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
-
-    def install(self):
-        torch = self.torch
-        F = torch.nn.functional
-        for name in ("cross_entropy", "nll_loss"):
-            setattr(F, name, self._loss(getattr(F, name)))
-        hooks = importlib.import_module("torch.optim.optimizer")
-        hooks.register_optimizer_step_post_hook(self._stepped)
-
-    def _loss(self, original):
-        torch = self.torch
-
-        def loss(input, target, *args, **kwargs):
-            out = original(input, target, *args, **kwargs)
-            if torch.is_grad_enabled() and getattr(input, "requires_grad", False):
-                with torch.no_grad():
-                    self.losses.append(float(out.detach().float().mean()))
-            return out
-
-        return loss
-
-    def _stepped(self, optimizer, args, kwargs):
-        self.steps += 1
-
-    def batch(self):
-        self.batches += 1
-        now = self.ctx.perf_counter()
-        if now - self.last >= PROGRESS_S or self.batches >= self.total:
-            self.last = now
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as fh:
-                json.dump({"done": min(self.batches, self.total), "total": self.total}, fh)
-            os.replace(tmp, self.path)
-
-
-class _Watched:
-    """The grader's training loader as sup_trn sees it: same batches, same len(), each
-    batch counted."""
-
-    def __init__(self, loader, observer):
-        self._loader, self._observer = loader, observer
-
-    def __len__(self):
-        return len(self._loader)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-    def __iter__(self):
-        for batch in self._loader:
-            self._observer.batch()
-            yield batch
-
 
 def _scale(X, rows):
     """1 / the per-channel standard deviation of the first rows of the prepared training
@@ -404,28 +276,9 @@ def _scale(X, rows):
     return (1.0 / std).astype(np.float32)
 
 
-def _images(torch, X, scale, rows=None):
-    """Prepared rows (N, 3072) in HWC order -> float32 tensor (N, 3, 32, 32), each
-    channel times scale[c]; converted in chunks (no float64 copy of the set)."""
-    n = X.shape[0] if rows is None else min(rows, X.shape[0])
-    out = torch.empty((n,) + INP_DIM, dtype=torch.float32)
-    for start in range(0, n, 2000):
-        chunk = np.asarray(X[start:min(n, start + 2000)], dtype=np.float32)
-        chunk = (chunk.reshape(-1, 32, 32, 3) * scale).transpose(0, 3, 1, 2)
-        out[start:start + chunk.shape[0]] = torch.from_numpy(np.ascontiguousarray(chunk))
-    return out
-
-
-def _logits(ctx, torch, model, images, batch=500):
+def _logits(ctx, torch, model, images):
     """The model's outputs (N, 10) on images (N, 3, 32, 32), eval mode, no gradients."""
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    ctx.call(model.eval)
-    outs = []
-    with torch.no_grad():
-        for start in range(0, images.shape[0], batch):
-            out = ctx.call(model, images[start:start + batch].to(device))
-            outs.append(ctx.array(out, "the CNN's output", dtype="float32"))
-    return np.concatenate(outs)
+    return kit.logits(ctx, torch, model, images, 500, "the CNN's output", cast=False)
 
 
 def _no_cuda_needed(torch, device):
@@ -449,22 +302,23 @@ def train_cnn(ctx):
     rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])
     scale = _scale(X, rows)
     tbs, vbs = int(opt["tbs"]), int(opt["vbs"])
-    observer = _Observer(ctx, torch, int(opt["num_epochs"]) * math.ceil(rows / tbs))
+    observer = kit.LoopObserver(ctx, torch, int(opt["num_epochs"]) * math.ceil(rows / tbs))
     observer.install()
     module = ctx.import_student(BUILD)
-    cls = _class(ctx, module, "CNN")
-    train = _function(ctx, ctx.import_student(TRAIN_MODULE), TRAIN_FN,
-                      "(net, trn_loader, val_loader, opt_dict)")
+    cls = kit.student_class(ctx, module, "CNN")
+    train = kit.student_function(ctx, ctx.import_student(TRAIN_MODULE), TRAIN_FN,
+                                 "(net, trn_loader, val_loader, opt_dict)")
     data = torch.utils.data
     labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
-    train_set = data.TensorDataset(_images(torch, X, scale, rows), torch.from_numpy(labels))
-    val_images = _images(torch, np.load(files["X_val"], allow_pickle=False), scale)
+    train_set = data.TensorDataset(kit.images(torch, X, scale, INP_DIM, rows),
+                                   torch.from_numpy(labels))
+    val_images = kit.images(torch, np.load(files["X_val"], allow_pickle=False), scale, INP_DIM)
     val_labels = np.load(files["y_val"], allow_pickle=False).astype(np.int64)
     val_set = data.TensorDataset(val_images, torch.from_numpy(val_labels))
     shuffle = torch.Generator()
     shuffle.manual_seed(seed)
-    trn_loader = _Watched(data.DataLoader(train_set, batch_size=tbs, shuffle=True,
-                                          generator=shuffle), observer)
+    trn_loader = kit.Loader(data.DataLoader(train_set, batch_size=tbs, shuffle=True,
+                                            generator=shuffle), observer)
     val_loader = data.DataLoader(val_set, batch_size=vbs, shuffle=False)
     torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
     model, used = _build_cnn(ctx, torch, cls)
@@ -488,8 +342,9 @@ def _eval_images(ctx, torch):
     standardised with the per-channel scale of its params["rows"] training rows."""
     X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
     scale = _scale(X, min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0]))
-    val = _images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale)
-    return val, _images(torch, ctx.inputs["X_test"], scale)
+    val = kit.images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale,
+                     INP_DIM)
+    return val, kit.images(torch, ctx.inputs["X_test"], scale, INP_DIM)
 
 
 def evaluate_state(ctx):
@@ -499,7 +354,7 @@ def evaluate_state(ctx):
     logits of the validation and test images."""
     torch, device = ctx.torch()
     _no_cuda_needed(torch, device)
-    cls = _class(ctx, ctx.import_student(BUILD), "CNN")
+    cls = kit.student_class(ctx, ctx.import_student(BUILD), "CNN")
     torch.manual_seed(int(ctx.params.get("seed", 0)))
     model, _ = _build_cnn(ctx, torch, cls)
     ctx.put_state(model, "initial/", owner="net")
@@ -514,18 +369,12 @@ def evaluate_state(ctx):
 
 
 def evaluate_checkpoint(ctx):
-    """6c in checkpoint mode: the submitted state dict (its bytes are inputs
-    ["checkpoint"]; the file itself never enters a sandbox) loaded with
-    torch.load(weights_only=True), which refuses any pickled object other than tensors and
-    plain containers, into CNN((3, 32, 32), 10); records the logits of the validation and
-    test images."""
+    """6c in checkpoint mode: the submitted state dict (kit.checkpoint_model) loaded into
+    CNN((3, 32, 32), 10); records the logits of the validation and test images."""
     torch, device = ctx.torch()
-    module = ctx.import_student(BUILD)
-    cls = _class(ctx, module, "CNN")
-    state = ctx.submitted_state_dict("net.state_dict()")
-    model, _ = _build_cnn(ctx, torch, cls)
-    ctx.load_submitted_state(model, state, "your CNN((3, 32, 32), 10)")
-    model = ctx.call(model.to, device)
+    cls = kit.student_class(ctx, ctx.import_student(BUILD), "CNN")
+    model = kit.checkpoint_model(ctx, lambda: _build_cnn(ctx, torch, cls)[0],
+                                 "net.state_dict()", "your CNN((3, 32, 32), 10)", device)
     val, test = _eval_images(ctx, torch)
     ctx.put("val_logits", _logits(ctx, torch, model, val))
     ctx.put("test_logits", _logits(ctx, torch, model, test))

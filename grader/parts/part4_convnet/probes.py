@@ -24,20 +24,21 @@ gradients on, and a layer whose result never reaches the output (its autograd gr
 left out and named; a layer operation called directly (torch.conv2d, F.linear, x @ W.T)
 is a layer of its kind all the same (grader/core/sandbox/kits/output_path.py).
 """
-import importlib
-import inspect
-import json
 import math
-import os
 
 import numpy as np
+
+try:  # in the sandbox: the kits beside this probe, which sandbox_child preloads
+    import grader_kit_layer_calls as layer_calls, grader_kit_output_path as paths
+    import grader_kit_training as kit
+except ImportError:  # imported from the grader package (tests)
+    from grader.core.sandbox.kits import layer_calls, output_path as paths, training as kit
 
 MODULE = "convnet_mnist"
 CLASS = "ConvNet"
 TRAIN = "train"
 TRAIN_ARGS = ("model", "train_loader", "device", "num_epochs", "learning_rate")
 IMAGE = (1, 28, 28)
-PROGRESS_S = 0.2  # how often the progress file is rewritten, at most
 MAX_ROWS = 64  # layers recorded at most
 # the kind recorded for a layer operation called directly (PathGraph's kinds otherwise)
 DIRECT_KINDS = {"conv": "conv2d", "maxpool": "max_pool2d", "avgpool": "avg_pool2d",
@@ -61,26 +62,14 @@ FUNCTIONS = {
 }
 
 
-def _record(exc):
-    """The failure record of a StudentFailure raised by ctx.call (else None)."""
-    return getattr(exc, "record", None)
-
-
-def _class(ctx, module):
-    cls = getattr(module, CLASS, None)
-    if not isinstance(cls, type):
-        names = sorted(n for n in vars(module) if not n.startswith("_"))
-        ctx.fail("missing", f"{MODULE}.py defines no class {CLASS}",
-                 detail="names it defines: " + ", ".join(names[:20]))
-    return cls
+def _class(ctx):
+    """The student's ConvNet class, or a failure naming what the module defines."""
+    return kit.student_class(ctx, ctx.import_student(MODULE), CLASS, MODULE)
 
 
 def _build(ctx, torch, cls):
     """ConvNet() as the handout builds it (no arguments), an nn.Module, or a failure."""
-    model = ctx.call(cls)
-    if not isinstance(model, torch.nn.Module):
-        ctx.fail("api", f"{CLASS}() should be an nn.Module; got {type(model).__name__}")
-    return model
+    return kit.build(ctx, torch, cls, (), f"{CLASS}()")
 
 
 def _owner(torch, path):
@@ -124,25 +113,19 @@ def _settings(torch, module):
     return {}
 
 
-# The layers on the path to the output (its autograd graph): grader/core/sandbox/kits/output_path.py.
-try:  # in the sandbox: the copy beside this probe, which sandbox_child preloads
-    import grader_kit_output_path as paths
-except ImportError:  # imported from the grader package (tests)
-    from grader.core.sandbox.kits import output_path as paths
-
-
-class _Recorder:
+class _Recorder(layer_calls.Calls):
     """Records the layers a forward pass applies (module docstring: how they are counted),
-    each with its output's autograd node and the nodes its call created; path() keeps
-    those on the path to the output and adds the layer operations called directly."""
+    each with the module that made it (extras); path() keeps those on the path to the
+    output and adds the layer operations called directly."""
 
     def __init__(self, torch):
-        self.torch, self.rows, self.inside, self.on = torch, [], 0, False
+        super().__init__(torch, MAX_ROWS)
         self.names, self.handles, self.patched, self.leaves = {}, [], [], []
-        self.called, self.nodes, self.owned, self.modules, self.befores = set(), [], [], [], []
+        self.called = set()
 
     def clear(self):
-        self.rows, self.nodes, self.owned, self.modules, self.befores = [], [], [], [], []
+        super().clear()
+        self.befores = []
 
     def watch(self, model):
         """Hooks every leaf module of the model (its layers)."""
@@ -153,24 +136,16 @@ class _Recorder:
             self.handles.append(module.register_forward_hook(self._leave))
 
     def _enter(self, module, args):
-        self.inside += 1
-        self.befores.append([t.grad_fn for t in paths.tensors(args) if t.grad_fn is not None])
+        self.depth += 1
+        self.befores.append(layer_calls.grad_nodes(args))
 
     def _leave(self, module, args, out):
-        self.inside -= 1
+        self.depth -= 1
         before = self.befores.pop() if self.befores else []
-        if self.on and self.inside == 0 and len(self.rows) < MAX_ROWS:
+        if self.on and self.depth == 0 and not self.full():
             params = sum(int(p.numel()) for p in module.parameters())
-            self._add([type(module).__name__, self.names.get(id(module), "?"), params,
-                       _shape(out), _settings(self.torch, module)], out, before, module)
-
-    def _add(self, row, out, before, module=None):
-        y = out[0] if isinstance(out, (tuple, list)) and out else out
-        node = getattr(y, "grad_fn", None)
-        self.rows.append(row)
-        self.nodes.append(node)
-        self.owned.append(paths.owned_nodes(node, before))
-        self.modules.append(module)
+            self.add([type(module).__name__, self.names.get(id(module), "?"), params,
+                      _shape(out), _settings(self.torch, module)], out, before, module)
 
     def install(self):
         """Wraps the functional activations and poolings (restored by remove()); done before
@@ -181,31 +156,20 @@ class _Recorder:
             original = getattr(owner, name, None)
             if original is None:
                 continue
-            setattr(owner, name, self._wrap(original, kind))
+            setattr(owner, name, self.wrap(original, lambda *call, kind=kind:
+                                           self._saw(kind, *call)))
             self.patched.append((owner, name, original))
 
-    def _wrap(self, original, kind):
-        def wrapped(*args, **kwargs):
-            if not self.on or self.inside:
-                return original(*args, **kwargs)
-            before = [t.grad_fn for t in paths.tensors(list(args) + list(kwargs.values()))
-                      if t.grad_fn is not None]
-            self.inside += 1
-            try:
-                out = original(*args, **kwargs)
-            finally:
-                self.inside -= 1
-            if len(self.rows) < MAX_ROWS:
-                settings = {}
-                if kind.endswith("pool2d"):
-                    bound = dict(zip(("input", "kernel_size", "stride"), args))
-                    bound.update(kwargs)
-                    kernel = _pair(bound.get("kernel_size"))
-                    settings = {"kernel": kernel, "stride": _pair(bound.get("stride")) or kernel}
-                self._add([kind, "", 0, _shape(out), settings], out, before)
-            return out
-
-        return wrapped
+    def _saw(self, kind, args, kwargs, out, before):
+        if self.full():
+            return
+        settings = {}
+        if kind.endswith("pool2d"):
+            bound = dict(zip(("input", "kernel_size", "stride"), args))
+            bound.update(kwargs)
+            kernel = _pair(bound.get("kernel_size"))
+            settings = {"kernel": kernel, "stride": _pair(bound.get("stride")) or kernel}
+        self.add([kind, "", 0, _shape(out), settings], out, before)
 
     def path(self, out, x):
         """(rows, notes): the recorded layers whose output reaches out, and the layer
@@ -213,19 +177,11 @@ class _Recorder:
         called directly: named by their function, with the parameters they use), in call
         order; notes say what was left out, and why. Marks the modules on the path as
         called."""
-        graph = paths.PathGraph(self.torch, out)
-        kept, owned, dropped = [], {}, []
-        self.called = set()
-        for index, (row, node, mine, module) in enumerate(
-                zip(self.rows, self.nodes, self.owned, self.modules)):
-            if graph.on_path(node):
-                kept.append((paths.sequence(node), index, row))
-                owned.update(mine)
-                if module is not None:
-                    self.called.add(id(module))
-            elif row[2] or row[0] in ("relu", "max_pool2d", "ReLU", "MaxPool2d"):
-                dropped.append(row[1] or f"F.{row[0]}")
-        for sequence, kind, node in graph.direct(owned):
+        def dropped(row, module):
+            return (row[1] or f"F.{row[0]}") \
+                if row[2] or row[0] in ("relu", "max_pool2d", "ReLU", "MaxPool2d") else ""
+
+        def direct(kind, node):
             shape_in, shape_out = paths.node_shapes(node)
             kernel, stride, padding = paths.node_settings(node)
             name = DIRECT_KINDS.get(kind, kind)
@@ -239,15 +195,12 @@ class _Recorder:
                             "out": shape_out[-1] if shape_out else None}
             elif name.endswith("pool2d"):
                 settings = {"kernel": kernel, "stride": stride}
-            kept.append((sequence, len(self.rows), [
-                name, "", paths.node_parameters(node, {id(x)}),
-                [int(s) for s in shape_out[1:]] if shape_out else None, settings]))
-        kept.sort(key=lambda item: item[:2])
-        notes = [graph.error] if graph.error else []
-        if dropped:
-            notes.append("applied, but their result never reaches the output (not counted): "
-                         + ", ".join(dropped[:8]))
-        return [row for _, _, row in kept][:MAX_ROWS], notes
+            return [name, "", paths.node_parameters(node, {id(x)}),
+                    [int(s) for s in shape_out[1:]] if shape_out else None, settings], None
+
+        kept, notes = super().path(out, dropped, direct)
+        self.called = {id(module) for _, module in kept if module is not None}
+        return [row for row, _ in kept][:MAX_ROWS], notes
 
     def remove(self):
         for handle in self.handles:
@@ -266,8 +219,7 @@ def summary(ctx):
     torch, _ = ctx.torch()
     recorder = _Recorder(torch)
     recorder.install()
-    module = ctx.import_student(MODULE)
-    model = _build(ctx, torch, _class(ctx, module))
+    model = _build(ctx, torch, _class(ctx))
     ctx.call(model.eval)
     images = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X"], dtype=np.float32))
     tries = [images]
@@ -275,32 +227,14 @@ def summary(ctx):
     if batch_size > 0 and batch_size != images.shape[0]:
         tries.append(images.repeat(math.ceil(batch_size / images.shape[0]), 1, 1, 1)[:batch_size])
     recorder.watch(model)
-    for param in torch.nn.Module.parameters(model):
-        if param.is_leaf and param.is_floating_point():
-            param.requires_grad_(True)
-    failures = []
+    layer_calls.gradients_on(torch, model)
     try:
-        for x in tries:
-            recorder.clear()
-            recorder.on = True
-            x = x.detach().clone().requires_grad_(True)
-            try:
-                with torch.enable_grad():
-                    out = ctx.call(model, x)
-                break
-            except Exception as exc:  # noqa: BLE001 - a StudentFailure from ctx.call
-                record = _record(exc)
-                if record is None or record["kind"] != "exception":
-                    raise
-                failures.append({"rows": int(x.shape[0]), **record})
-            finally:
-                recorder.on = False
-                recorder.inside = 0
-        else:
+        out, x, failures = recorder.first_forward(ctx, model, tries)
+        if x is None:
             first = failures[0]
-            ctx.fail("exception", f"forward failed on a batch of {first['rows']} digits "
-                     f"(N, 1, 28, 28): {first['message']}", first.get("where", ""),
-                     first.get("detail", ""))
+            ctx.fail("exception", f"forward failed on a batch of {int(first[0].shape[0])} "
+                     f"digits (N, 1, 28, 28): {first[1]['message']}", first[1].get("where", ""),
+                     first[1].get("detail", ""))
         rows, notes = recorder.path(out, x) if hasattr(out, "shape") else (recorder.rows, [])
     finally:
         recorder.remove()
@@ -317,44 +251,6 @@ def summary(ctx):
 
 # -- 7d: training ---------------------------------------------------------------------
 
-class _Watch:
-    """The grader's training loader as the student's train() sees it: same batches, same
-    len(); reports progress (batches done) to the grader."""
-
-    def __init__(self, loader, ctx, total):
-        self._loader, self.total, self.done, self.last = loader, total, 0, -1.0
-        self.ctx = ctx
-        self.path = os.path.join(ctx.params["progress_dir"], "progress.json")
-
-    def __len__(self):
-        return len(self._loader)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-    def __iter__(self):
-        for batch in self._loader:
-            self.done += 1
-            now = self.ctx.perf_counter()
-            if now - self.last >= PROGRESS_S or self.done >= self.total:
-                self.last = now
-                tmp = self.path + ".tmp"
-                with open(tmp, "w") as fh:
-                    json.dump({"done": min(self.done, self.total), "total": self.total}, fh)
-                os.replace(tmp, self.path)
-            yield batch
-
-
-def _call_train(ctx, train, args):
-    """train(model, train_loader, device, num_epochs, learning_rate): by keyword when its
-    parameters have these names, else in this order."""
-    try:
-        inspect.signature(train).bind(**dict(zip(TRAIN_ARGS, args)))
-        return ctx.call(train, **dict(zip(TRAIN_ARGS, args)))
-    except (TypeError, ValueError):
-        return ctx.call(train, *args)
-
-
 def train_convnet(ctx):
     """7d: ConvNet() trained by the student's train() on the grader's training digits
     (float32 (N, 1, 28, 28) in [0, 1], int64 labels; shuffled batches of the declared
@@ -365,61 +261,36 @@ def train_convnet(ctx):
     torch, device = ctx.torch()
     s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
     files = ctx.data_files
-    losses, steps = [], [0]
-    F = torch.nn.functional
-    for name in ("cross_entropy", "nll_loss"):
-        original = getattr(F, name)
-
-        def loss(input, target, *args, _original=original, **kwargs):
-            out = _original(input, target, *args, **kwargs)
-            if torch.is_grad_enabled() and getattr(input, "requires_grad", False):
-                losses.append(float(out.detach().float().mean()))
-            return out
-
-        setattr(F, name, loss)
-    importlib.import_module("torch.optim.optimizer").register_optimizer_step_post_hook(
-        lambda *a: steps.__setitem__(0, steps[0] + 1))
-    module = ctx.import_student(MODULE)
-    cls = _class(ctx, module)
-    train = getattr(module, TRAIN, None)
-    if not callable(train) or isinstance(train, type):
-        ctx.fail("missing", f"{MODULE}.py defines no function {TRAIN}(model, train_loader, "
-                 "device, num_epochs, learning_rate)")
     X = np.load(files["X_train"], mmap_mode="r")
     rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])  # a progress run's
+    batch_size, epochs = int(s["batch_size"]), int(s["num_epochs"])
+    observer = kit.LoopObserver(ctx, torch, epochs * math.ceil(rows / batch_size))
+    observer.install()
+    module = ctx.import_student(MODULE)
+    cls = kit.student_class(ctx, module, CLASS, MODULE)
+    train = kit.student_function(ctx, module, TRAIN, "(" + ", ".join(TRAIN_ARGS) + ")", MODULE)
     X = torch.from_numpy(np.array(X[:rows], dtype=np.float32))
     y = torch.from_numpy(np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64))
-    batch_size, epochs = int(s["batch_size"]), int(s["num_epochs"])
     shuffle = torch.Generator()
     shuffle.manual_seed(seed)
     data = torch.utils.data
-    loader = _Watch(data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
-                                    shuffle=True, generator=shuffle),
-                    ctx, epochs * math.ceil(len(y) / batch_size))
+    loader = kit.Loader(data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
+                                        shuffle=True, generator=shuffle), observer)
     torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
-    model = _build(ctx, torch, cls)
-    model = ctx.call(model.to, device)
-    _call_train(ctx, train, (model, loader, torch.device(device), epochs,
-                             float(s["learning_rate"])))
-    ctx.put("losses", np.array(losses, dtype=np.float64))
-    ctx.put("steps", steps[0])
-    ctx.put("batches", loader.done)
+    model = ctx.call(_build(ctx, torch, cls).to, device)
+    kit.call_by_name(ctx, train, TRAIN_ARGS, (model, loader, torch.device(device), epochs,
+                                              float(s["learning_rate"])))
+    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
+    ctx.put("steps", observer.steps)
+    ctx.put("batches", observer.batches)
     ctx.put_state(model, "state/")
 
 
-def _test_logits(ctx, torch, model, device):
+def _test_logits(ctx, torch, model):
     """The model's logits (N, 10) for the test digits ctx.inputs["X_test"], in eval mode,
     1,000 at a time."""
     test = torch.from_numpy(np.ascontiguousarray(ctx.inputs["X_test"], dtype=np.float32))
-    ctx.call(model.eval)
-    param = next(model.parameters(), None)
-    dtype = param.dtype if param is not None else torch.float32
-    outs = []
-    with torch.no_grad():
-        for start in range(0, test.shape[0], 1000):
-            x = test[start:start + 1000].to(device=device, dtype=dtype)
-            outs.append(ctx.array(ctx.call(model, x), "forward's output", dtype="float32"))
-    return np.concatenate(outs)
+    return kit.logits(ctx, torch, model, test, 1000)
 
 
 def evaluate_state(ctx):
@@ -428,7 +299,7 @@ def evaluate_state(ctx):
     weights train() left (inputs["state/NAME"]) loaded into it; records the logits of the
     test digits inputs["X_test"]."""
     torch, device = ctx.torch()
-    cls = _class(ctx, ctx.import_student(MODULE))
+    cls = _class(ctx)
     torch.manual_seed(int(ctx.params.get("seed", 0)))
     model = _build(ctx, torch, cls)
     ctx.put_state(model, "initial/")
@@ -436,17 +307,14 @@ def evaluate_state(ctx):
                    "train() should train the model it is given in place (no new layers "
                    "added to it, no other model returned).")
     model = ctx.call(model.to, device)
-    ctx.put("test_logits", _test_logits(ctx, torch, model, device))
+    ctx.put("test_logits", _test_logits(ctx, torch, model))
 
 
 def evaluate_checkpoint(ctx):
-    """7d in checkpoint mode: the submitted state dict (its bytes are ctx.inputs
-    ["checkpoint"]; the file itself is never copied into a sandbox) loaded with
-    torch.load(weights_only=True), which refuses any pickled object other than tensors
-    and plain containers, into ConvNet(); records the logits of the test digits."""
+    """7d in checkpoint mode: the submitted state dict (kit.checkpoint_model) loaded into
+    ConvNet(); records the logits of the test digits."""
     torch, device = ctx.torch()
-    model = _build(ctx, torch, _class(ctx, ctx.import_student(MODULE)))
-    state = ctx.submitted_state_dict("model.state_dict()")
-    ctx.load_submitted_state(model, state, "your ConvNet()")
-    model = ctx.call(model.to, device)
-    ctx.put("test_logits", _test_logits(ctx, torch, model, device))
+    model = _build(ctx, torch, _class(ctx))
+    model = kit.checkpoint_model(ctx, lambda: model, "model.state_dict()", "your ConvNet()",
+                                 device)
+    ctx.put("test_logits", _test_logits(ctx, torch, model))
