@@ -190,3 +190,15 @@ def test_header_shows_no_staff_only_detail():
     assert "torch unavailable in the sandbox)" in html
     assert "Student code: cannot be isolated." in html
     assert "student code cannot be run in the sandbox on this machine" in html
+
+
+def test_the_same_run_gives_the_same_report():
+    """A regrade with the same outcomes writes the same page (charts included: no date,
+    no random ids), so reports can be compared byte for byte."""
+    from grader.core.results import charts
+    results = [_result("3b.2", FAILED, 0.0, "too low", loss_history=[2.3, 2.0, 1.7],
+                       train_acc_history=[0.2, 0.3], val_acc_history=[0.2, 0.25],
+                       threshold=0.45)]
+    first = report.render_html(_run(results), RUBRIC)
+    charts._line_svg.cache_clear()
+    assert report.render_html(_run(results), RUBRIC) == first
