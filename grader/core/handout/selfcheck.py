@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "selfcheck_files"  # the part checks and the grader's numpy-only helpers
 TIME_LIMIT_S = 120  # per check, on POSIX systems (signal.alarm)
-LIBRARIES = ("numpy", "torch", "torchvision", "matplotlib", "nbformat")  # requirements.txt
+LIBRARIES = ("numpy", "scipy", "matplotlib", "nbformat", "torch", "torchvision")  # requirements
 
 
 class Stop(Exception):
@@ -82,8 +82,9 @@ def describe(exc: BaseException, folder: Path, install: str) -> str:
         return ("your code called sys.exit() or exit(): the graded functions must return "
                 "their result, not exit")
     if isinstance(exc, ModuleNotFoundError):
-        return (f"{exc.name!r} is not installed here{place}: install it or remove the "
-                "import (the grader provides the packages of requirements.txt only)")
+        return (f"your code imports {exc.name!r}, which is not installed here{place}: "
+                "install it, or remove the import (requirements.txt lists the packages the "
+                "grader provides)")
     first = str(exc.msg if isinstance(exc, SyntaxError) else exc).strip().splitlines()
     return f"{type(exc).__name__}: {first[0] if first else ''}{place}"
 
@@ -131,8 +132,8 @@ class Student:
             return self.modules[filename]
         path = self.path(filename)
         if path is None:
-            raise Stop(f"{filename} (or {Path(filename).stem}.ipynb) not found in "
-                       f"{self.folder}: run this next to your files, or pass --folder")
+            raise Stop(f"{filename} not found in {self.folder} (nor {Path(filename).stem}"
+                       ".ipynb): run this next to your files, or pass --folder")
         text = path.read_text(encoding="utf-8", errors="replace")
         if definitions_only or path.suffix == ".ipynb":
             source = shipped("source")

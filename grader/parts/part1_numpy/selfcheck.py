@@ -109,17 +109,15 @@ def check_loss(run):
     return False, f"{line}\nHint: {hint}."
 
 
-def _loss_is_off(run) -> bool:
-    """Whether the student's toy loss differs from the grader's at reg and at reg=0 (for the
-    checks that rely on their own loss(); never raises)."""
+def _loss_is_right(run) -> bool:
+    """Whether the student's toy loss is the grader's at 1b's reg and at reg=0, so that
+    3a.1 may use it (never raises)."""
     try:
         net, X, y = toy_net(run)
-        at_reg = loss_and_grads(net, X, y, run.data["reg"])[0]
-        at_zero = loss_and_grads(net, X, y, 0.0)[0]
-    except Exception:  # noqa: BLE001 - the loss does not even run: that is off
-        return True
-    return (abs(at_reg - run.data["loss"]) > 1e-9 * run.data["loss"]
-            or abs(at_zero - run.data["loss_at_zero"]) > 1e-9 * run.data["loss"])
+        got = [loss_and_grads(net, X, y, reg)[0] for reg in (run.data["reg"], 0.0)]
+    except Exception:  # noqa: BLE001 - the loss does not even run
+        return False
+    return np.allclose(got, [run.data["loss"], run.data["loss_at_zero"]], rtol=1e-9, atol=0)
 
 
 def _reg_note(run, net, X, y, got, reg):
@@ -255,12 +253,19 @@ def check_training(run):
             as_array(net.params[name], start[name].shape, f"self.params[{name!r}] after train()")
         except Stop as exc:
             raise Stop(f"{exc}\nHint: training diverged? check the SGD step and 2d.") from None
-    # The L2 term is added here, so a reg that loss() ignores cannot change the verdict.
+    # The final loss as the grader's would be: your loss(reg=0) when it is the handout's on
+    # the toy problem (1b), else the mean cross-entropy of your probabilities (1a); the L2
+    # term is added here, so a reg that loss() ignores cannot change the verdict.
     weights = float(np.sum(net.params["W1"] ** 2) + np.sum(net.params["W2"] ** 2))
-    final = loss_and_grads(net, X, y, 0.0)[0] + s["reg"] * weights
-    line = (f"training loss after train(): {final:.4g} (needs <= {s['max_loss']:g}; your "
-            f"loss(X, y, reg=0) on the toy data plus reg * (||W1||^2 + ||W2||^2) at "
-            f"reg={s['reg']:g})")
+    if _loss_is_right(run):
+        source, final = "your loss(X, y, reg=0)", loss_and_grads(net, X, y, 0.0)[0]
+    else:
+        probs = as_array(net.loss(X.copy()), (len(y), 3), "loss(X) after train()")
+        source = "the mean cross-entropy of your loss(X) (your loss() is not yet the handout's)"
+        final = float(-np.log(np.maximum(probs[np.arange(len(y)), y], 1e-300)).mean())
+    final += s["reg"] * weights
+    line = (f"training loss after train(): {final:.4g} (needs <= {s['max_loss']:g}; "
+            f"{source} on the toy data plus reg * (||W1||^2 + ||W2||^2) at reg={s['reg']:g})")
     if final <= s["max_loss"]:
         return True, line
     if all(np.array_equal(net.params[n], start[n]) for n in NAMES):
@@ -268,20 +273,17 @@ def check_training(run):
     else:
         hint = ("check the SGD update (each parameter moves by -learning_rate * its gradient) "
                 "and the gradients (2d)")
-    note = ("\nNote: this final loss comes from your own loss(), which is not yet the "
-            "handout's (see 1b): fix 1b first." if _loss_is_off(run) else "")
-    return False, f"{line}\nHint: {hint}.{note}"
+    return False, f"{line}\nHint: {hint}."
 
 
 def check_no_loops(run):
     """1c.2: no Python loop over samples in loss() or the methods it calls; it must run."""
-    static = shipped("staticcheck")
-    source = static.read_source(run.folder, run.check["files"][0])
-    if source is None:
-        raise Stop(f"{run.check['files'][0]} could not be read (a symbolic link, or a notebook?)")
-    found = static.loops_over_samples(source, CLASS, "loss")
     net, X, _ = toy_net(run)
     net.loss(X.copy())  # vectorised code that does not run earns nothing
+    path = run.student.path(run.check["files"][0])
+    static, text = shipped("staticcheck"), path.read_text(encoding="utf-8", errors="replace")
+    source = shipped("source").notebook_source(text)[0] if path.suffix == ".ipynb" else text
+    found = static.loops_over_samples(source, CLASS, "loss")
     if found:
         lines = "\n".join(f"line {f.line}: {f.code}" for f in found)
         return False, (f"Python loop over samples in loss():\n{lines}\nHint: operate on the "
@@ -344,10 +346,13 @@ def check_sgd_steps(run):
                            np.array([len(e[2]) for e in log]),
                            np.array([i for e in log for i in e[2]], dtype=np.int64))
     net.loss = type(net).loss.__get__(net)  # predict() and the scores, unobserved
-    scores = as_array(net.loss(X_pred.copy()), (len(X_pred), C), "loss(X) after train()")
     pred = net.predict(X_pred.copy())
     pred = None if pred is None else np.asarray(pred).ravel()
-    pred_ok = pred is not None and sgd.predictions_match(pred, np.argmax(scores, axis=1))
+    try:  # predict() against your own scores (1a judges them); Gradescope uses its own
+        scores = as_array(net.loss(X_pred.copy()), (len(X_pred), C), "loss(X) after train()")
+        pred_ok = pred is not None and sgd.predictions_match(pred, np.argmax(scores, axis=1))
+    except Stop:  # no scores to compare with: predict() is judged on Gradescope only
+        pred_ok = pred is not None
     parts = sgd.judge_steps(step_log, settings, s["min_coverage"], s["lr_rtol"], pred_ok)
     head = (f"train(learning_rate={s['learning_rate']:g}, learning_rate_decay="
             f"{s['learning_rate_decay']:g}, batch_size={s['batch_size']}, num_iters="

@@ -111,7 +111,31 @@ def check_structure(run):
 # 4b.1: the training loop as observed
 
 
+class _Watched:
+    """A loader that counts the loops over it (seen[KEY + "_loops"]) and notes whether one
+    is under way (seen[KEY]): the training loader's count is the epoch."""
+
+    def __init__(self, loader, seen, key):
+        self.loader, self.seen, self.key = loader, seen, key
+        seen[key], seen[key + "_loops"] = False, 0
+
+    def __iter__(self):
+        self.seen[self.key] = True
+        self.seen[self.key + "_loops"] += 1
+        try:
+            yield from self.loader
+        finally:
+            self.seen[self.key] = False
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
 def check_training(run):
+    """4b.1: the training loop, observed over two short epochs on random images."""
     import torch
     import torch.nn.functional as F
     from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -123,17 +147,21 @@ def check_training(run):
     images = torch.rand(TRAIN_ROWS, 3, 32, 32) * 2 - 1
     labels = torch.randint(0, NUM_CLASSES, (TRAIN_ROWS,))
     data = torch.utils.data.TensorDataset(images, labels)
-    train_loader = torch.utils.data.DataLoader(data, batch_size=BATCH, shuffle=True)
-    val_loader = torch.utils.data.DataLoader(data, batch_size=BATCH)
+    seen = {"steps": [], "fresh": None, "accumulated": 0, "probs": 0, "losses": 0,
+            "val_steps": 0}
+    train_loader = _Watched(torch.utils.data.DataLoader(data, batch_size=BATCH, shuffle=True),
+                            seen, "in_train")
+    val_loader = _Watched(torch.utils.data.DataLoader(data, batch_size=BATCH), seen, "in_val")
     model = module.MultiLayerPerceptron(INPUT_SIZE, [50], NUM_CLASSES)
     tracked = next(model.parameters())
-    seen = {"steps": [], "fresh": None, "accumulated": 0, "probs": 0, "losses": 0}
+    before = [p.detach().clone() for p in model.parameters()]
 
     def on_grad(grad):
         seen["fresh"] = grad.detach().clone()
 
     def on_step(optimizer, args, kwargs):
-        seen["steps"].append(optimizer.param_groups[0]["lr"])
+        seen["steps"].append((seen["in_train_loops"] - 1, optimizer.param_groups[0]["lr"]))
+        seen["val_steps"] += seen["in_val"]
         if seen["fresh"] is not None and tracked.grad is not None and not torch.allclose(
                 tracked.grad, seen["fresh"], rtol=1e-4, atol=1e-7):
             seen["accumulated"] += 1
@@ -159,7 +187,6 @@ def check_training(run):
         F.cross_entropy = original
         step_hook.remove()
         handle.remove()
-    per_epoch = TRAIN_ROWS // BATCH
     steps = seen["steps"]
     head = (f"train(..., num_epochs={EPOCHS}, learning_rate={LR:g}, learning_rate_decay="
             f"{DECAY:g}, reg={REG:g}) on {TRAIN_ROWS} random images, batches of {BATCH}")
@@ -172,22 +199,25 @@ def check_training(run):
     elif seen["probs"] * 2 > seen["losses"]:
         problems.append("the loss was given probabilities (a softmax before "
                         "nn.CrossEntropyLoss).\nHint: give it the model's scores.")
-    if steps and seen["accumulated"] * 2 > len(steps):
-        problems.append("the gradients were never cleared: each step used the sum of all "
-                        "gradients so far.\nHint: call optimizer.zero_grad() before "
-                        "loss.backward() in every step.")
-    if len(steps) == EPOCHS * per_epoch:
-        firsts = [steps[e * per_epoch] for e in range(EPOCHS)]
-        want = [LR * DECAY ** e for e in range(EPOCHS)]
-        if not np.allclose(firsts, want, rtol=1e-6):
-            problems.append(f"the learning rate per epoch was {firsts}, expected {want}: "
-                            "multiply it by learning_rate_decay once per epoch.")
-        elif any(not np.isclose(s, firsts[i // per_epoch]) for i, s in enumerate(steps)):
-            problems.append("the learning rate changed within an epoch: decay it once per "
-                            "epoch, after the last batch.")
-    elif steps:
-        problems.append(f"{len(steps)} optimizer steps, expected {EPOCHS * per_epoch} "
-                        f"({EPOCHS} epochs of {per_epoch} batches).")
+    if steps and seen["accumulated"] > run.values["max_accumulated_steps"]:
+        problems.append(f"the gradients were not cleared before {seen['accumulated']} of "
+                        f"{len(steps)} steps: those steps used the sum of earlier gradients."
+                        "\nHint: call optimizer.zero_grad() before loss.backward() in every "
+                        "step.")
+    if seen["val_steps"]:
+        problems.append(f"{seen['val_steps']} optimizer steps followed a batch of val_loader."
+                        "\nHint: train on train_loader only (evaluating on val_loader is fine).")
+    if steps and all(torch.equal(a, b) for a, b in zip(before, model.parameters())):
+        problems.append("training never changed the weights.\nHint: call loss.backward() "
+                        "before optimizer.step(), with the model's parameters in the optimizer.")
+    wrong = [(e, lr) for e, lr in steps
+             if not np.isclose(lr, LR * DECAY ** max(e, 0), rtol=run.values["lr_rtol"])]
+    if wrong:
+        epoch, lr = wrong[0]
+        problems.append(f"{len(wrong)} steps used a learning rate other than learning_rate x "
+                        f"decay^epoch, e.g. {lr:g} in epoch {epoch} (expected "
+                        f"{LR * DECAY ** max(epoch, 0):g}).\nHint: multiply it by "
+                        "learning_rate_decay once per epoch, after the epoch's last batch.")
     if problems:
         return False, "\n".join([head] + problems)
     return True, (f"{head}: {len(steps)} steps, gradients cleared, the loss got scores, "
