@@ -166,62 +166,37 @@ def _images(ctx, torch, X, rows=None):
 def _data(ctx, torch, rows):
     """(training set of the first `rows` rows, validation images, validation set, test
     images inputs["X_test"]) as torch tensors; the test set without labels."""
-    data, files = torch.utils.data, ctx.data_files
-    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
-    labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
-    train_set = data.TensorDataset(_images(ctx, torch, X, rows), torch.from_numpy(labels))
-    val_images = _images(ctx, torch, np.load(files["X_val"], allow_pickle=False))
-    val_set = data.TensorDataset(
-        val_images, torch.from_numpy(np.load(files["y_val"], allow_pickle=False).astype(np.int64)))
-    return train_set, val_images, val_set, _images(ctx, torch, ctx.inputs["X_test"])
-
-
-def _rows(ctx, rows):
-    """The training rows used: `rows` (all when None) at most the set's."""
-    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
-    return min(int(rows or X.shape[0]), X.shape[0])
+    sets = kit.tensor_sets(ctx, torch, np.float32(ctx.params["scale"]), IMAGE, rows)
+    return (*sets, _images(ctx, torch, ctx.inputs["X_test"]))
 
 
 def _loaders(ctx, torch, observer, train_set, val_set):
-    """(training loader shuffled with the seed's generator, validation loader), watched."""
-    batch_size, data = int(ctx.params["settings"]["batch_size"]), torch.utils.data
-    shuffle = torch.Generator()
-    shuffle.manual_seed(int(ctx.params.get("seed", 0)))
-    return (kit.Loader(data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                                       generator=shuffle), observer),
-            kit.Loader(data.DataLoader(val_set, batch_size=batch_size, shuffle=False),
-                       observer, "val"))
+    """(training loader, shuffled with the seed's generator, validation loader), watched."""
+    batch_size = int(ctx.params["settings"]["batch_size"])
+    val = torch.utils.data.DataLoader(val_set, batch_size=batch_size, shuffle=False)
+    return (kit.shuffled(ctx, torch, train_set, batch_size, observer),
+            kit.Loader(val, observer, "val"))
 
 
 def _logits(ctx, torch, model, images, shape):
     """The model's outputs on images (N, 3, 32, 32) in eval mode, batch_size rows at a time
     (the last batch padded with zeros: some models accept only full batches), as
     `shape[0]` ("images" or "rows") says; the model's mode is restored."""
-    batch_size = int(ctx.params["settings"]["batch_size"])
+    def forward(x, start):
+        if shape[0] == "images":
+            try:
+                return ctx.call(model, x)
+            except Exception as exc:  # noqa: BLE001 - a StudentFailure
+                if start or kit.failure(exc, ("exception",)) is None:
+                    raise
+                shape[0] = "rows"  # forward expects flattened rows: use them from now on
+        return ctx.call(model, x.reshape(x.shape[0], -1))
+
     was = model.training
-    device, dtype = kit.place(torch, model)
-    ctx.call(model.eval)
-    outs = []
-    with torch.no_grad():
-        for start in range(0, images.shape[0], batch_size):
-            x = images[start:start + batch_size]
-            n = x.shape[0]
-            if n < batch_size:
-                x = torch.cat([x, x.new_zeros((batch_size - n,) + IMAGE)])
-            x = x.to(device=device, dtype=dtype)
-            if shape[0] == "rows":
-                out = ctx.call(model, x.reshape(x.shape[0], -1))
-            else:
-                try:
-                    out = ctx.call(model, x)
-                except Exception as exc:  # noqa: BLE001 - a StudentFailure
-                    if start or kit.failure(exc, ("exception",)) is None:
-                        raise
-                    shape[0] = "rows"  # forward expects flattened rows: use them from now on
-                    out = ctx.call(model, x.reshape(x.shape[0], -1))
-            outs.append(ctx.array(out, "forward's output", dtype="float32")[:n])
+    out = kit.logits(ctx, torch, model, images, int(ctx.params["settings"]["batch_size"]),
+                     pad=True, forward=forward)
     ctx.call(model.train, was)
-    return np.concatenate(outs)
+    return out
 
 
 def _placed(ctx, device, module, model):
@@ -256,7 +231,7 @@ def train_mlp(ctx):
     checkpoint mode's progress run)."""
     torch, device = ctx.torch()
     s = ctx.params["settings"]
-    rows = _rows(ctx, ctx.params.get("rows"))  # a progress run's
+    _, rows = kit.train_rows(ctx)  # params["rows"]: a progress run's
     total = int(s["num_epochs"]) * math.ceil(rows / int(s["batch_size"]))
     observer = kit.LoopObserver(ctx, torch, total, loop=True)
     observer.install()
@@ -329,7 +304,7 @@ def depth_sweep(ctx):
     validation images after every epoch and at the end, and of the test images
     (inputs["X_test"], no labels) at the end (accuracies are the grader's)."""
     torch, device = ctx.torch()
-    seed, rows = int(ctx.params.get("seed", 0)), _rows(ctx, int(ctx.params["rows"]))
+    seed, (_, rows) = int(ctx.params.get("seed", 0)), kit.train_rows(ctx)
     epochs, cases = int(ctx.params["epochs"]), ctx.params["cases"]
     batch_size = int(ctx.params["settings"]["batch_size"])
     observer = kit.LoopObserver(ctx, torch, len(cases) * epochs * math.ceil(rows / batch_size),

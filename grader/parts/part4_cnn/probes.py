@@ -296,10 +296,8 @@ def train_cnn(ctx):
     evaluate_state judges the weights in a child of its own."""
     torch, device = ctx.torch()
     _no_cuda_needed(torch, device)
-    files, opt = ctx.data_files, dict(ctx.params["opt_dict"])
-    seed = int(ctx.params.get("seed", 0))
-    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
-    rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])
+    opt = dict(ctx.params["opt_dict"])
+    X, rows = kit.train_rows(ctx)
     scale = _scale(X, rows)
     tbs, vbs = int(opt["tbs"]), int(opt["vbs"])
     observer = kit.LoopObserver(ctx, torch, int(opt["num_epochs"]) * math.ceil(rows / tbs))
@@ -308,40 +306,26 @@ def train_cnn(ctx):
     cls = kit.student_class(ctx, module, "CNN")
     train = kit.student_function(ctx, ctx.import_student(TRAIN_MODULE), TRAIN_FN,
                                  "(net, trn_loader, val_loader, opt_dict)")
-    data = torch.utils.data
-    labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
-    train_set = data.TensorDataset(kit.images(torch, X, scale, INP_DIM, rows),
-                                   torch.from_numpy(labels))
-    val_images = kit.images(torch, np.load(files["X_val"], allow_pickle=False), scale, INP_DIM)
-    val_labels = np.load(files["y_val"], allow_pickle=False).astype(np.int64)
-    val_set = data.TensorDataset(val_images, torch.from_numpy(val_labels))
-    shuffle = torch.Generator()
-    shuffle.manual_seed(seed)
-    trn_loader = kit.Loader(data.DataLoader(train_set, batch_size=tbs, shuffle=True,
-                                            generator=shuffle), observer)
-    val_loader = data.DataLoader(val_set, batch_size=vbs, shuffle=False)
-    torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
+    train_set, _, val_set = kit.tensor_sets(ctx, torch, scale, INP_DIM, rows)
+    trn_loader = kit.shuffled(ctx, torch, train_set, tbs, observer)
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=vbs, shuffle=False)
+    torch.manual_seed(int(ctx.params.get("seed", 0)))  # as evaluate_state builds it
     model, used = _build_cnn(ctx, torch, cls)
     ctx.put("inp_dim", used)
     model = ctx.call(model.to, device)
     opt.update({"gpu": device == "cuda", "gpu_idx": 0, "trn_size": rows,
-                "val_size": int(val_labels.shape[0]), "inp_dim": INP_DIM,
-                "out_dim": NUM_CLASSES})
+                "val_size": len(val_set), "inp_dim": INP_DIM, "out_dim": NUM_CLASSES})
     result = ctx.call(train, model, trn_loader, val_loader, opt)
     returned = result[0] if isinstance(result, (list, tuple)) and result else result
-    trained = returned if isinstance(returned, torch.nn.Module) else model
     ctx.put("returned", type(result).__name__)
-    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
-    ctx.put("steps", observer.steps)
-    ctx.put("batches", observer.batches)
-    ctx.put_state(trained, "state/", owner="net")
+    kit.put_run(ctx, observer, returned if isinstance(returned, torch.nn.Module) else model,
+                owner="net")
 
 
 def _eval_images(ctx, torch):
     """(validation, test) images as the training run saw them: (N, 3, 32, 32) float32,
     standardised with the per-channel scale of its params["rows"] training rows."""
-    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
-    scale = _scale(X, min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0]))
+    scale = _scale(*kit.train_rows(ctx))
     val = kit.images(torch, np.load(ctx.data_files["X_val"], allow_pickle=False), scale,
                      INP_DIM)
     return val, kit.images(torch, ctx.inputs["X_test"], scale, INP_DIM)
@@ -349,20 +333,16 @@ def _eval_images(ctx, torch):
 
 def evaluate_state(ctx):
     """6c, in a child that never runs sup_trn (and never sees a label): a fresh CNN built
-    as train_cnn built it (same seed), its initial state dict recorded ("initial/NAME"),
-    then the weights sup_trn left (inputs["state/NAME"]) loaded into it; records the
+    as train_cnn built it with the weights sup_trn left (kit.trained_model); records the
     logits of the validation and test images."""
     torch, device = ctx.torch()
     _no_cuda_needed(torch, device)
     cls = kit.student_class(ctx, ctx.import_student(BUILD), "CNN")
-    torch.manual_seed(int(ctx.params.get("seed", 0)))
-    model, _ = _build_cnn(ctx, torch, cls)
-    ctx.put_state(model, "initial/", owner="net")
-    ctx.load_state(model, "state/", "the weights of the network sup_trn left do not fit a "
-                   "new CNN((3, 32, 32), 10)",
-                   "sup_trn should train the net it is given (or return it as its first "
-                   "result), without adding layers to it.")
-    model = ctx.call(model.to, device)
+    model = kit.trained_model(
+        ctx, torch, lambda: _build_cnn(ctx, torch, cls)[0], device,
+        "the weights of the network sup_trn left do not fit a new CNN((3, 32, 32), 10)",
+        "sup_trn should train the net it is given (or return it as its first result), "
+        "without adding layers to it.", owner="net")
     val, test = _eval_images(ctx, torch)
     ctx.put("val_logits", _logits(ctx, torch, model, val))
     ctx.put("test_logits", _logits(ctx, torch, model, test))

@@ -259,10 +259,8 @@ def train_convnet(ctx):
     the optimizer steps taken, and the state dict the model is left with ("state/NAME").
     No test digit comes here: evaluate_state judges the weights in a child of its own."""
     torch, device = ctx.torch()
-    s, seed = ctx.params["settings"], int(ctx.params.get("seed", 0))
-    files = ctx.data_files
-    X = np.load(files["X_train"], mmap_mode="r")
-    rows = min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])  # a progress run's
+    s = ctx.params["settings"]
+    X, rows = kit.train_rows(ctx)  # params["rows"]: a progress run's
     batch_size, epochs = int(s["batch_size"]), int(s["num_epochs"])
     observer = kit.LoopObserver(ctx, torch, epochs * math.ceil(rows / batch_size))
     observer.install()
@@ -270,20 +268,14 @@ def train_convnet(ctx):
     cls = kit.student_class(ctx, module, CLASS, MODULE)
     train = kit.student_function(ctx, module, TRAIN, "(" + ", ".join(TRAIN_ARGS) + ")", MODULE)
     X = torch.from_numpy(np.array(X[:rows], dtype=np.float32))
-    y = torch.from_numpy(np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64))
-    shuffle = torch.Generator()
-    shuffle.manual_seed(seed)
-    data = torch.utils.data
-    loader = kit.Loader(data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
-                                        shuffle=True, generator=shuffle), observer)
-    torch.manual_seed(seed)  # as evaluate_state builds it: the same initial weights
+    y = np.load(ctx.data_files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
+    loader = kit.shuffled(ctx, torch, torch.utils.data.TensorDataset(X, torch.from_numpy(y)),
+                          batch_size, observer)
+    torch.manual_seed(int(ctx.params.get("seed", 0)))  # as evaluate_state builds it
     model = ctx.call(_build(ctx, torch, cls).to, device)
     kit.call_by_name(ctx, train, TRAIN_ARGS, (model, loader, torch.device(device), epochs,
                                               float(s["learning_rate"])))
-    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
-    ctx.put("steps", observer.steps)
-    ctx.put("batches", observer.batches)
-    ctx.put_state(model, "state/")
+    kit.put_run(ctx, observer, model)
 
 
 def _test_logits(ctx, torch, model):
@@ -295,18 +287,15 @@ def _test_logits(ctx, torch, model):
 
 def evaluate_state(ctx):
     """7d, in a child that never runs train(): a fresh ConvNet() built as train_convnet
-    built it (same seed), its initial state dict recorded ("initial/NAME"), then the
-    weights train() left (inputs["state/NAME"]) loaded into it; records the logits of the
+    built it with the weights train() left (kit.trained_model); records the logits of the
     test digits inputs["X_test"]."""
     torch, device = ctx.torch()
     cls = _class(ctx)
-    torch.manual_seed(int(ctx.params.get("seed", 0)))
-    model = _build(ctx, torch, cls)
-    ctx.put_state(model, "initial/")
-    ctx.load_state(model, "state/", "the weights train() left do not fit a new ConvNet()",
-                   "train() should train the model it is given in place (no new layers "
-                   "added to it, no other model returned).")
-    model = ctx.call(model.to, device)
+    model = kit.trained_model(
+        ctx, torch, lambda: _build(ctx, torch, cls), device,
+        "the weights train() left do not fit a new ConvNet()",
+        "train() should train the model it is given in place (no new layers added to it, "
+        "no other model returned).")
     ctx.put("test_logits", _test_logits(ctx, torch, model))
 
 

@@ -102,6 +102,15 @@ class Progress:
             os.replace(self.path + ".tmp", self.path)
 
 
+def train_rows(ctx):
+    """(the prepared training rows, memory-mapped (N, D), the rows a run uses:
+    params["rows"], all when absent or 0, at most N)."""
+    import numpy as np
+
+    X = np.load(ctx.data_files["X_train"], mmap_mode="r", allow_pickle=False)
+    return X, min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])
+
+
 def images(torch, X, scale, shape, rows=None):
     """Prepared rows (N, H*W*C) in HWC order -> a float32 tensor (N,) + shape (C, H, W), times
     scale (a number, or one per channel (C,)); the first `rows` only when given; converted
@@ -118,10 +127,62 @@ def images(torch, X, scale, shape, rows=None):
     return out
 
 
-def logits(ctx, torch, model, inputs, batch, what="forward's output", cast=True):
+def tensor_sets(ctx, torch, scale, shape, rows):
+    """(training set of the first `rows` rows, validation images, validation set) of the
+    prepared data files: TensorDatasets of images (images(): times scale) and int64
+    labels."""
+    import numpy as np
+
+    data, files = torch.utils.data, ctx.data_files
+    X = np.load(files["X_train"], mmap_mode="r", allow_pickle=False)
+    labels = np.load(files["y_train"], allow_pickle=False)[:rows].astype(np.int64)
+    train_set = data.TensorDataset(images(torch, X, scale, shape, rows), torch.from_numpy(labels))
+    val_images = images(torch, np.load(files["X_val"], allow_pickle=False), scale, shape)
+    val_labels = np.load(files["y_val"], allow_pickle=False).astype(np.int64)
+    return train_set, val_images, data.TensorDataset(val_images, torch.from_numpy(val_labels))
+
+
+def shuffled(ctx, torch, dataset, batch_size, observer):
+    """A watched Loader of dataset in shuffled batches, shuffled by a generator seeded
+    with params["seed"] (the same order in every run)."""
+    shuffle = torch.Generator()
+    shuffle.manual_seed(int(ctx.params.get("seed", 0)))
+    return Loader(torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                                              generator=shuffle), observer)
+
+
+def put_run(ctx, observer, model, owner="model"):
+    """Records what a training child hands back: the losses seen, the optimizer steps,
+    the training batches drawn, and the state dict the model was left with
+    ("state/NAME"; `owner` names the model in a failure)."""
+    import numpy as np
+
+    ctx.put("losses", np.array(observer.losses, dtype=np.float64))
+    ctx.put("steps", observer.steps)
+    ctx.put("batches", observer.batches)
+    ctx.put_state(model, "state/", owner=owner)
+
+
+def trained_model(ctx, torch, build_model, device, what, detail, owner="model"):
+    """The weights a training child left, in a model of a child that never runs the
+    student's training: build_model() after torch.manual_seed(params["seed"]), as the
+    training child built it, its initial state dict recorded ("initial/NAME"), then
+    inputs["state/NAME"] loaded (ctx.load_state: `what` and `detail` word a misfit),
+    moved to device."""
+    torch.manual_seed(int(ctx.params.get("seed", 0)))
+    model = build_model()
+    ctx.put_state(model, "initial/", owner=owner)
+    ctx.load_state(model, "state/", what, detail)
+    return ctx.call(model.to, device)
+
+
+def logits(ctx, torch, model, inputs, batch, what="forward's output", cast=True, pad=False,
+           forward=None):
     """The model's outputs (N, classes) as float32 numpy on inputs (N, ...), in eval mode
     without gradients, `batch` rows at a time, moved to the model's device (and cast to its
-    dtype when `cast`); `what` names them in a failure."""
+    dtype when `cast`); pad: the last batch padded with zeros to `batch` rows (some models
+    accept full batches only); forward(x, start): the call, model(x) by default; `what`
+    names the outputs in a failure."""
     import numpy as np
 
     device, dtype = place(torch, model)
@@ -130,8 +191,13 @@ def logits(ctx, torch, model, inputs, batch, what="forward's output", cast=True)
     with torch.no_grad():
         for start in range(0, inputs.shape[0], batch):
             x = inputs[start:start + batch]
+            n = x.shape[0]
+            if pad and n < batch:
+                x = torch.cat([x, x.new_zeros((batch - n,) + tuple(x.shape[1:]))])
             x = x.to(device=device, dtype=dtype) if cast else x.to(device)
-            outs.append(ctx.array(ctx.call(model, x), what, dtype="float32"))
+            out = ctx.call(model, x) if forward is None else forward(x, start)
+            out = ctx.array(out, what, dtype="float32")
+            outs.append(out[:n] if pad else out)
     return np.concatenate(outs)
 
 
