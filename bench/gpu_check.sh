@@ -20,7 +20,8 @@ run() {  # $1: label; $2: GRADER_ISOLATION
   GRADER_ISOLATION=$2 timeout 170 "$PY" - <<'PYEOF'
 import json, sys, tempfile, time
 from pathlib import Path
-from grader.core import isolation, rubric
+from grader.core.sandbox import isolation
+from grader.core.rubric import spec as rubric
 from grader.core.engine.context import ENVIRONMENT_PROBE
 from grader.core.sandbox.runner import run_probe
 try:

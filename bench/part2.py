@@ -58,7 +58,7 @@ def measure(tmp: Path, data_dir: Path | None, label: str) -> list[tuple]:
     sub = tmp / f"ckpt-{label}"
     shutil.copytree(ROOT / "reference", sub, ignore=shutil.ignore_patterns("__pycache__"))
     files = [str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")]
-    subprocess.run([sys.executable, str(ROOT / "tests" / "make_mlp_checkpoint.py"),
+    subprocess.run([sys.executable, str(ROOT / "tests" / "parts" / "part2_mlp" / "make_mlp_checkpoint.py"),
                     str(ROOT / "reference"), *files, str(sub / "model.ckpt"),
                     "10"],
                    check=True, capture_output=True)

@@ -466,7 +466,8 @@ NON_ROOT_GRADER = '''
 import json, os, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from grader.core import isolation, rubric
+from grader.core.sandbox import isolation
+from grader.core.rubric import spec as rubric
 from grader.core.sandbox.runner import run_probe
 folder = Path(tempfile.mkdtemp())
 (folder / "probe.py").write_text(sys.argv[2])

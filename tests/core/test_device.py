@@ -91,7 +91,7 @@ def test_auto_question_passes_the_device_to_probes(tmp_path, monkeypatch):
 def test_grader_process_does_not_import_torch(tmp_path):
     import subprocess
     import sys
-    code = ("import sys; from grader.core import grading, plugin, sandbox, environment_probe; "
+    code = ("import sys; from grader.core.engine import context, plugin; from grader.core.sandbox import runner, environment_probe; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=rubric_mod.RUBRIC_PATH.parents[1])

@@ -59,7 +59,7 @@ def data():
 def reference_ckpt(tmp_path_factory, data) -> Path:
     out = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
     files = [str(data.files[k]) for k in ("X_train", "y_train", "X_val", "y_val")]
-    subprocess.run([sys.executable, str(ROOT / "tests" / "make_mlp_checkpoint.py"),
+    subprocess.run([sys.executable, str(ROOT / "tests" / "parts" / "part2_mlp" / "make_mlp_checkpoint.py"),
                     str(ROOT / "reference"), *files, str(out)], check=True, timeout=300,
                    capture_output=True)
     return out

@@ -113,7 +113,7 @@ def test_checkpoint_mode_grades_the_submitted_state_dict(tmp_path):
         "import sys, numpy as np, torch\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "from build_net import CNN\nfrom algo_train import sup_trn\nimport main\n"
-        "from grader.core import rubric\nfrom grader.data import prepare\n"
+        "from grader.core.rubric import spec as rubric\nfrom grader.data import prepare\n"
         "d = prepare.load(None, dict(rubric.load().datasets))\n"
         "def imgs(X, s):\n"
         "    X = np.asarray(X, dtype=np.float32).reshape(-1, 32, 32, 3) * s\n"
