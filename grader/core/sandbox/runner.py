@@ -693,7 +693,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     calling it fails at once with that message (kind "hung_function"). A call whose time
     ran out names the student function it was in (ProbeRun.stuck_in). template: the
     grading's template process (template.py): a call of a probe it serves is forked from
-    it (started if need be), with the same isolation as a fresh interpreter's.
+    it (started if need be), with the same isolation as a fresh interpreter's; it is
+    ended while a call of another probe runs (the two together would outgrow a torch
+    call's memory).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -747,6 +749,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             began = time.monotonic()
             try:
                 serves = template is not None and template.serves(probe_path)
+                if template is not None and not serves:
+                    template.stop()  # not held beside a fresh child: no higher peak memory
                 started = _start_child(identity, ctl, work,
                                        _environment(work, token, identity.python),
                                        _rlimits(limits, identity), call, write_fd,

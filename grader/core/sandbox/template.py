@@ -1,7 +1,9 @@
 """A pre-started template process the sandboxed children of torch probes are forked from,
 so a grading imports torch once instead of once per call.
 
-The grader's handle (Template) starts it at the first call of a probe that uses torch, as
+The grader's handle (Template) starts it at a call of a probe that uses torch (and the
+runner ends it while a call of another probe runs: its ~420 MB beside that call's fresh
+interpreter would raise the grading's peak memory), as
 `python -I sandbox_child.py --template FD` from a private folder holding copies of
 child.py, this file and lockdown.py, with the environment a call gets (its per-call
 values, the run's token included, as placeholders). The template imports numpy, torch and
