@@ -25,7 +25,7 @@ from grader.core.results import gradescope
 from grader.core.rubric import spec as rubric
 from grader.core.errors import RubricError
 from grader.data import prepare
-from grader.parts.part1_numpy.steps import Budget
+from grader.core.rubric.budgets import Budget
 from mutants import MUTANTS, Mutant, ROOT, set_hyperparams
 from outputs import plain
 from rubric_copies import with_setting

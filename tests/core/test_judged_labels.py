@@ -17,7 +17,7 @@ from grader.core.rubric import spec as rubric_mod
 from grader.core.engine.context import Feedback, GradingContext
 from grader.core.sandbox.runner import ProbeRun
 from grader.data import prepare
-from grader.parts.part1_numpy import test_3b_cifar
+from grader.parts.part1_numpy import training as part1_training
 from grader.parts.part2_mlp import depths, training
 from mutants import ROOT
 from rubric_copies import checkpoint_mode
@@ -81,7 +81,7 @@ def _assert_no_test_labels(calls, data):
 @pytest.mark.parametrize("mode", ["retrain", "checkpoint"])
 def test_3b_training_runs_never_get_the_test_labels(mode, calls, data, tmp_path):
     grading = _grading(tmp_path, "3b", mode)
-    trained = test_3b_cifar.train_submission(grading)
+    trained = part1_training.train_submission(grading)
     assert trained.mode == mode
     assert [f for f, _ in calls] == ["time_training", "train_cifar"]
     _assert_no_test_labels(calls, data)

@@ -80,8 +80,8 @@ class Training:
     #   or (None, what is wrong)
     params: Callable[[Any, Any, int, int], dict]  # (settings, data, seed, training rows)
     #   -> the training child's parameters, shared by the evaluation child
-    progress: Callable[[Any, dict, int, int], dict] | None = None  # (settings, params,
-    #   rows, iters) -> the progress run's; None: whole epochs making `iters` steps
+    progress_run: Callable[[Any, dict, int, int], dict] | None = None  # (settings,
+    #   params, rows, iters) -> the progress run's; None: whole epochs making `iters` steps
     timing: Callable[[Any, dict, int], tuple[dict, int]] | None = None  # (settings,
     #   params, rows) -> (the timing call's parameters, the run's iterations): a budget rule
     timing_probe: Path | None = None  # the grader's own step (its time_training)
@@ -100,8 +100,8 @@ class Training:
 
     def progress_params(self, declared: Any, params: dict, rows: int, iters: int) -> dict:
         """The progress run's parameters: `iters` steps on the first `rows` rows."""
-        if self.progress is not None:
-            return self.progress(declared, params, rows, iters)
+        if self.progress_run is not None:
+            return self.progress_run(declared, params, rows, iters)
         values = params[self.settings_key]
         epochs = progress_epochs(rows, int(values[self.batch_key]), iters)
         return {**params, self.settings_key: {**values, "num_epochs": epochs}, "rows": rows}

@@ -44,7 +44,8 @@ TRAINING = core.Training(
     QUESTION, PROGRESS_CHECK, TRAIN_CHECK, PROBES, "train_cifar", hyperparams.read,
     lambda hp, data, seed, rows: {"hyperparams": hp, "seed": seed,
                                   "num_classes": data.num_classes},
-    progress=lambda hp, params, rows, iters: {**params, "num_iters": iters, "num_train": rows},
+    progress_run=lambda hp, params, rows, iters: {**params, "num_iters": iters,
+                                                   "num_train": rows},
     timing=lambda hp, params, rows: (params, params.get("num_iters", hp["num_iters"])),
     timing_probe=Path(netmath.__file__))
 train_submission = TRAINING.train  # (grading) -> Trained: 3b.2's limits (3b.1's: checkpoint)

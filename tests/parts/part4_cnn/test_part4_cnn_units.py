@@ -375,3 +375,23 @@ def test_a_run_stopped_by_its_budget_says_how_far_it_got():
     training, trained = _trained(failure=("timeout", "took too long"), progress=(120, 504))
     verdict = training.judge_learning(trained, LEARN, Feedback())
     assert "stopped by its time budget of 300 s after 120 of 504 training batches" in verdict.message
+
+
+def test_a_short_run_that_did_not_learn_says_so_before_the_training_step():
+    """Issue 23: opt_dict making an eighth of the handout's steps (num_epochs 1 for 8) and
+    a loss that did not fall: the hint first says the run was short; with the handout's
+    num_epochs it names the training step alone."""
+    from dataclasses import replace
+
+    from grader.core.engine.context import Feedback
+    values = {"losses": np.full(40, 2.3), "steps": 40, "val_logits": _logits(20),
+              "test_logits": _logits(20)}
+    training, trained = _trained(dict(values))
+    short = replace(trained, settings=replace(trained.settings, values={
+        **trained.settings.values, "num_epochs": 1}))
+    hint = training.judge_learning(short, LEARN, Feedback()).message.split("Hint: ")[1]
+    assert hint.startswith("the run was short: num_epochs = 1 and tbs = 64 make 8 times fewer "
+                           "optimizer steps than the handout's 8 and 64"), hint
+    assert "Otherwise: check the training step (zero_grad, forward, loss" in hint
+    verdict = training.judge_learning(trained, LEARN, Feedback())
+    assert "Hint: check the training step (zero_grad, forward, loss" in verdict.message

@@ -251,7 +251,7 @@ def grade(submission: Path, question: str) -> dict[str, Graded]:
                                          reveal=True), Feedback())
     elif question == "7d":
         check, fb = RUBRIC.check("7d.1"), Feedback()
-        trained = training.train_submission(grading, check)
+        trained = training.train_submission(grading)
         out["7d.1"] = Graded(training.judge(trained, check, fb), fb)
     else:
         raise ValueError(question)

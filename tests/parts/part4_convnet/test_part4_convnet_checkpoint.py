@@ -44,7 +44,7 @@ def _grade(submission: Path):
     grading = context(submission)
     grading.rubric = _rubric_in_checkpoint_mode()
     feedback = Feedback()
-    trained = training.train_submission(grading, CHECK)
+    trained = training.train_submission(grading)
     return training.judge(trained, CHECK, feedback), feedback
 
 

@@ -63,6 +63,6 @@ def test_calibration_the_reference_clears_the_subset_threshold(seed):
     grading = context(ROOT / "reference")
     grading.rubric = rubric
     check, feedback = rubric.check("7d.1"), Feedback()
-    verdict = training.judge(training.train_submission(grading, check), check, feedback)
+    verdict = training.judge(training.train_submission(grading), check, feedback)
     assert verdict.passed, verdict.message
     assert feedback.details["test_accuracy"] >= feedback.details["threshold"] + 0.02

@@ -174,7 +174,8 @@ class _Data:
         return self.labels
 
 
-def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1), changed=True):
+def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1), changed=True,
+             epochs=5):
     """A made-up training run (the weights it left: state/) and its evaluation in the
     child that never runs train() (the test logits, the initial weights: initial/)."""
     labels = np.arange(100) % 10
@@ -184,8 +185,8 @@ def _trained(kind, correct, steps=315, losses=(2.3, 0.5, 0.2, 0.1), changed=True
                            "losses": np.array(losses)}, failure=None)
     evaluation = ProbeRun(values={"test_logits": np.eye(10)[guess],
                                   "initial/fc2.weight": weight - changed}, failure=None)
-    return training.Trained(settings.Settings(5, 64, 1e-3), "", run, _Data(kind, labels),
-                            evaluation=evaluation)
+    return training.Trained(RUBRIC, settings.Settings(epochs, 64, 1e-3), "", run,
+                            _Data(kind, labels), evaluation=evaluation)
 
 
 @pytest.mark.parametrize("kind, correct, passed", [
@@ -203,6 +204,21 @@ def test_7d_names_an_optimizer_that_never_steps():
     verdict = training.judge(_trained("subset", 10, steps=0, losses=(2.3, 2.3, 2.3, 2.3)),
                              TRAIN, Feedback())
     assert not verdict.passed and "optimizer.step() was never called" in verdict.message
+
+
+def test_7d_a_short_run_is_named_before_the_training_step():
+    """Issue 23: a failed run on settings making a fifth of the handout's steps (a later
+    cell's num_epochs = 1) says the run was short before blaming zero_grad/backward/step;
+    the handout's num_epochs gets the training-step hint alone."""
+    short = training.judge(_trained("real", 81, epochs=1), TRAIN, Feedback())
+    assert not short.passed
+    hint = short.message.split("Hint: ")[1]
+    assert hint.startswith("the run was short: num_epochs = 1 and batch_size = 64 make 5 times "
+                           "fewer optimizer steps than the handout's 5 and 64"), hint
+    assert hint.index("the run was short") < hint.index("check the training step")
+    full = training.judge(_trained("real", 81), TRAIN, Feedback())
+    assert "the run was short" not in full.message
+    assert "Hint: the loss went from 2.300" in full.message
 
 
 def test_7d_weights_left_as_built_earn_nothing_even_at_full_accuracy():
