@@ -1,4 +1,5 @@
-"""grader/hyperparams.py: BEST_HYPERPARAMS is read without running it, and checked."""
+"""grader/parts/part1_numpy/hyperparams.py: BEST_HYPERPARAMS is read without running it, and
+checked (grader/core/submission/settings.py reads it from hyperparams.SPEC)."""
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,8 @@ CHECK = rubric.load().check("3b.1")
 REFERENCE = Path(__file__).resolve().parents[3] / "reference" / "hyperparams.py"
 GOOD = {"hidden_size": 100, "num_iters": 1000, "batch_size": 200, "learning_rate": 1e-3,
         "learning_rate_decay": 0.95, "reg": 0.25}
+INTS = [s.name for s in hyperparams.SPEC.settings if s.kind == "whole"]
+FLOATS = [s.name for s in hyperparams.SPEC.settings if s.kind == "number" and s.name != "std"]
 
 
 def _submit(tmp_path, text):
@@ -30,14 +33,21 @@ def test_reference_is_accepted(tmp_path):
     assert problem == ""
     assert hp == {"hidden_size": 150, "num_iters": 3000, "batch_size": 200,
                   "learning_rate": 1e-3, "learning_rate_decay": 0.95, "reg": 0.25}
-    assert all(type(hp[k]) is int for k in hyperparams.INTS)
-    assert all(type(hp[k]) is float for k in hyperparams.FLOATS)
+    assert INTS == ["hidden_size", "num_iters", "batch_size"] and len(FLOATS) == 3
+    assert all(type(hp[k]) is int for k in INTS)
+    assert all(type(hp[k]) is float for k in FLOATS)
 
 
 def test_whole_floats_and_std_are_accepted(tmp_path):
     hp, problem = hyperparams.read(_submit(tmp_path, _with(hidden_size="100.0", std="1e-4")),
                                    CHECK)
     assert problem == "" and hp["hidden_size"] == 100 and hp["std"] == 1e-4
+
+
+def test_names_and_arithmetic_are_read_as_in_every_part(tmp_path):
+    """Drift fixed: Part 1 took literals only, the other parts plain values."""
+    hp, problem = hyperparams.read(_submit(tmp_path, "REG = 0.1\n" + _with(reg="REG * 2")), CHECK)
+    assert problem == "" and hp["reg"] == 0.2
 
 
 def test_the_file_is_never_run(tmp_path):
@@ -51,19 +61,23 @@ def test_the_file_is_never_run(tmp_path):
 def test_last_assignment_wins(tmp_path):
     hp, _ = hyperparams.read(_submit(tmp_path, _with(reg=0.1) + _with(reg=0.5)), CHECK)
     assert hp["reg"] == 0.5
+    hp, _ = hyperparams.read(_submit(tmp_path, _with(reg=0.1) + "BEST_HYPERPARAMS['reg'] = 0.3\n"),
+                             CHECK)
+    assert hp["reg"] == 0.3
 
 
 def test_missing_file(tmp_path):
     hp, problem = hyperparams.read(tmp_path, CHECK)
-    assert hp is None and "hyperparams.py not found" in problem
+    assert hp is None and "hyperparams.py (or hyperparams.ipynb) not found" in problem
 
 
 @pytest.mark.parametrize("text, words", [
     ("BEST_HYPERPARAMS = {\n  'reg': 0.1,,\n}\n", ["does not parse", "line 2"]),
-    ("OTHER = {}\n", ["assigns no BEST_HYPERPARAMS"]),
+    ("OTHER = {}\n", ["declares no top-level BEST_HYPERPARAMS = {...}"]),
     ("BEST_HYPERPARAMS = [1, 2]\n", ["should be a dict", "list"]),
-    (_with(reg="float('0.1')"), ["literal dict", "calls"]),
-    ("REG = 0.1\n" + _with(reg="REG"), ["literal dict", "names"]),
+    ("BEST_HYPERPARAMS = dict(hidden_size=100)\n", ["line 1", "literal dict"]),
+    (_with(reg="float('0.1')"), ["line 1: the grader cannot read BEST_HYPERPARAMS['reg'] "
+                                 "without running your code"]),
     (_with(reg=None), ["missing reg"]),
     (_with(momentum="0.9"), ["unknown momentum"]),
     (_with(hidden_size="-5"), ["'hidden_size'", "positive whole number", "-5"]),
@@ -71,16 +85,17 @@ def test_missing_file(tmp_path):
     (_with(hidden_size="100.5"), ["'hidden_size'", "positive whole number", "100.5"]),
     (_with(hidden_size="'100'"), ["'hidden_size'", "positive whole number"]),
     (_with(hidden_size="True"), ["'hidden_size'", "positive whole number"]),
-    (_with(reg="'0.1'"), ["'reg'", "number, got '0.1'"]),
+    (_with(reg="'0.1'"), ["BEST_HYPERPARAMS['reg'] should be a number >= 0, got '0.1'"]),
     (_with(learning_rate_decay="1.5"), ["learning_rate_decay", "(0, 1]", "1.5"]),
     (_with(learning_rate_decay="0"), ["learning_rate_decay", "(0, 1]"]),
-    (_with(learning_rate="0"), ["learning_rate should be in (0, 10)"]),
-    (_with(reg="-0.1"), ["reg must be >= 0"]),
-    (_with(std="0"), ["std > 0"]),
-    # literals that once crashed the grader instead of explaining the problem
-    (_with(hidden_size="1e400"), ["'hidden_size'", "positive whole number", "inf"]),
-    (_with(reg="1e400"), ["'reg'", "finite number", "inf"]),
-    (_with(reg="1" + "0" * 400), ["'reg'", "finite number"]),
+    (_with(learning_rate="0"), ["BEST_HYPERPARAMS['learning_rate'] should be a number in (0, 10)"]),
+    (_with(reg="-0.1"), ["BEST_HYPERPARAMS['reg'] should be a number >= 0, got -0.1"]),
+    (_with(std="0"), ["BEST_HYPERPARAMS['std'] should be a number > 0, got 0"]),
+    # literals that once crashed the grader instead of explaining the problem; values that
+    # are not finite cannot be read as plain data
+    (_with(hidden_size="1e400"), ["cannot read BEST_HYPERPARAMS['hidden_size']"]),
+    (_with(reg="1e400"), ["cannot read BEST_HYPERPARAMS['reg']"]),
+    (_with(reg="1" + "0" * 400), ["cannot read BEST_HYPERPARAMS['reg']"]),
     ("BEST_HYPERPARAMS = {[1]: 2}\n", ["literal dict"]),
 ])
 def test_bad_declarations_are_explained(tmp_path, text, words):

@@ -35,14 +35,20 @@ def test_settings_are_read_without_running_the_file(tmp_path):
     found, problem = settings.read(sub, LOOP)
     assert problem == ""
     assert found.hidden_size == (128, 64) and found.num_epochs == 10 and found.batch_size == 100
-    assert found.notes == ("ex2_pytorch.py declares no top-level reg: the handout's 0.001 is used",)
+    repeated, default = found.notes  # hidden_size is assigned twice: the last one counts
+    assert repeated.startswith("hidden_size is assigned 2 times in ex2_pytorch.py, expected once: "
+                               "the grader uses the last one, hidden_size = [128, 64] (line 5), "
+                               "not line 3. Hint: keep one assignment of each setting")
+    assert default == "ex2_pytorch.py declares no top-level reg: the handout's 0.001 is used"
 
 
 @pytest.mark.parametrize("line, says", [
     ("hidden_size = list(range(3))", "line 1: the grader cannot read hidden_size"),
     ("hidden_size = [50, 0]", "hidden_size should be a list of positive whole numbers"),
     ("num_epochs = 500", "num_epochs = 500 is above the grader's limit of 50"),
-    ("learning_rate_decay = 1.5", "learning_rate_decay should be in (0, 1]"),
+    ("learning_rate_decay = 1.5", "learning_rate_decay should be a number in (0, 1], got 1.5"),
+    ("num_epochs = '10'", "num_epochs should be a positive whole number, got '10'"),
+    ("num_epochs = 1" + "0" * 400, "line 1: the grader cannot read num_epochs"),  # once a crash
     ("hidden_size = [5000]", "at most 10 layers of at most 4096 units"),
 ])
 def test_bad_settings_are_refused_by_name(tmp_path, line, says):
@@ -58,6 +64,14 @@ def test_settings_of_a_notebook(tmp_path):
     notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     found, _ = settings.read(_write(tmp_path, json.dumps(notebook), "ex2_pytorch.ipynb"), LOOP)
     assert found.hidden_size == (30, 20) and found.num_epochs == 3
+    assert not any("assigned" in note for note in found.notes)
+    # a quick test in a later cell overrides the settings above it, as when run, and is named
+    cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                  "source": ["# quick test\n", "num_epochs = 1\n"]})
+    found, _ = settings.read(_write(tmp_path, json.dumps(notebook), "ex2_pytorch.ipynb"), LOOP)
+    assert found.num_epochs == 1
+    assert ("num_epochs is assigned 2 times in ex2_pytorch.ipynb, expected once: the grader uses "
+            "the last one, num_epochs = 1 (cell 3, line 2), not cell 2, line 1.") in found.notes[0]
 
 
 @pytest.mark.parametrize("hidden, applied, says", [

@@ -94,11 +94,17 @@ def test_settings_are_read_without_running_the_file(tmp_path):
 @pytest.mark.parametrize("body, says", [
     ("SETTINGS = dict(sizes=[3072, 10])\n", "cannot read SETTINGS without running"),
     ("X = 1\n", "declares no top-level SETTINGS"),
-    ("SETTINGS = {'sizes': [3072, 10], 'optimizer': 'adam'}\n", "lacks eta"),
+    ("SETTINGS = {'sizes': [3072, 10], 'optimizer': 'adam'}\n",
+     "SETTINGS: missing eta, l2, k, epochs, mini_batch_size (keys: sizes, optimizer, eta, l2, k, "
+     "epochs, mini_batch_size; optional ablation_eta)"),
     ("SETTINGS = {'sizes': [784, 10], 'optimizer': 'adam', 'eta': 1, 'l2': 0, 'k': 0, "
      "'epochs': 1, 'mini_batch_size': 1}\n", "should start with 3072"),
     ("SETTINGS = {'sizes': [3072, 10], 'optimizer': 'rmsprop', 'eta': 1, 'l2': 0, 'k': 0, "
      "'epochs': 1, 'mini_batch_size': 1}\n", "should be \"sgd\" or \"adam\""),
+    ("SETTINGS = {[1]: 2}\n", "line 1: the grader cannot read SETTINGS"),  # once a crash
+    ("SETTINGS = {'sizes': [3072, 10], 'optimizer': 'sgd', 'eta': 1, 'l2': 0, 'k': 0, "
+     "'epochs': 1, 'mini_batch_size': open('b').read()}\n",
+     "line 1: the grader cannot read SETTINGS['mini_batch_size'] without running your code"),
 ])
 def test_bad_settings_are_refused_with_the_fix(tmp_path, body, says):
     found, problem = _settings_file(tmp_path, body)
