@@ -142,13 +142,22 @@ def test_the_course_style_main_is_read_without_running_it(tmp_path):
     assert found.values["num_epochs"] == 4 and found.values["lr_sch"] == [3]
     assert "gpu" not in found.values and "inp_dim" not in found.values
     assert found.values["trn_root"] == "training.mat"  # extra keys reach sup_trn
-    assert found.notes == ("opt_dict entries left out (not plain data): stats",)
+    repeated, left_out = found.notes
+    assert repeated.startswith("opt_dict['num_epochs'] is assigned 2 times in main.py, expected "
+                               "once: the grader uses the last one, opt_dict['num_epochs'] = 4 "
+                               "(line 15), not line 9. Hint: keep one assignment of each setting")
+    assert left_out == "opt_dict entries left out (not plain data): stats"
 
 
 @pytest.mark.parametrize("text, says", [
     ("x = 1\n", "declares no top-level opt_dict"),
-    ("opt_dict = dict(tbs=64)\n", "declares no top-level opt_dict"),
-    ("n = 5\nopt_dict = {'num_epochs': n}\n", "line 2: the grader cannot read opt_dict['num_epochs']"),
+    ("opt_dict = dict(tbs=64)\n", "line 1: the grader cannot read opt_dict without running your "
+                                  "code: write it as a literal dict"),
+    ("opt_dict = [64]\n", "main.py line 1: opt_dict should be a dict, got list"),
+    ("n = '5'\nopt_dict = {'num_epochs': int(n)}\n",
+     "line 2: the grader cannot read opt_dict['num_epochs']"),
+    ("opt_dict = {'num_epochs': 1" + "0" * 400 + "}\n",  # once a crash
+     "line 1: the grader cannot read opt_dict['num_epochs']"),
     ("opt_dict = {'num_epochs': 500}\n", "opt_dict['num_epochs'] = 500 is above the grader's limit of 50"),
     ("opt_dict = {'lr': -1}\n", "opt_dict['lr'] should be a number in (0, 10)"),
     ("opt_dict = {'tbs': 0}\n", "opt_dict['tbs'] should be a positive whole number"),
@@ -157,6 +166,17 @@ def test_bad_opt_dicts_are_refused_by_name(tmp_path, text, says):
     (tmp_path / "main.py").write_text(text)
     found, problem = settings.read(tmp_path, LEARN)
     assert found is None and says in problem, problem
+
+
+def test_opt_dict_is_read_as_every_part_reads_its_settings(tmp_path):
+    """Drift fixed: a whole float counts as a whole number (32.0), and names assigned before
+    and arithmetic are read as in the other parts' settings."""
+    (tmp_path / "main.py").write_text("n = 4\nopt_dict = {'num_epochs': n, 'tbs': 32.0, "
+                                      "'lr_sch': [n // 2], 'vbs': 2 * 250}\n")
+    found, problem = settings.read(tmp_path, LEARN)
+    assert problem == "" and found.values["num_epochs"] == 4 and found.values["vbs"] == 500
+    assert found.values["tbs"] == 32 and type(found.values["tbs"]) is int
+    assert found.values["lr_sch"] == [2]
 
 
 def test_missing_settings_take_the_handouts_values_with_a_note(tmp_path):
