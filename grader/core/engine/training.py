@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
+import pytest
 
 from .context import GradingContext, ProbeCall, failure_verdict
 from .judge import Verdict, changed_entries, prefixed
@@ -93,6 +94,11 @@ class Training:
     eval_keys: tuple[str, ...] = ()  # data files that evaluation child reads
     settings_key: str = "settings"  # params' settings, for the progress run by epochs
     batch_key: str = "batch_size"  # their batch size
+
+    def fixture(self) -> Callable:
+        """The suite's module-scoped `trained` fixture: this training, run once per grading
+        for all the question's checks."""
+        return pytest.fixture(scope="module", name="trained")(lambda grading: self.train(grading))
 
     def run_check(self, mode: str) -> str:
         """The check whose limits the training run runs under."""

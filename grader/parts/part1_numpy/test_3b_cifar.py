@@ -2,15 +2,11 @@
 for 3b says (retrain, or the submitted checkpoint and a short progress run), within the
 budget rule of 3b.2; accuracies are computed by the grader on test images whose labels
 never enter a sandbox (training.py says how)."""
-import pytest
-
 from . import training
 from ...core.engine.context import conclude, graded
 
 
-@pytest.fixture(scope="module")
-def trained(grading):
-    return training.train_submission(grading)
+trained = training.TRAINING.fixture()  # the training run all its checks judge
 
 
 @graded("3b.1")

@@ -10,15 +10,11 @@ grader from the logits the sandbox returns (test labels never enter a sandbox; t
 validation accuracy, the handout's measure, is reported: train() gets the validation
 labels through val_loader).
 """
-import pytest
-
 from . import training
 from ...core.engine.context import conclude, graded
 
 
-@pytest.fixture(scope="module")
-def trained(grading):
-    return training.train_submission(grading)
+trained = training.TRAINING.fixture()  # the training run all its checks judge
 
 
 @graded("4b.1")

@@ -1,15 +1,11 @@
 """5d: the grader trains the student's network with their SETTINGS and their train() on
 its prepared data, within a budget from the same rule as 3b's, and computes the test
 accuracy itself from the weights and biases train() leaves (training.py)."""
-import pytest
-
 from . import training
 from ...core.engine.context import conclude, graded
 
 
-@pytest.fixture(scope="module")
-def trained(grading):
-    return training.train_submission(grading)
+trained = training.TRAINING.fixture()  # the training run all its checks judge
 
 
 @graded("5d.1")

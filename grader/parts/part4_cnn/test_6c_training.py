@@ -6,15 +6,11 @@ for (CUDA when available), and watches it (training.py says how).
 of the trained CNN, computed in the grader from the logits the sandbox returns (the test
 labels never enter the sandbox; the validation accuracy is reported, not graded).
 """
-import pytest
-
 from . import training
 from ...core.engine.context import conclude, graded
 
 
-@pytest.fixture(scope="module")
-def trained(grading):
-    return training.train_submission(grading)
+trained = training.TRAINING.fixture()  # the training run all its checks judge
 
 
 @graded("6c.1")
