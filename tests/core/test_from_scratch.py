@@ -21,9 +21,9 @@ from grader.core.errors import RubricError
 from grader.core.engine.context import Feedback, GradingContext, ProbeCall
 from grader.core.sandbox.runner import Failure, ProbeRun
 from grader.parts.part1_numpy import test_1a_forward, test_1b_loss, test_2d_gradients
-from grader.parts.part1_numpy.steps import PROBES as PART1_PROBES
+from grader.parts.part1_numpy.probing import PROBES as PART1_PROBES
 from grader.parts.part4_cnn import test_6a_output_size, test_6d_bias_gradients
-from grader.parts.part4_cnn.steps import PROBES as PART4_PROBES
+from grader.parts.part4_cnn.probing import PROBES as PART4_PROBES
 from mutants import REFERENCE, apply_edits
 from part3_runs import grade_checks
 

@@ -12,7 +12,7 @@ import pytest
 from grader.core.sandbox import isolation
 from grader.core.errors import SandboxError
 from grader.core.rubric import spec as rubric
-from grader.parts.part1_numpy.steps import PROBES
+from grader.parts.part1_numpy.probing import PROBES
 from grader.core.sandbox.runner import run_probe
 
 ROOT = Path(__file__).resolve().parents[2]

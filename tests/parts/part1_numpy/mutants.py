@@ -111,6 +111,10 @@ MUTANTS = (
            ("2d.1", "2d.2"), ("1a", "1b", "1c"), "gradients summed, not averaged over the batch"),
     Mutant("sum_not_mean_loss", (("data_loss = -np.mean(", "data_loss = -np.sum("),),
            ("1b.1", "1b.2"), ("1a", "1c", "2d"), "cross-entropy summed instead of averaged"),
+    Mutant("summed_loss_and_gradients", (("data_loss = -np.mean(", "data_loss = -np.sum("),
+                                         ("dz3 /= N", "dz3 /= 1")),
+           ("1b.1", "1b.2", "2d.1", "2d.2"), ("1a", "1c"),
+           "cross-entropy summed, and its gradients with it (2d must send the student to 1b)"),
     Mutant("bias_regularised", (("reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
                                  "reg_loss = reg * (np.sum(W1 * W1) + np.sum(W2 * W2) + "
                                  "np.sum(b1 * b1) + np.sum(b2 * b2))"),),

@@ -114,6 +114,20 @@ def test_broken_submission_gets_a_clear_message(broken, tmp_path):
             assert broken.phrase in plain(test["output"]), (test["number"], test["output"])
 
 
+def test_wrong_loss_sends_2d_to_1b_first(tmp_path):
+    """Gradients of a wrong loss are wrong: 2d says to fix 1b first, with 1b's finding,
+    instead of a hint per parameter (which would point at the wrong place); scores stay."""
+    mutant = next(m for m in MUTANTS if m.name == "summed_loss_and_gradients")
+    tests = by_id(grade(mutant.write(tmp_path / "sub"), tmp_path / "out", "1b,2d"))
+    for cid in ("2d.1", "2d.2"):
+        text = plain(tests[cid]["output"])
+        assert tests[cid]["score"] == 0, text
+        assert "Hint: fix 1b first" in text and "the loss is wrong too (1b): expected loss" in text
+        assert "too large" not in text and "W1:" not in text, text  # no per-parameter hints
+    assert "0 of 4 gradients match" in plain(tests["2d.1"]["output"])
+    assert "summed, not averaged" in plain(tests["1b.1"]["output"])
+
+
 def test_missing_hyperparams_costs_3b_only(tmp_path):
     sub = tmp_path / "sub"
     shutil.copytree(REFERENCE, sub)

@@ -14,7 +14,7 @@ from pathlib import Path
 from grader.core.rubric import spec as rubric_mod
 from grader.core.engine.context import Feedback, GradingContext
 from grader.core.engine.judge import Verdict
-from grader.parts.part2_mlp import steps, structure, training
+from grader.parts.part2_mlp import structure, training
 
 
 def _cpu_rubric() -> rubric_mod.Rubric:
@@ -50,7 +50,7 @@ def structure_check(submission: Path, check_id: str = "4a.1") -> Graded:
     else:
         low, high = check.value("width_range")
         cases = structure.hidden_cases(RUBRIC.seed, check_id, check.value("depths"), low, high)
-    verdict = steps.grade_structure(grading, check, feedback, cases)
+    verdict = structure.grade_structure(grading, check, feedback, cases)
     runs = grading.probe_runs
     return Graded(verdict, feedback, sum(r.wall_seconds for r in runs),
                   max((r.peak_rss_mb for r in runs), default=0.0))

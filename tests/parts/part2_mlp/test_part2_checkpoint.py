@@ -26,7 +26,7 @@ from grader.core.rubric import spec as rubric_mod
 from grader.core.engine.context import Feedback, GradingContext, ProbeCall
 from grader.data import prepare
 from grader.parts.part2_mlp import training
-from grader.parts.part2_mlp.steps import PROBES, SCALE
+from grader.parts.part2_mlp.probing import PROBES, SCALE
 from grader.parts.part2_mlp import settings as settings_mod
 from mutants_part2 import ROOT
 from rubric_copies import checkpoint_mode, with_setting

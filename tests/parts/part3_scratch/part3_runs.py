@@ -76,7 +76,7 @@ def grade_checks(submission: Path, check_ids=tuple(SUITES)) -> dict[str, Graded]
         except _Asked:
             pass
     assert len(recorder.calls) == len(check_ids), "every suite makes one probe call"
-    from grader.parts.part3_scratch.steps import PROBES
+    from grader.parts.part3_scratch.probing import PROBES
     runs = GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
                           progress=False).probe_calls(PROBES, recorder.calls, check_ids[0])
     graded = {}

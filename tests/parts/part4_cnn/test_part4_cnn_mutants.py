@@ -11,7 +11,7 @@ import pytest
 
 from grader.core.rubric import spec as rubric
 from grader.core.engine.context import Feedback, GradingContext
-from grader.parts.part4_cnn import steps
+from grader.parts.part4_cnn import structure
 from mutants_part4_cnn import (MUTANTS, POOL_THEN_RELU, PUBLIC_STYLE_BUILD_NET,
                                VARIANT_BUILD_NET, write_variant)
 from test_e2e_part1 import by_id, grade
@@ -29,8 +29,8 @@ def check_6b(submission, check_id="6b.1"):
     grading = GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
                              progress=False)
     feedback = Feedback()
-    judge = {"6b.1": steps.judge_structure, "6b.2": steps.judge_blocks}[check_id]
-    verdict = judge(steps.trace_6b(grading), RUBRIC.check(check_id), feedback)
+    judge = {"6b.1": structure.judge_structure, "6b.2": structure.judge_blocks}[check_id]
+    verdict = judge(structure.trace_6b(grading), RUBRIC.check(check_id), feedback)
     notes = [n for r in grading.probe_runs for n in r.notes]  # the plugin shows these
     return verdict.fraction, "\n".join([verdict.message] + notes), sum(
         r.wall_seconds for r in grading.probe_runs)
@@ -74,8 +74,8 @@ def test_a_variant_written_unlike_the_reference_keeps_full_marks(tmp_path):
     sub = write_variant(tmp_path / "sub", VARIANT_BUILD_NET)
     grading = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
                              progress=False)
-    traced, said = steps.trace_6b(grading), {}
-    for check_id, judge in (("6b.1", steps.judge_structure), ("6b.2", steps.judge_blocks)):
+    traced, said = structure.trace_6b(grading), {}
+    for check_id, judge in (("6b.1", structure.judge_structure), ("6b.2", structure.judge_blocks)):
         verdict = judge(traced, RUBRIC.check(check_id), Feedback())
         assert verdict.fraction == 1, verdict.message
         said[check_id] = verdict.message
@@ -90,8 +90,8 @@ def test_relu_after_the_pool_and_direct_calls_keep_full_marks(tmp_path):
     sub = POOL_THEN_RELU.write(tmp_path / "sub")
     grading = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
                              progress=False)
-    traced = steps.trace_6b(grading)
-    for check_id, judge in (("6b.1", steps.judge_structure), ("6b.2", steps.judge_blocks)):
+    traced = structure.trace_6b(grading)
+    for check_id, judge in (("6b.1", structure.judge_structure), ("6b.2", structure.judge_blocks)):
         verdict = judge(traced, RUBRIC.check(check_id), Feedback())
         assert verdict.fraction == 1, verdict.message
 
