@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from .results import terminal as summary
+from .results import terminal
 from .errors import GraderError
 from .results.records import ERROR, FAILED
 from .rubric.spec import RUBRIC_PATH, Rubric, load
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                        "and checks it could not run say so")
     grade.add_argument("--record", action="store_true", help="also write OUT/run.json, the "
                        "run's whole record (grade-all merges a submission graded in halves)")
-    check = sub.add_parser("check", help="self-check: public checks only, with a summary")
+    check = sub.add_parser("check", help="the public checks only, with expected, got and a hint")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
     check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
     check.add_argument("--questions", help="comma-separated question ids")
@@ -116,7 +116,7 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     kind, note = dataset_summary(context, questions) if full or not public_only else (
         "not used", "No check of this run trains on a dataset.")
     info = run_info(context, kind, note, questions)
-    on_result = (lambda r: sys.stderr.write(summary.result_line(r, False) + "\n")) \
+    on_result = (lambda r: sys.stderr.write(terminal.result_line(r, False) + "\n")) \
         if progress else None
     plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record)
     args = [str(PARTS), "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS),
@@ -329,6 +329,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if run.grader_error else 0
     run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir, True,
                                            args.full, True, rubric))
-    print(summary.render(run))
+    print(terminal.render(run))
     failed = any(r.status in (FAILED, ERROR) for r in run.results)
     return 1 if run.grader_error or failed else 0

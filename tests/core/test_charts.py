@@ -115,18 +115,18 @@ def test_bar_chart_labels_every_bar_and_value():
 ])
 def test_loss_summary(values, words):
     chart = curves.Curves("training loss", "", {"loss": values}, curves.LOSS, curves.STEP)
-    assert words in curves.summary(chart)[1]
+    assert words in curves.as_text(chart)[1]
 
 
 def test_accuracy_summary_names_best_epoch_every_epoch_and_threshold():
-    lines = curves.summary(curves.of_check(DETAILS)[1])
+    lines = curves.as_text(curves.of_check(DETAILS)[1])
     assert lines[0] == "accuracy per epoch (reported by your train())"
     assert lines[2] == ("validation: best 30.0% (epoch 3 of 3), last 30.0%; "
                         "per epoch 20.0%, 25.0%, 30.0%")
     assert lines[-1] == "threshold: 45.0%"
     many = curves.Curves("acc", "epoch", {"val": [0.1] * 20 + [0.5]}, curves.ACCURACY,
                          curves.EPOCH)
-    assert curves.summary(many)[1] == "val: best 50.0% (epoch 21 of 21), last 50.0%"
+    assert curves.as_text(many)[1] == "val: best 50.0% (epoch 21 of 21), last 50.0%"
 
 
 def test_a_nearly_flat_loss_is_labelled_with_its_values_not_an_offset():

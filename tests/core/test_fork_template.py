@@ -226,6 +226,7 @@ def test_the_template_holds_no_request_and_no_token(tmp_path, template):
 
 
 def test_a_forked_call_is_stopped_for_time_and_memory_like_a_fresh_one(tmp_path, template):
+    _call(tmp_path, "import torch\n", template)  # started: its start counts in a call's time
     limits = LIMITS.replace(wall_seconds=3, cpu_seconds=3)
     looped = _call(tmp_path, """
         def f(params):

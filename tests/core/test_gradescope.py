@@ -76,18 +76,18 @@ def test_summary_counts_hidden_checks(content):
     head = content["output"].splitlines()[0]
     assert head == ("1 of 3 public checks passed; 3 hidden checks graded after the due date.")
     one_hidden = _run(results=RESULTS[:3])
-    assert "; 1 hidden check graded after the due date." in gradescope.summary_line(one_hidden)
+    assert "; 1 hidden check graded after the due date." in gradescope.headline(one_hidden)
     assert gradescope.hidden_count(one_hidden) == 1
 
 
 def test_summary_when_public_checks_pass_or_grading_stopped():
     passed = _run(results=(RESULTS[0], RESULTS[2]), complete=False)
-    line = gradescope.summary_line(passed)
+    line = gradescope.headline(passed)
     assert line.startswith("Public checks passed; 1 hidden check")
     assert "grading did not finish" in line
     broken = _run(grader_error="KeyError: 'x'")
-    assert gradescope.summary_line(broken).startswith("Grader error, contact course staff")
-    assert "(KeyError)" in gradescope.summary_line(broken)
+    assert gradescope.headline(broken).startswith("Grader error, contact course staff")
+    assert "(KeyError)" in gradescope.headline(broken)
     assert gradescope.results_json(broken)["extra_data"]["grader_error"] == "KeyError: 'x'"
 
 

@@ -34,7 +34,7 @@ from ..errors import GraderError
 from ..sandbox.procs import die_with_parent, parent_and_start, pids
 from ..sandbox.runner import read_plain
 from ..sandbox.uid_slots import claimed_uid
-from ..results.records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RunSummary
+from ..results.records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RecordedRun
 
 # Status of one student's grading in the gradebook.
 OK, INCOMPLETE, GRADER_ERROR, TIMED_OUT = "ok", "incomplete", "grader error", "timed out"
@@ -101,13 +101,13 @@ def selected_checks(questions: tuple[str, ...] | None, rub: rubric.Rubric | None
 
 def previous_row(job: Job) -> BatchRow | None:
     """The row of an earlier complete grading of this job's checks, or None (grade it)."""
-    summary = _read_summary(job.out_dir / "results.json")
+    recorded = _read_recorded(job.out_dir / "results.json")
     wanted = {c.id for c in selected_checks(job.questions, job.rubric)}
-    if summary is None or not summary.complete or summary.grader_error \
-            or summary.rubric_version != job.rubric.version or set(summary.checks) != wanted:
+    if recorded is None or not recorded.complete or recorded.grader_error \
+            or recorded.rubric_version != job.rubric.version or set(recorded.checks) != wanted:
         return None
     sub = job.submission
-    return BatchRow(sub.student, sub.name, sub.email, OK, summary.scores, summary.seconds,
+    return BatchRow(sub.student, sub.name, sub.email, OK, recorded.scores, recorded.seconds,
                     True, sub.note)
 
 
@@ -156,18 +156,18 @@ def _grade(job: Job, scratch: Path, should_stop: StopCheck, start: float) -> Bat
                                seconds)
         return stopped_row(job, TIMED_OUT, f"grader timed out after {job.timeout_s:g} s "
                                             "(grade-all --timeout)", seconds)
-    summary = _read_summary(job.out_dir / "results.json")
-    if summary is None:
+    recorded = _read_recorded(job.out_dir / "results.json")
+    if recorded is None:
         return stopped_row(job, GRADER_ERROR, f"grader process ended with exit code {code} "
                                               f"and no results.json; see {sub.student}/grade.log",
                            seconds)
-    if summary.grader_error or code != 0:
+    if recorded.grader_error or code != 0:
         status = GRADER_ERROR
-        note = (f"grader error: {summary.grader_error or f'exit code {code}'}; "
+        note = (f"grader error: {recorded.grader_error or f'exit code {code}'}; "
                 f"see {sub.student}/grade.log")
     else:
-        status, note = (OK, "") if summary.complete else (INCOMPLETE, "grading did not finish")
-    return BatchRow(sub.student, sub.name, sub.email, status, summary.scores, seconds, False,
+        status, note = (OK, "") if recorded.complete else (INCOMPLETE, "grading did not finish")
+    return BatchRow(sub.student, sub.name, sub.email, status, recorded.scores, seconds, False,
                     _join(sub.note, note))
 
 
@@ -177,15 +177,15 @@ def stopped_row(job: Job, status: str, note: str, seconds: float) -> BatchRow:
     one, a stand-in is written (every check pending), so every student has a valid file."""
     sub = job.submission
     results = job.out_dir / "results.json"
-    summary = _read_summary(results)
-    if summary is None:
+    recorded = _read_recorded(results)
+    if recorded is None:
         job.out_dir.mkdir(parents=True, exist_ok=True)
         write_stand_in(job, note, seconds)
-        summary = _read_summary(results)
+        recorded = _read_recorded(results)
     else:
         content = json.loads(read_plain(results, RESULTS_CAP))
         gradescope.write_json(results, gradescope.mark_stopped(content, note))
-    scores = summary.scores if summary is not None else {}
+    scores = recorded.scores if recorded is not None else {}
     return BatchRow(sub.student, sub.name, sub.email, status, scores, seconds, False,
                     _join(sub.note, note))
 
@@ -287,11 +287,11 @@ def write_stand_in(job: Job, reason: str, seconds: float) -> None:
     run_files.write(run, rub, job.out_dir, record=True)
 
 
-def _read_summary(path: Path) -> RunSummary | None:
-    """The RunSummary of a results.json, or None when missing or unreadable (read without
+def _read_recorded(path: Path) -> RecordedRun | None:
+    """The RecordedRun of a results.json, or None when missing or unreadable (read without
     following links or blocking, size-capped: never trust what a grading left)."""
     try:
-        return gradescope.read_summary(json.loads(read_plain(path, RESULTS_CAP)))
+        return gradescope.read_recorded(json.loads(read_plain(path, RESULTS_CAP)))
     except (OSError, ValueError, TypeError):
         return None
 

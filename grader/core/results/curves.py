@@ -1,11 +1,11 @@
-"""The curves a check recorded, read from its details, and their one-line text summaries.
+"""The curves a check recorded, read from its details, and each said in a few lines of text (as_text).
 
 A check records curves three ways (all JSON lists of numbers, None where a value was not
 finite): loss_history (a training loss per step, evenly sampled over the run),
 train_acc_history/val_acc_history (accuracy per epoch, fractions 0..1, with the check's
 `threshold`), and `curves`, a list of its own charts ({title, x_label, series}; a title
 or axis naming "accuracy" holds fractions, one naming "epoch" has a point per epoch).
-The report draws them (charts.py); results.json carries their summaries, since
+The report draws them (charts.py); results.json carries them as text, since
 Gradescope never shows the report.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 LOSS, ACCURACY = "loss", "accuracy"  # what the y values are
 STEP, EPOCH = "step", "epoch"  # what one point is: a (sampled) training step, an epoch
-EPOCHS_LISTED = 12  # up to this many epochs, a summary lists every epoch's accuracy
+EPOCHS_LISTED = 12  # up to this many epochs, the text lists every epoch's accuracy
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _series_line(name: str, values: Sequence[float | None], curves: Curves) -> s
     return f"{name}: best {_percent(best)} ({where}), last {_percent(finite[-1][1])}{listed}{tail}"
 
 
-def summary(curves: Curves) -> list[str]:
+def as_text(curves: Curves) -> list[str]:
     """A chart as text: its title, then a line per series (loss: first, last and lowest;
     accuracy: the best and where, the last, every epoch when few), then the threshold."""
     lines = [curves.title or "curve"]

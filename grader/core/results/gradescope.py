@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .records import PASSED, PENDING, SKIPPED, CheckResult, GradingRun, RunSummary
+from .records import PASSED, PENDING, SKIPPED, CheckResult, GradingRun, RecordedRun
 
 TEST_STATUSES = ("passed", "failed")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -63,7 +63,7 @@ def public_reason(error: str) -> str:
     return public_text(error.split(": ")[0])
 
 
-def summary_line(run: GradingRun) -> str:
+def headline(run: GradingRun) -> str:
     """The run's headline for students."""
     if run.grader_error:
         return ("Grader error, contact course staff: the grader itself failed "
@@ -89,12 +89,12 @@ def results_json(run: GradingRun, markdown: str | None = None,
                  check_markdown: Callable[[CheckResult], str] | None = None,
                  columns: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     """Gradescope's results.json content for a run; `markdown`, when given, is the
-    top-level output (the report's summary), else a plain-text one is made here;
+    top-level output (the report's overview), else a plain-text one is made here;
     `check_markdown` renders each test's output as Markdown (else its plain message);
     `columns` are the leaderboard's (check id -> (column name, details key holding an
     accuracy), the rubric's `leaderboard` entries)."""
     info = run.info
-    lines = [summary_line(run), *([info.upload_note] if info.upload_note else []),
+    lines = [headline(run), *([info.upload_note] if info.upload_note else []),
              public_text(info.dataset_note)]
     if run.manual:
         total = sum(m.points for m in run.manual)
@@ -165,7 +165,7 @@ def write_json(path: Path, content: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def read_summary(content: dict[str, Any]) -> RunSummary:
+def read_recorded(content: dict[str, Any]) -> RecordedRun:
     """The scores, completeness and grader error a results.json records (pending checks
     have no score); raises ValueError when it is not a results.json of this grader."""
     if not isinstance(content, dict) or not isinstance(content.get("tests"), list):
@@ -177,7 +177,7 @@ def read_summary(content: dict[str, Any]) -> RunSummary:
         checks.append(number)
         if (test.get("extra_data") or {}).get("outcome") != PENDING:
             scores[number] = float(test.get("score", 0.0))
-    return RunSummary(scores, tuple(checks), extra.get("complete") is True,
+    return RecordedRun(scores, tuple(checks), extra.get("complete") is True,
                       str(extra.get("grader_error") or ""), str(extra.get("rubric_version", "")),
                       float(content.get("execution_time", 0.0)))
 

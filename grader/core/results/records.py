@@ -81,7 +81,7 @@ class GradingRun:
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class RecordedRun:
     """What a results.json says about a run, read back (the batch's gradebook row)."""
 
     scores: Mapping[str, float]  # check id -> points earned, graded checks only

@@ -193,7 +193,7 @@ def render_html(run: GradingRun, rubric) -> str:
     return _ENV.get_template("report.html.j2").render(
         run=run, info=run.info, head=header(run), questions=questions,
         overview=_overview(questions, run), notes=shared_notes(run),
-        headline=gradescope.summary_line(run))
+        headline=gradescope.headline(run))
 
 
 def _md_cell(text: str) -> str:
@@ -248,15 +248,15 @@ def render_check_markdown(result: CheckResult) -> str:
     return _MD_ENV.get_template("check.md.j2").render(
         result=result, status=STATUS_WORDS.get(result.status, result.status),
         blocks=_blocks(result.message),
-        curves=[curves_mod.summary(c) for c in curves_mod.of_check(result.details)]
+        curves=[curves_mod.as_text(c) for c in curves_mod.of_check(result.details)]
         ).strip() + "\n"
 
 
 def render_markdown(run: GradingRun, rubric) -> str:
-    """The run's summary as Markdown, for Gradescope's top-level output field."""
-    return _MD_ENV.get_template("summary.md.j2").render(
+    """The run's overview as Markdown, for Gradescope's top-level output field."""
+    return _MD_ENV.get_template("overview.md.j2").render(
         run=run, info=run.info, head=header(run), questions=_questions(run, rubric, False),
-        headline=gradescope.summary_line(run)).strip() + "\n"
+        headline=gradescope.headline(run)).strip() + "\n"
 
 
 def write(run: GradingRun, rubric, out_dir: Path) -> Path:

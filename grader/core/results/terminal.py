@@ -1,4 +1,4 @@
-"""Plain-text rendering of results for the terminal (the self-check's summary)."""
+"""Plain-text rendering of results for the terminal (what `check` prints)."""
 from __future__ import annotations
 
 import textwrap
