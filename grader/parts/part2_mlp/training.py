@@ -24,9 +24,9 @@ from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import (Verdict, accuracy, accuracy_line, curve, shaped,
                                   split_accuracies)
 from ...core.engine import training as core
-from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name, loss_drop, opening,
-                                     refused_checkpoint, series, short_run, stopped_by_budget,
-                                     judges, where)
+from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name,
+                                     judges, loss_drop, opening, refused_checkpoint, series,
+                                     short_run, stopped_by_budget, where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
@@ -83,7 +83,8 @@ def loop_findings(run: ProbeRun, learning_rate: float, decay: float, rtol: float
     rubric's max_accumulated_steps)."""
     problems, seen = [], []
     steps, calls = count(run, "steps"), count(run, "loss_calls")
-    zero_grads, accumulated, judged = (count(run, k) for k in ("zero_grads", "accumulated", "judged"))
+    zero_grads, accumulated, judged = (count(run, k)
+                                       for k in ("zero_grads", "accumulated", "judged"))
     epochs = len(series(run, "epoch_first_step"))
     if steps == 0:
         problems.append("optimizer.step() was never called, so the weights never changed.\n"
@@ -200,7 +201,8 @@ def judge_loop(trained: Trained, check: Check, feedback: Feedback) -> Verdict:
         (seen if learned else problems).append(said)
     if problems:
         return Verdict(0.0, "\n".join(_opening(trained) + problems))
-    return Verdict(1.0, "\n".join(_opening(trained) + ["Training observed: " + "; ".join(seen) + "."]))
+    return Verdict(1.0, "\n".join(_opening(trained)
+                                  + ["Training observed: " + "; ".join(seen) + "."]))
 
 
 def _probabilities(logits: np.ndarray) -> bool:

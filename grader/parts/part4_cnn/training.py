@@ -27,10 +27,10 @@ from .probing import NUM_CLASSES, PROBES
 from ...core.engine.context import Feedback, failure_verdict
 from ...core.engine.judge import Verdict, curve, split_accuracies
 from ...core.engine import training as core
-from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name, evaluation_problem,
-                                     loss_drop, opening, refused_checkpoint, series,
-                                     short_run, state_changed, stopped_by_budget, judges,
-                                     where)
+from ...core.engine.training import (NOT_GRADED, Trained, checkpoint_mode, count, data_name,
+                                     evaluation_problem, judges, loss_drop, opening,
+                                     refused_checkpoint, series, short_run, state_changed,
+                                     stopped_by_budget, where)
 from ...core.rubric.spec import Check
 from ...core.sandbox.runner import ProbeRun
 
@@ -53,21 +53,22 @@ train_submission = TRAINING.train  # (grading) -> Trained: 6c.2's limits (6c.1's
 
 def _opening(trained: Trained) -> list[str]:
     mode = [checkpoint_mode(trained, "state dict", "sup_trn must learn")]
-    return (mode if trained.mode == "checkpoint" else []) + opening(trained.settings, "opt_dict",
-                                                                     ".")
+    return (mode if trained.mode == "checkpoint" else []) + opening(
+        trained.settings, "opt_dict", ".")
 
 
 def _stopped(trained: Trained) -> Verdict | None:
     """A zero verdict when the training run gave no result (how far it got when its time
     budget stopped it; a hint when it needed a GPU), else None."""
-    run = trained.run
     stopped = stopped_by_budget(trained, TRAINING.run_check(trained.mode), (
         "the budget is about 8 times what the handout's opt_dict needs; use fewer "
         "epochs or channels, validate less often (val_cycle), and make sure sup_trn stops "
         f"after num_epochs = {trained.settings.num_epochs} epochs."))
-    verdict = stopped or failure_verdict(run, what="the training run")
-    if verdict is not None and stopped is None and trained.device == "cpu" and any(
-            w in run.failure.message.lower() for w in CUDA_WORDS):
+    if stopped is not None:
+        return stopped
+    verdict = failure_verdict(trained.run, what="the training run")
+    if verdict is not None and trained.device == "cpu" and any(
+            w in trained.run.failure.message.lower() for w in CUDA_WORDS):
         verdict = Verdict(0.0, verdict.message + "\nHint: the grader trains on the CPU "
                           "here and sets opt_dict['gpu'] = False: call .cuda() only when "
                           "opt_dict['gpu'] is True.")
@@ -137,8 +138,9 @@ def learning(trained: Trained, check: Check) -> tuple[bool, str]:
         return True, line
     short = short_run(trained.settings.values, settings.SPEC.defaults(), "tbs") \
         if trained.mode == "retrain" else ""
-    return False, ("the training run did not learn: " + line + ".\nHint: " + short + "check the "
-                   "training step (zero_grad, forward, loss, backward, step) and the learning rate.")
+    return False, ("the training run did not learn: " + line + ".\nHint: " + short
+                   + "check the training step (zero_grad, forward, loss, backward, step) and "
+                   "the learning rate.")
 
 
 @judges(_stopped, head=_opening)
@@ -163,8 +165,9 @@ def judge_accuracy(trained: Trained, check: Check, feedback: Feedback) -> Verdic
     head = _opening(trained)[:1] if trained.mode == "checkpoint" else []
     if trained.mode == "checkpoint":
         feedback.record(mode="checkpoint")
-        refused = refused_checkpoint(trained, "submit the state dict of your CNN "
-                                     f"({trained.checkpoint_file}: torch.save(net.state_dict(), ...)).")
+        refused = refused_checkpoint(trained, "submit the state dict of your CNN ("
+                                     f"{trained.checkpoint_file}: "
+                                     "torch.save(net.state_dict(), ...)).")
         if refused is None and check.get("require_progress") and not learning(
                 trained, trained.rubric.check(LOOP_CHECK))[0]:
             refused = [NOT_GRADED.format(code="sup_trn", check=LOOP_CHECK)]
