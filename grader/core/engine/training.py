@@ -63,9 +63,12 @@ class Trained:
     evaluation: ProbeRun | None = None  # the weights the run left, evaluated in a child
     #   that never ran the student's code (initial weights, logits), when the part asks
     budget: Budget | None = None  # the run's time budget, when the part times one
-    num_iters: int = 0  # iterations the timed run was asked for
-    rows: int | None = None  # checkpoint mode: the progress run's (first) training rows
     checkpoint_file: str = ""  # the judging check's `checkpoint`, when it has one
+
+    @property
+    def num_iters(self) -> int:
+        """Iterations the timed run was asked for (0 without a budget)."""
+        return 0 if self.budget is None else self.budget.num_iters
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,6 @@ class Training:
                                                  float(held.value("max_checkpoint_mb")))
         return Trained(rubric, declared, "", run, data, grading.device_for(self.question),
                        run.progress, mode, checkpoint_problem=problem, budget=budget,
-                       num_iters=0 if budget is None else budget.num_iters, rows=rows,
                        checkpoint_file=name, **self._evaluate(
                            grading, run, run_check, data, params, test, rows, name, blob))
 
