@@ -1,15 +1,17 @@
-"""The students' archive (grader/bundle.py) and the self-check it ships.
+"""The students' archive (grader/core/handout/bundle.py) and the data its self-check gets.
 
-What the archive holds, exactly; that no solution code, hidden seed or expected value of a
-hidden case is in it (checked here with the grader's own code, independently of audit());
-that audit() refuses planted leaks; and that selfcheck.py, run from the extracted archive,
-passes the reference, fails the template kindly and catches the catalogue's bugs.
+What the archive holds, exactly; that the self-check's data (public_checks.json) is
+generated from the rubric and the grader's math, public checks only; that no solution
+code, hidden seed or expected value of a hidden case is in it (checked here with the
+grader's own code, independently of audit()); and that audit() refuses planted leaks. The
+self-check itself is tested against the grader in tests/parts/*/test_selfcheck*.py and
+tests/core/test_selfcheck_runner.py.
 """
 from __future__ import annotations
 
 import ast
 import difflib
-import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -20,26 +22,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core.handout import bundle
+from grader.core.handout import bundle, public_checks
 from grader.core.rubric import spec as rubric
 from grader.parts.part1_numpy import cases, netmath
-from mutants import BROKEN, MUTANTS, REFERENCE, ROOT
+from mutants import REFERENCE, ROOT
 
 RUBRIC = rubric.load()
 PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
-MEMBERS = ["assignment1/README.md", "assignment1/algo_train.py", "assignment1/backprop_answers.py",
-           "assignment1/build_net.py", "assignment1/convnet_answers.py",
-           "assignment1/convnet_mnist.py", "assignment1/ex2_FCnet.py",
-           "assignment1/ex2_pytorch.py", "assignment1/hyperparams.py", "assignment1/main.py",
-           "assignment1/network_template.py", "assignment1/selfcheck.py",
-           "assignment1/selfcheck_part2.py", "assignment1/selfcheck_part3.py",
-           "assignment1/selfcheck_part4.py", "assignment1/sgd.py", "assignment1/staticcheck.py",
-           "assignment1/theory.py", "assignment1/two_layernet.py"]
-SELFCHECK_IDS = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
-# Checks of the self-check that rely on the student's own loss(): a wrong loss (1b) may
-# fail them there, with a note saying so, while the grader uses its own math.
-OWN_LOSS = {"2d.1", "3a.1"}
+GENERATED = "assignment1/selfcheck_files/public_checks.json"
+SHIPPED = ["selfcheck.py", "selfcheck_files/part1_numpy.py", "selfcheck_files/part2_mlp.py",
+           "selfcheck_files/part3_scratch.py", "selfcheck_files/part4_cnn.py",
+           "selfcheck_files/part4_convnet.py", "selfcheck_files/public_checks.json",
+           "selfcheck_files/sgd.py", "selfcheck_files/source.py",
+           "selfcheck_files/staticcheck.py"]
+MEMBERS = sorted(f"assignment1/{name}" for name in
+                 [p.name for p in TEMPLATE.iterdir() if p.is_file()] + SHIPPED)
 
 
 @pytest.fixture(scope="module")
@@ -58,56 +56,19 @@ def texts(members) -> dict[str, str]:
     return {name: data.decode("utf-8") for name, data in members.items()}
 
 
-@pytest.fixture
-def extracted(archive, tmp_path) -> Path:
-    with zipfile.ZipFile(archive) as zf:
-        zf.extractall(tmp_path)
-    return tmp_path / "assignment1"
-
-
-def selfcheck(folder: Path, *args: str, timeout: float = 120) -> tuple[int, dict, str]:
-    """Runs folder/selfcheck.py from another directory: (exit code, {id: (status, message)},
-    stdout)."""
-    proc = subprocess.run([sys.executable, str(folder / "selfcheck.py"), *args],
-                          cwd=folder.parent, capture_output=True, text=True, timeout=timeout)
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-    checks, current = {}, None
-    for line in proc.stdout.splitlines():
-        head = re.match(r"(PASS|FAIL)  (\d[a-d]\.\d)  ", line)
-        if head:
-            current = head.group(2)
-            checks[current] = (head.group(1), "")
-        elif current and line.startswith("      "):
-            checks[current] = (checks[current][0], checks[current][1] + line.strip() + " ")
-        else:
-            current = None
-    return proc.returncode, checks, proc.stdout
-
-
-def load_selfcheck():
-    """Part 1's selfcheck.py as a module (it imports nothing of the grader)."""
-    path = PART1 / "selfcheck.py"
-    spec = importlib.util.spec_from_file_location("selfcheck_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # ---------------------------------------------------------------------------------------
 # What the archive holds
 
 
 def test_members_are_exactly_the_template_and_the_public_self_check(archive, members):
     assert list(members) == MEMBERS  # sorted, nothing else
+    assert "assignment1/requirements.txt" in members
+    sources = {f"assignment1/{name}": path for path, name in bundle.public_files().items()}
     for name, data in members.items():
-        base = name.removeprefix("assignment1/")
-        source = {"selfcheck.py": PART1 / "selfcheck.py",
-                  "selfcheck_part2.py": PART1.parent / "part2_mlp" / "selfcheck_part2.py",
-                  "selfcheck_part3.py": PART1.parent / "part3_scratch" / "selfcheck.py",
-                  "selfcheck_part4.py": PART1.parent / "part4_cnn" / "selfcheck_part4.py",
-                  "sgd.py": PART1 / "sgd.py",
-                  "staticcheck.py": PART1 / "staticcheck.py"}.get(base, TEMPLATE / base)
+        if name == GENERATED:
+            assert data == public_checks.public_checks_json()
+            continue
+        source = sources.get(name, TEMPLATE / name.removeprefix("assignment1/"))
         assert data == source.read_bytes(), name
     with zipfile.ZipFile(archive) as zf:
         assert {i.date_time for i in zf.infolist()} == {bundle.ZIP_TIME}
@@ -117,18 +78,46 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
 
 
 def test_shipped_helpers_import_nothing_of_the_grader(texts):
-    allowed = {"__future__", "argparse", "ast", "dataclasses", "importlib.util", "math",
-               "pathlib", "signal", "sys", "textwrap", "time", "traceback", "numpy"}
-    torch = {"torch", "torch.nn.functional", "torch.optim.optimizer"}  # Part 2's self-check
-    for name, extra in (("assignment1/selfcheck.py", set()), ("assignment1/sgd.py", set()),
-                        ("assignment1/staticcheck.py", set()),
-                        ("assignment1/selfcheck_part2.py", torch),
-                        ("assignment1/selfcheck_part3.py", {"inspect"}),
-                        ("assignment1/selfcheck_part4.py", {"torch", "torch.nn.functional"})):
-        tree = ast.parse(texts[name])
+    for name in SHIPPED:
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse(texts[f"assignment1/{name}"])
         imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert set(imports) <= allowed | extra, name
+        assert not any(i.split(".")[0] == "grader" for i in imports if i), name
+        assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)), name
+
+
+def test_public_checks_are_the_rubrics(texts):
+    """Every check the self-check runs is a public one, with the rubric's name, question,
+    files and values; every other check of a part is named as not checked here."""
+    data = json.loads(texts[GENERATED])
+    assert data["rubric_version"] == RUBRIC.version
+    run_here = {cid for part in data["parts"].values() for cid in part["checks"]}
+    assert run_here == set(data["checks"])
+    for cid, check in data["checks"].items():
+        graded = RUBRIC.check(cid)
+        question = RUBRIC.question(graded.question)
+        assert graded.visibility == "visible" and check["name"] == graded.name, cid
+        assert check["files"] == list(question.files) and str(question.part) in data["parts"]
+        assert check["values"] == json.loads(json.dumps(dict(graded.params),
+                                                        default=public_checks._jsonable)), cid
+        assert cid in data["parts"][str(question.part)]["checks"]
+    for graded in RUBRIC.checks:
+        part = data["parts"].get(str(RUBRIC.question(graded.question).part))
+        if part and graded.id not in run_here:
+            assert f"{graded.id} ({graded.name})" in part["not_here"], graded.id
+
+
+def test_generated_expected_values_are_the_graders(texts):
+    data = json.loads(texts[GENERATED])["data"]
+    toy = cases.toy_case(reg=RUBRIC.check("1b.1").value("reg"))
+    part1 = data["part1_numpy"]
+    assert np.allclose(part1["probs"], cases.TOY_PROBS, rtol=0, atol=1e-8)
+    assert part1["loss"] == pytest.approx(cases.TOY_LOSS, abs=1e-10)
+    assert part1["loss"] == netmath.loss(toy.params, toy.X, toy.y, toy.reg)
+    for name, grad in netmath.loss_and_grads(toy.params, toy.X, toy.y, toy.reg)[1].items():
+        assert netmath.rel_error(np.array(part1["grads"][name]), grad) < 1e-8, name
 
 
 def test_cli_writes_the_bundle(tmp_path):
@@ -183,6 +172,7 @@ def test_no_rubric_seed_nor_derived_seed(texts):
         found = [s for s in seeds if str(s) in text]
         assert not found, f"{name} holds seeds {found}"
     assert "seed = " not in texts["assignment1/selfcheck.py"]
+    assert str(RUBRIC.seed) not in texts["assignment1/selfcheck_files/public_checks.json"]
 
 
 def hidden_expected_values() -> np.ndarray:
@@ -272,138 +262,3 @@ def test_build_refuses_a_leaking_template(monkeypatch, tmp_path):
     assert not (tmp_path / "out" / "assignment1.zip").exists()
 
 
-# ---------------------------------------------------------------------------------------
-# The self-check, run from the extracted archive
-
-
-def test_selfcheck_passes_the_reference(extracted):
-    for path in REFERENCE.glob("*.py"):
-        shutil.copy(path, extracted / path.name)
-    code, checks, out = selfcheck(extracted)
-    assert code == 0, out
-    assert list(checks) == SELFCHECK_IDS
-    assert all(status == "PASS" for status, _ in checks.values()), out
-    assert "6 of 6 public checks passed" in out
-    assert "Gradescope only" in out and "hidden checks" in out and "CIFAR-10" in out
-    assert not list(extracted.rglob("__pycache__"))  # nothing left in the student's folder
-
-
-def test_selfcheck_fails_the_template_kindly(extracted):
-    code, checks, out = selfcheck(extracted)
-    assert code == 1
-    assert list(checks) == SELFCHECK_IDS
-    for cid, (status, message) in checks.items():
-        assert status == "FAIL", cid
-        assert message.startswith("Not implemented yet (question "), (cid, message)
-        assert "TODO block" in message
-    assert "0 of 6 public checks passed" in out and "Gradescope only" in out
-
-
-def test_selfcheck_catches_gradients_not_averaged(extracted, tmp_path):
-    mutant = next(m for m in MUTANTS if m.name == "not_averaged")  # dz3 /= N -> dz3 /= 1
-    sub = mutant.write(tmp_path / "sub")
-    code, checks, out = selfcheck(extracted, str(sub))  # a folder elsewhere, as an argument
-    assert code == 1
-    assert checks["2d.1"][0] == "FAIL"
-    assert "5x too large: average over the batch" in checks["2d.1"][1]
-    assert all(checks[c][0] == "PASS" for c in ("1a.1", "1b.1", "1c.2")), out
-
-
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_selfcheck_agrees_with_the_mutant_catalogue(extracted, tmp_path, mutant):
-    """Every public check a mutant must lose, the self-check fails; every question it must
-    keep, the self-check passes (except checks on the student's own loss when 1b fails)."""
-    sub = mutant.write(tmp_path / "sub")
-    _, checks, out = selfcheck(extracted, str(sub))
-    for cid in SELFCHECK_IDS:
-        status, message = checks[cid]
-        if cid in mutant.loses:
-            assert status == "FAIL", f"{cid} missed {mutant.bug}:\n{out}"
-        elif cid.split(".")[0] in mutant.keeps:
-            if cid in OWN_LOSS and status == "FAIL" and (
-                    checks["1b.1"][0] == "FAIL" or "Note:" in checks["1b.1"][1]):
-                assert "fix 1b first" in message, message
-            else:
-                assert status == "PASS", f"{cid} should pass ({mutant.bug}):\n{out}"
-
-
-@pytest.mark.parametrize("broken", BROKEN, ids=[b.name for b in BROKEN])
-def test_selfcheck_survives_a_broken_submission(extracted, tmp_path, broken):
-    sub = broken.write(tmp_path / "sub")
-    code, checks, out = selfcheck(extracted, str(sub))
-    assert code == 1 and list(checks) == SELFCHECK_IDS
-    for cid, (status, message) in checks.items():
-        assert status == "FAIL" and broken.phrase in message, (cid, message)
-
-
-HANGS_AND_EXITS = '''
-import sys
-import numpy as np
-from reference_net import TwoLayerNet as Base
-
-
-class TwoLayerNet(Base):
-    def loss(self, X, y=None, reg=0.0):
-        if y is not None and reg == 0.05:
-            sys.exit(3)
-        return super().loss(X, y, reg)
-
-    def train(self, *args, **kwargs):
-        while True:
-            pass
-'''
-
-
-def test_one_check_hanging_or_exiting_does_not_stop_the_others(extracted, tmp_path):
-    sub = tmp_path / "sub"
-    sub.mkdir()
-    shutil.copy(REFERENCE / "two_layernet.py", sub / "reference_net.py")
-    (sub / "two_layernet.py").write_text(HANGS_AND_EXITS)
-    runner = ("import importlib.util, sys\n"
-              "spec = importlib.util.spec_from_file_location('selfcheck', sys.argv[1])\n"
-              "module = importlib.util.module_from_spec(spec)\n"
-              "sys.modules['selfcheck'] = module\n"
-              "spec.loader.exec_module(module)\n"
-              "module.TIME_LIMIT_S = 2\n"
-              "raise SystemExit(module.main([sys.argv[2]]))\n")
-    proc = subprocess.run([sys.executable, "-c", runner, str(extracted / "selfcheck.py"),
-                           str(sub)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    statuses = {cid: status for status, cid in
-                re.findall(r"^(PASS|FAIL)  (\S+)  ", proc.stdout, re.M)}
-    assert statuses == {"1a.1": "PASS", "1b.1": "FAIL", "1c.2": "PASS", "2d.1": "FAIL",
-                        "3a.1": "FAIL", "3a.2": "FAIL"}, proc.stdout
-    assert proc.stdout.count("called sys.exit() or exit()") == 2
-    assert "stopped after 2 s" in proc.stdout
-
-
-# ---------------------------------------------------------------------------------------
-# The self-check's numbers are the grader's
-
-
-def test_selfcheck_numbers_agree_with_the_grader():
-    sc = load_selfcheck()
-    assert np.array_equal(np.array(sc.TOY_PROBS), cases.TOY_PROBS)
-    assert sc.TOY_LOSS == cases.TOY_LOSS
-    params, X, y = sc.toy_problem()
-    toy = cases.toy_case()
-    for name in netmath.PARAM_NAMES:
-        assert np.array_equal(params[name], toy.params[name]), name
-    assert np.array_equal(X, toy.X) and np.array_equal(y, toy.y)
-    # what the grader's own math gives on the toy problem, within each check's tolerance
-    s = sc.SETTINGS["1a.1"]
-    probs = netmath.probabilities(toy.params, toy.X)
-    assert np.all(np.abs(probs - np.array(sc.TOY_PROBS))
-                  <= s["atol"] + s["rtol"] * np.abs(probs))
-    s = sc.SETTINGS["1b.1"]
-    want = netmath.loss(toy.params, toy.X, toy.y, s["reg"])
-    assert abs(want - sc.TOY_LOSS) <= s["atol"] + s["rtol"] * abs(want)
-    # every setting and title is the rubric's, and only public checks are run
-    assert set(sc.SETTINGS) <= set(sc.TITLES) == set(SELFCHECK_IDS)
-    for cid, settings in sc.SETTINGS.items():
-        for key, value in settings.items():
-            assert RUBRIC.check(cid).value(key) == value, (cid, key)
-    for cid, title in sc.TITLES.items():
-        assert RUBRIC.check(cid).public and RUBRIC.check(cid).name == title, cid
-    assert [cid for cid, _ in sc.CHECKS] == SELFCHECK_IDS
-    assert sc.TIME_LIMIT_S == RUBRIC.limits.wall_seconds

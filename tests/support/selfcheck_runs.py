@@ -1,0 +1,78 @@
+"""The students' self-check beside the grader, for the tests: the archive built once and
+extracted (selfcheck.py and selfcheck_files/ as students get them), the self-check of a
+part run in-process on a folder, and the grader's public checks on the same folder
+(cli.run_grading with public checks only, one grading per folder), so a test can compare
+their verdicts check by check."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+from grader.core.cli import run_grading
+from grader.core.handout.bundle import FOLDER, build_bundle
+from grader.core.rubric.spec import load
+
+RUBRIC = load()
+GRADED = ("passed", "failed")  # a check the grader judged (not skipped, not pending)
+
+
+@lru_cache(maxsize=1)
+def extracted() -> Path:
+    """The students' archive, built and extracted once per test process: its folder."""
+    out = Path(tempfile.mkdtemp(prefix="bundle_"))
+    with zipfile.ZipFile(build_bundle(out)) as archive:
+        archive.extractall(out)
+    return out / FOLDER
+
+
+@lru_cache(maxsize=1)
+def runner():
+    """The archive's selfcheck.py, imported as `selfcheck` (the part checks import it)."""
+    spec = importlib.util.spec_from_file_location("selfcheck", extracted() / "selfcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["selfcheck"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def selfcheck(folder: Path, part: str) -> dict[str, tuple[bool, str]]:
+    """{check id: (passed, message)} of the self-check of one part (1 to 4) on folder."""
+    for name in RUBRIC.submission_files:  # no module of a previous folder is reused
+        sys.modules.pop(Path(name).stem, None)
+    check = runner()
+    spec = check.public()
+    results = check.run_part(spec["parts"][part], check.Student(Path(folder).resolve()), spec)
+    return {cid: (passed, message) for cid, passed, message in results}
+
+
+def handed_in(folder: Path, check_id: str) -> bool:
+    """Whether folder holds every file of the check's question (X.py or X.ipynb)."""
+    files = RUBRIC.question(RUBRIC.check(check_id).question).files
+    return all((folder / f).is_file() or (folder / f).with_suffix(".ipynb").is_file()
+               for f in files)
+
+
+def graded(folder: Path, checks) -> dict[str, tuple[bool, str]]:
+    """{check id: (full marks, message)} of the grader's public checks among `checks` that
+    it judged on folder (a quick grading leaves the dataset trainings out)."""
+    questions = {RUBRIC.check(c).question for c in checks}
+    run = run_grading(Path(folder), None, questions, None, public_only=True, full=False,
+                      progress=False)
+    assert not run.grader_error, run.grader_error
+    return {r.check_id: (r.score == r.max_score, r.message) for r in run.results
+            if r.check_id in checks and r.status in GRADED}
+
+
+def disagreements(folder: Path, part: str) -> dict[str, str]:
+    """{check id: both verdicts and messages} where the self-check of `part` and the grader
+    disagree on folder, over the checks whose files folder holds and the grader judged."""
+    folder = Path(folder)
+    mine = {c: v for c, v in selfcheck(folder, part).items() if handed_in(folder, c)}
+    theirs = graded(folder, set(mine))
+    assert theirs, f"the grader judged none of {sorted(mine)}"
+    return {c: f"self-check {mine[c]}\ngrader {theirs[c]}" for c in theirs
+            if mine[c][0] != theirs[c][0]}
