@@ -163,7 +163,7 @@ MUTANTS = (
 # what the grader computes from the logits it gets (the test images', labels in the grader
 # only), by findings written the moment they are seen, or by the stricter accumulation
 # rule. tests/parts/part2_mlp/test_part2_mutants.py grades them like MUTANTS; the students' self-check
-# (selfcheck_part2.py), which watches the loop only, is not asked to catch them.
+# (grader/parts/part2_mlp/selfcheck.py) fails their 4b.1 too (test_selfcheck_part2.py).
 GRADER_ONLY = (
     Mutant("never_backward", ((STEP, STEP.replace("            loss.backward()\n", "")),),
            ("4b.1", "4b.2"), "loss.backward() never called: steps, zero_grads and losses as "
