@@ -69,9 +69,11 @@ def graded(folder: Path, checks) -> dict[str, tuple[bool, str]]:
 
 def disagreements(folder: Path, part: str) -> dict[str, str]:
     """{check id: both verdicts and messages} where the self-check of `part` and the grader
-    disagree on folder, over the checks whose files folder holds and the grader judged."""
+    disagree on folder, over the checks whose files folder holds (all when it holds none)
+    and the grader judged."""
     folder = Path(folder)
-    mine = {c: v for c, v in selfcheck(folder, part).items() if handed_in(folder, c)}
+    everything = selfcheck(folder, part)
+    mine = {c: v for c, v in everything.items() if handed_in(folder, c)} or everything
     theirs = graded(folder, set(mine))
     assert theirs, f"the grader judged none of {sorted(mine)}"
     return {c: f"self-check {mine[c]}\ngrader {theirs[c]}" for c in theirs
