@@ -57,7 +57,7 @@ from ..errors import SandboxError
 from .procs import parent_and_start, pids
 from .template import PLACEHOLDER, Launched, Template, TemplateError
 from ..rubric.spec import Limits
-from .child import IMPORTING, KITS, RUNNING  # the child's markers: module importing, function running
+from .child import CALLS, IMPORTING, KITS, RUNNING  # a multi-call request; the markers
 
 CHILD = Path(__file__).with_name("child.py")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
@@ -692,8 +692,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     hung_functions: "module:qualname" -> why it is not run (it outlasted a budget before):
     calling it fails at once with that message (kind "hung_function"). A call whose time
     ran out names the student function it was in (ProbeRun.stuck_in). template: the
-    grading's template process (template.py): a call of a probe it serves is forked from
-    it (started if need be), with the same isolation as a fresh interpreter's; it is
+    grading's template process (template.py): a call of probe functions that use torch is
+    forked from it (started if need be), with the same isolation as a fresh interpreter's; it is
     ended while a call of another probe runs (the two together would outgrow a torch
     call's memory).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
@@ -748,7 +748,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             os.set_blocking(read_fd, False)
             began = time.monotonic()
             try:
-                serves = template is not None and template.serves(probe_path)
+                functions = [str(c.get("function")) for c in (params or {}).get("calls", [])
+                             if isinstance(c, dict)] if function == CALLS else [function]
+                serves = template is not None and template.serves(probe_path, functions)
                 if template is not None and not serves:
                     template.stop()  # not held beside a fresh child: no higher peak memory
                 started = _start_child(identity, ctl, work,

@@ -1,10 +1,10 @@
-"""A pre-started template process the sandboxed children of torch probes are forked from,
-so a grading imports torch once instead of once per call.
+"""A pre-started template process the sandboxed calls that use torch are forked from, so a
+grading imports torch once instead of once per call.
 
-The grader's handle (Template) starts it at a call of a probe that uses torch (and the
-runner ends it while a call of another probe runs: its ~420 MB beside that call's fresh
-interpreter would raise the grading's peak memory), as
-`python -I sandbox_child.py --template FD` from a private folder holding copies of
+The grader's handle (Template) starts it at a call that uses torch (uses_torch: the probe
+functions it runs name torch), and the runner ends it while another call runs (its
+~420 MB beside that call's fresh interpreter would raise the grading's peak memory). It
+runs as `python -I sandbox_child.py --template FD` from a private folder holding copies of
 child.py, this file and lockdown.py, with the environment a call gets (its per-call
 values, the run's token included, as placeholders). The template imports numpy, torch and
 torchvision (never initialising CUDA, which is not fork-safe: each child does that
@@ -71,27 +71,48 @@ def _mode() -> str:
     return os.environ.get("GRADER_FORK_TEMPLATE", "1").strip().lower()
 
 
-_USES: dict[tuple[str, float], bool] = {}
+_TREES: dict[tuple[str, float], ast.Module] = {}
 
 
-def uses_torch(probe: Path) -> bool:
-    """Whether a probe file uses what the template preloads: imports torch or torchvision,
-    names them, or asks the child for torch (ctx.torch()); comments and strings aside. A
-    probe that does not would be slowed by them: its child's memory limits would count
-    the ~800 MB they take."""
+def _torch_named(node: ast.AST) -> bool:
+    """Whether code under node imports or names torch or torchvision (comments and strings
+    aside): `import torch`, `torch.nn`, `ctx.torch()`."""
+    roots = set(PRELOADED) - {"numpy"}
+    for sub in ast.walk(node):
+        names = [a.name for a in sub.names] if isinstance(sub, ast.Import) else \
+            [sub.module or ""] if isinstance(sub, ast.ImportFrom) else \
+            [sub.id] if isinstance(sub, ast.Name) else \
+            [sub.attr] if isinstance(sub, ast.Attribute) else []
+        if any(n.split(".")[0] in roots for n in names):
+            return True
+    return False
+
+
+def uses_torch(probe: Path, functions: list[str]) -> bool:
+    """Whether calling these functions of a probe file uses what the template preloads:
+    the file's top level, or one of the functions or a function of the file they name
+    (transitively), imports or names torch (torchvision) or asks for it (ctx.torch()). A
+    call that does not keeps a fresh interpreter: torch's ~800 MB would count against its
+    memory limits. A function reaching torch some other way is missed, and only runs
+    slower."""
     path = Path(probe).resolve()
     key = (str(path), path.stat().st_mtime)
-    if key not in _USES:
-        roots = set(PRELOADED) - {"numpy"}
-        found = False
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [node.id] if isinstance(node, ast.Name) else \
-                [node.attr] if isinstance(node, ast.Attribute) else []
-            found = found or any(n.split(".")[0] in roots for n in names)
-        _USES[key] = found
-    return _USES[key]
+    if key not in _TREES:
+        _TREES[key] = ast.parse(path.read_text())
+    tree = _TREES[key]
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    if any(_torch_named(n) for n in tree.body if n not in defs.values()):
+        return True
+    seen, todo = set(), [f for f in functions if f in defs]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if _torch_named(defs[name]):
+            return True
+        todo += [n.id for n in ast.walk(defs[name]) if isinstance(n, ast.Name) and n.id in defs]
+    return False
 
 
 def _recv(sock: socket.socket, timeout: float | None) -> dict | None:
@@ -151,11 +172,12 @@ class Template:
         self.pid = 0  # the running template's process id, 0 before it starts
         self.folder: Path | None = None  # its private folder (its scripts)
 
-    def serves(self, probe: Path) -> bool:
-        """Whether a call of this probe should be forked from the template."""
+    def serves(self, probe: Path, functions: list[str]) -> bool:
+        """Whether a call of these functions of a probe should be forked from the
+        template."""
         mode = _mode()
         return mode != "0" and not self.problem and (
-            self.every_probe or mode == "all" or uses_torch(probe))
+            self.every_probe or mode == "all" or uses_torch(probe, functions))
 
     def start(self, python: str, environment: dict[str, str]) -> None:
         """Starts the template (when it is not running with this interpreter) and waits

@@ -159,7 +159,7 @@ def check_gradients(run):
     """2d.1: each gradient against the grader's numerical gradient of the true toy loss."""
     limit = run.values["max_rel_error"]
     net, X, y = toy_net(run)
-    _, grads = loss_and_grads(net, X, y, run.values["reg"])
+    loss, grads = loss_and_grads(net, X, y, run.values["reg"])
     if not isinstance(grads, dict):
         raise Stop(f"grads should be a dict keyed W1, b1, W2, b2; got {type(grads).__name__}")
     want = {k: np.array(v) for k, v in run.data["grads"].items()}
@@ -178,6 +178,12 @@ def check_gradients(run):
         summary = "max relative errors: " + ", ".join(f"{n} {errors[n]:.1e}" for n in NAMES)
         slow = backprop_cost(run, student_class(run))
         return not slow, summary + (f"\n{slow}" if slow else "")
+    want_loss, (rtol, atol) = run.data["loss_2d"], run.data["loss_tolerance"]  # as 1b judges
+    if abs(loss - want_loss) > atol + rtol * abs(want_loss):
+        return False, (f"{len(right)} of {len(NAMES)} gradients match the numerical ones, and "
+                       f"the loss is wrong too (1b): expected {want_loss:.11f}, got "
+                       f"{loss:.11f}\nHint: fix 1b first: the gradients are the derivatives "
+                       "of the loss, so hints about them would mislead while the loss is wrong.")
     lines = []
     for name in (n for n in NAMES if n not in right):
         if name in problems:

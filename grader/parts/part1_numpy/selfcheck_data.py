@@ -48,4 +48,6 @@ def public_data(rubric) -> dict:
             "loss": netmath.loss(case.params, case.X, case.y, reg),
             "loss_at_zero": data_loss, "penalty": penalty,
             "loss_slips": wrong_losses,
-            "grads": want, "slips": _likely_slips(case, want)}
+            "grads": want, "slips": _likely_slips(case, want),
+            "loss_2d": netmath.loss(case.params, case.X, case.y, case.reg),  # 2d's reg
+            "loss_tolerance": [rubric.check("1b.1").value(k) for k in ("rtol", "atol")]}

@@ -97,3 +97,10 @@ SIDE_BY_SIDE = list(MUTANTS) + list(VARIANTS) + list(BROKEN)
 @pytest.mark.parametrize("submission", SIDE_BY_SIDE, ids=[s.name for s in SIDE_BY_SIDE])
 def test_selfcheck_and_grader_agree(submission, tmp_path):
     assert disagreements(submission.write(tmp_path / "sub"), "1") == {}
+
+
+def test_gradients_with_a_wrong_loss_say_fix_1b_first(tmp_path):
+    mutant = next(m for m in MUTANTS if m.name == "summed_loss_and_gradients")
+    passed, message = selfcheck(mutant.write(tmp_path / "sub"), "1")["2d.1"]
+    assert not passed and "the loss is wrong too (1b)" in message
+    assert "Hint: fix 1b first" in message and "too large" not in message
