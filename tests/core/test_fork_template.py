@@ -283,6 +283,14 @@ def test_only_calls_that_use_torch_use_the_template():
                       ["environment"])
 
 
+def test_a_from_scratch_call_keeps_a_fresh_interpreter(tmp_path, template):
+    """The from-scratch guard refuses torch at its import: in a child of the template
+    torch is imported already, so such a call never is one."""
+    run = _call(tmp_path, "import os\ndef f(params):\n    return {'ppid': os.getppid()}\n",
+                template, params={"from_scratch": True})
+    assert run.failure is None and run.values["ppid"] == os.getpid()
+
+
 def test_a_call_of_a_numpy_probe_ends_the_template(tmp_path, template):
     """Its fresh interpreter does not run beside the template (their memory together would
     outgrow a torch call's); the next torch call starts the template again."""

@@ -692,8 +692,8 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     hung_functions: "module:qualname" -> why it is not run (it outlasted a budget before):
     calling it fails at once with that message (kind "hung_function"). A call whose time
     ran out names the student function it was in (ProbeRun.stuck_in). template: the
-    grading's template process (template.py): a call of probe functions that use torch is
-    forked from it (started if need be), with the same isolation as a fresh interpreter's; it is
+    grading's template process (template.py): a call of probe functions that use torch
+    (never one under the from-scratch guard) is forked from it (started if need be), with the same isolation as a fresh interpreter's; it is
     ended while a call of another probe runs (the two together would outgrow a torch
     call's memory).
     Never raises for anything student code does: that comes back as ProbeRun.failure.
@@ -750,7 +750,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             try:
                 functions = [str(c.get("function")) for c in (params or {}).get("calls", [])
                              if isinstance(c, dict)] if function == CALLS else [function]
-                serves = template is not None and template.serves(probe_path, functions)
+                # the from-scratch guard watches imports: torch preloaded would slip past it
+                serves = template is not None and not (params or {}).get("from_scratch") \
+                    and template.serves(probe_path, functions)
                 if template is not None and not serves:
                     template.stop()  # not held beside a fresh child: no higher peak memory
                 started = _start_child(identity, ctl, work,
