@@ -436,6 +436,35 @@ def test_missing_import_names_the_module(tmp_path, probe, tiny_limits):
     assert run.failure.where == "student.py:2"
 
 
+def test_a_download_at_import_gets_the_main_guard_hint(tmp_path, probe, tiny_limits):
+    """Top-level code that reaches the network (a dataset download, here one wrapped in
+    another error) fails as import_network, and its verdict hints at the __main__ guard."""
+    from grader.core.engine.context import failure_verdict
+    run = run_student(tmp_path, probe, tiny_limits, """
+        import urllib.request
+        def fetch():
+            try:
+                urllib.request.urlopen("http://192.0.2.1/cifar-10-python.tar.gz", timeout=2)
+            except OSError as exc:
+                raise RuntimeError("download failed") from exc
+        fetch()
+        def f():
+            return 1
+        """)
+    assert run.failure is not None and run.failure.kind == "import_network", run.failure
+    assert "RuntimeError: download failed (while importing student)" in run.failure.message
+    assert "tried to reach the network" in run.failure.message
+    assert run.failure.where.startswith("student.py:")
+    verdict = failure_verdict(run)
+    assert verdict.fraction == 0 and 'if __name__ == "__main__":' in verdict.message
+    plain = run_student(tmp_path / "plain", probe, tiny_limits, """
+        raise OSError("disk full")
+        def f():
+            return 1
+        """)
+    assert plain.failure.kind == "exception"  # not every OSError is the network
+
+
 def test_missing_file_is_reported(tmp_path, probe, tiny_limits):
     sub = _write(tmp_path / "sub", {"other.py": "x = 1\n"})
     run = run_probe(probe, "call", submission=sub, limits=tiny_limits)

@@ -124,6 +124,9 @@ HINTS_BY_KIND = {
     "hung_import": "move code that trains, downloads or waits at the top level of {file} "
                    "under `if __name__ == \"__main__\":`; importing the file must only "
                    "define things.",
+    "import_network": "move code that downloads, trains or tests at the top level of {file} "
+                      "under `if __name__ == \"__main__\":`; importing the file must only "
+                      "define things (the grader hands your functions its own data).",
     "cpu": "check loops and num_iters; the check's time budget is in the handout.",
     "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
               "on minibatches.",

@@ -111,6 +111,27 @@ def _safe_str(obj, limit=_MAX_TEXT):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+
+# Exception classes (by name, anywhere in an exception's class hierarchy or its chain of
+# causes) that say code tried to reach the network: urllib's, socket's, http.client's,
+# requests' and the builtin connection errors.
+_NETWORK_ERRORS = frozenset({"URLError", "HTTPError", "ContentTooShortError", "gaierror",
+                             "herror", "timeout", "ConnectionError", "ConnectionRefusedError",
+                             "ConnectionResetError", "ConnectionAbortedError", "SSLError",
+                             "RemoteDisconnected", "IncompleteRead", "HTTPException",
+                             "RequestException", "ReadTimeout", "ConnectTimeout"})
+
+
+def _reaches_network(exc, depth=0):
+    """True when exc, or an exception it was raised from or during, is a network error."""
+    if exc is None or depth > 5:
+        return False
+    if any(cls.__name__ in _NETWORK_ERRORS for cls in type(exc).__mro__):
+        return True
+    return (_reaches_network(exc.__cause__, depth + 1)
+            or _reaches_network(exc.__context__, depth + 1))
+
+
 class StudentFailure(Exception):
     """Raised by a probe to stop one case with a message for the student."""
 
@@ -244,6 +265,12 @@ class ProbeContext:
                     "Remove the import or use a package from the handout's list.") from None
             raise self.failure_of(exc, "while importing " + module_name) from None
         except BaseException as exc:  # noqa: BLE001 - import-time crash of student code
+            if _reaches_network(exc):  # a download at the top level, with no network here
+                raise StudentFailure(
+                    "import_network", f"{_safe_str(type(exc).__name__, 80)}: {_safe_str(exc)} "
+                    f"(while importing {module_name}): the top level of {module_name}.py tried "
+                    "to reach the network, which graded code does not have", self.where(exc)
+                ) from None
             raise self.failure_of(exc, "while importing " + module_name) from None
         finally:
             if os.path.exists(marker):
