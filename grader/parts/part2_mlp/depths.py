@@ -7,6 +7,8 @@ validation labels) and the curves (loss per step, validation accuracy per epoch)
 only: the probe is probes.depth_sweep."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import settings
@@ -93,5 +95,24 @@ def run_sweep(grading: GradingContext, check: Check, feedback: Feedback) -> Verd
         out.append(sweep_line(f"hidden_layers={row[0]} ({row[1]} layers, {row[2]:,} "
                               "parameters)", *row[3:]))
     out += lines
+    out.append(reading_guide(check, kind, lists))
     trained = sum(1 for row in table if row[2] is not None)
     return Verdict(1.0 if trained else 0.0, "\n".join(out))
+
+
+def reading_guide(check: Check, kind: str, lists: list[list[int]]) -> str:
+    """The line telling whoever grades 4c what to read from the table: the reference's own
+    validation accuracy at each depth on this kind of data (the rubric's
+    reference_val_accuracy, %), or that none is recorded."""
+    recorded = check.params.get("reference_val_accuracy") or {}
+    reference = recorded.get(kind) if isinstance(recorded, Mapping) else None
+    if not reference or len(reference) != len(lists):
+        return ("How to read this: no run of the reference solution is recorded for this "
+                "data; compare depths with each other (does every depth's loss fall, and "
+                "does accuracy rise or fall with depth at equal epochs?).")
+    depths = ", ".join(f"{len(h) + 1} layers {float(a):.1f}%" for h, a in zip(lists, reference))
+    return ("How to read this: the reference solution, run the same way with the handout's "
+            f"settings, reaches validation accuracy {depths} on this data. A few epochs favour "
+            "shallow networks; rows near 10% for the deepest ones are expected here, even "
+            "for the reference. Compare each row with the reference's, and check that every "
+            "depth ran and its loss fell.")

@@ -15,6 +15,10 @@ import pytest
 from mutants_part2 import PUBLIC_STYLE, ROOT
 from test_e2e_part1 import by_id, grade
 
+from grader.core.rubric import spec as rubric_mod
+
+RUBRIC = rubric_mod.load()
+
 pytest.importorskip("torch")
 
 PART2 = "4a,4b"
@@ -84,6 +88,11 @@ def test_depth_experiment_is_informational_with_table_and_curves(reference):
     assert len(curves[0]["series"]) == len(curves[1]["series"]) == 4
     assert all(len(v) == 3 for v in curves[1]["series"].values())  # 3 epochs (synthetic)
     assert test["extra_data"]["sandbox_calls"] == 1  # all four runs in one child
+    # the line for whoever grades 4c quotes the reference's recorded run, and this run of
+    # the reference agrees with it (the rubric's reference_val_accuracy, within 3 points)
+    assert "How to read this: the reference solution" in test["output"]
+    recorded = RUBRIC.check("4c.1").value("reference_val_accuracy", "synthetic")
+    assert [abs(100 * r[4] - a) <= 3 for r, a in zip(rows, recorded)] == [True] * 4, rows
     results = json.loads((out / "results.json").read_text())
     assert [m["question"] for m in results["extra_data"]["manual"]] == ["4c"]
     html = (out / "report.html").read_text()
