@@ -17,8 +17,19 @@ SPEC = SettingsSpec("hyperparams", container="BEST_HYPERPARAMS", closed=True, se
     Setting("std", default=OPTIONAL, within="> 0")))  # the scale of the initial weights
 
 
-def read(submission: Path, check: Check) -> tuple[dict | None, str]:
-    """(hyperparameters: name -> int or float, '') or (None, what is wrong and how to fix
-    it); bounds from the check."""
+class Hyperparams(dict):
+    """name -> int or float, as declared, with `notes`: what the reader noticed (a setting
+    assigned more than once, and which assignment counts)."""
+
+    notes: tuple[str, ...] = ()
+
+
+def read(submission: Path, check: Check) -> tuple[Hyperparams | None, str]:
+    """(the hyperparameters, '') or (None, what is wrong and how to fix it); bounds from
+    the check."""
     declared, problem = read_settings(submission, SPEC, check)
-    return (declared.values if declared else None), problem
+    if declared is None:
+        return None, problem
+    found = Hyperparams(declared.values)
+    found.notes = tuple(declared.notes)
+    return found, ""

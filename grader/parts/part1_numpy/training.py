@@ -238,8 +238,9 @@ def judge_learned(trained: Trained, check: Check, feedback: Feedback) -> Verdict
     if trained.settings is None:
         return Verdict(0.0, trained.problem)
     settings = ", ".join(f"{k}={v:g}" for k, v in trained.settings.items())
+    notes = "".join(f"Note: {n}\n" for n in getattr(trained.settings, "notes", ()))
     verdict = _learned(trained, feedback)
-    return Verdict(verdict.fraction, f"hyperparameters: {settings}\n" + verdict.message)
+    return Verdict(verdict.fraction, f"hyperparameters: {settings}\n{notes}" + verdict.message)
 
 
 def _hint(run, num_iters):

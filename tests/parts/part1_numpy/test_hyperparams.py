@@ -66,6 +66,23 @@ def test_last_assignment_wins(tmp_path):
     assert hp["reg"] == 0.3
 
 
+def test_a_repeated_setting_is_named_in_3b1(tmp_path):
+    """A setting assigned again below the dict is noted, and 3b.1's message says so (which
+    assignment the grader used, and where the other one is)."""
+    from grader.core.engine.context import Feedback
+    from grader.core.engine.training import Trained
+    from grader.core.sandbox.runner import Failure, ProbeRun
+    from grader.parts.part1_numpy import training
+    text = _with(reg=0.1) + "BEST_HYPERPARAMS['reg'] = 0.3  # a quick test\n"
+    hp, _ = hyperparams.read(_submit(tmp_path, text), CHECK)
+    note, = hp.notes
+    assert "is assigned 2 times in hyperparams.py" in note and "0.3" in note, note
+    crashed = ProbeRun({}, Failure("todo", "not implemented yet (NotImplementedError)"))
+    verdict = training.judge_learned(Trained(rubric.load(), hp, run=crashed), CHECK, Feedback())
+    assert verdict.fraction == 0 and ("Note: " + note) in verdict.message
+    assert hp == {**GOOD, "reg": 0.3}  # still the plain values results.json records
+
+
 def test_missing_file(tmp_path):
     hp, problem = hyperparams.read(tmp_path, CHECK)
     assert hp is None and "hyperparams.py (or hyperparams.ipynb) not found" in problem
