@@ -71,6 +71,7 @@ SEEDED = """
 
 
 def test_a_forked_call_gives_what_a_fresh_interpreter_gives(tmp_path, template):
+    had_torch = "torch" in sys.modules  # another test of this worker may have imported it
     forked = _call(tmp_path, SEEDED, template)
     fresh = _call(tmp_path, SEEDED, None, "fresh")
     assert forked.failure is None and fresh.failure is None, (forked.failure, fresh.failure)
@@ -82,7 +83,7 @@ def test_a_forked_call_gives_what_a_fresh_interpreter_gives(tmp_path, template):
         assert (forked.values[key] == fresh.values[key]).all(), key
     assert forked.values["tmp"] and forked.notes == ()
     assert forked.cpu_seconds < fresh.cpu_seconds / 4  # torch was imported once, before
-    assert "torch" not in sys.modules  # the grader's own process never imports it
+    assert had_torch or "torch" not in sys.modules  # the calls never import it here
 
 
 def test_nothing_a_call_leaves_reaches_the_next(tmp_path, template):
