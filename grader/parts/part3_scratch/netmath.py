@@ -17,6 +17,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+try:  # in the sandbox: the kit beside this probe, which sandbox_child preloads
+    import grader_kit_training as kit
+except ImportError:  # imported from the grader package
+    from grader.core.sandbox.kits import training as kit
+
 Arrays = Sequence[np.ndarray]
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
@@ -203,11 +208,8 @@ def time_training(ctx) -> None:
     scale, l2, eta = float(ctx.params["scale"]), float(s["l2"]), float(s["eta"])
     iters, limit = int(ctx.params["iters"]), float(ctx.params["seconds"])
     n = X.shape[0]
-    times: list[float] = []
     with np.errstate(all="ignore"):
-        start = ctx.perf_counter()
-        for it in range(iters + 1):  # iteration 0 is the untimed warm-up
-            began = ctx.perf_counter()
+        for it in kit.timed_steps(ctx, iters, limit):  # step 0 is the untimed warm-up
             first = (it * batch) % max(1, n - batch)
             xb = np.asarray(X[first:first + batch], dtype=np.float64).T * scale
             yb = np.zeros((sizes[-1], xb.shape[1]))
@@ -224,9 +226,3 @@ def time_training(ctx) -> None:
                         np.sqrt(v / (1 - BETA2 ** (it + 1))) + EPS)
                 else:
                     params[j] -= eta * g
-            if it:
-                times.append(ctx.perf_counter() - began)
-            if len(times) >= 2 and ctx.perf_counter() - start > limit:
-                break
-    ctx.put("seconds_per_iteration", float(np.mean(times)))
-    ctx.put("iterations_timed", len(times))

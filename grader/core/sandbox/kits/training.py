@@ -22,6 +22,24 @@ PROGRESS_S = 0.2  # how often a progress file is rewritten, at most
 TRACKED = 4096  # entries of the tracked parameter's gradient compared between steps
 
 
+
+# -- timing the reference's step --------------------------------------------------------
+
+def timed_steps(ctx, iters, limit):
+    """Yields the step numbers 0..iters of a timed loop (step 0 is the untimed warm-up) and
+    times each later step; stops once two steps were timed and `limit` seconds have passed.
+    When the loop ends, records seconds_per_iteration (the mean) and iterations_timed."""
+    times, start = [], ctx.perf_counter()
+    for step in range(int(iters) + 1):
+        began = ctx.perf_counter()
+        yield step
+        if step:
+            times.append(ctx.perf_counter() - began)
+        if len(times) >= 2 and ctx.perf_counter() - start > limit:
+            break
+    ctx.put("seconds_per_iteration", sum(times) / len(times) if times else float("nan"))
+    ctx.put("iterations_timed", len(times))
+
 # -- the student's code -----------------------------------------------------------------
 
 def failure(exc, kinds=None):
