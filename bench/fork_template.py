@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from grader.core.rubric import spec as rubric  # noqa: E402
-from grader.core.sandbox.runner import run_probe  # noqa: E402
+from grader.core.sandbox.runner import _tree as process_tree, run_probe  # noqa: E402
 from grader.core.sandbox.template import Template  # noqa: E402
 import results_md  # noqa: E402
 
@@ -83,20 +83,6 @@ def per_call(n: int) -> dict:
     return out
 
 
-def _tree(root: int) -> list[int]:
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                    stack.extend(int(x) for x in fh.read().split())
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def _memory_kb(pid: int) -> tuple[int, int]:
     """(Pss, Rss) of one process in KiB, (0, 0) once it is gone."""
     values = {}
@@ -123,7 +109,7 @@ def grade(mode: str) -> dict:
 
         def sample() -> None:
             while proc.poll() is None:
-                sums = [sum(v) for v in zip(*(_memory_kb(p) for p in _tree(proc.pid)))]
+                sums = [sum(v) for v in zip(*(_memory_kb(p) for p in process_tree(proc.pid)))]
                 if sums:
                     peak["pss"], peak["rss"] = max(peak["pss"], sums[0]), max(peak["rss"],
                                                                               sums[1])

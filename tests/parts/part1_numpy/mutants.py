@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "reference"
@@ -219,6 +220,24 @@ def apply_edits(text: str, edits, where: str) -> str:
         text = text.replace(old, new)
     return text
 
+
+
+class EditsOneFile:
+    """text() and write() of a catalogue entry (a dataclass with `name` and `edits`) that
+    edits one file of reference/, named by the class attribute `reference` (its path)."""
+
+    reference: ClassVar[Path]
+
+    def text(self) -> str:
+        """The edited file's text."""
+        return apply_edits(self.reference.read_text(), self.edits,
+                           f"mutant {self.name}, the reference")
+
+    def write(self, dest: Path) -> Path:
+        """Writes a submission folder holding the edited file; returns it."""
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / self.reference.name).write_text(self.text())
+        return dest
 
 def _reference_text(edit: tuple[str, str]) -> str:
     return apply_edits((REFERENCE / "two_layernet.py").read_text(), (edit,), "the reference")

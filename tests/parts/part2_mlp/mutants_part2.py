@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from mutants import apply_edits
+from mutants import EditsOneFile
 
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "reference" / "ex2_pytorch.py"
@@ -67,8 +68,10 @@ REMEMBERED = """        remembered = getattr(self, "remembered", None)
 
 
 @dataclass(frozen=True)
-class Mutant:
+class Mutant(EditsOneFile):
     """One characteristic student bug (or, in VARIANTS, a correct rewrite)."""
+
+    reference: ClassVar[Path] = REFERENCE
 
     name: str
     edits: tuple[tuple[str, str], ...]  # (old, new) replacements in ex2_pytorch.py
@@ -78,15 +81,6 @@ class Mutant:
     says: str = ""  # a phrase the feedback of the first check it loses must contain
     slow: bool = False  # its test runs only with -m slow
 
-    def text(self) -> str:
-        """The mutated ex2_pytorch.py."""
-        return apply_edits(REFERENCE.read_text(), self.edits, f"mutant {self.name}, the reference")
-
-    def write(self, dest: Path) -> Path:
-        """Writes a submission folder holding the mutated ex2_pytorch.py; returns it."""
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / FILE).write_text(self.text())
-        return dest
 
 
 MUTANTS = (

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from mutants import apply_edits
+from mutants import EditsOneFile
 
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "reference" / "network_template.py"
@@ -45,8 +46,10 @@ BACKWARD_ACT = "                delta = np.dot(self.weights[i].T, delta) * sigmo
 
 
 @dataclass(frozen=True)
-class Mutant:
+class Mutant(EditsOneFile):
     """One characteristic student bug (or, in VARIANTS, a correct rewrite)."""
+
+    reference: ClassVar[Path] = REFERENCE
 
     name: str
     edits: tuple[tuple[str, str], ...]  # (old, new) replacements in network_template.py
@@ -54,15 +57,6 @@ class Mutant:
     bug: str  # what a student did
     says: str = ""  # a phrase the feedback of that question must contain
 
-    def text(self) -> str:
-        """The mutated network_template.py."""
-        return apply_edits(REFERENCE.read_text(), self.edits, f"mutant {self.name}, the reference")
-
-    def write(self, dest: Path) -> Path:
-        """Writes a submission folder holding the mutated network_template.py; returns it."""
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / FILE).write_text(self.text())
-        return dest
 
 
 MUTANTS = (
