@@ -1,9 +1,9 @@
 """In-process runs of Part 2's checks for the tests: one sandboxed child per run, as the
 grader makes them, without a grading process per submission.
 
-The rubric is the shipped one with 4b's device set to "cpu" (the tests run on the CPU, and
-the environment probe, one more torch import, is skipped). Training runs are cached per
-submission folder, so the tests that judge one run share it.
+The rubric and the contexts are tests/support/in_process.py's: the shipped rubric with 4b's
+device set to "cpu". Training runs are cached per submission folder, so the tests that
+judge one run share it.
 """
 from __future__ import annotations
 
@@ -11,25 +11,12 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from in_process import CPU_RUBRIC as RUBRIC, context
+
 from grader.core.rubric import spec as rubric_mod
-from grader.core.engine.context import Feedback, GradingContext
+from grader.core.engine.context import Feedback
 from grader.core.engine.judge import Verdict
 from grader.parts.part2_mlp import structure, training
-
-
-def _cpu_rubric() -> rubric_mod.Rubric:
-    shipped = rubric_mod.load()
-    return replace(shipped, questions=tuple(
-        replace(q, device="cpu") if q.device == "auto" else q for q in shipped.questions))
-
-
-RUBRIC = _cpu_rubric()
-
-
-def context(submission: Path) -> GradingContext:
-    """A grading context for one submission folder, on the default (synthetic) data."""
-    return GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
-                          progress=False)
 
 
 @dataclass(frozen=True)
@@ -80,8 +67,7 @@ def with_training_budget(seconds: float) -> rubric_mod.Rubric:
 
 def training_checks_with(rubric: rubric_mod.Rubric, submission: Path) -> tuple[Graded, Graded]:
     """(4b.1, 4b.2) of one training run under another rubric (not cached)."""
-    grading = GradingContext(submission, None, public_only=False, full=False, rubric=rubric,
-                             progress=False)
+    grading = context(submission, rubric)
     trained = training.train_submission(grading)
     loop, acc = Feedback(), Feedback()
     return (Graded(training.judge_loop(trained, rubric.check("4b.1"), loop), loop),

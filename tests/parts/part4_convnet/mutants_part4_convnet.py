@@ -10,13 +10,13 @@ in-process with `grade()` below (one sandboxed child per check, as the grader ma
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from in_process import CPU_RUBRIC as RUBRIC, context
 from mutants import apply_edits
 
-from grader.core.rubric import spec as rubric_mod
-from grader.core.engine.context import Feedback, GradingContext
+from grader.core.engine.context import Feedback
 from grader.core.engine.judge import Verdict
 from grader.parts.part4_convnet import layers, stated, training
 
@@ -207,21 +207,6 @@ VARIANTS = (
 
 
 # -- grading in-process -----------------------------------------------------------------
-
-def _cpu_rubric() -> rubric_mod.Rubric:
-    shipped = rubric_mod.load()
-    return replace(shipped, questions=tuple(
-        replace(q, device="cpu") if q.device == "auto" else q for q in shipped.questions))
-
-
-RUBRIC = _cpu_rubric()  # the shipped rubric with 7d on the CPU (the tests run there)
-
-
-def context(submission: Path) -> GradingContext:
-    """A grading context for one submission folder, on the default data."""
-    return GradingContext(submission, None, public_only=False, full=False, rubric=RUBRIC,
-                          progress=False)
-
 
 @dataclass(frozen=True)
 class Graded:
