@@ -20,17 +20,22 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import GraderError
-from .public_checks import public_checks_json
+from .public_checks import PACKAGE, PARTS_DIR, literal_dict, public_checks_json
 
-PACKAGE = Path(__file__).resolve().parents[2]  # grader/
 ROOT = PACKAGE.parent
-PARTS_DIR = PACKAGE / "parts"
-
-
+TEMPLATE = ROOT / "student_template"
+REFERENCE = ROOT / "reference"
 # The self-check runner and the grader's notebook reader it uses, from the core.
 CORE_PUBLIC = {PACKAGE / "core" / "handout" / "selfcheck.py": "selfcheck.py",
                PACKAGE / "core" / "submission" / "source.py": "selfcheck_files/source.py"}
 GENERATED = "selfcheck_files/public_checks.json"  # written by public_checks.py
+FOLDER = "assignment1"  # the one top-level folder of the archive
+ARCHIVE = "assignment1.zip"
+# Never bundled from student_template/: caches and what running the driver there writes.
+SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
+MIN_BODY_CHARS = 80  # shorter function bodies are too generic to call a copy
+MIN_LINE_CHARS = 12  # shorter lines ("return out") are too generic to call a copy
 
 
 def public_files() -> dict[Path, str]:
@@ -40,21 +45,9 @@ def public_files() -> dict[Path, str]:
     read as data: the core imports no part."""
     found: dict[Path, str] = dict(CORE_PUBLIC)
     for init in sorted(PARTS_DIR.glob("*/__init__.py")):
-        for node in ast.parse(init.read_text()).body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and getattr(node.targets[0], "id", "") == "PUBLIC_FILES"):
-                for file, target in ast.literal_eval(node.value).items():
-                    found[init.parent / file] = target
+        for file, target in literal_dict(init, "PUBLIC_FILES").items():
+            found[init.parent / file] = ast.literal_eval(target)
     return found
-TEMPLATE = ROOT / "student_template"
-REFERENCE = ROOT / "reference"
-FOLDER = "assignment1"  # the one top-level folder of the archive
-ARCHIVE = "assignment1.zip"
-# Never bundled from student_template/: caches and what running the driver there writes.
-SKIPPED = {"__pycache__", ".pytest_cache", "plots", "datasets"}
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
-MIN_BODY_CHARS = 80  # shorter function bodies are too generic to call a copy
-MIN_LINE_CHARS = 12  # shorter lines ("return out") are too generic to call a copy
 
 
 def _normalise(text: str) -> str:

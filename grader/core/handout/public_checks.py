@@ -28,16 +28,24 @@ DATA_MODULE = "selfcheck_data"  # a part's generator of public expected values (
 INSTALL = "python -m pip install -r requirements.txt"  # the handout's install command
 
 
+def literal_dict(path: Path, name: str) -> dict:
+    """{key: value's ast node} of the dict a file assigns to the top-level `name`, read as
+    data, never run: keys must be literals, values are left to the caller (a literal for
+    ast.literal_eval, or a function's name). {} when the file or the assignment is absent."""
+    if not path.is_file():
+        return {}
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", "") == name
+                and isinstance(node.value, ast.Dict)):
+            return {ast.literal_eval(key): value for key, value in
+                    zip(node.value.keys, node.value.values)}
+    return {}
+
+
 def checks_run_here(part_dir: Path) -> list[str]:
     """The check ids of the `CHECKS` dict literal in PART/selfcheck.py ([] without one)."""
-    path = part_dir / CHECKS_FILE
-    if not path.is_file():
-        return []
-    for node in ast.parse(path.read_text()).body:
-        if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CHECKS"
-                and isinstance(node.value, ast.Dict)):
-            return [ast.literal_eval(key) for key in node.value.keys]
-    return []
+    return list(literal_dict(part_dir / CHECKS_FILE, "CHECKS"))
 
 
 def _jsonable(value):
