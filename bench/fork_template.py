@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from grader.core.rubric import spec as rubric  # noqa: E402
-from grader.core.sandbox.runner import _tree as process_tree, run_probe  # noqa: E402
+from grader.core.sandbox.procs import process_tree  # noqa: E402
+from grader.core.sandbox.runner import run_probe  # noqa: E402
 from grader.core.sandbox.template import Template  # noqa: E402
 import results_md  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Reading Linux's /proc: the process ids there and a process's parent and start time."""
+"""Reading Linux's /proc: the process ids there, a process's parent and start time, and
+the tree below a process."""
 from __future__ import annotations
 
 import os
@@ -20,3 +21,19 @@ def parent_and_start(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return int(fields[1]), int(fields[19])
+
+
+def process_tree(root: int) -> list[int]:
+    """root and its descendants, through /proc/PID/task/TID/children (cheap; misses a
+    process that left the tree, which the token scan finds)."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    stack.extend(int(x) for x in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return found

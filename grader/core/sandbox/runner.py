@@ -54,7 +54,7 @@ import numpy as np
 from . import isolation, lockdown
 from ..submission import source
 from ..errors import SandboxError
-from .procs import parent_and_start, pids
+from .procs import parent_and_start, pids, process_tree
 from .template import PLACEHOLDER, Launched, Template, TemplateError
 from ..rubric.spec import Limits
 from .child import CALLS, IMPORTING, KITS, RUNNING  # a multi-call request; the markers
@@ -374,22 +374,6 @@ def _drain(fd: int, output: _Output, budget_s: float = 0.02) -> bool:
             return True
 
 
-def _tree(root: int) -> list[int]:
-    """root and its descendants, through /proc/PID/task/TID/children (cheap; misses a
-    process that left the tree, which the token scan finds)."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-                    stack.extend(int(x) for x in fh.read().split())
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def _memory_kb(pid: int) -> int:
     """Resident anonymous + shared memory of one process (RssAnon + RssShmem), KiB;
     file-backed pages (libraries, a memory-mapped data set) are not counted."""
@@ -485,7 +469,7 @@ def _wait(child: _Fresh | Launched, limits: Limits, token: str, fd: int, output:
             in_shm = shm_kb() if shm_kb is not None else 0
             next_scan = now + _SCAN_S
         if now >= next_memory:
-            rss = sum(_memory_kb(p) for p in set(_tree(child.pid)) | carriers) + in_shm
+            rss = sum(_memory_kb(p) for p in set(process_tree(child.pid)) | carriers) + in_shm
             peak = max(peak, rss)
             if rss > ceiling_kb:
                 return _Waited(None, None, now - start, peak, rss)
