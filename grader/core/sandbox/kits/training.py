@@ -28,7 +28,8 @@ TRACKED = 4096  # entries of the tracked parameter's gradient compared between s
 def timed_steps(ctx, iters, limit):
     """Yields the step numbers 0..iters of a timed loop (step 0 is the untimed warm-up) and
     times each later step; stops once two steps were timed and `limit` seconds have passed.
-    When the loop ends, records seconds_per_iteration (the mean) and iterations_timed."""
+    When the loop ends, records seconds_per_iteration (the mean) and iterations_timed; the
+    caller's loop must run to its end (no break), or nothing is recorded."""
     times, start = [], ctx.perf_counter()
     for step in range(int(iters) + 1):
         began = ctx.perf_counter()
