@@ -103,7 +103,10 @@ def test_a_hanging_call_waits_its_scaled_budget_not_the_flat_ceiling(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     for test in results["tests"]:
-        assert "did not finish within" in test["output"]
+        # its scaled budget stopped it: the wall clock or, on an idle machine first, the CPU
+        # limit of the same seconds (a busy loop), as the test below accepts too
+        assert ("did not finish within" in test["output"]
+                or "used more than" in test["output"] and "of CPU time" in test["output"]), test
         assert test["extra_data"]["sandbox_seconds"] < 50, test  # the ceiling is 60 s
     assert time.monotonic() - start < 100
 
