@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                        "and checks it could not run say so")
     grade.add_argument("--record", action="store_true", help="also write OUT/run.json, the "
                        "run's whole record (grade-all merges a submission graded in halves)")
+    grade.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                       help="grade up to N groups of questions side by side, each in a "
+                       "grader process of its own (default: the cores this machine or "
+                       "container gives; 1: one question after another)")
+    grade.add_argument("--until", type=float, help=argparse.SUPPRESS)  # a lane's deadline
     check = sub.add_parser("check", help="the public checks only, with expected, got and a hint")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
     check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
@@ -101,10 +106,14 @@ def _parser() -> argparse.ArgumentParser:
 def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | None,
                 data_dir: Path | None, public_only: bool, full: bool, progress: bool,
                 rubric: Rubric | None = None, record: bool = False,
-                deadline: float | None = None):
-    """Grades one submission in this process with the rubric (default: grader/rubric.toml);
-    returns the GradingRun (never raises). deadline: time.monotonic() by which every
-    sandboxed call has ended (results.json is complete a few seconds later)."""
+                deadline: float | None = None, lanes: tuple[tuple[str, ...], ...] = (),
+                rubric_path: Path | None = None):
+    """Grades one submission with the rubric (default: grader/rubric.toml; rubric_path:
+    the file it was read from); returns the GradingRun (never raises). deadline:
+    time.monotonic() by which every sandboxed call has ended (results.json is complete a
+    few seconds later). lanes: several groups of questions to grade side by side, each in
+    a grader process of its own (grader/core/engine/lanes.py); else in this process, one
+    check after another."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import pytest
 
@@ -118,6 +127,21 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
     info = run_info(context, kind, note, questions)
     on_result = (lambda r: sys.stderr.write(terminal.result_line(r, False) + "\n")) \
         if progress else None
+    if len(lanes) > 1:
+        from .engine import lanes as side_by_side
+        plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record,
+                               side_by_side.LANE_EXPIRY_MARGIN_S)
+        say = (lambda line: sys.stderr.write(line + "\n")) if progress else None
+        try:
+            side_by_side.grade_in_lanes(plugin, lanes, context.submission, data_dir,
+                                        rubric_path, deadline, say)
+        except BaseException as exc:  # noqa: BLE001 - never lose a result
+            plugin.grader_error = f"{type(exc).__name__}: {exc}"
+            plugin.complete = False
+            plugin.write()
+        finally:
+            context.close()
+        return plugin.run()
     plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record)
     args = [str(PARTS), "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS),
             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:terminal",
@@ -319,9 +343,23 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             deadline = started + args.deadline - DEADLINE_RESERVE_S
-        run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
-                                               False, True, not args.quiet, rubric,
-                                               args.record, deadline))
+        if args.until is not None:  # a lane of a grading side by side: its deadline as is
+            deadline = args.until
+        if args.jobs < 0:
+            print("--jobs must be at least 1 (0: the cores available)", file=sys.stderr)
+            return 2
+        lanes = ()
+        if args.jobs != 1 and not os.environ.get("GRADER_SANDBOX_USER"):
+            from .engine.lanes import available_cores, lane_plan
+            lanes = lane_plan(rubric, questions, args.jobs or available_cores())
+        if len(lanes) > 1:  # each lane claims a sandbox uid slot of its own
+            run = run_grading(submission, args.out, questions, data_dir, False, True,
+                              not args.quiet, rubric, args.record, deadline, lanes,
+                              args.rubric)
+        else:
+            run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
+                                                   False, True, not args.quiet, rubric,
+                                                   args.record, deadline))
         report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}" + (f", report in {report}"

@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from ..rubric import spec as rubric
 from ..results import run_files
 from ..submission.uploads import Submission
 from ..errors import GraderError
-from ..sandbox.procs import die_with_parent, parent_and_start, pids
+from ..sandbox.procs import die_with_parent, kill_tree
 from ..sandbox.runner import read_plain
 from ..sandbox.uid_slots import claimed_uid
 from ..results.records import PENDING, CheckResult, GradingRun, ManualItem, RunInfo, RecordedRun
@@ -195,7 +194,7 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
     job.out_dir.mkdir(parents=True, exist_ok=True)
     (job.out_dir / "results.json").unlink(missing_ok=True)  # never mistake an old one
     cmd = [sys.executable, "-m", "grader", "grade", str(job.submission.path),
-           "--out", str(job.out_dir), "--quiet"]
+           "--out", str(job.out_dir), "--quiet", "--jobs", "1"]  # the batch runs side by side
     if job.questions:
         cmd += ["--questions", ",".join(job.questions)]
     if job.data_dir is not None:
@@ -220,7 +219,7 @@ def _run_grader(job: Job, scratch: Path, should_stop: StopCheck) -> int | None:
                 return proc.wait(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= deadline or should_stop():
-                    _kill_tree(proc.pid)
+                    kill_tree(proc.pid)
                     proc.wait()
                     return None
 
@@ -234,39 +233,6 @@ def private_folders(job: Job) -> list[str]:
     if sub.path.parent != sub.source.parent:
         folders.add(sub.path)
     return sorted(str(Path(f).resolve()) for f in folders)
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every living descendant of pid (from /proc; [] where there is none)."""
-    children: dict[int, list[int]] = {}
-    for entry in pids():
-        try:
-            ppid = parent_and_start(entry)[0]
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(entry)
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def _kill_tree(pid: int) -> None:
-    """Kills the grader's process group and its descendants: its sandbox children run in
-    sessions of their own, so killing the group alone would leave them running."""
-    for sig, targets in ((signal.SIGSTOP, ()), (signal.SIGKILL, _descendants(pid)),
-                         (signal.SIGKILL, _descendants(pid))):
-        for target in targets:
-            try:
-                os.kill(target, sig)
-            except OSError:
-                pass
-        try:
-            os.killpg(pid, sig)
-        except OSError:
-            pass
 
 
 def write_stand_in(job: Job, reason: str, seconds: float) -> None:

@@ -47,7 +47,7 @@ class ResultsPlugin:
     def __init__(self, context: GradingContext, out_dir: Path | None, info: RunInfo,
                  questions: set[str] | None = None,
                  on_result: Callable[[CheckResult], None] | None = None,
-                 record: bool = False):
+                 record: bool = False, expiry_margin: float = EXPIRY_MARGIN_S):
         self.context = context
         self.record = record  # also write run.json, the full record (grade-all merges it)
         self.out_dir = out_dir
@@ -63,10 +63,28 @@ class ResultsPlugin:
         self._began: dict[str, float] = {}
         self._lock = threading.RLock()  # the deadline's timer writes too
         if context.deadline is not None:
-            threading.Thread(target=self._expire, args=(context.deadline + EXPIRY_MARGIN_S,),
+            threading.Thread(target=self._expire, args=(context.deadline + expiry_margin,),
                              name="grading-deadline", daemon=True).start()
 
     # -- the run as records -------------------------------------------------------------
+    def expect(self, check_ids: list[str]) -> None:
+        """Lists these checks, in this order, as pending: a grader stopped before it
+        reaches one leaves it saying so."""
+        for cid in check_ids:
+            check = self.context.rubric.check(cid)
+            self.order.append(cid)
+            self.results[cid] = CheckResult(
+                cid, check.name, 0.0, check.points, PENDING, check.visibility,
+                "Not graded: the grader stopped before reaching this check.")
+
+    def settle(self, result: CheckResult) -> None:
+        """Keeps a graded check's result and writes results.json at once."""
+        with self._lock:
+            self.results[result.check_id] = result
+            self.write()
+        if self.on_result is not None:
+            self.on_result(result)
+
     def run(self) -> GradingRun:
         """The grading run as it stands."""
         manual = tuple(ManualItem(q.id, q.title, q.points) for q in self.context.rubric.manual
@@ -144,12 +162,7 @@ class ResultsPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = sorted(keep, key=lambda it: _rubric_index(self.context, _check_of(it)[0]))
-        for item in items:
-            check = self.context.rubric.check(_check_of(item)[0])
-            self.order.append(check.id)
-            self.results[check.id] = CheckResult(
-                check.id, check.name, 0.0, check.points, PENDING, check.visibility,
-                "Not graded: the grader stopped before reaching this check.")
+        self.expect([_check_of(item)[0] for item in items])
         self.context.checks_to_come = list(self.order)
         try:  # a sandbox that cannot start is the grader's fault for the whole run
             isolation.resolve()
@@ -209,13 +222,9 @@ class ResultsPlugin:
         cost = {"sandbox_calls": len(runs),
                 "sandbox_seconds": round(sum(r.wall_seconds for r in runs), 3),
                 "sandbox_peak_rss_mb": round(max((r.peak_rss_mb for r in runs), default=0.0), 1)}
-        result = CheckResult(cid, check.name, score, check.points, status, check.visibility,
-                             message, gradescope.plain_data({**fb.details, **cost}), seconds, staff)
-        with self._lock:
-            self.results[cid] = result
-            self.write()
-        if self.on_result is not None:
-            self.on_result(result)
+        self.settle(CheckResult(cid, check.name, score, check.points, status, check.visibility,
+                                message, gradescope.plain_data({**fb.details, **cost}),
+                                seconds, staff))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Marks the run complete and writes the final results.json."""
