@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                        help="grade up to N groups of questions side by side, each in a "
                        "grader process of its own (default: the cores this machine or "
-                       "container gives; 1: one question after another)")
+                       "container gives, one per 1.1 GB of a container's memory limit; "
+                       "1: one question after another)")
     grade.add_argument("--until", type=float, help=argparse.SUPPRESS)  # a lane's deadline
     check = sub.add_parser("check", help="the public checks only, with expected, got and a hint")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
@@ -350,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         lanes = ()
         if args.jobs != 1 and not os.environ.get("GRADER_SANDBOX_USER"):
-            from .engine.lanes import available_cores, lane_plan
-            lanes = lane_plan(rubric, questions, args.jobs or available_cores())
+            from .engine.lanes import default_jobs, lane_plan
+            lanes = lane_plan(rubric, questions, args.jobs or default_jobs())
         if len(lanes) > 1:  # each lane claims a sandbox uid slot of its own
             run = run_grading(submission, args.out, questions, data_dir, False, True,
                               not args.quiet, rubric, args.record, deadline, lanes,

@@ -68,6 +68,13 @@ def test_available_cores_is_at_least_one_and_at_most_the_affinity():
     assert 1 <= lanes.available_cores() <= len(os.sched_getaffinity(0))
 
 
+def test_the_default_opens_no_more_lanes_than_the_memory_limit_holds(monkeypatch):
+    monkeypatch.setattr(lanes, "available_cores", lambda: 4)
+    for limit, jobs in ((None, 4), (768.0, 1), (2048.0, 1), (3072.0, 2), (64000.0, 4)):
+        monkeypatch.setattr(lanes, "memory_limit_mb", lambda: limit)
+        assert lanes.default_jobs() == jobs, limit
+
+
 def _grade(out: Path, jobs: int, questions: str = TWO_LANES, *extra: str,
            submission: Path = ROOT / "reference") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", "grade", str(submission),

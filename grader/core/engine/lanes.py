@@ -40,6 +40,9 @@ from .plugin import EXPIRY_MARGIN_S, ResultsPlugin
 PACKAGE_PARENT = Path(__file__).resolve().parents[3]  # makes `python -m grader` importable
 POLL_S = 0.2  # how often the lanes' records are looked at
 QUESTION_COST_S = 0.5  # a question's own cost besides its recorded sandbox seconds
+# what one more lane may add to a grading's peak memory, grader and sandbox (a torch lane
+# peaks near 1.3 GB, a numpy lane's 3b retraining on CIFAR-10-sized data near 0.8 GB)
+LANE_MEMORY_MB = 1100
 LANE_COST_S = 5.0  # a group cheaper than this opens no lane of its own (a lane's start
                    # costs about a second and a half); it joins the lightest lane
 # the merged run's own expiry comes after the lanes' (each writes its checks' out-of-time
@@ -64,6 +67,28 @@ def available_cores() -> int:
         except (OSError, ValueError, IndexError):
             continue
     return max(1, cores)
+
+
+def memory_limit_mb() -> float | None:
+    """The container's memory limit in MB (cgroup v2 memory.max, or v1's limit), None
+    when there is none."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2 ** 60:  # v1 says "no limit" with a huge number
+            return int(text) / 2 ** 20
+        return None
+    return None
+
+
+def default_jobs() -> int:
+    """How many lanes a grading opens when not told: one per core it may use, and no more
+    than its container's memory holds at LANE_MEMORY_MB each."""
+    limit = memory_limit_mb()
+    by_memory = int(limit // LANE_MEMORY_MB) if limit is not None else available_cores()
+    return max(1, min(available_cores(), by_memory))
 
 
 def lane_plan(rubric: Rubric, questions: set[str] | None, jobs: int,
