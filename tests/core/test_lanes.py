@@ -193,3 +193,17 @@ def test_lanes_finish_inside_the_deadline_when_one_hangs(tmp_path):
     rows = {number: score for number, score, _, _ in _rows(tmp_path / "out")}
     assert all(rows[c] == 0 for c in rows if c[:2] in ("1a", "1b", "1c", "2d", "3a")), rows
     assert all(rows[c] > 0 for c in rows if c.startswith("5"))  # graded beside the hang
+
+
+@pytest.mark.slow
+def test_a_whole_grade_in_lanes_scores_every_check_as_one_lane_does(tmp_path):
+    """A regrade is deterministic whichever way it runs: every check of reference/, graded
+    in one lane and then in two, earns the same points."""
+    scores = {}
+    for jobs in (1, 2):
+        proc = _grade(tmp_path / str(jobs), jobs, ",".join(q.id for q in RUBRIC.questions
+                                                           if q.checks), "--quiet")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        scores[jobs] = [(number, score) for number, score, _, _ in _rows(tmp_path / str(jobs))]
+    assert scores[1] == scores[2]
+    assert sum(score for _, score in scores[2]) == sum(c.points for c in RUBRIC.checks)
