@@ -349,10 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 0:
             print("--jobs must be at least 1 (0: the cores available)", file=sys.stderr)
             return 2
-        lanes = ()
-        if args.jobs != 1 and not os.environ.get("GRADER_SANDBOX_USER"):
-            from .engine.lanes import default_jobs, lane_plan
-            lanes = lane_plan(rubric, questions, args.jobs or default_jobs())
+        from .engine.lanes import lanes_for
+        lanes = lanes_for(rubric, questions, args.jobs)
         if len(lanes) > 1:  # each lane claims a sandbox uid slot of its own
             run = run_grading(submission, args.out, questions, data_dir, False, True,
                               not args.quiet, rubric, args.record, deadline, lanes,

@@ -75,6 +75,14 @@ def test_the_default_opens_no_more_lanes_than_the_memory_limit_holds(monkeypatch
         assert lanes.default_jobs() == jobs, limit
 
 
+def test_a_grading_handed_its_sandbox_user_stays_in_one_lane(monkeypatch):
+    monkeypatch.delenv("GRADER_SANDBOX_USER", raising=False)
+    assert len(lanes.lanes_for(RUBRIC, None, 2)) == 2
+    assert lanes.lanes_for(RUBRIC, None, 1) == ()
+    monkeypatch.setenv("GRADER_SANDBOX_USER", "65101")  # grade-all's worker's slot
+    assert lanes.lanes_for(RUBRIC, None, 2) == ()
+
+
 def _grade(out: Path, jobs: int, questions: str = TWO_LANES, *extra: str,
            submission: Path = ROOT / "reference") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", "grade", str(submission),

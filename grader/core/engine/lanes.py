@@ -122,6 +122,17 @@ def lane_plan(rubric: Rubric, questions: set[str] | None, jobs: int,
     return tuple(sorted(ordered, key=lambda lane: position[lane[0]]))
 
 
+def lanes_for(rubric: Rubric, questions: set[str] | None, jobs: int
+              ) -> tuple[tuple[str, ...], ...]:
+    """The lanes of a grading asked for `jobs` (0: default_jobs()); one lane (graded in
+    the grader's own process) when jobs is 1, or when the grading was handed its sandbox
+    user ($GRADER_SANDBOX_USER, as grade-all's workers are): lanes would share that uid,
+    and two processes of student code under one uid could signal or read each other."""
+    if jobs == 1 or os.environ.get("GRADER_SANDBOX_USER"):
+        return ()
+    return lane_plan(rubric, questions, jobs or default_jobs())
+
+
 @dataclass
 class Lane:
     """One lane under way: its questions, its private folder and its grader process."""
