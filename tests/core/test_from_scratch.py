@@ -86,7 +86,7 @@ def grade(submission: Path, probe: Path, suites: dict, rubric=RUBRIC) -> dict[st
 
 def _gated(suite):
     """A 2d suite with its backpropagation-cost gate passed (the gate is a second call)."""
-    return lambda grading, check, feedback: suite(grading, check, feedback, (None, {}))
+    return lambda grading, check, feedback: suite(grading, (None, {}), check, feedback)
 
 
 PART1 = {"1a.1": test_1a_forward.test_toy_probabilities,

@@ -108,11 +108,11 @@ def test_the_grader_has_no_import_cycles():
 
 
 def test_every_suite_lives_in_the_part_of_its_question():
-    """Each automatic check has exactly one @graded test, in a part's folder."""
+    """Each automatic check has exactly one @graded (or judged) test, in a part's folder."""
     graded: dict[str, list[str]] = {}
     for path in (ROOT / "grader" / "parts").rglob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "graded":
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("graded", "judged"):
                 graded.setdefault(node.args[0].value, []).append(path.parent.name)
     assert sorted(graded) == sorted(c.id for c in RUBRIC.checks)
     assert all(len(places) == 1 for places in graded.values()), graded

@@ -1,11 +1,16 @@
 """What the suites share: the grading context, the @graded decorator and Feedback.
 
-A suite is a pytest file of small test functions, one per rubric check:
+A suite is a pytest file that declares one test per rubric check, each concluding with a
+judge of its part, judge(grading, check, feedback) -> Verdict:
 
-    @graded("1a.1")
-    def test_toy(grading, check, feedback):
-        run = grading.probe(PROBES, "forward", check.id, inputs=..., params=...)
-        conclude(feedback, judge_something(run, check.value("rtol")))
+    test_toy_probabilities = judged("1a.1", forward.judge_toy)
+
+or, where a check needs more than one call, a small test function:
+
+    @graded("4a.1")
+    def test_public_lists(grading, check, feedback):
+        cases = structure.public_cases(check.value("hidden_layers"))
+        conclude(feedback, structure.grade_structure(grading, check, feedback, cases))
 
 `graded` only names the check; its points, visibility and parameters come from the rubric
 of the run, which the plugin hands to every test through the `rubric` and `check`
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import os
 import sys
@@ -89,6 +95,27 @@ def conclude(feedback: Feedback, verdict: Verdict) -> None:
     feedback.fraction = verdict.fraction
     if not verdict.passed:
         pytest.fail("\n".join(feedback.lines), pytrace=False)
+
+
+def judged(check_id: str, judge: Callable, on: str | tuple[str, ...] = "grading") -> Callable:
+    """The test of the rubric check `check_id` (marked as `graded` marks it) that concludes
+    with judge(*on's fixtures, check, feedback): its parameters, the fixtures pytest hands
+    it, are the names in `on` (one or a tuple), then check and feedback.
+
+        test_training_loop = judged("4b.1", training.judge_loop, on="trained")
+    """
+    names = (on,) if isinstance(on, str) else tuple(on)
+    signature = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                   for name in (*names, "check", "feedback")])
+
+    def test(*args, **kwargs):
+        fixtures = list(signature.bind(*args, **kwargs).arguments.values())
+        conclude(fixtures[-1], judge(*fixtures))
+
+    test.__signature__ = signature  # pytest reads the fixture names from it
+    test.__name__ = test.__qualname__ = "test_" + check_id.replace(".", "_")
+    test.__doc__ = judge.__doc__
+    return graded(check_id)(test)
 
 
 def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> Verdict | None:

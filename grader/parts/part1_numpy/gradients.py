@@ -158,8 +158,8 @@ def _wrong_loss(grading: GradingContext, run, case: Case) -> str:
     return found[0].split("\nHint:")[0] if found else ""
 
 
-def judge_toy(grading: GradingContext, check: Check, feedback: Feedback,
-              backprop: tuple[Verdict | None, dict]) -> Verdict:
+def judge_toy(grading: GradingContext, backprop: tuple[Verdict | None, dict], check: Check,
+              feedback: Feedback) -> Verdict:
     """2d.1: each gradient of the toy problem at the check's reg within max_rel_error of
     centred numerical gradients (step h); a share per right parameter."""
     case = toy_case(reg=check.value("reg"))
@@ -194,8 +194,8 @@ def judge_toy(grading: GradingContext, check: Check, feedback: Feedback,
     return Verdict(len(right) / len(NAMES), "\n".join(lines))
 
 
-def judge_hidden(grading: GradingContext, check: Check, feedback: Feedback,
-                 backprop: tuple[Verdict | None, dict]) -> Verdict:
+def judge_hidden(grading: GradingContext, backprop: tuple[Verdict | None, dict],
+                 check: Check, feedback: Feedback) -> Verdict:
     """2d.2: the gradients of the check's hidden random networks against netmath's; all
     or nothing."""
     cases = hidden_cases(grading.rubric.seed, check.id, check.value("cases"))

@@ -1,14 +1,7 @@
 """1a: the forward pass returns the softmax probabilities of the ReLU network (forward.py
 judges them against netmath's)."""
 from . import forward
-from ...core.engine.context import conclude, graded
+from ...core.engine.context import judged
 
-
-@graded("1a.1")
-def test_toy_probabilities(grading, check, feedback):
-    conclude(feedback, forward.judge_toy(grading, check, feedback))
-
-
-@graded("1a.2")
-def test_hidden_probabilities(grading, check, feedback):
-    conclude(feedback, forward.judge_hidden(grading, check, feedback))
+test_toy_probabilities = judged("1a.1", forward.judge_toy)
+test_hidden_probabilities = judged("1a.2", forward.judge_hidden)

@@ -4,7 +4,7 @@ reference's (2d.2), both gated on the backward pass's cost, measured once for bo
 import pytest
 
 from . import gradients
-from ...core.engine.context import conclude, graded
+from ...core.engine.context import judged
 
 
 @pytest.fixture(scope="module")
@@ -12,11 +12,5 @@ def backprop(grading):
     return gradients.measure_backprop(grading)
 
 
-@graded("2d.1")
-def test_toy_gradients(grading, check, feedback, backprop):
-    conclude(feedback, gradients.judge_toy(grading, check, feedback, backprop))
-
-
-@graded("2d.2")
-def test_hidden_gradients(grading, check, feedback, backprop):
-    conclude(feedback, gradients.judge_hidden(grading, check, feedback, backprop))
+test_toy_gradients = judged("2d.1", gradients.judge_toy, on=("grading", "backprop"))
+test_hidden_gradients = judged("2d.2", gradients.judge_hidden, on=("grading", "backprop"))

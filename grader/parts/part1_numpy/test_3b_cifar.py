@@ -3,17 +3,8 @@ for 3b says (retrain, or the submitted checkpoint and a short progress run), wit
 budget rule of 3b.2; accuracies are computed by the grader on test images whose labels
 never enter a sandbox (training.py says how)."""
 from . import training
-from ...core.engine.context import conclude, graded
-
+from ...core.engine.context import judged
 
 trained = training.TRAINING.fixture()  # the training run all its checks judge
-
-
-@graded("3b.1")
-def test_hyperparams_and_history(trained, check, feedback):
-    conclude(feedback, training.judge_learned(trained, check, feedback))
-
-
-@graded("3b.2")
-def test_validation_accuracy(grading, trained, check, feedback):
-    conclude(feedback, training.judge_accuracy(grading, trained, check, feedback))
+test_hyperparams_and_history = judged("3b.1", training.judge_learned, on="trained")
+test_validation_accuracy = judged("3b.2", training.judge_accuracy, on=("grading", "trained"))

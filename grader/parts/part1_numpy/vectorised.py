@@ -55,7 +55,7 @@ def judge_speed(grading: GradingContext, check: Check, feedback: Feedback) -> Ve
                    "products (X.dot(W1) handles the whole batch at once).")
 
 
-def judge_loops(grading: GradingContext, check: Check) -> Verdict:
+def judge_loops(grading: GradingContext, check: Check, feedback: Feedback) -> Verdict:
     """1c.2: no Python loop over samples in TwoLayerNet.loss() or the methods it calls
     (the lines are named); vectorised code earns nothing unless the forward pass runs."""
     source = read_source(grading.submission, "two_layernet.py")

@@ -11,17 +11,8 @@ validation accuracy, the handout's measure, is reported: train() gets the valida
 labels through val_loader).
 """
 from . import training
-from ...core.engine.context import conclude, graded
-
+from ...core.engine.context import judged
 
 trained = training.TRAINING.fixture()  # the training run all its checks judge
-
-
-@graded("4b.1")
-def test_training_loop(trained, check, feedback):
-    conclude(feedback, training.judge_loop(trained, check, feedback))
-
-
-@graded("4b.2")
-def test_validation_accuracy(trained, check, feedback):
-    conclude(feedback, training.judge_accuracy(trained, check, feedback))
+test_training_loop = judged("4b.1", training.judge_loop, on="trained")
+test_validation_accuracy = judged("4b.2", training.judge_accuracy, on="trained")

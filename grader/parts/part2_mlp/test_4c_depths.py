@@ -2,9 +2,6 @@
 layers and reports the table (validation and test accuracy, both computed by the grader)
 and the curves (depths.py); the check is worth 0 points."""
 from . import depths
-from ...core.engine.context import conclude, graded
+from ...core.engine.context import judged
 
-
-@graded("4c.1")
-def test_depth_experiment(grading, check, feedback):
-    conclude(feedback, depths.run_sweep(grading, check, feedback))
+test_depth_experiment = judged("4c.1", depths.run_sweep)

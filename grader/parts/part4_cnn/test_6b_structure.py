@@ -5,7 +5,7 @@ logits out (6b.1); the blocks on their own (6b.2)."""
 import pytest
 
 from .structure import judge_blocks, judge_structure, trace_6b
-from ...core.engine.context import conclude, graded
+from ...core.engine.context import judged
 
 
 @pytest.fixture(scope="module")
@@ -13,11 +13,5 @@ def traced(grading):
     return trace_6b(grading)
 
 
-@graded("6b.1")
-def test_cnn_structure(traced, check, feedback):
-    conclude(feedback, judge_structure(traced, check, feedback))
-
-
-@graded("6b.2")
-def test_blocks_alone(traced, check, feedback):
-    conclude(feedback, judge_blocks(traced, check, feedback))
+test_cnn_structure = judged("6b.1", judge_structure, on="traced")
+test_blocks_alone = judged("6b.2", judge_blocks, on="traced")

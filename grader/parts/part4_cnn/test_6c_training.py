@@ -7,17 +7,8 @@ of the trained CNN, computed in the grader from the logits the sandbox returns (
 labels never enter the sandbox; the validation accuracy is reported, not graded).
 """
 from . import training
-from ...core.engine.context import conclude, graded
-
+from ...core.engine.context import judged
 
 trained = training.TRAINING.fixture()  # the training run all its checks judge
-
-
-@graded("6c.1")
-def test_training_learns(trained, check, feedback):
-    conclude(feedback, training.judge_learning(trained, check, feedback))
-
-
-@graded("6c.2")
-def test_test_accuracy(trained, check, feedback):
-    conclude(feedback, training.judge_accuracy(trained, check, feedback))
+test_training_learns = judged("6c.1", training.judge_learning, on="trained")
+test_test_accuracy = judged("6c.2", training.judge_accuracy, on="trained")
