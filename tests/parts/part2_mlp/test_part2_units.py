@@ -9,8 +9,8 @@ import pytest
 
 from grader.core.sandbox.runner import ProbeRun
 from grader.parts.part2_mlp import settings, structure, training
+from grading import CPU_RUBRIC as RUBRIC
 from mutants_part2 import REFERENCE
-from part2_runs import RUBRIC
 
 LOOP = RUBRIC.check("4b.1")
 

@@ -2,15 +2,21 @@
 question, with feedback naming the bug, and keeps full marks at the other cheap questions
 (5a-5c); every correct variant keeps full marks on every check of 5a-5c.
 
-Runs the checks in-process (tests/parts/part3_scratch/part3_runs.py), all of a submission's in one sandboxed
-child.
+Grades in-process (tests/support/grading.py), batched: all of a submission's probe calls in
+one sandboxed child.
 """
 from __future__ import annotations
 
 import pytest
 
+from grading import grade
 from mutants_part3 import MUTANTS, VARIANTS
-from part3_runs import SUITES, grade_checks
+
+CHEAP = ("5a", "5b", "5c")  # the questions graded here, each with a public and a hidden check
+
+
+def grade_checks(submission):
+    return grade(submission, CHEAP, batched=True)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
@@ -27,7 +33,7 @@ def test_mutant_loses_its_own_question_only(mutant, tmp_path):
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_correct_variant_keeps_full_marks(variant, tmp_path):
     graded = grade_checks(variant.write(tmp_path / "sub"))
-    assert sorted(graded) == sorted(SUITES)
+    assert sorted(graded) == [f"{q}.{i}" for q in CHEAP for i in (1, 2)]
     for check_id, result in graded.items():
         assert result.fraction == 1, (check_id, result.message)
     if variant.name == "update_with_required_t":

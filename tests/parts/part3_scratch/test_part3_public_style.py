@@ -9,7 +9,7 @@ import textwrap
 
 from grader.core.rubric import spec as rubric
 from grader.parts.part3_scratch import settings
-from part3_runs import grade_checks
+from grading import grade
 
 PUBLIC_STYLE = textwrap.dedent('''
     import numpy as np
@@ -99,7 +99,7 @@ def test_public_style_is_graded_without_running_its_top_level(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "network_template.py").write_text(PUBLIC_STYLE)
-    graded = grade_checks(sub, ("5a.1", "5a.2", "5b.1", "5c.1"))
+    graded = grade(sub, ("5a.1", "5a.2", "5b.1", "5c.1"), batched=True)
     # no l2 in the constructor: 5a says what the handout's constructor is
     assert graded["5a.1"].fraction == 0
     assert 'Network(sizes, optimizer="sgd", l2=0.0)' in graded["5a.1"].message

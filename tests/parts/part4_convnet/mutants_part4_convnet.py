@@ -5,7 +5,8 @@ correct variants written unlike the reference, which keep full marks.
 A mutant is a small named edit of a reference file (old text -> new text) and the checks
 it must lose points on, each at its own question: architecture bugs at 7b, wrong stated
 answers at 7c, training bugs at 7d. tests/parts/part4_convnet/test_part4_convnet_mutants.py grades every entry
-in-process with `grade()` below (one sandboxed child per check, as the grader makes them).
+in-process with tests/support/grading.py (one sandboxed child per check, as the grader
+makes them).
 """
 from __future__ import annotations
 
@@ -13,12 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from in_process import CPU_RUBRIC as RUBRIC, context
 from mutants import apply_edits
-
-from grader.core.engine.context import Feedback
-from grader.core.engine.judge import Verdict
-from grader.parts.part4_convnet import layers, stated, training
 
 ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "reference"
@@ -204,40 +200,3 @@ VARIANTS = (
            "the handout's notebook, training in its top-level cells", checks=("7b.1", "7b.2"),
            notebook=True),
 )
-
-
-# -- grading in-process -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Graded:
-    """What one check said."""
-
-    verdict: Verdict
-    feedback: Feedback
-    notes: tuple[str, ...] = ()  # the sandboxed run's notes (lines not run, files skipped)
-
-
-def grade(submission: Path, question: str) -> dict[str, Graded]:
-    """Grades one question of a submission folder the way its suite does: check id ->
-    Graded (7b's two checks share one sandboxed run; 7c reads the answers file; 7d trains)."""
-    grading, out = context(submission), {}
-    if question == "7b":
-        summary = layers.run_summary(grading, "7b.1")
-        fb1, fb2 = Feedback(), Feedback()
-        notes = summary.run.notes if summary.run else ()
-        out["7b.1"] = Graded(layers.judge_shapes(summary, RUBRIC.check("7b.1"),
-                                                 RUBRIC.check("7b.2"), fb1), fb1, notes)
-        out["7b.2"] = Graded(layers.judge_parameters(summary, RUBRIC.check("7b.1"),
-                                                     RUBRIC.check("7b.2"), fb2), fb2, notes)
-    elif question == "7c":
-        answers = stated.read(submission)
-        for check_id, judge in (("7c.1", stated.judge_parameters), ("7c.2", stated.judge_shapes)):
-            out[check_id] = Graded(judge(answers, RUBRIC.check("7b.1"), RUBRIC.check("7b.2"),
-                                         reveal=True), Feedback())
-    elif question == "7d":
-        check, fb = RUBRIC.check("7d.1"), Feedback()
-        trained = training.train_submission(grading)
-        out["7d.1"] = Graded(training.judge(trained, check, fb), fb)
-    else:
-        raise ValueError(question)
-    return out

@@ -9,13 +9,12 @@ import os
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from mutants_part4_convnet import MUTANTS, RUBRIC, context
-from grader.core.engine.context import Feedback
+from grading import CPU_RUBRIC as RUBRIC, context, grade, with_question
+from mutants_part4_convnet import MUTANTS
 from grader.parts.part4_convnet import training
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,17 +34,9 @@ def test_the_checkpoint_file_is_read_as_bytes_with_its_limits(tmp_path):
     assert training.read_checkpoint(tmp_path, NAME, 16)[0] == b"\0" * (2 * 2 ** 20)
 
 
-def _rubric_in_checkpoint_mode():
-    return replace(RUBRIC, questions=tuple(
-        replace(q, mode="checkpoint") if q.id == "7d" else q for q in RUBRIC.questions))
-
-
 def _grade(submission: Path):
-    grading = context(submission)
-    grading.rubric = _rubric_in_checkpoint_mode()
-    feedback = Feedback()
-    trained = training.train_submission(grading)
-    return training.judge(trained, CHECK, feedback), feedback
+    """7d.1 in checkpoint mode: what it said."""
+    return grade(submission, "7d.1", rubric=with_question(RUBRIC, "7d", mode="checkpoint"))["7d.1"]
 
 
 TRAIN_AND_SAVE = """
@@ -81,18 +72,18 @@ def test_checkpoint_mode_end_to_end(tmp_path):
                            str(data.files["X_train"]), str(data.files["y_train"])],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    verdict, feedback = _grade(sub)
-    assert verdict.passed, verdict.message
-    assert verdict.message.startswith("Mode: checkpoint") and "Short run of your train()" in \
-        verdict.message
-    assert feedback.details["test_accuracy"] >= feedback.details["threshold"]
+    graded = _grade(sub)
+    assert graded.passed, graded.message
+    assert graded.message.startswith("Mode: checkpoint") and "Short run of your train()" in \
+        graded.message
+    assert graded.details["test_accuracy"] >= graded.details["threshold"]
 
     # a state dict of another network (10 maps) does not fit the student's ConvNet
     ten = next(m for m in MUTANTS if m.name == "ten_maps")
     other = ten.write(tmp_path / "ten")
     (other / NAME).write_bytes((sub / NAME).read_bytes())
-    verdict, _ = _grade(other)
-    assert not verdict.passed and "does not fit your ConvNet()" in verdict.message
+    graded = _grade(other)
+    assert not graded.passed and "does not fit your ConvNet()" in graded.message
 
     # a pickle that would run a command is refused by weights_only, never run
     marker = tmp_path / "pwned"
@@ -102,9 +93,9 @@ def test_checkpoint_mode_end_to_end(tmp_path):
             return (os.system, (f"touch {marker}",))
 
     (sub / NAME).write_bytes(pickle.dumps({"conv.weight": Payload()}))
-    verdict, _ = _grade(sub)
-    assert not verdict.passed and "could not be loaded with torch.load(weights_only=True)" \
-        in verdict.message
+    graded = _grade(sub)
+    assert not graded.passed and "could not be loaded with torch.load(weights_only=True)" \
+        in graded.message
     assert not marker.exists()
 
 
@@ -141,7 +132,7 @@ def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
     proc = subprocess.run([sys.executable, "-c", SAVE_UNTRAINED, str(sub), str(sub / NAME)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    verdict, feedback = _grade(sub)
-    assert not verdict.passed, verdict.message
-    assert feedback.details["test_accuracy"] < 0.5, feedback.details
-    assert "Short run of your train()" in verdict.message and "test accuracy" in verdict.message
+    graded = _grade(sub)
+    assert not graded.passed, graded.message
+    assert graded.details["test_accuracy"] < 0.5, graded.details
+    assert "Short run of your train()" in graded.message and "test accuracy" in graded.message

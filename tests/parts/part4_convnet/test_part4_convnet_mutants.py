@@ -1,12 +1,14 @@
 """Part 4's MNIST ConvNet catalogue (tests/parts/part4_convnet/mutants_part4_convnet.py): every mutant loses
 points at its own question with a message naming the bug; every correct variant keeps
-full marks. Each check runs in-process, one sandboxed child per check as the grader makes
-them (7b: about 8 s each here, most of it importing torch; 7c: no sandbox)."""
+full marks. Each check runs in-process (tests/support/grading.py), one sandboxed child per
+check as the grader makes them (7b: about 8 s each here, most of it importing torch; 7c: no
+sandbox)."""
 from __future__ import annotations
 
 import pytest
 
-from mutants_part4_convnet import HOSTILE, MUTANTS, VARIANTS, grade
+from grading import grade
+from mutants_part4_convnet import HOSTILE, MUTANTS, VARIANTS
 
 pytest.importorskip("torch")
 
@@ -24,10 +26,10 @@ def _loses_at_its_own_question(mutant, tmp_path):
     graded = grade(mutant.write(tmp_path / "sub"), question)
     for check_id, result in graded.items():
         if check_id in mutant.loses:
-            assert result.verdict.fraction < 1, result.verdict.message
+            assert result.fraction < 1, result.message
         else:  # the question's other checks keep their points
-            assert result.verdict.fraction == 1, (check_id, result.verdict.message)
-    first = graded[mutant.loses[0]].verdict.message
+            assert result.fraction == 1, (check_id, result.message)
+    first = graded[mutant.loses[0]].message
     assert mutant.says in first, first
     if mutant.name == "decoy_layers_output_from_pixels":  # named, not counted
         assert "Layers applied, but their result never reaches the output (not counted): " \
@@ -39,7 +41,7 @@ def _loses_at_its_own_question(mutant, tmp_path):
 def test_mutant_loses_at_its_own_question(mutant, tmp_path):
     _loses_at_its_own_question(mutant, tmp_path)
     if mutant.file == "convnet_mnist.py":  # 7c judges the answers file only: untouched
-        assert all(r.verdict.fraction == 1 for r in grade(tmp_path / "sub", "7c").values())
+        assert all(r.fraction == 1 for r in grade(tmp_path / "sub", "7c").values())
 
 
 # slow: one training run of the subset (about 25 s here); -m slow runs it
@@ -47,7 +49,7 @@ def test_mutant_loses_at_its_own_question(mutant, tmp_path):
 @pytest.mark.parametrize("mutant", SLOW, ids=[m.name for m in SLOW])
 def test_training_mutant_loses_7d(mutant, tmp_path):
     graded = _loses_at_its_own_question(mutant, tmp_path)
-    details = graded["7d.1"].feedback.details
+    details = graded["7d.1"].details
     # calibration (grader/rubric.toml, 7d.1): a model that never learns stays near chance
     assert details["test_accuracy"] <= details["threshold"] - 0.5, details
 
@@ -75,8 +77,8 @@ def test_a_convnet_that_never_trains_loses_7d(mutant, tmp_path, monkeypatch):
     assert set(train["data_files"]) == {"X_train", "y_train"} and not train.get("inputs")
     assert not evaluate.get("data_files") and "X_test" in evaluate["inputs"]
     assert all(k == "X_test" or k.startswith("state/") for k in evaluate["inputs"])
-    assert graded.feedback.details["weights_changed"] == 0, graded.feedback.details
-    assert "0 of 6 entries of the state dict changed" in graded.verdict.message
+    assert graded.details["weights_changed"] == 0, graded.details
+    assert "0 of 6 entries of the state dict changed" in graded.message
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
@@ -84,8 +86,8 @@ def test_correct_variant_keeps_full_marks(variant, tmp_path):
     sub = variant.write(tmp_path / "sub")
     graded = grade(sub, "7b")
     for check_id in variant.checks:
-        assert graded[check_id].verdict.fraction == 1, graded[check_id].verdict.message
-    table = graded["7b.1"].verdict.message
+        assert graded[check_id].fraction == 1, graded[check_id].message
+    table = graded["7b.1"].message
     if variant.name == "functional_relu_and_pool":
         assert "F.relu" in table and "F.max_pool2d" in table, table
     if variant.name == "pool_then_relu_direct_conv":
