@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -208,13 +209,28 @@ def _shape_hint(layer: Layer, want: tuple) -> str:
     return ""
 
 
-def judge_shapes(summary: Summary, check: Check, check_params: Check,
+def _against_handout(judge: Callable) -> Callable:
+    """A 7b judge, called (summary, the 7b.1 check, the 7b.2 check, feedback), from
+    judge(summary, got, want, swapped, feedback): the probe's failure when it gave no
+    summary; else got, the layers of the count, and want, the handout's (role, shape,
+    parameters) with a ReLU and its max-pool in the order got applies them (swapped: they
+    were commuted)."""
+
+    def judged(summary: Summary, check_layers: Check, check_params: Check,
+               feedback: Feedback) -> Verdict:
+        if summary.failed is not None:
+            return summary.failed
+        want, swapped = commuted(summary.counted, expected(check_layers, check_params))
+        return judge(summary, summary.counted, want, swapped, feedback)
+
+    judged.__doc__ = judge.__doc__
+    return judged
+
+
+@_against_handout
+def judge_shapes(summary: Summary, got: tuple[Layer, ...], want: list, swapped: bool,
                  feedback: Feedback) -> Verdict:
     """7b.1: the layers the forward applies, in order, each with its output shape."""
-    if summary.failed is not None:
-        return summary.failed
-    got = summary.counted
-    want, swapped = commuted(got, expected(check, check_params))
     feedback.record(layers=[[l.label(), list(l.shape or []), l.params] for l in summary.layers],
                     total_parameters=summary.total, table=report_table(summary))
     shown = "Your ConvNet, as the grader ran it on a batch of 1 x 28 x 28 digits:\n" + table(summary)
@@ -247,13 +263,10 @@ def judge_shapes(summary: Summary, check: Check, check_params: Check,
                                       if swapped else ""), shown]))
 
 
-def judge_parameters(summary: Summary, check_layers: Check, check: Check,
+@_against_handout
+def judge_parameters(summary: Summary, got: tuple[Layer, ...], want: list, swapped: bool,
                      feedback: Feedback) -> Verdict:
     """7b.2: each layer's learnable parameters, and the model's total."""
-    if summary.failed is not None:
-        return summary.failed
-    got = summary.counted
-    want, _ = commuted(got, expected(check_layers, check))
     total = sum(p for _, _, p in want)
     feedback.record(parameters=[l.params for l in got], total_parameters=summary.total)
     problems = [f"layer {i}, {layer.label()}, has {layer.params:,} learnable parameters, "
