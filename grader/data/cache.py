@@ -11,8 +11,10 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -102,6 +104,18 @@ def state(where: Path, key: str, files: dict[str, Path]) -> str:
     except OSError:
         return "changed"
 
+
+
+def write_once(where: Path, prefix: str, write: Callable[[Path], None]) -> None:
+    """Fills the cache folder `where`: write(tmp) fills a new folder (prefix-...) in the
+    cache, which then becomes `where`; when another process wrote `where` meanwhile, its
+    copy stays and this one is removed."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=ensure(cache_dir())))
+    write(tmp)
+    try:
+        os.replace(tmp, where)
+    except OSError:  # another process wrote it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def finish(tmp: Path, key: str, files: dict[str, Path], where: Path) -> None:

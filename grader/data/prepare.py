@@ -18,8 +18,6 @@ matches is prepared again, real data is refused.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from ..core.errors import DataError
 from ..core.rubric.spec import DatasetSpec
 from . import cifar, mnist, synthetic
 from .cache import (SPLITS, PreparedData, cache_dir, ensure, finish, folder_name, refuse_changed,
-                    set_modes, state)
+                    set_modes, state, write_once)
 
 
 CIFAR_ROWS_PER_BATCH = 10000
@@ -54,12 +52,8 @@ def locate(data_dir: Path | None, synth: DatasetSpec) -> tuple[Path, str, str]:
         "synthetic", f"v{synthetic.GENERATOR_VERSION}-{synth.seed}-{synth.rows_per_batch}")
     root = where / cifar.FOLDER
     if not (root / cifar.META_FILE).exists():
-        tmp = Path(tempfile.mkdtemp(prefix="synthetic-", dir=ensure(cache_dir())))
-        synthetic.generate(tmp, synth.rows_per_batch, synth.seed)
-        try:
-            os.replace(tmp, where)
-        except OSError:  # another process generated it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_once(where, "synthetic-",
+                   lambda tmp: synthetic.generate(tmp, synth.rows_per_batch, synth.seed))
     looked = f" in {data_dir}" if data_dir else ""
     return root, "synthetic", (
         f"No CIFAR-10 found{looked}: graded on the grader's SYNTHETIC stand-in in CIFAR-10 "
