@@ -2,9 +2,10 @@
 and small limits.
 
 tests/core/ tests the core, tests/parts/<part>/ each part (units, mutant catalogues,
-end-to-end runs), tests/support/ holds helpers every folder uses. The catalogues and run
-helpers are imported by module name across folders (Part 1's `mutants.apply_edits`, Part 3's
-`part3_runs.grade_checks`), so support/ and every part's folder are on sys.path.
+end-to-end runs), tests/support/ holds helpers every folder uses (grading.py: the one way to
+grade a submission in-process). The catalogues and helpers are imported by module name
+across folders (Part 1's `mutants.apply_edits`, support's `grading.grade`), so support/
+and every part's folder are on sys.path.
 """
 import sys
 from pathlib import Path

@@ -3,9 +3,10 @@
 jax, tensorflow, autograd) earns nothing, with a "not from scratch" message naming the
 student's function and what it called; an unused import grades normally.
 
-Each submission is graded in-process, every check's probe call served by ONE sandboxed
-child (GradingContext.probe_calls, as tests/parts/part3_scratch/part3_runs.py does), so a submission that
-imports torch pays torch's import once. grader/core/sandbox/scratch_guard.py is the guard.
+Each submission is graded in-process by the suites (tests/support/grading.py, batched):
+each round of the checks' probe calls is served by ONE sandboxed child
+(GradingContext.probe_calls), so a submission that imports torch pays torch's import once
+per round, not once per check. grader/core/sandbox/scratch_guard.py is the guard.
 """
 from __future__ import annotations
 
@@ -18,85 +19,28 @@ import pytest
 
 from grader.core.rubric import spec as rubric_mod
 from grader.core.errors import RubricError
-from grader.core.engine.context import Feedback, GradingContext, ProbeCall
-from grader.core.sandbox.runner import Failure, ProbeRun
-from grader.parts.part1_numpy import test_1a_forward, test_1b_loss, test_2d_gradients
-from grader.parts.part1_numpy.probing import PROBES as PART1_PROBES
-from grader.parts.part4_cnn import test_6a_output_size, test_6d_bias_gradients
-from grader.parts.part4_cnn.probing import PROBES as PART4_PROBES
+from grader.core.engine.context import ProbeCall
+from grading import context, grade
 from mutants import REFERENCE, apply_edits
-from part3_runs import grade_checks
 
 RUBRIC = rubric_mod.load()
 FROM_SCRATCH = ("1a", "1b", "1c", "2d", "3a", "3b", "5a", "5b", "5c", "5d", "6d")
 HINT = "Hint: compute the forward pass, the loss and the gradients with numpy"
 
 
-# -- grading several checks of a submission in one child ------------------------------
+# -- grading several checks of a submission, each round of calls in one child ------------
 
-class _Recorder(GradingContext):
-    """Records the probe calls the suites ask for; answers each with a placeholder."""
-
-    def __init__(self, submission: Path, rubric):
-        super().__init__(submission, None, public_only=False, full=False, rubric=rubric,
-                         progress=False)
-        self.calls: list[ProbeCall] = []
-
-    def probe(self, probe, function, check_id, **kwargs):
-        self.calls.append(ProbeCall(function, dict(kwargs.get("params") or {}),
-                                    dict(kwargs.get("inputs") or {})))
-        return ProbeRun({}, Failure("recording", "recording"))
+PART1 = ("1a.1", "1a.2", "1b.1", "2d.1", "2d.2")
+PART4 = ("6d.1", "6d.2", "6a.1")
+GATE_PASSED = {"backprop": (None, {})}  # 2d's backpropagation-cost gate (a second call)
 
 
-class _Replayer(GradingContext):
-    def __init__(self, submission: Path, rubric, runs: list):
-        super().__init__(submission, None, public_only=False, full=False, rubric=rubric,
-                         progress=False)
-        self.runs = list(runs)
-
-    def probe(self, probe, function, check_id, **kwargs):
-        return self.runs.pop(0)
-
-
-def _run_suite(context, suite, check_id, rubric) -> Feedback:
-    feedback = Feedback()
-    try:
-        suite(context, rubric.check(check_id), feedback)
-    except pytest.fail.Exception:
-        pass
-    return feedback
-
-
-def grade(submission: Path, probe: Path, suites: dict, rubric=RUBRIC) -> dict[str, tuple]:
-    """check id -> (share of its points earned, message) for suites (check id -> a
-    function(grading, check, feedback) making one probe call of `probe`), every call in
-    one sandboxed child; the first check's question decides the child's rules."""
-    recorder = _Recorder(submission, rubric)
-    for check_id, suite in suites.items():
-        _run_suite(recorder, suite, check_id, rubric)
-    assert len(recorder.calls) == len(suites), "every suite makes one probe call"
-    runs = GradingContext(submission, None, public_only=False, full=False, rubric=rubric,
-                          progress=False).probe_calls(probe, recorder.calls, next(iter(suites)))
-    graded = {}
-    for (check_id, suite), run in zip(suites.items(), runs):
-        feedback = _run_suite(_Replayer(submission, rubric, [run]), suite, check_id, rubric)
-        graded[check_id] = (feedback.fraction or 0.0, "\n".join(feedback.lines))
-    return graded
-
-
-def _gated(suite):
-    """A 2d suite with its backpropagation-cost gate passed (the gate is a second call)."""
-    return lambda grading, check, feedback: suite(grading, (None, {}), check, feedback)
-
-
-PART1 = {"1a.1": test_1a_forward.test_toy_probabilities,
-         "1a.2": test_1a_forward.test_hidden_probabilities,
-         "1b.1": test_1b_loss.test_toy_loss,
-         "2d.1": _gated(test_2d_gradients.test_toy_gradients),
-         "2d.2": _gated(test_2d_gradients.test_hidden_gradients)}
-PART4 = {"6d.1": test_6d_bias_gradients.test_figure_network,
-         "6d.2": test_6d_bias_gradients.test_hidden_networks,
-         "6a.1": test_6a_output_size.test_public_sizes}
+def graded_of(submission: Path, checks, rubric=RUBRIC) -> dict[str, tuple]:
+    """check id -> (share of its points earned, message) of checks on a submission, graded
+    in-process by their suites (2d's cost gate passed), every probe call in one sandboxed
+    child (tests/support/grading.py)."""
+    return {c: (g.fraction, g.message) for c, g in grade(
+        submission, checks, rubric=rubric, batched=True, fixtures=GATE_PASSED).items()}
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -136,7 +80,7 @@ def test_2d_gradients_by_torch_autograd_earn_nothing(tmp_path):
     same file earns every point of 2d (the gradients are right)."""
     sub = write(tmp_path / "sub", "two_layernet.py",
                 two_layernet(TORCH_AT_TOP, (REFERENCE_BACKWARD, AUTOGRAD_BACKWARD)))
-    graded = grade(sub, PART1_PROBES, PART1)
+    graded = graded_of(sub, PART1)
     assert _earned(graded, ("1a.1", "1a.2")) == {"1a.1": 1.0, "1a.2": 1.0}, graded
     for check_id in ("2d.1", "2d.2", "1b.1"):
         fraction, message = graded[check_id]
@@ -146,7 +90,7 @@ def test_2d_gradients_by_torch_autograd_earn_nothing(tmp_path):
     # the same submission under a rubric without the rule: the gradients are right
     lax = dataclasses.replace(RUBRIC, questions=tuple(
         dataclasses.replace(q, from_scratch=False) for q in RUBRIC.questions))
-    graded = grade(sub, PART1_PROBES, {k: PART1[k] for k in ("2d.1", "1b.1")}, rubric=lax)
+    graded = graded_of(sub, ("2d.1", "1b.1"), rubric=lax)
     assert _earned(graded, ("2d.1", "1b.1")) == {"2d.1": 1.0, "1b.1": 1.0}, graded
 
 
@@ -157,7 +101,7 @@ def test_1a_forward_by_torch_earns_nothing(tmp_path):
         "        if y is None:\n            return probs\n",
         "        if y is None:\n"
         "            return torch.softmax(torch.from_numpy(z3), dim=1).numpy()\n")))
-    graded = grade(sub, PART1_PROBES, PART1)
+    graded = graded_of(sub, PART1)
     for check_id in ("1a.1", "1a.2"):
         fraction, message = graded[check_id]
         assert fraction == 0, (check_id, message)
@@ -172,7 +116,7 @@ def test_unused_torch_keeps_full_marks(tmp_path):
     sub = write(tmp_path / "sub", "two_layernet.py", two_layernet(
         ("import numpy as np\n", "import numpy as np\nimport torch\nimport torch as th\n\n\n"
          "def to_tensor(a):\n    return th.from_numpy(a)\n")))
-    graded = grade(sub, PART1_PROBES, PART1)
+    graded = graded_of(sub, PART1)
     assert all(f == 1 for f, _ in graded.values()), graded
 
 
@@ -184,19 +128,19 @@ def test_imports_inside_loss(tmp_path):
     unused = ("        N = X.shape[0]\n",
               "        N = X.shape[0]\n        import torch  # noqa: F401\n")
     sub = write(tmp_path / "unused", "two_layernet.py", two_layernet(unused))
-    graded = grade(sub, PART1_PROBES, {k: PART1[k] for k in ("1a.1", "2d.1")})
+    graded = graded_of(sub, ("1a.1", "2d.1"))
     assert all(f == 1 for f, _ in graded.values()), graded
     fallback = ("        N = X.shape[0]\n",
                 "        N = X.shape[0]\n        try:\n"
                 "            __import__(\"tor\" + \"ch\")\n"
                 "        except ImportError:\n            pass\n")
     sub = write(tmp_path / "fallback", "two_layernet.py", two_layernet(fallback))
-    graded = grade(sub, PART1_PROBES, {k: PART1[k] for k in ("1a.1", "2d.1")})
+    graded = graded_of(sub, ("1a.1", "2d.1"))
     assert all(f == 1 for f, _ in graded.values()), graded
     sub = write(tmp_path / "bare", "two_layernet.py", two_layernet(
         ("        N = X.shape[0]\n",
          "        N = X.shape[0]\n        __import__(\"tor\" + \"ch\")\n")))
-    fraction, message = grade(sub, PART1_PROBES, {"1a.1": PART1["1a.1"]})["1a.1"]
+    fraction, message = graded_of(sub, ("1a.1",))["1a.1"]
     assert fraction == 0 and "not from scratch: loss() imports torch" in message, message
 
 
@@ -227,7 +171,8 @@ def test_part3_backward_pass_by_torch_earns_nothing(tmp_path):
     their marks."""
     text = apply_edits(NETWORK.read_text(), (TORCH_AT_TOP, (BACKWARD, TORCH_BACKWARD)),
                        "network_template.py")
-    graded = grade_checks(write(tmp_path / "sub", "network_template.py", text))
+    graded = grade(write(tmp_path / "sub", "network_template.py", text), ("5a", "5b", "5c"),
+                   batched=True)
     for check_id in ("5a.1", "5a.2"):
         assert graded[check_id].fraction == 0, graded[check_id].message
         assert "not from scratch: backward_pass() called torch.tensor" in \
@@ -238,7 +183,8 @@ def test_part3_backward_pass_by_torch_earns_nothing(tmp_path):
 
 def test_part3_unused_torch_keeps_full_marks(tmp_path):
     text = apply_edits(NETWORK.read_text(), (TORCH_AT_TOP,), "network_template.py")
-    graded = grade_checks(write(tmp_path / "sub", "network_template.py", text))
+    graded = grade(write(tmp_path / "sub", "network_template.py", text), ("5a", "5b", "5c"),
+                   batched=True)
     assert all(g.fraction == 1 for g in graded.values()), graded
 
 
@@ -273,7 +219,7 @@ def test_6d_bias_gradients_by_torch_earn_nothing(tmp_path):
     6d earns nothing, saying so; 6a (conv_output_size, numpy) keeps its marks."""
     text = apply_edits(THEORY, (TORCH_AT_TOP, (NUMPY_GRADIENTS, AUTOGRAD_GRADIENTS)),
                        "theory.py") + OTHER_QUESTIONS
-    graded = grade(write(tmp_path / "sub", "theory.py", text), PART4_PROBES, PART4)
+    graded = graded_of(write(tmp_path / "sub", "theory.py", text), PART4)
     for check_id in ("6d.1", "6d.2"):
         fraction, message = graded[check_id]
         assert fraction == 0, (check_id, message)
@@ -284,7 +230,7 @@ def test_6d_bias_gradients_by_torch_earn_nothing(tmp_path):
 
 def test_6d_theory_with_torch_networks_keeps_full_marks(tmp_path):
     text = apply_edits(THEORY, (TORCH_AT_TOP,), "theory.py") + OTHER_QUESTIONS
-    graded = grade(write(tmp_path / "sub", "theory.py", text), PART4_PROBES, PART4)
+    graded = graded_of(write(tmp_path / "sub", "theory.py", text), PART4)
     assert all(f == 1 for f, _ in graded.values()), graded
 
 
@@ -428,8 +374,7 @@ def test_evasions_are_caught_and_numpy_passes(tmp_path):
     probe = tmp_path / "call_probe.py"
     probe.write_text(CALL_PROBE)
     calls = [ProbeCall("call", {"module": m, "name": n}) for m, n in EVASIONS]
-    runs = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
-                          progress=False).probe_calls(probe, calls, "1a.1")
+    runs = context(sub, RUBRIC).probe_calls(probe, calls, "1a.1")
     for (key, says), run in zip(EVASIONS.items(), runs):
         if not says:
             assert run.failure is None, (key, run.failure)
@@ -478,12 +423,11 @@ def test_as_the_unprivileged_user_the_guard_runs(sandbox_python, monkeypatch, tm
     and student code sees the guard's finder."""
     monkeypatch.setenv("GRADER_ISOLATION", "require")
     monkeypatch.setenv("GRADER_SANDBOX_PYTHON", sandbox_python)
-    graded = grade(REFERENCE, PART1_PROBES, {k: PART1[k] for k in ("1a.1", "2d.1")})
+    graded = graded_of(REFERENCE, ("1a.1", "2d.1"))
     assert all(f == 1 for f, _ in graded.values()), graded
     sub = write(tmp_path / "sub", "watched.py", WATCHED)
     probe = tmp_path / "call_probe.py"
     probe.write_text(CALL_PROBE)
-    run, = GradingContext(sub, None, public_only=False, full=False, rubric=RUBRIC,
-                          progress=False).probe_calls(
+    run, = context(sub, RUBRIC).probe_calls(
         probe, [ProbeCall("call", {"module": "watched", "name": "guard_on"})], "6d.1")
     assert run.failure is None and run.values["out"].min() == 1, (run.failure, run.output)

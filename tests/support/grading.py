@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import pytest
 
@@ -133,23 +133,26 @@ def check_ids(rubric: rubric_mod.Rubric, checks: str | Iterable[str]) -> tuple[s
 
 
 def grade(submission: Path, checks: str | Iterable[str],
-          rubric: rubric_mod.Rubric = CPU_RUBRIC, batched: bool = False) -> dict[str, Graded]:
+          rubric: rubric_mod.Rubric = CPU_RUBRIC, batched: bool = False,
+          fixtures: Mapping[str, Any] | None = None) -> dict[str, Graded]:
     """check id -> Graded, of the given checks or questions on a submission folder, graded
     by their suites under the grader's plugin in this process (batched: each round of the
-    checks' probe calls in one sandboxed child). A check the grader could not grade (an
-    error, a check left pending) fails the test with the grader's note."""
-    ids = check_ids(rubric, checks)
+    checks' probe calls in one sandboxed child). fixtures: values given in place of the
+    suites' fixtures of these names (e.g. 2d's `backprop`, its cost gate, as passed). A
+    check the grader could not grade (an error, a check left pending) fails the test with
+    the grader's note."""
+    ids, given = check_ids(rubric, checks), dict(fixtures or {})
     if not batched:
         grading = context(submission, rubric)
         try:
-            return _checked(_run(grading, ids))
+            return _checked(_run(grading, ids, given))
         finally:
             grading.close()
     replayer, batch = _Replayer(submission, rubric), context(submission, rubric)
     try:
         while True:
             replayer.start_round()
-            graded = _run(replayer, ids)
+            graded = _run(replayer, ids, given)
             if not replayer.asked:
                 return _checked(graded)
             replayer.answer(_batched_runs(batch, replayer.asked))
@@ -170,8 +173,8 @@ def _checked(graded: dict[str, Graded]) -> dict[str, Graded]:
 class _Collector:
     """Keeps the selected checks only, and what each check's feedback and runs were."""
 
-    def __init__(self, grading: GradingContext, ids: tuple[str, ...]):
-        self.grading, self.ids = grading, set(ids)
+    def __init__(self, grading: GradingContext, ids: tuple[str, ...], given: dict):
+        self.grading, self.ids, self.given = grading, set(ids), given
         self.feedback: dict = {}
         self.runs: dict[str, tuple[ProbeRun, ...]] = {}
         self.notes: dict[str, tuple[str, ...]] = {}
@@ -184,6 +187,15 @@ class _Collector:
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        """A fixture given by the test: its value, the suite's own never run."""
+        if fixturedef.argname in self.given:
+            value = self.given[fixturedef.argname]
+            fixturedef.cached_result = (value, fixturedef.cache_key(request), None)
+            return value
+        return None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -210,11 +222,11 @@ def _no_plugin_autoload():
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = before
 
 
-def _run(grading: GradingContext, ids: tuple[str, ...]) -> dict[str, Graded]:
+def _run(grading: GradingContext, ids: tuple[str, ...], given: dict) -> dict[str, Graded]:
     """The suites of the checks `ids`, run once under the grader's plugin with `grading`."""
     info = RunInfo(str(grading.submission), grading.rubric.version, grading.rubric.seed,
                    "not recorded", "", False, {}, "cpu", "")
-    plugin, collector = ResultsPlugin(grading, None, info), _Collector(grading, ids)
+    plugin, collector = ResultsPlugin(grading, None, info), _Collector(grading, ids, given)
     files = sorted({str(suites()[c]) for c in ids})
     args = [*files, "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS), "-s",
             *(f"-pno:{name}" for name in UNUSED_PLUGINS)]
