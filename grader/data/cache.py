@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,8 +22,6 @@ import numpy as np
 from ..core.errors import DataError
 
 SPLITS = ("train", "val", "test")
-
-
 
 
 @dataclass(frozen=True)
@@ -41,22 +40,17 @@ class PreparedData:
         return np.load(self.files[name], mmap_mode="r", allow_pickle=False)
 
 
-
 def cache_dir() -> Path:
     """Where generated and prepared data live ($GRADER_CACHE, else .cache/ in the repo)."""
     env = os.environ.get("GRADER_CACHE")
     return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "grader"
 
 
-
 def private(path: Path) -> Path:
     """path (a folder the grader made in its cache), closed to other users; returns it."""
-    try:
+    with suppress(PermissionError):  # a shared cache someone else created: leave it
         os.chmod(path, 0o700)
-    except PermissionError:  # a shared cache someone else created: leave it
-        pass
     return path
-
 
 
 def folder_name(prefix: str, key: str) -> str:
@@ -75,7 +69,6 @@ def folder_name(prefix: str, key: str) -> str:
     return f"{prefix}-{hashlib.sha256(salt + key.encode()).hexdigest()[:16]}"
 
 
-
 def digests(files: dict[str, Path]) -> dict[str, str]:
     """name -> sha256 of each prepared file."""
     found, buffer = {}, bytearray(1 << 18)
@@ -87,7 +80,6 @@ def digests(files: dict[str, Path]) -> dict[str, str]:
                 h.update(view[:n])
         found[name] = h.hexdigest()
     return found
-
 
 
 def state(where: Path, key: str, files: dict[str, Path]) -> str:
@@ -103,7 +95,6 @@ def state(where: Path, key: str, files: dict[str, Path]) -> str:
         return "ready" if done.get("sha256") == digests(files) else "changed"
     except OSError:
         return "changed"
-
 
 
 def write_once(where: Path, prefix: str, write: Callable[[Path], None]) -> None:
@@ -127,13 +118,11 @@ def finish(tmp: Path, key: str, files: dict[str, Path], where: Path) -> None:
     os.replace(tmp, where)
 
 
-
 def refuse_changed(where: Path, kind: str) -> None:
     """DataError for real data whose prepared arrays no longer match their digests."""
     raise DataError(f"{where}: the prepared {kind} arrays no longer match the digests taken "
                     "when they were written (modified after preparation); remove that folder "
                     "to prepare them again from the verified download")
-
 
 
 def ensure(path: Path) -> Path:
@@ -145,7 +134,6 @@ def ensure(path: Path) -> Path:
     return path
 
 
-
 def set_modes(where: Path, files: dict[str, Path]) -> None:
     """The folders closed to other users (0700: a sandbox child gets the files it needs
     bound or linked into its own folder, never by these paths); training and validation
@@ -154,7 +142,5 @@ def set_modes(where: Path, files: dict[str, Path]) -> None:
     for folder in (where.parent, where):  # folders the grader made; never $GRADER_CACHE itself
         private(folder)
     for name, path in files.items():
-        try:
+        with suppress(PermissionError):
             os.chmod(path, 0o600 if name.endswith("_test") else 0o644)
-        except PermissionError:
-            pass

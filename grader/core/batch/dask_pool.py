@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import suppress
 from typing import Callable, Iterator, Sequence
 
 from ... import __version__
@@ -90,13 +91,11 @@ def grade_on_worker(job: Job, stop_name: str, versions: tuple[str, str]) -> Batc
         return BatchRow(sub.student, sub.name, sub.email, GRADER_ERROR, {}, 0.0, False,
                         "; ".join(filter(None, (sub.note, refusal))))
     row = grade_in_slot(job, _stop_event(stop_name))
-    try:  # which worker graded it, for staff reading the log
+    with suppress(OSError, ValueError):  # which worker graded it, for staff reading the log
         from distributed import get_worker
         worker = get_worker()
         with open(job.out_dir / "grade.log", "a") as log:
             log.write(f"graded on Dask worker {worker.name} at {worker.address}\n")
-    except (OSError, ValueError):
-        pass
     return row
 
 
@@ -175,10 +174,8 @@ class DaskPool:
     def __exit__(self, *exc: object) -> None:
         for closable in (self.client, self.cluster):
             if closable is not None:
-                try:
+                with suppress(Exception):  # closing never hides the batch's outcome
                     closable.close()
-                except Exception:  # noqa: BLE001 - closing never hides the batch's outcome
-                    pass
 
     def gpu_resource(self, todo: Sequence[Job]) -> str:
         """The rubric's GPU worker resource when some worker of the cluster has it, else

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from .jobs import OK, RUBRIC, BatchRow, selected_checks
 from ..results.charts import bar_chart
+from ..results.gradescope import write_atomic
+from ..results.report import PAGES
 from ..rubric.spec import Rubric
 
-_ENV = Environment(loader=PackageLoader("grader", "templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                   lstrip_blocks=True)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection
 # student -> (highest similarity in [0, 1] with another submission, its name):
 # similarity.write_report's result; the gradebook shows it as a percentage.
@@ -107,23 +103,25 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
     rub = rub or RUBRIC
     titles = {q.id: q.title for q in rub.questions}
     n = len(rows)
+
+    def rates(scores: list[float], points: float) -> dict:
+        """The share of students with full marks, and the mean score (0 for no student)."""
+        full = sum(1 for s in scores if s >= points - 1e-9)
+        return {"pass_rate": full / n if n else 0.0, "mean": sum(scores) / n if n else 0.0}
+
     stats = []
     for qid, checks in _questions(questions, rub):
         points = sum(c.points for c in checks)
         scores = [_question_score(r, checks) or 0.0 for r in rows]
-        full = sum(1 for s in scores if s >= points - 1e-9)
         stats.append({"id": qid, "title": titles.get(qid, ""), "points": points,
-                      "pass_rate": full / n if n else 0.0,
-                      "mean": sum(scores) / n if n else 0.0,
+                      **rates(scores, points),
                       "chart": bar_chart(histogram(scores, points),
                                          f"{qid}: students per score", f"points (of {points:g})",
                                          width=300, height=170)})
-    checks = []
-    for c in selected_checks(questions, rub):
-        full = sum(1 for r in rows if r.scores.get(c.id, 0.0) >= c.points - 1e-9)
-        mean = sum(r.scores.get(c.id, 0.0) for r in rows) / n if n else 0.0
-        checks.append({"check": c, "pass_rate": full / n if n else 0.0, "mean": mean})
-    max_score = sum(c.points for c in selected_checks(questions, rub))
+    selected = selected_checks(questions, rub)
+    checks = [{"check": c, **rates([r.scores.get(c.id, 0.0) for r in rows], c.points)}
+              for c in selected]
+    max_score = sum(c.points for c in selected)
     rates = bar_chart([(q["id"], 100 * q["pass_rate"]) for q in stats],
                       "students with full marks, per question (%)", "question", top=100,
                       value_format="{:.0f}")
@@ -131,7 +129,7 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
                        "students per total score", f"total (of {max_score:g})")
     students = [{"row": r, "report": (out / r.student / "report.html").is_file(),
                  "similar": (similarity or {}).get(r.student)} for r in rows]
-    return _ENV.get_template("summary.html.j2").render(
+    return PAGES.get_template("summary.html.j2").render(
         source=source, count=n, statuses=sorted(Counter(r.status for r in rows).items()),
         untouched=sum(r.untouched_template for r in rows),
         ok=OK, questions=stats, checks=checks, rates_chart=rates, totals_chart=totals,
@@ -143,22 +141,14 @@ def render_summary(rows: Sequence[BatchRow], questions: tuple[str, ...] | None,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
-
-
 def write(rows: Sequence[BatchRow], questions: tuple[str, ...] | None, source: str,
           out: Path, similarity: Similarity | None = None, rub: Rubric | None = None
           ) -> tuple[Path, Path]:
     """Writes out/gradebook.csv and out/summary.html; returns their paths. similarity:
     student -> (top similarity, partner) from similarity.write_report (None: no such
     columns); rub: the rubric graded with (default: the shipped one)."""
-    gradebook = _write_atomic(out / "gradebook.csv",
+    gradebook = write_atomic(out / "gradebook.csv",
                               gradebook_csv(rows, questions, similarity, rub))
-    summary = _write_atomic(out / "summary.html",
+    summary = write_atomic(out / "summary.html",
                             render_summary(rows, questions, source, out, similarity, rub))
     return gradebook, summary

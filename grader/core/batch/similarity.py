@@ -32,18 +32,19 @@ from __future__ import annotations
 import functools
 import io
 import itertools
-import os
 import time
 import tokenize
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..results.gradescope import write_atomic
+from ..results.report import PAGES
 from ..submission.uploads import Submission
 
 NOISE_T = 25  # k: shortest match counted, in characters of tokenised code (copydetect's default)
@@ -58,10 +59,6 @@ MAX_NOTES = 200  # notes listed on the page, then a count
 LANGUAGE = "python"  # pygments lexer of every file (notebooks become Python text)
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "student_template"  # starter code
 PAGE = "similarity.html"
-
-_ENV = Environment(loader=PackageLoader("grader", "templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                   lstrip_blocks=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,25 +87,16 @@ class Code:
                    np.asarray(keys, dtype=np.int64), np.asarray(positions, dtype=np.int32),
                    offsets, len(fp.filtered_code), int(fp.token_coverage))
 
-    def fingerprint(self) -> "_Fingerprint":
-        """What copydetect's compare_files reads of a CodeFingerprint, rebuilt (0.1 ms)."""
+    def fingerprint(self) -> SimpleNamespace:
+        """The attributes of copydetect 0.5.0's CodeFingerprint that compare_files reads,
+        rebuilt (0.1 ms): k, hashes (a set), hash_idx (hash -> start positions in the
+        tokenised code), filtered_code (only its length is read), token_coverage, offsets."""
         where: dict[int, list[int]] = {}
         for key, position in zip(self.keys.tolist(), self.positions.tolist()):
             where.setdefault(key, []).append(position)
-        return _Fingerprint(NOISE_T, set(where), where, " " * self.tokenised_length,
-                            self.tokens, self.offsets)
-
-
-@dataclass(frozen=True, eq=False)
-class _Fingerprint:
-    """The attributes of copydetect 0.5.0's CodeFingerprint that compare_files reads."""
-
-    k: int  # k-gram length (NOISE_T)
-    hashes: set  # distinct fingerprint hashes
-    hash_idx: dict  # hash -> its start positions in the tokenised code
-    filtered_code: str  # only its length is read
-    token_coverage: int
-    offsets: np.ndarray  # (M, 2); (0, 2) when the code was not tokenised
+        return SimpleNamespace(k=NOISE_T, hashes=set(where), hash_idx=where,
+                               filtered_code=" " * self.tokenised_length,
+                               token_coverage=self.tokens, offsets=self.offsets)
 
 
 def pair_similarity(matched: float, own: float) -> float:
@@ -207,7 +195,7 @@ def write_report(subs: Sequence[Submission], out_dir: Path,
         html = _fallback_page(notes + ["the page could not be rendered: "
                                        + traceback.format_exc(limit=4)])
     try:
-        _write_atomic(out_dir / PAGE, html)
+        write_atomic(out_dir / PAGE, html)
         say(f"similarity: {out_dir / PAGE} ({time.monotonic() - started:.0f} s)")
     except OSError as exc:
         say(f"similarity: could not write {out_dir / PAGE}: {exc}")
@@ -232,8 +220,11 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
     """Fingerprints every file, picks candidate pairs, compares them exactly. subs[:batch]
     are the batch's students (all when None); the rest, an archive, are paired with
     students only."""
-    from copydetect import CodeFingerprint  # imports matplotlib: only when a page is made
-    _use_stable_hashes()
+    import copydetect.utils  # imports matplotlib: only when a page is made
+    from copydetect import CodeFingerprint
+    # copydetect hashes k-grams with kgram_hashes (its only use of hash()), so the same
+    # submissions give the same fingerprints, page and gradebook on every run
+    copydetect.utils.hashed_kgrams = kgram_hashes
     window = GUARANTEE_T - NOISE_T + 1
     codes: dict[str, dict[int, Code]] = {}
     for name in files:
@@ -290,8 +281,8 @@ def analyse(subs: list[Submission], files: Sequence[str], template_dir: Path,
                 best[me] = (pair.score, other)
     for i in np.flatnonzero(tokens[:batch] > 0):
         score, other = best.get(int(i), (0.0, -1))
-        partner = "" if other < 0 else _display_name(subs[other]) + (
-            " (archive)" if other >= batch else "")
+        partner = "" if other < 0 else (subs[other].name or subs[other].student) + (
+            " (archive)" if other >= batch else "")  # the submitters' names when known
         top[subs[i].student] = (round(float(score), 4), partner)
     sharing = sum(int((s.nnz - np.count_nonzero(s.diagonal())) // 2) for s in shared.values())
     return Analysis(codes, cache, per_file, overall, top, len(cache), sharing)
@@ -323,23 +314,11 @@ def kgram_hashes(text: str, k: int) -> np.ndarray:
     return h.view(np.int64)
 
 
-def _use_stable_hashes() -> None:
-    """Makes copydetect hash k-grams with kgram_hashes (its only use of hash()), so the
-    same submissions give the same fingerprints, page and gradebook on every run."""
-    import copydetect.utils
-    copydetect.utils.hashed_kgrams = kgram_hashes
-
-
 def _rubric_files() -> tuple[str, ...]:
     try:
         return graded_files()
     except Exception:  # noqa: BLE001 - a broken rubric stops grading long before this
         return ()
-
-
-def _display_name(sub: Submission) -> str:
-    """The submitters' names when known, else the student folder name."""
-    return sub.name or sub.student
 
 
 def _boilerplate(fingerprint_cls, template_dir: Path, name: str, notes: list[str]):
@@ -627,7 +606,7 @@ def render(subs: list[Submission], files: Sequence[str], analysis: Analysis | No
     shown_notes = notes[:MAX_NOTES]
     if len(notes) > MAX_NOTES:
         shown_notes.append(f"... and {len(notes) - MAX_NOTES} more notes")
-    return _ENV.get_template("similarity.html.j2").render(
+    return PAGES.get_template("similarity.html.j2").render(
         count=batch, archived=len(subs) - batch, files=files, sections=sections, overall=overall,
         students=students, with_code=len(top), notes=shown_notes,
         compared=analysis.compared if analysis else 0,
@@ -645,10 +624,3 @@ def _fallback_page(notes: list[str]) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Similarity report</title></head><body><h1>Similarity report</h1>"
             f"<p>The report could not be made.</p><ul>{items}</ul></body></html>\n")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

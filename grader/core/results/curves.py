@@ -10,9 +10,10 @@ Gradescope never shows the report.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+
+from ..rubric.spec import is_number
 
 LOSS, ACCURACY = "loss", "accuracy"  # what the y values are
 STEP, EPOCH = "step", "epoch"  # what one point is: a (sampled) training step, an epoch
@@ -35,11 +36,7 @@ def _values(raw: Any) -> list[float | None] | None:
     """raw as a list of floats (None for anything not a finite number), or None."""
     if not isinstance(raw, (list, tuple)) or not raw:
         return None
-    out: list[float | None] = []
-    for v in raw:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        out.append(float(v) if ok else None)
-    return out
+    return [float(v) if is_number(v) else None for v in raw]
 
 
 def of_check(details: Mapping[str, Any]) -> list[Curves]:

@@ -21,7 +21,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def _test(result: CheckResult, markdown: str | None = None) -> dict[str, Any]:
-    entry = {
+    return {
         "name": result.name,
         "number": result.check_id,
         "score": round(result.score, 4),
@@ -34,7 +34,6 @@ def _test(result: CheckResult, markdown: str | None = None) -> dict[str, Any]:
                        **({"staff_note": result.staff_note} if result.staff_note else {}),
                        **{k: v for k, v in result.details.items() if k != "report"}},
     }
-    return entry
 
 
 def _own_peak_rss_mb() -> float:
@@ -153,16 +152,23 @@ def plain_data(value: Any) -> Any:
     return str(value)
 
 
-def write_json(path: Path, content: dict[str, Any]) -> None:
-    """Writes JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, text: str) -> Path:
+    """Writes text (UTF-8) to path through a temporary file and a rename; returns path."""
     tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    """Writes JSON atomically (write_atomic), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         text = json.dumps(content, indent=2, allow_nan=False, default=str)
     except ValueError:  # a NaN or infinity slipped through: never lose the results for it
         text = json.dumps(plain_data(content), indent=2, allow_nan=False)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def read_recorded(content: dict[str, Any]) -> RecordedRun:

@@ -14,7 +14,6 @@ Gradescope never shows students).
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -29,9 +28,10 @@ from .records import ERROR, PASSED, PENDING, SKIPPED, CheckResult, GradingRun
 
 REPORT_ONLY = "report"  # details key kept out of results.json (large pictures)
 NOTE = "Note: "  # how a message's note line starts
-_ENV = Environment(loader=PackageLoader("grader", "templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                   lstrip_blocks=True)
+# the grader's HTML pages (this report, the batch's summary and similarity pages)
+PAGES = Environment(loader=PackageLoader("grader", "templates"),
+                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                    lstrip_blocks=True)
 
 
 def question_order(question_id: str) -> tuple[int, str]:
@@ -190,7 +190,7 @@ def header(run: GradingRun) -> dict[str, str]:
 def render_html(run: GradingRun, rubric) -> str:
     """The report as one HTML page."""
     questions = _questions(run, rubric)
-    return _ENV.get_template("report.html.j2").render(
+    return PAGES.get_template("report.html.j2").render(
         run=run, info=run.info, head=header(run), questions=questions,
         overview=_overview(questions, run), notes=shared_notes(run),
         headline=gradescope.headline(run))
@@ -261,8 +261,4 @@ def render_markdown(run: GradingRun, rubric) -> str:
 
 def write(run: GradingRun, rubric, out_dir: Path) -> Path:
     """Writes OUT/report.html atomically; returns its path."""
-    path = out_dir / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(run, rubric))
-    os.replace(tmp, path)
-    return path
+    return gradescope.write_atomic(out_dir / "report.html", render_html(run, rubric))

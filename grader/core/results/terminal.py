@@ -13,10 +13,9 @@ def result_line(result: CheckResult, with_message: bool = True) -> str:
     mark = MARKS.get(result.status, "FAILED" if result.status != "error" else "ERROR")
     head = (f"  {result.check_id:<5} {result.score:>4.4g}/{result.max_score:<3g} "
             f"{mark:<8} {result.name}")
-    if not with_message or not result.message or result.status == PASSED and not result.message:
+    if not (with_message and result.message):
         return head
-    body = textwrap.indent(result.message.strip(), " " * 10)
-    return head + "\n" + body
+    return head + "\n" + textwrap.indent(result.message.strip(), " " * 10)
 
 
 def render(run: GradingRun) -> str:

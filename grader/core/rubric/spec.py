@@ -8,6 +8,7 @@ a short training run shows that the student's training code makes progress.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import tomllib
@@ -65,9 +66,8 @@ class Limits:
     rss_margin_mb: int = 512
 
     def replace(self, **changes: Any) -> "Limits":
-        """Returns a copy with some limits changed."""
-        values = {**self.__dict__, **{k: v for k, v in changes.items() if v is not None}}
-        return Limits(**values)
+        """Returns a copy with some limits changed (None: unchanged)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -290,8 +290,7 @@ def _load_question(raw: Mapping[str, Any]) -> Question:
                           f"({', '.join(c.id for c in checks if c.points != 0)}); its checks "
                           "can only be informational (points = 0)")
     mode = _choice(raw, "mode", MODES, qid)
-    _check_mode_keys(qid, mode, checks)
-    _check_budget_keys(qid, checks)
+    _check_roles(qid, mode, checks)
     dataset = _choice(raw, "dataset", DATASETS, qid, default="")
     top_level = _choice(raw, "top_level", TOP_LEVEL, qid)
     device = _choice(raw, "device", DEVICES, qid)
@@ -327,15 +326,19 @@ def _values(value: Any) -> tuple:
     return tuple(value.values()) if isinstance(value, Mapping) else (value,)
 
 
-def _number(value: Any) -> bool:
-    """Whether value is a finite int or float (TOML's inf and nan are not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not TOML's inf or nan, not an int too large for a
+    float): what the rubric's and a submission's declared numbers must be."""
+    try:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    except OverflowError:
+        return False
 
 
-def _whole(value: Any) -> bool:
-    """Whether value is a positive whole number."""
-    return _number(value) and value == int(value) and value >= 1
+def is_whole(value: Any, least: int = 1) -> bool:
+    """A finite number with no fractional part (32 or 32.0), at least `least`."""
+    return is_number(value) and value == int(value) and value >= least
 
 
 # Checkpoint files a question may ask for: .npz (plain arrays, read by the grader itself
@@ -370,42 +373,37 @@ _CHECKPOINT_RULES = {
                    "a relative path inside the submission to an .npz file (plain arrays, "
                    "e.g. 'checkpoints/two_layernet.npz') or a torch state dict (.ckpt, .pt, "
                    ".pth, e.g. 'model.ckpt')"),
-    "max_checkpoint_mb": (lambda v: _number(v) and v > 0, "a positive number of MB"),
+    "max_checkpoint_mb": (lambda v: is_number(v) and v > 0, "a positive number of MB"),
     "require_progress": (lambda v: isinstance(v, bool), "true or false"),
 }
 _PROGRESS_RULES = {
-    "progress_iters": (_whole, "a positive whole number of iterations"),
-    "progress_rows": (_whole, "a positive whole number of training rows"),
-    "min_loss_drop": (lambda v: _number(v) and 0 < v < 1,
+    "progress_iters": (is_whole, "a positive whole number of iterations"),
+    "progress_rows": (is_whole, "a positive whole number of training rows"),
+    "min_loss_drop": (lambda v: is_number(v) and 0 < v < 1,
                       "a fraction in (0, 1) of the first logged loss"),
-    "min_acc_above_chance": (lambda v: _number(v) and 0 < v < 1,
+    "min_acc_above_chance": (lambda v: is_number(v) and 0 < v < 1,
                              "a fraction in (0, 1) added to chance accuracy"),
 }
 
 _BUDGET_RULES = {
-    "budget_factor": (lambda v: _number(v) and v >= 1,
+    "budget_factor": (lambda v: is_number(v) and v >= 1,
                       "a number >= 1 (times the reference's seconds per iteration)"),
-    "budget_startup_seconds": (lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
-    "budget_probe_iters": (_whole, "a positive whole number of iterations"),
-    "budget_probe_seconds": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "budget_startup_seconds": (lambda v: is_number(v) and v >= 0, "a number of seconds >= 0"),
+    "budget_probe_iters": (is_whole, "a positive whole number of iterations"),
+    "budget_probe_seconds": (lambda v: is_number(v) and v > 0, "a positive number of seconds"),
 }
 
 
-def _check_budget_keys(qid: str, checks: tuple[Check, ...]) -> None:
-    """The training-budget rule's parameters: all on one check, each valid."""
-    holders = [c for c in checks if any(k in c.params for k in BUDGET_KEYS)]
-    for check in holders:
-        _check_role(check, BUDGET_KEYS, _BUDGET_RULES)
-    if len(holders) > 1:
-        raise RubricError(f"question {qid}: {BUDGET_KEYS[0]} appears on checks "
-                          f"{', '.join(c.id for c in holders)}; one rule sets every "
-                          "training budget")
+_ROLES = (  # (keys, their rules, what the one check holding them judges; None: budgets)
+    (CHECKPOINT_KEYS, _CHECKPOINT_RULES, "the submitted weights"),
+    (PROGRESS_KEYS, _PROGRESS_RULES, "the short training run"),
+    (BUDGET_KEYS, _BUDGET_RULES, None))
 
 
-def _check_mode_keys(qid: str, mode: str, checks: tuple[Check, ...]) -> None:
-    """Checkpoint-mode parameters are valid in either mode, so switching is one line."""
-    for keys, rules, role in ((CHECKPOINT_KEYS, _CHECKPOINT_RULES, "the submitted weights"),
-                              (PROGRESS_KEYS, _PROGRESS_RULES, "the short training run")):
+def _check_roles(qid: str, mode: str, checks: tuple[Check, ...]) -> None:
+    """Each role's parameters on one check, all present and valid: the checkpoint mode's
+    (valid in either mode, so switching is one line), then the training-budget rule's."""
+    for keys, rules, role in _ROLES:
         holders = [c for c in checks if any(k in c.params for k in keys)]
         for check in holders:
             _check_role(check, keys, rules)
@@ -414,8 +412,10 @@ def _check_mode_keys(qid: str, mode: str, checks: tuple[Check, ...]) -> None:
                                   "table per dataset kind")
         if len(holders) > 1:
             raise RubricError(f"question {qid}: {keys[0]} appears on checks "
-                              f"{', '.join(c.id for c in holders)}; one check judges {role}")
-        if mode == "checkpoint" and not holders:
+                              f"{', '.join(c.id for c in holders)}; " + (
+                                  f"one check judges {role}" if role else
+                                  "one rule sets every training budget"))
+        if mode == "checkpoint" and role and not holders:
             raise RubricError(f"question {qid}: mode 'checkpoint' needs a check with "
                               f"{', '.join(keys)} ({role}; see the question with mode in grader/rubric.toml)")
 

@@ -12,11 +12,11 @@ line, so nothing in the file ever executes.
 from __future__ import annotations
 
 import ast
-import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..rubric.spec import is_number
 from .source import SourceError, notebook_source, where
 
 MAX_SOURCE = 1 << 20  # bytes of a file read at most
@@ -25,15 +25,6 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
         ast.Mod: operator.mod}
 UNREADABLE = type("Unreadable", (), {"__repr__": lambda self: "UNREADABLE"})()  # not plain data
-
-
-def is_number(value) -> bool:
-    """A finite int or float (not a bool; not an int too large for a float)."""
-    try:
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
-    except OverflowError:
-        return False
 
 
 def evaluate(node: ast.AST, known: dict, allow_none: bool = False, allow_text: bool = False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..rubric.spec import Check
+from ..rubric.spec import Check, is_whole
 from .declared import assignments, is_number, parse_source
 from .source import where
 
@@ -76,11 +76,6 @@ class SettingsRecord:
         """The record of what read_settings returned (lists become tuples)."""
         return cls(**{k: tuple(v) if isinstance(v, list) else v
                       for k, v in declared.values.items()}, notes=declared.notes)
-
-
-def is_whole(value, least: int = 1) -> bool:
-    """A finite number with no fractional part (32 or 32.0), at least `least`."""
-    return is_number(value) and value == int(value) and value >= least
 
 
 def declared_values(submission: Path, module: str) -> dict:

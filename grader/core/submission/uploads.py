@@ -69,13 +69,11 @@ def discover(root: Path, work_dir: Path, exclude: tuple[Path, ...] = (),
         is_zip = entry.is_file() and entry.suffix.lower() == ".zip"
         if not (entry.is_dir() or is_zip):
             continue
-        student = _unique(safe_name(entry.stem if is_zip else entry.name), taken)
-        note = ""
-        folder = entry
-        if is_zip:
-            folder = work_dir / student
-            note = extract_zip(entry, folder, ZIP_CAP_MB)
-        names, emails = people.get(entry.stem if is_zip else entry.name, ((), ()))
+        key = entry.stem if is_zip else entry.name  # as the export's metadata names it
+        student = _unique(safe_name(key), taken)
+        folder = work_dir / student if is_zip else entry
+        note = extract_zip(entry, folder, ZIP_CAP_MB) if is_zip else ""
+        names, emails = people.get(key, ((), ()))
         found.append(Submission(student, submission_root(folder, markers), entry,
                                 ", ".join(names), "; ".join(emails), note))
     return found
