@@ -23,11 +23,12 @@ import pytest
 
 from grader.core.results import gradescope
 from grader.core.rubric import spec as rubric_mod
-from grader.core.engine.context import Feedback, GradingContext, ProbeCall
+from grader.core.engine.context import Feedback, ProbeCall
 from grader.data import prepare
 from grader.parts.part2_mlp import training
 from grader.parts.part2_mlp.probing import PROBES, SCALE
 from grader.parts.part2_mlp import settings as settings_mod
+from grading import context, grade
 from mutants_part2 import ROOT
 from rubric_copies import checkpoint_mode, with_setting
 
@@ -126,16 +127,11 @@ def test_untrained_checkpoint_earns_nothing_from_the_progress_run(rubric_file, t
                     "torch.manual_seed(0); torch.save(m.MultiLayerPerceptron(3072, m.hidden_size, 10)"
                     ".state_dict(), sys.argv[2])", str(sub), str(sub / CKPT)],
                    check=True, timeout=300, capture_output=True)
-    rubric = rubric_mod.load(rubric_file)
-    trained = training.train_submission(GradingContext(sub, None, public_only=False,
-                                                       full=False, rubric=rubric,
-                                                       progress=False))
-    loop = training.judge_loop(trained, rubric.check("4b.1"), Feedback())
-    feedback = Feedback()
-    acc = training.judge_accuracy(trained, rubric.check("4b.2"), feedback)
+    graded = grade(sub, "4b", rubric=rubric_mod.load(rubric_file))
+    loop, acc = graded["4b.1"], graded["4b.2"]
     assert loop.passed, loop.message
     assert acc.fraction == 0, acc.message
-    assert feedback.details["test_accuracy"] < 0.2, acc.message
+    assert acc.details["test_accuracy"] < 0.2, acc.message
     assert "your checkpoint model.ckpt" in acc.message and "test accuracy" in acc.message
 
 
@@ -164,9 +160,7 @@ def test_broken_checkpoints_never_run_and_are_named(data, reference_ckpt, tmp_pa
                                                if name == "widths" else {})},
                        {"checkpoint": np.frombuffer(blob, dtype=np.uint8), "X_test": x_test})
              for name, blob in blobs.items()]
-    grading = GradingContext(ROOT / "reference", None, public_only=False, full=False,
-                             rubric=SHIPPED, progress=False)
-    runs = grading.probe_calls(PROBES, calls, "4b.1", params={
+    runs = context(ROOT / "reference", SHIPPED).probe_calls(PROBES, calls, "4b.1", params={
         "settings": declared.params(), "scale": SCALE, "num_classes": 10}, kind=data.kind,
         data_files={"X_val": str(data.files["X_val"])})
     failures = {name: run.failure for name, run in zip(blobs, runs)}
@@ -207,9 +201,7 @@ def test_missing_or_malicious_checkpoint_costs_the_accuracy_check_only(rubric_fi
     os.chmod(tmp_path, 0o777)
     rubric = rubric_mod.load(rubric_file)
     sub = _submission(tmp_path, _evil_pickle(marker))
-    trained = training.train_submission(GradingContext(sub, None, public_only=False,
-                                                       full=False, rubric=rubric,
-                                                       progress=False))
+    trained = training.train_submission(context(sub, rubric))
     loop = training.judge_loop(trained, rubric.check("4b.1"), Feedback())
     acc = training.judge_accuracy(trained, rubric.check("4b.2"), Feedback())
     assert loop.passed, loop.message

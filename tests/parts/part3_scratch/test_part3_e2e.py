@@ -72,31 +72,16 @@ def test_template_scores_zero_with_reasons(tmp_path):
 def test_training_past_its_budget_says_how_far_it_got(tmp_path):
     """A train() far slower than the grader's own step is stopped by 5d's budget (here a
     rubric copy with a 12 s ceiling), and both checks say how far it got."""
-    from dataclasses import replace
-
-    from grader.core.rubric import spec as rubric_mod
-    from grader.core.engine.context import Feedback, GradingContext
-    from grader.parts.part3_scratch import training
+    from grading import CPU_RUBRIC, grade as grade_in_process, with_params
     from mutants_part3 import UPDATE_CALL, Mutant
 
-    shipped = rubric_mod.load()
-
-    def cut(check):
-        if check.id != "5d.2":
-            return check
-        return replace(check, params={**check.params, "wall_seconds": 12, "cpu_seconds": 12})
-    rubric = replace(shipped, questions=tuple(replace(q, checks=tuple(cut(c) for c in q.checks))
-                                              for q in shipped.questions))
+    rubric = with_params(CPU_RUBRIC, "5d.2", wall_seconds=12, cpu_seconds=12)
     slow = Mutant("slow_steps", ((UPDATE_CALL, UPDATE_CALL + "                "
                                   "__import__('time').sleep(0.1)\n"),), "5d", "slow steps")
-    grading = GradingContext(slow.write(tmp_path / "sub"), None, public_only=False, full=False,
-                             rubric=rubric, progress=False)
-    trained = training.train_submission(grading)
-    for check_id, judge in (("5d.1", training.judge_learned), ("5d.2", training.judge_accuracy)):
-        verdict = judge(trained, rubric.check(check_id), Feedback())
-        assert verdict.fraction == 0
-        assert "stopped by its time budget of 12 s, the rubric's ceiling" in verdict.message
-        assert "of 630 steps" in verdict.message
+    for graded in grade_in_process(slow.write(tmp_path / "sub"), "5d", rubric=rubric).values():
+        assert graded.fraction == 0
+        assert "stopped by its time budget of 12 s, the rubric's ceiling" in graded.message
+        assert "of 630 steps" in graded.message
 
 
 @pytest.mark.slow  # about 25 s: a training run of decoy steps
@@ -109,6 +94,7 @@ def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path, monkeypatch):
     from grader.core.rubric import spec as rubric_mod
     from grader.core.engine.context import Feedback, GradingContext
     from grader.parts.part3_scratch import training
+    from grading import context
     from mutants_part3 import NEVER_LEARNS
 
     calls, probe = [], GradingContext.probe
@@ -120,9 +106,8 @@ def test_a_train_that_fakes_a_falling_loss_earns_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(GradingContext, "probe", recorded)
     shipped = rubric_mod.load()
     for mutant in NEVER_LEARNS:
-        grading = GradingContext(mutant.write(tmp_path / mutant.name), None, public_only=False,
-                                 full=False, rubric=shipped, progress=False)
-        trained = training.train_submission(grading)
+        trained = training.train_submission(context(mutant.write(tmp_path / mutant.name),
+                                                    shipped))
         for check_id, judge in (("5d.1", training.judge_learned),
                                 ("5d.2", training.judge_accuracy)):
             feedback = Feedback()

@@ -157,20 +157,16 @@ def test_checkpoint_mode_grades_the_submitted_state_dict(tmp_path):
 
 
 def _graded_6c(submission):
-    """6c.1 and 6c.2's verdicts and feedback, graded in-process on the CPU."""
-    from dataclasses import replace
-
-    from grader.core.engine.context import Feedback, GradingContext
+    """The training run of 6c, and 6c.1 and 6c.2's verdicts and feedback, judged
+    in-process on the CPU (the run's own values are read below)."""
+    from grader.core.engine.context import Feedback
     from grader.parts.part4_cnn import training
-    shipped = rubric.load()
-    cpu = replace(shipped, questions=tuple(replace(q, device="cpu") if q.id == "6c" else q
-                                           for q in shipped.questions))
-    trained = training.train_submission(GradingContext(
-        submission, None, public_only=False, full=False, rubric=cpu, progress=False))
+    from grading import CPU_RUBRIC, context
+    trained = training.train_submission(context(submission, CPU_RUBRIC))
     out = {}
     for check_id, judge in (("6c.1", training.judge_learning), ("6c.2", training.judge_accuracy)):
         feedback = Feedback()
-        out[check_id] = (judge(trained, cpu.check(check_id), feedback), feedback)
+        out[check_id] = (judge(trained, CPU_RUBRIC.check(check_id), feedback), feedback)
     return trained, out
 
 
@@ -238,10 +234,7 @@ def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
     ran sup_trn. A sup_trn that trains its short run to full length and keeps the net in a
     module global, for a CNN whose forward answers with it, would have paid an untrained
     cnn.ckpt when both ran in one child; here the checkpoint is judged as it is."""
-    from dataclasses import replace
-
-    from grader.core.engine.context import Feedback, GradingContext
-    from grader.parts.part4_cnn import training
+    from grading import CPU_RUBRIC, grade as grade_in_process, with_question
     from mutants import apply_edits
 
     sub = tmp_path / "sub"
@@ -255,16 +248,10 @@ def test_an_untrained_checkpoint_is_not_paid_through_the_progress_run(tmp_path):
     proc = subprocess.run([sys.executable, "-c", SAVE_UNTRAINED, str(sub), str(sub / "cnn.ckpt")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    shipped = rubric.load()
-    ckpt = replace(shipped, questions=tuple(
-        replace(q, mode="checkpoint", device="cpu") if q.id == "6c" else q
-        for q in shipped.questions))
-    trained = training.train_submission(GradingContext(
-        sub, None, public_only=False, full=False, rubric=ckpt, progress=False))
-    learned = training.judge_learning(trained, ckpt.check("6c.1"), Feedback())
+    graded = grade_in_process(sub, "6c", rubric=with_question(CPU_RUBRIC, "6c",
+                                                              mode="checkpoint"))
+    learned, verdict = graded["6c.1"], graded["6c.2"]
     assert learned.fraction == 1, learned.message  # the short run did learn
-    feedback = Feedback()
-    verdict = training.judge_accuracy(trained, ckpt.check("6c.2"), feedback)
     assert verdict.fraction == 0, verdict.message
-    assert feedback.details["test_accuracy"] < 0.2, feedback.details
+    assert verdict.details["test_accuracy"] < 0.2, verdict.details
     assert "your checkpoint cnn.ckpt" in verdict.message
