@@ -19,6 +19,7 @@ from grader.core.sandbox.runner import ProbeRun
 from grader.data import prepare
 from grader.parts.part1_numpy import training as part1_training
 from grader.parts.part2_mlp import depths, training
+from grading import context
 from mutants import ROOT
 from rubric_copies import checkpoint_mode
 
@@ -53,8 +54,7 @@ def _grading(tmp_path: Path, question: str, mode: str) -> GradingContext:
         path = tmp_path / "rubric.toml"
         path.write_text(checkpoint_mode(question))
         rubric = rubric_mod.load(path)
-    return GradingContext(_submission(tmp_path), None, public_only=False, full=False,
-                          rubric=rubric, progress=False)
+    return context(_submission(tmp_path), rubric)
 
 
 def _submission(tmp_path: Path) -> Path:

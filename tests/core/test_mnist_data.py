@@ -14,8 +14,8 @@ import pytest
 
 from grader.core.rubric import spec as rubric_mod
 from grader.core.errors import DataError, RubricError
-from grader.core.engine.context import GradingContext
 from grader.data import fetch, mnist, prepare
+from grading import context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,8 +176,7 @@ def _rubric_with_mnist_question():
 
 
 def test_grading_data_gives_each_questions_dataset(cache):
-    grading = GradingContext(ROOT / "reference", None, public_only=False, full=False,
-                             rubric=_rubric_with_mnist_question(), progress=False)
+    grading = context(ROOT / "reference", _rubric_with_mnist_question())
     default = grading.data()
     assert (default.dataset, default.kind) == ("cifar10", "synthetic")  # as before
     assert grading.data("cifar10") is default

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader.core.engine.context import GradingContext
+from grading import context
 from grader.core.rubric import spec as rubric
 from grader.core.sandbox.kits import training as kit
 
@@ -69,7 +69,7 @@ def test_a_probe_imports_the_kits_in_the_sandbox(tmp_path):
     (sub / "student.py").write_text("class Net:\n    pass\n")
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
-    grading = GradingContext(sub, None, False, False, rubric.load(), progress=False)
+    grading = context(sub, rubric.load())
     run = grading.probe(probe, "look", rubric.load().checks[0].id)
     assert run.values["found"] == "Net"
     assert run.values["kits"] == ["layer_calls", "output_path", "training"]
