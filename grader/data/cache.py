@@ -71,14 +71,10 @@ def folder_name(prefix: str, key: str) -> str:
 
 def digests(files: dict[str, Path]) -> dict[str, str]:
     """name -> sha256 of each prepared file."""
-    found, buffer = {}, bytearray(1 << 18)
-    view = memoryview(buffer)
+    found = {}
     for name, path in files.items():
-        h = hashlib.sha256()
         with open(path, "rb", buffering=0) as fh:
-            while n := fh.readinto(buffer):
-                h.update(view[:n])
-        found[name] = h.hexdigest()
+            found[name] = hashlib.file_digest(fh, "sha256").hexdigest()
     return found
 
 

@@ -42,12 +42,9 @@ class Batch:
 
 
 def md5(path: Path, opener=open) -> str:
-    """Hex md5 of a file, read in 1 MiB chunks; opener=gzip.open: of its decompressed bytes."""
-    digest = hashlib.md5()
+    """Hex md5 of a file, read in chunks; opener=gzip.open: of its decompressed bytes."""
     with opener(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "md5").hexdigest()
 
 
 def _unpickle(path: Path) -> dict:
