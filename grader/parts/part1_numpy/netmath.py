@@ -116,12 +116,7 @@ def time_training(ctx) -> None:
     row), iters (iterations timed after one untimed warm-up) and seconds (stop earlier
     once this much time was spent, after at least two timed iterations).
     """
-    files = ctx.data_files
-    rows = ctx.params.get("num_train") or None
-    X = np.load(files["X_train"], mmap_mode="c", allow_pickle=False)[:rows]
-    y = np.load(files["y_train"], allow_pickle=False)[:rows]
-    X_val = np.load(files["X_val"], allow_pickle=False)
-    y_val = np.load(files["y_val"], allow_pickle=False)
+    X, y, X_val, y_val = kit.rows_and_validation(ctx)
     hp = ctx.params["hyperparams"]
     H, batch = int(hp["hidden_size"]), int(hp["batch_size"])
     D, C, n = X.shape[1], int(ctx.params["num_classes"]), X.shape[0]

@@ -210,12 +210,7 @@ def train_cifar(ctx):
     params["num_train"] keeps only that many (first) training rows: the short progress run
     of the checkpoint mode, which then touches only those pages of the memory-mapped set.
     """
-    files = ctx.data_files
-    rows = ctx.params.get("num_train") or None
-    X = np.load(files["X_train"], mmap_mode="c", allow_pickle=False)[:rows]
-    y = np.load(files["y_train"], allow_pickle=False)[:rows]
-    X_val = np.load(files["X_val"], allow_pickle=False)
-    y_val = np.load(files["y_val"], allow_pickle=False)
+    X, y, X_val, y_val = kit.rows_and_validation(ctx)
     hp = ctx.params["hyperparams"]
     cls = _net_class(ctx)
     np.random.seed(int(ctx.params["seed"]))

@@ -130,6 +130,19 @@ def train_rows(ctx):
     return X, min(int(ctx.params.get("rows") or X.shape[0]), X.shape[0])
 
 
+def rows_and_validation(ctx):
+    """(X, y, X_val, y_val) of the prepared data: the first params["num_train"] training
+    rows (all when absent or 0), X memory-mapped copy-on-write (N, D), and the whole
+    validation set."""
+    import numpy as np
+
+    files, rows = ctx.data_files, ctx.params.get("num_train") or None
+    return (np.load(files["X_train"], mmap_mode="c", allow_pickle=False)[:rows],
+            np.load(files["y_train"], allow_pickle=False)[:rows],
+            np.load(files["X_val"], allow_pickle=False),
+            np.load(files["y_val"], allow_pickle=False))
+
+
 def images(torch, X, scale, shape, rows=None):
     """Prepared rows (N, H*W*C) in HWC order -> a float32 tensor (N,) + shape (C, H, W), times
     scale (a number, or one per channel (C,)); the first `rows` only when given; converted
