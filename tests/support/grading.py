@@ -8,12 +8,16 @@ not written. The rubric defaults to CPU_RUBRIC: the shipped one with every torch
 on the CPU (the tests run there, and the environment probe, one more torch import, is
 skipped).
 
-`batched=True` serves the first probe call of every selected check from ONE sandboxed child
-(GradingContext.probe_calls), so a submission costs one child, not one per check: the
-suites run once against a context that only records the call each asks for first, the
-calls that can share a child run together, and the suites run again against a context that
-hands each check its own result (any later call of a check runs as usual). It suits the
-suites that judge a call's values only: a batched run's wall_seconds is the whole child's.
+`batched=True` serves the probe calls of all the selected checks from ONE sandboxed child
+per round (GradingContext.probe_calls), not one child per call: the suites run against a
+context that stops each check at a call not made yet and records it; the calls recorded
+that can share a child (same probe file, params and inputs only, same sandbox rules) are
+made together; the suites run again, each check handed the runs of its calls so far, until
+a round asks for nothing (a check whose second call waits on its first one's result takes
+a second round). It
+suits the suites that judge a call's values only: a batched run's wall_seconds is the whole
+child's, and the child runs under the limits of the largest budget among its checks.
+`fixtures` gives values in place of suite fixtures (e.g. 2d's cost gate as passed).
 
 `context(submission)` is a bare GradingContext for the tests that drive one module's
 functions themselves (a training run's own values, a probe call made by hand).
