@@ -351,14 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .engine.lanes import lanes_for
         lanes = lanes_for(rubric, questions, args.jobs)
-        if len(lanes) > 1:  # each lane claims a sandbox uid slot of its own
-            run = run_grading(submission, args.out, questions, data_dir, False, True,
-                              not args.quiet, rubric, args.record, deadline, lanes,
-                              args.rubric)
-        else:
-            run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
-                                                   False, True, not args.quiet, rubric,
-                                                   args.record, deadline))
+        # in lanes, each lane claims a sandbox uid slot of its own beside this one's
+        run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
+                                               False, True, not args.quiet, rubric,
+                                               args.record, deadline, lanes, args.rubric))
         report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}" + (f", report in {report}"

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -141,6 +141,7 @@ class Lane:
     folder: Path
     process: subprocess.Popen
     seen_ns: int = 0  # mtime of the run.json last read
+    sandbox: str = ""  # who its student code runs as (its record's RunInfo.sandbox)
 
     def finished(self) -> bool:
         return self.process.poll() is not None
@@ -181,10 +182,19 @@ def _collect(lane: Lane, plugin: ResultsPlugin) -> None:
     run = run_files.read_record(lane.folder)
     if run is None:
         return
+    lane.sandbox = run.info.sandbox
     for result in run.results:
         if result.status != PENDING and result.check_id in plugin.results \
                 and plugin.results[result.check_id] != result:
             plugin.settle(result)
+
+
+def _name_sandboxes(plugin: ResultsPlugin, lanes: list[Lane]) -> None:
+    """The run's sandbox line says who the lanes ran student code as (each claims a uid
+    of its own), once their records say."""
+    said = "; ".join(dict.fromkeys(lane.sandbox for lane in lanes if lane.sandbox))
+    if said and said != plugin.info.sandbox:
+        plugin.info = replace(plugin.info, sandbox=said)
 
 
 def _lane_problem(lane: Lane) -> str:
@@ -213,14 +223,17 @@ def grade_in_lanes(plugin: ResultsPlugin, lanes: tuple[tuple[str, ...], ...],
         say(f"grading {len(lanes)} lanes side by side: "
             + " | ".join(", ".join(lane) for lane in lanes))
     running: list[Lane] = []
+    started: list[Lane] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="grader-lanes-") as scratch:
         try:
             for i, questions in enumerate(lanes):
                 running.append(_start(questions, Path(scratch) / f"lane{i}", submission,
                                       data_dir, rubric_path, deadline))
+            started = list(running)
             while running:
                 time.sleep(POLL_S)
+                _name_sandboxes(plugin, started)
                 for lane in list(running):
                     ended = lane.finished()
                     _collect(lane, plugin)
@@ -235,6 +248,7 @@ def grade_in_lanes(plugin: ResultsPlugin, lanes: tuple[tuple[str, ...], ...],
             for lane in running:  # interrupted: no lane outlives the grading
                 kill_tree(lane.process.pid)
                 lane.process.wait()
+    _name_sandboxes(plugin, started)
     plugin.grader_error = "; ".join(problems)
     plugin.complete = not problems and all(r.status != PENDING
                                            for r in plugin.results.values())
