@@ -6,9 +6,10 @@ for its expected values, its cases and hints, and the files its students' archiv
 The core (grader/core/) names no question: it finds the parts here.
 
 A part's `__init__.py` may declare:
-    PUBLIC_FILES: {file in the part's folder: name in the students' archive}, the public
-                  self-check pieces (numpy only, no solution; the bundle reads this literal
-                  as data and audits the files).
+    PUBLIC_MODULES: the files of its folder the students' archive ships, as the grader's
+                  package has them (its public checks `selfcheck.py`, the probes and judges
+                  they run; no solution; the bundle reads this literal as data and audits
+                  the files).
 """
 from __future__ import annotations
 

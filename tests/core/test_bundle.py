@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib
 import json
 import re
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core.handout import bundle, public_checks
+from grader.core.handout import bundle, public_checks, recorded
 from grader.core.rubric import spec as rubric
 from grader.parts.part1_numpy import cases, netmath
 from mutants import REFERENCE, ROOT
@@ -31,11 +32,17 @@ RUBRIC = rubric.load()
 PART1 = ROOT / "grader" / "parts" / "part1_numpy"
 TEMPLATE = ROOT / "student_template"
 GENERATED = "assignment1/selfcheck_files/public_checks.json"
-SHIPPED = ["selfcheck.py", "selfcheck_files/part1_numpy.py", "selfcheck_files/part2_mlp.py",
-           "selfcheck_files/part3_scratch.py", "selfcheck_files/part4_cnn.py",
-           "selfcheck_files/part4_convnet.py", "selfcheck_files/public_checks.json",
-           "selfcheck_files/sgd.py", "selfcheck_files/source.py",
-           "selfcheck_files/staticcheck.py"]
+PACKAGE = "selfcheck_files/grader/"  # the public modules of the grader's package
+PART_MODULES = {"part1_numpy": ("__init__", "selfcheck", "forward", "loss", "vectorised",
+                                "probing", "cases", "staticcheck", "sgd", "probes"),
+                "part2_mlp": ("__init__", "selfcheck", "structure", "settings", "probing", "probes"),
+                "part3_scratch": ("__init__", "selfcheck"),
+                "part4_cnn": ("__init__", "selfcheck", "output_size", "bias_gradients",
+                              "structure", "figure", "probing", "probes"),
+                "part4_convnet": ("__init__", "selfcheck", "layers", "settings", "probes")}
+SHIPPED = ["selfcheck.py", "selfcheck_files/public_checks.json"] + [
+    PACKAGE + m for m in bundle.CORE_MODULES] + [
+    f"{PACKAGE}parts/{part}/{m}.py" for part, names in PART_MODULES.items() for m in names]
 MEMBERS = sorted(f"assignment1/{name}" for name in
                  [p.name for p in TEMPLATE.iterdir() if p.is_file()] + SHIPPED)
 
@@ -77,15 +84,53 @@ def test_members_are_exactly_the_template_and_the_public_self_check(archive, mem
     assert again.read_bytes() == archive.read_bytes()  # deterministic
 
 
-def test_shipped_helpers_import_nothing_of_the_grader(texts):
-    for name in SHIPPED:
-        if not name.endswith(".py"):
+def _grader_imports(tree: ast.Module, module: str) -> set[str]:
+    """The grader modules a shipped module imports (relative imports resolved; those under
+    `if TYPE_CHECKING:`, for annotations only, left out)."""
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and getattr(node.test, "id", "") == "TYPE_CHECKING"
+                   for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only or not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
-        tree = ast.parse(texts[f"assignment1/{name}"])
-        imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert not any(i.split(".")[0] == "grader" for i in imports if i), name
-        assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)), name
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "grader"}
+            continue
+        base = module.split(".")[:len(module.split(".")) - node.level] if node.level else []
+        name = ".".join(base + ([node.module] if node.module else []))
+        if name.split(".")[0] == "grader":  # the module, and any module imported from it
+            found |= {name} | {f"{name}.{a.name}" for a in node.names
+                               if (ROOT / f"{name}.{a.name}".replace(".", "/")).with_suffix(
+                                   ".py").is_file()}
+    return found
+
+
+def test_shipped_modules_import_only_shipped_modules_of_the_grader(texts):
+    """The public probes and judges ship as the grader's package has them (relative
+    imports work unchanged); each grader module they import ships too, or is a solution
+    module whose results on the public cases come recorded instead, so the self-check
+    imports neither pytest nor the sandbox's runner, nor any solution code; the runner
+    itself imports no grader module."""
+    shipped = {name.removeprefix(f"assignment1/{PACKAGE[:-7]}")[:-3].replace("/", ".")
+               .removesuffix(".__init__") for name in texts
+               if name.startswith(f"assignment1/{PACKAGE}") and name.endswith(".py")}
+    assert {"grader.core.engine.judge", "grader.parts.part4_convnet.layers"} <= shipped
+    recorded_math = set(json.loads(texts[GENERATED])["recorded"])  # stand-ins: results only
+    assert recorded_math == {"grader.parts.part1_numpy.netmath", "grader.parts.part4_cnn.cnnmath"}
+    assert not recorded_math & shipped
+    shipped |= recorded_math
+    for name, text in texts.items():
+        if not name.endswith(".py") or "selfcheck_files/" not in name and \
+                name != "assignment1/selfcheck.py":
+            continue
+        module = name.removeprefix(f"assignment1/{PACKAGE[:-7]}")[:-3].replace("/", ".")
+        imported = _grader_imports(ast.parse(text), module.removesuffix(".__init__") + (
+            ".__init__" if module.endswith("__init__") else ""))
+        if not name.startswith(f"assignment1/{PACKAGE}"):
+            assert not imported, (name, imported)
+            continue
+        assert imported <= shipped, (name, imported - shipped)
 
 
 def test_public_checks_are_the_rubrics(texts):
@@ -113,11 +158,33 @@ def test_generated_expected_values_are_the_graders(texts):
     data = json.loads(texts[GENERATED])["data"]
     toy = cases.toy_case(reg=RUBRIC.check("1b.1").value("reg"))
     part1 = data["part1_numpy"]
-    assert np.allclose(part1["probs"], cases.TOY_PROBS, rtol=0, atol=1e-8)
+    recorded_math = json.loads(texts[GENERATED])["recorded"]["grader.parts.part1_numpy.netmath"]
+    toy_probs = recorded.decode(recorded_math[recorded.digest(
+        "probabilities", (cases.toy_case().params, cases.toy_case().X))])
+    assert np.allclose(toy_probs, cases.TOY_PROBS, rtol=0, atol=1e-8)
     assert part1["loss"] == pytest.approx(cases.TOY_LOSS, abs=1e-10)
     assert part1["loss"] == netmath.loss(toy.params, toy.X, toy.y, toy.reg)
     for name, grad in netmath.loss_and_grads(toy.params, toy.X, toy.y, toy.reg)[1].items():
         assert netmath.rel_error(np.array(part1["grads"][name]), grad) < 1e-8, name
+
+
+def test_recorded_results_are_the_graders_math(texts):
+    """Each call a part's public judges make of its solution module (selfcheck_data's
+    recorded()) has the math's own result in the archive, and the stand-in the self-check
+    imports instead gives it back for the same arguments, and nothing for others."""
+    data = json.loads(texts[GENERATED])["recorded"]
+    for part in ("part1_numpy", "part4_cnn"):
+        calls = importlib.import_module(f"grader.parts.{part}.selfcheck_data").recorded(RUBRIC)
+        for name, listed in calls.items():
+            module = importlib.import_module(f"grader.parts.{part}.{name}")
+            stand_in = recorded.stand_in(module.__name__, data[module.__name__])
+            assert len(data[module.__name__]) == len({recorded.digest(f, a) for f, a in listed})
+            for function, args in listed:
+                want, got = getattr(module, function)(*args), getattr(stand_in, function)(*args)
+                assert type(got) is type(want), (function, got)
+                assert json.dumps(recorded.encode(got)) == json.dumps(recorded.encode(want))
+            with pytest.raises(recorded.NotRecorded):
+                getattr(stand_in, listed[0][0])(np.zeros(3))
 
 
 def test_cli_writes_the_bundle(tmp_path):

@@ -38,11 +38,12 @@ from gradescope_utils.autograder_utils.decorators import number
 
 from ..rubric import budgets
 from ..rubric import spec as rubric_mod
-from .judge import Verdict
+from .judge import Feedback, Verdict, failure_verdict  # noqa: F401 - the suites' names
 from ..errors import SandboxError
-from ..sandbox.runner import ProbeRun, run_probe
+from ..sandbox.probe_run import ProbeCall, ProbeRun, calls_request, part_of
+from ..sandbox.runner import run_probe
 from ..sandbox.template import Template
-from ..sandbox.child import CALLS, SEPARATOR  # the names of a multi-call request
+from ..sandbox.child import CALLS  # the function name of a multi-call request
 
 ENVIRONMENT_PROBE = Path(__file__).parents[1] / "sandbox" / "environment_probe.py"
 MIN_CALL_S = 2.0  # under a deadline, a call is not started with less time than this
@@ -68,24 +69,6 @@ def graded(check_id: str) -> Callable:
         return pytest.mark.check(check_id)(func)
 
     return decorate
-
-
-@dataclass
-class Feedback:
-    """What one check tells the student (lines) and the report (numbers, curves)."""
-
-    lines: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    fraction: float | None = None  # share of the points earned, once concluded
-
-    def say(self, line: str) -> None:
-        """Adds one line of feedback."""
-        if line:
-            self.lines.append(line)
-
-    def record(self, **values: Any) -> None:
-        """Keeps JSON-able numbers or curves for results.json's extra_data and the report."""
-        self.details.update(values)
 
 
 def conclude(feedback: Feedback, verdict: Verdict) -> None:
@@ -116,72 +99,6 @@ def judged(check_id: str, judge: Callable, on: str | tuple[str, ...] = "grading"
     test.__name__ = test.__qualname__ = "test_" + check_id.replace(".", "_")
     test.__doc__ = judge.__doc__
     return graded(check_id)(test)
-
-
-def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> Verdict | None:
-    """A zero verdict when the sandboxed call (or one case of it) gave no result; raises
-    SandboxError when the grader itself is at fault (a library it provides failed to
-    import in the sandbox), so the check is a grader error, not the student's failure."""
-    failure = run.failure if case is None else run.case_failure(case)
-    if failure is None:
-        return None
-    if failure.kind == "grader":
-        raise SandboxError(failure.message)
-    lines = [(f"{what}: " if what else "") + failure.line()]
-    if failure.detail:
-        lines.append(failure.detail.rstrip())
-    hint = HINTS_BY_KIND.get(failure.kind)
-    if hint:
-        file = failure.where.split(":")[0] if failure.where else "your file"
-        lines.append("Hint: " + hint.format(file=file))
-    return Verdict(0.0, "\n".join(lines))
-
-
-HINTS_BY_KIND = {
-    "todo": "this part of the template is still a stub; replace the NotImplementedError "
-            "with your code.",
-    "missing": "submit the handout's files under their original names.",
-    "syntax": "run `python {file}` locally to see the error.",
-    "import": "the grader provides numpy, scipy, matplotlib, torch, torchvision and the "
-              "standard library.",
-    "timeout": "check loops and num_iters; the check's time budget is in the handout.",
-    "hung_function": "an earlier check stopped this function for time: look for a loop "
-                     "that never ends (a while condition that never changes) or a call "
-                     "that waits forever.",
-    "hung_import": "move code that trains, downloads or waits at the top level of {file} "
-                   "under `if __name__ == \"__main__\":`; importing the file must only "
-                   "define things.",
-    "import_network": "move code that downloads, trains or tests at the top level of {file} "
-                      "under `if __name__ == \"__main__\":`; importing the file must only "
-                      "define things (the grader hands your functions its own data).",
-    "cpu": "check loops and num_iters; the check's time budget is in the handout.",
-    "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
-              "on minibatches.",
-    "output": "remove prints inside loops, or print every 100 iterations only.",
-    "exit": "remove sys.exit()/exit()/quit() from the graded code.",
-    "from_scratch": "compute the forward pass, the loss and the gradients with numpy "
-                    "operations; importing torch at the top of {file} is fine as long as "
-                    "this question's code never calls it.",
-}
-
-
-@dataclass(frozen=True)
-class ProbeCall:
-    """One call of a probe function, for GradingContext.probe_calls."""
-
-    function: str  # the probe function's name
-    params: Mapping[str, Any] = field(default_factory=dict)  # JSON-able, over the shared ones
-    inputs: Mapping[str, np.ndarray] = field(default_factory=dict)  # its own arrays
-
-
-def _part_of(run: ProbeRun, prefix: str) -> ProbeRun:
-    """The ProbeRun of one call of a multi-call run (its values and failures, unprefixed)."""
-    head = prefix + SEPARATOR
-    values = {k[len(head):]: v for k, v in run.values.items() if k.startswith(head)}
-    cases = {k[len(head):]: f for k, f in run.case_failures.items()
-             if k.startswith(head) and k != head}
-    return replace(run, values=values, case_failures=cases,
-                   failure=run.failure or run.case_failures.get(head))
 
 
 def gpu_driver_present() -> bool:
@@ -401,12 +318,9 @@ class GradingContext:
         whole batch shares them): what is paid once per child (importing torch, the
         student's module) is paid once. Returns one ProbeRun per call, in order; a call
         that fails stops only itself."""
-        inputs = {f"{i}{SEPARATOR}{k}": v for i, c in enumerate(calls) for k, v in c.inputs.items()}
-        shared = {**dict(params or {}), "calls": [
-            {"function": c.function, "prefix": str(i), "params": dict(c.params)}
-            for i, c in enumerate(calls)]}
+        inputs, shared = calls_request(calls, params)
         run = self.probe(probe, CALLS, check_id, inputs=inputs, params=shared, **kwargs)
-        return [_part_of(run, str(i)) for i in range(len(calls))]
+        return [part_of(run, str(i)) for i in range(len(calls))]
 
 
 def _within(remembered: Mapping[str, tuple[float, str]], budget: float) -> dict[str, str]:

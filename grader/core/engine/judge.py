@@ -6,10 +6,13 @@ was got. Nothing here runs student code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ..errors import SandboxError
+from ..sandbox.probe_run import ProbeRun
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,71 @@ class Verdict:
     def passed(self) -> bool:
         """Whether every point was earned."""
         return self.fraction >= 1.0
+
+
+@dataclass
+class Feedback:
+    """What one check tells the student (lines) and the report (numbers, curves)."""
+
+    lines: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    fraction: float | None = None  # share of the points earned, once concluded
+
+    def say(self, line: str) -> None:
+        """Adds one line of feedback."""
+        if line:
+            self.lines.append(line)
+
+    def record(self, **values: Any) -> None:
+        """Keeps JSON-able numbers or curves for results.json's extra_data and the report."""
+        self.details.update(values)
+
+
+def failure_verdict(run: ProbeRun, case: str | None = None, what: str = "") -> Verdict | None:
+    """A zero verdict when the sandboxed call (or one case of it) gave no result; raises
+    SandboxError when the grader itself is at fault (a library it provides failed to
+    import in the sandbox), so the check is a grader error, not the student's failure."""
+    failure = run.failure if case is None else run.case_failure(case)
+    if failure is None:
+        return None
+    if failure.kind == "grader":
+        raise SandboxError(failure.message)
+    lines = [(f"{what}: " if what else "") + failure.line()]
+    if failure.detail:
+        lines.append(failure.detail.rstrip())
+    hint = HINTS_BY_KIND.get(failure.kind)
+    if hint:
+        file = failure.where.split(":")[0] if failure.where else "your file"
+        lines.append("Hint: " + hint.format(file=file))
+    return Verdict(0.0, "\n".join(lines))
+
+
+HINTS_BY_KIND = {
+    "todo": "this part of the template is still a stub; replace the NotImplementedError "
+            "with your code.",
+    "missing": "submit the handout's files under their original names.",
+    "syntax": "run `python {file}` locally to see the error.",
+    "import": "the grader provides numpy, scipy, matplotlib, torch, torchvision and the "
+              "standard library.",
+    "timeout": "check loops and num_iters; the check's time budget is in the handout.",
+    "hung_function": "an earlier check stopped this function for time: look for a loop "
+                     "that never ends (a while condition that never changes) or a call "
+                     "that waits forever.",
+    "hung_import": "move code that trains, downloads or waits at the top level of {file} "
+                   "under `if __name__ == \"__main__\":`; importing the file must only "
+                   "define things.",
+    "import_network": "move code that downloads, trains or tests at the top level of {file} "
+                      "under `if __name__ == \"__main__\":`; importing the file must only "
+                      "define things (the grader hands your functions its own data).",
+    "cpu": "check loops and num_iters; the check's time budget is in the handout.",
+    "memory": "avoid copying the whole training set (e.g. X.astype(np.float64)); work "
+              "on minibatches.",
+    "output": "remove prints inside loops, or print every 100 iterations only.",
+    "exit": "remove sys.exit()/exit()/quit() from the graded code.",
+    "from_scratch": "compute the forward pass, the loss and the gradients with numpy "
+                    "operations; importing torch at the top of {file} is fine as long as "
+                    "this question's code never calls it.",
+}
 
 
 NAN_HINT = "overflow in exp? a division by zero?"

@@ -2,13 +2,14 @@
 
 build_bundle(out_dir) writes out_dir/assignment1.zip: `assignment1/` holds every file of
 student_template/ (the stubs, the drivers, the handout README.md and requirements.txt), the
-self-check runner selfcheck.py with the grader's notebook reader (CORE_PUBLIC), the public
-files each part declares (grader/parts/: PUBLIC_FILES, e.g. Part 1's checks and the two
-numpy-only judges they load, free of solution code) and selfcheck_files/public_checks.json,
-generated from the rubric and the parts (public_checks.py). The zip is deterministic: sorted entries,
-fixed timestamps and permissions. Before it is written, audit() reads every member and
-refuses the build when one holds reference code, a grader module that is not public, or
-the rubric's seed or a seed derived from it.
+self-check runner selfcheck.py, under selfcheck_files/grader/ the grader's public modules
+as its package has them (CORE_PUBLIC: the verdicts, the probe call, the kits, the rubric's
+records, the submission readers; each part's PUBLIC_MODULES: its public checks, the probes
+and judges they run, free of solution code) and selfcheck_files/public_checks.json,
+generated from the rubric and the parts (public_checks.py). The zip is deterministic:
+sorted entries, fixed timestamps and permissions. Before it is written, audit() reads
+every member and refuses the build when one holds reference code, a grader module that is
+not public, or the rubric's seed or a seed derived from it.
 """
 from __future__ import annotations
 
@@ -20,14 +21,26 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import GraderError
-from .public_checks import PACKAGE, PARTS_DIR, literal_dict, public_checks_json
+from .public_checks import PACKAGE, PARTS_DIR, literal_value, public_checks_json
 
 ROOT = PACKAGE.parent
 TEMPLATE = ROOT / "student_template"
 REFERENCE = ROOT / "reference"
-# The self-check runner and the grader's notebook reader it uses, from the core.
+SHIPPED_PACKAGE = "selfcheck_files/grader"  # where the public modules of grader/ go
+# The self-check runner, and the core modules the parts' public judges and probes use
+# (numpy only): the verdicts, the public rubric's records, the probe call as the sandbox's
+# child makes it and what it returns, the kits, and the submission readers.
+CORE_MODULES = ("__init__.py", "core/__init__.py", "core/errors.py", "core/engine/__init__.py",
+                "core/engine/judge.py", "core/rubric/__init__.py", "core/rubric/spec.py",
+                "core/sandbox/__init__.py", "core/sandbox/child.py",
+                "core/sandbox/probe_run.py", "core/sandbox/kits/__init__.py",
+                "core/sandbox/kits/output_path.py",
+                "core/sandbox/kits/layer_calls.py", "core/sandbox/kits/training.py",
+                "core/submission/__init__.py", "core/submission/source.py",
+                "core/submission/declared.py", "core/submission/settings.py",
+                "core/handout/__init__.py", "core/handout/recorded.py", "parts/__init__.py")
 CORE_PUBLIC = {PACKAGE / "core" / "handout" / "selfcheck.py": "selfcheck.py",
-               PACKAGE / "core" / "submission" / "source.py": "selfcheck_files/source.py"}
+               **{PACKAGE / m: f"{SHIPPED_PACKAGE}/{m}" for m in CORE_MODULES}}
 GENERATED = "selfcheck_files/public_checks.json"  # written by public_checks.py
 FOLDER = "assignment1"  # the one top-level folder of the archive
 ARCHIVE = "assignment1.zip"
@@ -41,12 +54,14 @@ MIN_LINE_CHARS = 12  # shorter lines ("return out") are too generic to call a co
 def public_files() -> dict[Path, str]:
     """Every public grader file: path in the grader -> name in the students' archive.
 
-    The core's (CORE_PUBLIC) and each part's `PUBLIC_FILES` literal in its __init__.py,
-    read as data: the core imports no part."""
+    The core's (CORE_PUBLIC), and each part's `PUBLIC_MODULES`, a literal of its
+    __init__.py read as data (the core imports no part): those files of the part, with its
+    __init__.py, where the grader's package has them."""
     found: dict[Path, str] = dict(CORE_PUBLIC)
     for init in sorted(PARTS_DIR.glob("*/__init__.py")):
-        for file, target in literal_dict(init, "PUBLIC_FILES").items():
-            found[init.parent / file] = ast.literal_eval(target)
+        modules = literal_value(init, "PUBLIC_MODULES") or ()
+        for file in ("__init__.py", *modules) if modules else ():
+            found[init.parent / file] = f"{SHIPPED_PACKAGE}/parts/{init.parent.name}/{file}"
     return found
 
 

@@ -45,7 +45,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -54,6 +54,7 @@ import numpy as np
 from . import isolation, lockdown
 from ..submission import source
 from ..errors import SandboxError
+from .probe_run import Failure, ProbeRun
 from .procs import parent_and_start, pids, process_tree
 from .template import PLACEHOLDER, Launched, Template, TemplateError
 from ..rubric.spec import Limits
@@ -63,41 +64,6 @@ CHILD = Path(__file__).with_name("child.py")
 TOKEN_VAR = "GRADER_SANDBOX_TOKEN"
 _MB = 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why student code gave no result, in the student's terms."""
-
-    kind: str  # exception, todo, missing, syntax, import, exit, timeout, cpu, memory, ...
-    message: str  # one line: what happened
-    where: str = ""  # "two_layernet.py:57", the student's own frame, when known
-    detail: str = ""  # the student's frames of the traceback, or other context
-
-    def line(self) -> str:
-        """The message with its location, for feedback."""
-        return f"{self.message} [{self.where}]" if self.where else self.message
-
-
-@dataclass(frozen=True)
-class ProbeRun:
-    """The outcome of one sandboxed call."""
-
-    values: Mapping[str, Any]  # key -> np.ndarray or JSON scalar the probe recorded
-    failure: Failure | None  # the call as a whole failed (import error, timeout, ...)
-    case_failures: Mapping[str, Failure] = field(default_factory=dict)  # per-case failures
-    output: str = ""  # the child's stdout and stderr, head and tail kept
-    wall_seconds: float = 0.0  # elapsed time of the child, seconds
-    cpu_seconds: float = 0.0  # user + system CPU time of the child, seconds
-    peak_rss_mb: float = 0.0  # peak resident memory of the child, MiB
-    notes: tuple[str, ...] = ()  # files of the submission not copied, and why
-    progress: tuple[int, int] | None = None  # the last (done, total) the probe reported
-    stuck_importing: str = ""  # the module whose import the call's time limit cut short
-    stuck_in: str = ""  # "module:qualname" of the student function a timed-out call was in
-
-    def case_failure(self, case: str) -> Failure | None:
-        """The failure of one case: the call's own failure, else the case's."""
-        return self.failure or self.case_failures.get(case)
 
 
 def copy_submission(src: Path, dst: Path, max_bytes: int, skip: tuple[str, ...] = ()
@@ -126,41 +92,6 @@ def copy_submission(src: Path, dst: Path, max_bytes: int, skip: tuple[str, ...] 
             (dst / rel).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dst / rel / name)
     return notes
-
-
-def prepare_sources(folder: Path, skip_top_level: bool, noted: tuple[str, ...] = ()
-                    ) -> tuple[list[str], dict]:
-    """Readies a sandbox copy's Python files for import, in place: a notebook (X.ipynb)
-    becomes X.py holding its code cells' definitions (unless X.py exists), and with
-    skip_top_level every X.py keeps its definitions only (grader/core/submission/source.py: no
-    top-level training, downloads or file I/O). Returns the notes for the student (lines
-    not run) and {module name: {name: line}} of the names only skipped lines assign.
-    noted: module names (file stems) whose lines not run are worth a note (the files the
-    question reads); empty: every file's."""
-    notes: list[str] = []
-    skipped: dict[str, dict[str, int]] = {}
-    for path in sorted(folder.rglob("*")):
-        is_notebook = path.suffix == ".ipynb"
-        if path.is_symlink() or not path.is_file() or not (
-                is_notebook or (skip_top_level and path.suffix == ".py")):
-            continue
-        target = path.with_suffix(".py")
-        if is_notebook and target.exists():
-            notes.append(f"{path.name} not read: {target.name} is graded instead")
-            continue
-        try:
-            module = source.read_definitions(path)
-        except source.SourceError as exc:
-            if is_notebook:
-                notes.append(f"{path.name} could not be read as a notebook: {exc}")
-            continue  # a .py that does not parse: its import reports the SyntaxError
-        if module.text != path.read_text(encoding="utf-8", errors="replace") or is_notebook:
-            target.write_text(module.text, encoding="utf-8")
-        if not noted or target.stem in noted:
-            notes.extend(module.notes())
-        if module.skipped_names():
-            skipped[target.stem] = module.skipped_names()
-    return notes, skipped
 
 
 def _processes_of_user(uid: int) -> int:
@@ -668,7 +599,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     name -> path of read-only data (e.g. a training set as .npy); on_progress(done, total)
     is called as a long probe reports progress; skip: files of the submission (relative
     paths) not copied, e.g. a checkpoint only the grader reads; skip_top_level: import the
-    submission's .py files as definitions only (prepare_sources; notebooks always are);
+    submission's .py files as definitions only (source.prepare_sources; notebooks always are);
     noted: the modules whose lines not run are named in the notes (empty: all);
     hung_imports: module -> why it is not imported (it hung at import before): importing
     it fails at once with that message. A call whose time ran out while a module of the
@@ -698,7 +629,7 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
             shutil.copyfile(CHILD.parent / "kits" / (kit + ".py"), ctl / (kit + ".py"))
         probe_copy = shutil.copyfile(probe_path, ctl / "probe.py")
         notes = copy_submission(Path(submission), sub, limits.max_copy_mb * _MB, tuple(skip))
-        source_notes, skipped_names = prepare_sources(sub, skip_top_level, tuple(noted))
+        source_notes, skipped_names = source.prepare_sources(sub, skip_top_level, tuple(noted))
         notes += source_notes
         np.savez(ctl / "inputs.npz", **dict(inputs or {}))
         seen, binds = _data_for_child(identity, root, dict(data_files or {}))

@@ -470,3 +470,38 @@ def _without_ipython(line: str) -> str:
         return line
     indent = line[:len(line) - len(line.lstrip())]
     return indent + "pass" if indent else ""
+
+
+def prepare_sources(folder: Path, skip_top_level: bool, noted: tuple[str, ...] = ()
+                    ) -> tuple[list[str], dict]:
+    """Readies a sandbox copy's Python files for import, in place: a notebook (X.ipynb)
+    becomes X.py holding its code cells' definitions (unless X.py exists), and with
+    skip_top_level every X.py keeps its definitions only (read_definitions: no
+    top-level training, downloads or file I/O). Returns the notes for the student (lines
+    not run) and {module name: {name: line}} of the names only skipped lines assign.
+    noted: module names (file stems) whose lines not run are worth a note (the files the
+    question reads); empty: every file's."""
+    notes: list[str] = []
+    skipped: dict[str, dict[str, int]] = {}
+    for path in sorted(folder.rglob("*")):
+        is_notebook = path.suffix == ".ipynb"
+        if path.is_symlink() or not path.is_file() or not (
+                is_notebook or (skip_top_level and path.suffix == ".py")):
+            continue
+        target = path.with_suffix(".py")
+        if is_notebook and target.exists():
+            notes.append(f"{path.name} not read: {target.name} is graded instead")
+            continue
+        try:
+            module = read_definitions(path)
+        except SourceError as exc:
+            if is_notebook:
+                notes.append(f"{path.name} could not be read as a notebook: {exc}")
+            continue  # a .py that does not parse: its import reports the SyntaxError
+        if module.text != path.read_text(encoding="utf-8", errors="replace") or is_notebook:
+            target.write_text(module.text, encoding="utf-8")
+        if not noted or target.stem in noted:
+            notes.extend(module.notes())
+        if module.skipped_names():
+            skipped[target.stem] = module.skipped_names()
+    return notes, skipped

@@ -2,12 +2,16 @@
 hidden random networks, against netmath's (numpy only)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import netmath
 from .cases import TOY_PROBS, Case, toy_case
 from .probing import hidden_of, judge_on_cases
-from ...core.engine.context import Feedback, GradingContext
-from ...core.engine.judge import Verdict, compare, shaped
+from ...core.engine.judge import Feedback, Verdict, compare, shaped
 from ...core.rubric.spec import Check
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 
 def _judge_probs(check: Check):

@@ -3,14 +3,18 @@ plus reg * (||W1||^2 + ||W2||^2), against netmath's, with a hint from what a wro
 matches instead (numpy only). 2d uses the same judgement to tell a wrong loss first."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import netmath
 from .cases import TOY_LOSS, Case, toy_case
 from .probing import hidden_of, judge_on_cases
-from ...core.engine.context import Feedback, GradingContext
-from ...core.engine.judge import Verdict, shaped
+from ...core.engine.judge import Feedback, Verdict, shaped
 from ...core.rubric.spec import Check
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 
 def _diagnose(got: float, case: Case) -> str:

@@ -3,15 +3,17 @@ judged case by case: what the judge modules share."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from .cases import Case, hidden_cases
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
-from ...core.engine.judge import Verdict, fraction_of
+from ...core.engine.judge import Feedback, Verdict, failure_verdict, fraction_of
 from ...core.rubric.spec import Check
-from ...core.sandbox.runner import ProbeRun
+from ...core.sandbox.probe_run import ProbeRun
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of Part 1
 

@@ -1,8 +1,10 @@
-"""Part 1's public checks for the students' self-check (shipped as selfcheck_files/
-part1_numpy.py; run by selfcheck.py): 1a.1, 1b.1, 1c.2, 2d.1, 3a.1 and 3a.2 on the
-student's TwoLayerNet. Thresholds are the rubric's (run.values) and the toy problem's
-expected values the grader's own (run.data, generated when the handout is built), so this
-file holds no solution. 1c.2 and 3a.2 judge with the grader's staticcheck.py and sgd.py.
+"""Part 1's public checks in the students' self-check. 1a.1, 1b.1 and 1c.2 are the
+grader's own judges (forward.py, loss.py, vectorised.py) on its own probes, with the
+results of its math on the toy problem recorded when the handout is built
+(selfcheck_data.py). 2d.1, 3a.1 and 3a.2 judge with the grader's math on what the
+student's code returns, which cannot ship: they run here on the student's TwoLayerNet
+with the rubric's thresholds (run.values), the toy problem's expected values (run.data,
+generated when the handout is built) and sgd.py's rules, and hold no solution.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import time
 
 import numpy as np
 
-from selfcheck import Stop, shipped
+from selfcheck import Stop
+
+from . import forward, loss, sgd, vectorised
 
 CLASS = "TwoLayerNet"
 NAMES = ("W1", "b1", "W2", "b2")
@@ -71,44 +75,6 @@ def loss_and_grads(net, X, y, reg):
     return float(as_array(out[0], (), "the loss")), out[1]
 
 
-def table(arr) -> str:
-    """An array printed with 8 decimals, for expected/got lines."""
-    return np.array2string(np.asarray(arr), precision=8, floatmode="fixed",
-                           suppress_small=True)
-
-
-def check_probabilities(run):
-    """1a.1: loss(X) on the toy problem against the handout's probabilities."""
-    net, X, _ = toy_net(run)
-    got = as_array(net.loss(X.copy()), (5, 3), "loss(X) with y=None")
-    want = np.array(run.data["probs"])
-    diff = np.abs(got - want)
-    if np.all(diff <= run.values["atol"] + run.values["rtol"] * np.abs(want)):
-        return True, f"largest difference from the handout's probabilities: {diff.max():.1e}"
-    if np.abs(got.sum(axis=1) - 1).max() > 1e-6:
-        hint = "rows do not sum to 1: loss(X) must return softmax probabilities, not raw scores"
-    else:
-        hint = ("check the ReLU (max(0, z) on the hidden layer only, not on the output) and "
-                "that both biases are added")
-    return False, (f"expected (the handout's probabilities):\n{table(want)}\n"
-                   f"got:\n{table(got)}\nlargest difference {diff.max():.2e}\nHint: {hint}.")
-
-
-def check_loss(run):
-    """1b.1: the toy loss at the rubric's reg against the grader's (the handout's number)."""
-    reg, want = run.values["reg"], run.data["loss"]
-    net, X, y = toy_net(run)
-    got, _ = loss_and_grads(net, X, y, reg)
-    line = f"expected {want:.11f} (reg={reg:g}), got {got:.11f}"
-    if abs(got - want) <= run.values["atol"] + run.values["rtol"] * abs(want):
-        return True, line + _reg_note(run, net, X, y, got, reg)
-    hint = next((text for value, text in run.data["loss_slips"]
-                 if abs(got - value) <= 1e-8 * max(1.0, abs(value))),
-                "compare -log(probability of the true class), averaged over the batch, plus "
-                "reg * (sum of squared entries of W1 and W2)")
-    return False, f"{line}\nHint: {hint}."
-
-
 def _loss_is_right(run) -> bool:
     """Whether the student's toy loss is the grader's at 1b's reg and at reg=0, so that
     3a.1 may use it (never raises)."""
@@ -118,20 +84,6 @@ def _loss_is_right(run) -> bool:
     except Exception:  # noqa: BLE001 - the loss does not even run
         return False
     return np.allclose(got, [run.data["loss"], run.data["loss_at_zero"]], rtol=1e-9, atol=0)
-
-
-def _reg_note(run, net, X, y, got, reg):
-    """A note when the loss at reg=0 shows that loss() ignores its reg argument."""
-    penalty = reg * run.data["penalty"]
-    try:
-        added = got - loss_and_grads(net, X, y, 0.0)[0]
-    except Exception:  # noqa: BLE001 - a note only; the check itself passed
-        return ""
-    if abs(added - penalty) <= 1e-9 * max(1.0, penalty):
-        return ""
-    return (f"\nNote: your loss at reg=0 is {got - added:.11f}, so the L2 term added at "
-            f"reg={reg:g} is {added:.6g}, not reg * (||W1||^2 + ||W2||^2) = {penalty:.6g}. "
-            "Does loss() use its reg argument? Hidden checks use other values of reg.")
 
 
 def rel_error(a, b):
@@ -282,22 +234,6 @@ def check_training(run):
     return False, f"{line}\nHint: {hint}."
 
 
-def check_no_loops(run):
-    """1c.2: no Python loop over samples in loss() or the methods it calls; it must run."""
-    net, X, _ = toy_net(run)
-    net.loss(X.copy())  # vectorised code that does not run earns nothing
-    path = run.student.path(run.check["files"][0])
-    static, text = shipped("staticcheck"), path.read_text(encoding="utf-8", errors="replace")
-    source = shipped("source").notebook_source(text)[0] if path.suffix == ".ipynb" else text
-    found = static.loops_over_samples(source, CLASS, "loss")
-    if found:
-        lines = "\n".join(f"line {f.line}: {f.code}" for f in found)
-        return False, (f"Python loop over samples in loss():\n{lines}\nHint: operate on the "
-                       "whole (N, D) batch with matrix products and fancy indexing "
-                       "(probs[np.arange(N), y]).")
-    return True, "no loop over samples found in loss() or the methods it calls."
-
-
 def _spied_net(cls, params, rows, log):
     """A student network holding params whose loss() logs every call with labels:
     (all params flattened before the call, the grads it returned flattened, batch rows)."""
@@ -328,7 +264,7 @@ def check_sgd_steps(run):
     """3a.2: every step train() takes is params -= lr * grads, with the given learning
     rate decayed once per epoch, batches of batch_size rows from the whole set; predict()
     is the argmax of the scores. Judged by the grader's own rules (sgd.py)."""
-    sgd, s = shipped("sgd"), run.values
+    s = run.values
     N, D, H, C = s["shape"]
     draws = np.random.RandomState(SGD_DATA_SEED)
     params = {"W1": 0.1 * draws.randn(D, H), "b1": 0.1 * draws.randn(H),
@@ -368,5 +304,5 @@ def check_sgd_steps(run):
     return not bad, "\n".join([head] + bad + ([f"right: {', '.join(good)}"] if good else []))
 
 
-CHECKS = {"1a.1": check_probabilities, "1b.1": check_loss, "1c.2": check_no_loops,
+CHECKS = {"1a.1": forward.judge_toy, "1b.1": loss.judge_toy, "1c.2": vectorised.judge_loops,
           "2d.1": check_gradients, "3a.1": check_training, "3a.2": check_sgd_steps}

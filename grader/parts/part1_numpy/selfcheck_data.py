@@ -1,7 +1,8 @@
-"""Expected values of Part 1's public cases for the students' self-check, computed with the
-grader's own math when the handout is built (grader/core/handout/public_checks.py): the toy
-problem, its probabilities and losses, the numerical gradients 2d.1 compares with and the
-wrong gradients its hints recognise. Never shipped: only what public_data() returns is."""
+"""Part 1's public cases for the students' self-check, computed with the grader's own math
+when the handout is built (grader/core/handout/public_checks.py): the netmath calls the
+public judges make (recorded), and for the part's own checks the toy problem, its losses,
+the numerical gradients 2d.1 compares with and the wrong gradients its hints recognise.
+Never shipped: only the results are."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,26 +29,26 @@ def _likely_slips(case, want: dict) -> dict:
     return slips
 
 
+def recorded(rubric) -> dict:
+    """{solution module: [(function, args)]}: what 1a.1's and 1b.1's judges compute with
+    netmath on the toy problem (its probabilities; its loss at 1b's reg and at 0)."""
+    toy, at_reg = toy_case(), toy_case(reg=rubric.check("1b.1").value("reg"))
+    return {"netmath": [("probabilities", (toy.params, toy.X)),
+                        ("loss", (at_reg.params, at_reg.X, at_reg.y, at_reg.reg)),
+                        ("loss", (at_reg.params, at_reg.X, at_reg.y, 0.0))]}
+
+
 def public_data(rubric) -> dict:
-    """The toy problem and the expected values of 1a.1, 1b.1, 2d.1 and 3a.1's notes."""
+    """The toy problem and the expected values of 2d.1 and 3a.1's part's own checks."""
     reg = rubric.check("1b.1").value("reg")
     case = toy_case(reg=rubric.check("2d.1").value("reg"))
     step = rubric.check("2d.1").value("step")
     params = {k: v.copy() for k, v in case.params.items()}
     want = {k: netmath.numerical_gradient(lambda: netmath.loss(params, case.X, case.y, case.reg),
                                           params[k], step) for k in netmath.PARAM_NAMES}
-    penalty = sum(np.sum(case.params[w] ** 2) for w in ("W1", "W2"))
-    data_loss = netmath.loss(case.params, case.X, case.y, 0.0)
-    wrong_losses = [  # 1b's likely slips, as the self-check names them
-        (data_loss, "the L2 term is missing: add reg * (sum of W1**2 + sum of W2**2)"),
-        (data_loss + 0.5 * reg * penalty, "the L2 term has a factor 1/2; the handout's has none"),
-        (data_loss * len(case.y) + reg * penalty, "the cross-entropy is summed; average it "
-         "over the N samples")]
     return {"params": case.params, "X": case.X, "y": case.y, "reg": reg,
-            "probs": netmath.probabilities(case.params, case.X),
             "loss": netmath.loss(case.params, case.X, case.y, reg),
-            "loss_at_zero": data_loss, "penalty": penalty,
-            "loss_slips": wrong_losses,
+            "loss_at_zero": netmath.loss(case.params, case.X, case.y, 0.0),
             "grads": want, "slips": _likely_slips(case, want),
             "loss_2d": netmath.loss(case.params, case.X, case.y, case.reg),  # 2d's reg
             "loss_tolerance": [rubric.check("1b.1").value(k) for k in ("rtol", "atol")]}

@@ -4,6 +4,7 @@ Python loops over samples in loss() with staticcheck.py, once the forward pass r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,9 +12,11 @@ from . import netmath
 from .cases import case_seed, random_network, toy_case
 from .probing import PROBES, run_cases
 from .staticcheck import loops_over_samples, read_source
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
-from ...core.engine.judge import Verdict
+from ...core.engine.judge import Feedback, Verdict, failure_verdict
 from ...core.rubric.spec import Check
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 
 def judge_speed(grading: GradingContext, check: Check, feedback: Feedback) -> Verdict:

@@ -8,5 +8,6 @@ numpy only: the grader's own process never imports torch. probing.py says where 
 probes are and the sizes they are called with.
 """
 
-# The public self-check the students' archive ships (torch and numpy only, no solution).
-PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part2_mlp.py"}
+# The public self-check the students' archive ships: the grader's own structure probe and
+# 4a's judge, and its own 4b.1 (torch in the probes only; no solution).
+PUBLIC_MODULES = ("selfcheck.py", "structure.py", "settings.py", "probing.py", "probes.py")

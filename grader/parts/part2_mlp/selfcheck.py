@@ -1,9 +1,9 @@
-"""Part 2's public checks for the students' self-check (shipped as selfcheck_files/
-part2_mlp.py; run by selfcheck.py): 4a.1 builds MultiLayerPerceptron(3072, hidden, 10) for
-the rubric's lists and watches which nn.Linear layers its forward pass applies, what
-separates them and what comes out; 4b.1 runs the student's train() for two short epochs on
-random images and watches the loop (optimizer steps, gradients cleared, scores given to
-the loss, the learning rate decayed once per epoch). Needs numpy and torch, on the CPU.
+"""Part 2's public checks in the students' self-check: 4a.1 with the grader's own
+structure probe and judge (structure.py, as test_4a_structure.py concludes it); 4b.1 runs
+the student's train() for two short epochs on random images and watches the loop
+(optimizer steps, gradients cleared, scores given to the loss, the learning rate decayed
+once per epoch), since the grader's 4b trains on its prepared CIFAR-10. Needs numpy and
+torch, on the CPU.
 """
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import numpy as np
 
 from selfcheck import Stop
 
-INPUT_SIZE, NUM_CLASSES = 3072, 10
+from . import structure
+
+from .probing import INPUT_SIZE, NUM_CLASSES
 EPOCHS, BATCH, TRAIN_ROWS, LR, DECAY, REG = 2, 50, 200, 1e-3, 0.5, 1e-3  # 4b.1 here
 
 
@@ -21,94 +23,6 @@ def student_module(run):
     if not isinstance(getattr(module, "MultiLayerPerceptron", None), type):
         raise Stop(f"{run.check['files'][0]} defines no class MultiLayerPerceptron")
     return module
-
-
-def _affine(before: np.ndarray, after: np.ndarray) -> bool:
-    """Whether every feature of `after` (N, F) is a*before + b of the same feature."""
-    if before.shape != after.shape:
-        return False
-    for j in range(before.shape[1]):
-        design = np.stack([before[:, j], np.ones(len(before))], axis=1)
-        coef, *_ = np.linalg.lstsq(design, after[:, j], rcond=None)
-        if np.max(np.abs(design @ coef - after[:, j])) > 1e-4 * (1 + np.max(np.abs(after[:, j]))):
-            return False
-    return True
-
-
-def _applied(torch, module, hidden, rows):
-    """(Linear calls as (in, out, input (N, in), output (N, out)), model output, input
-    shape used) for MultiLayerPerceptron(3072, hidden, 10) on random images."""
-    torch.manual_seed(0)
-    model = module.MultiLayerPerceptron(INPUT_SIZE, list(hidden), NUM_CLASSES)
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():  # a scale at which any nonlinearity shows
-        for layer in linears:
-            layer.weight.normal_(0.0, 1.0 / np.sqrt(layer.in_features))
-            if layer.bias is not None:
-                layer.bias.uniform_(-0.5, 0.5)
-    model.eval()
-    calls = []
-    handles = [m.register_forward_hook(lambda m, a, o: calls.append(
-        (m.in_features, m.out_features, a[0].double().numpy(), o.double().numpy())))
-        for m in linears]
-    images = torch.rand(rows, 3, 32, 32) * 2 - 1
-    try:
-        for x in (images, images.reshape(rows, -1)):
-            calls.clear()
-            try:
-                with torch.no_grad():
-                    out = model(x).double().numpy()
-                return calls[:], out, tuple(x.shape)
-            except RuntimeError:
-                if x.dim() == 2:
-                    raise
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def check_structure(run):
-    import torch
-    module, rows = student_module(run), run.values["rows"]
-    lines, ok = [], True
-    for hidden in run.values["hidden_layers"]:
-        calls, out, shape = _applied(torch, module, hidden, rows)
-        widths = [INPUT_SIZE] + list(hidden) + [NUM_CLASSES]
-        want = list(zip(widths[:-1], widths[1:]))
-        got = [(i, o) for i, o, _, _ in calls]
-        built = " -> ".join(f"Linear({i}, {o})" for i, o in got) or "no nn.Linear"
-        problem = ""
-        if got != want:
-            problem = (f"expected {' -> '.join(f'Linear({i}, {o})' for i, o in want)}, "
-                       f"your forward applied {built}")
-            if len(got) < len(want):
-                problem += ("\nHint: build one nn.Linear per pair of consecutive widths in "
-                            "[input_size] + hidden_layers + [num_classes], in a loop over the list.")
-        else:
-            for k in range(len(calls) - 1):
-                if _affine(calls[k][3], calls[k + 1][2]):
-                    problem = (f"nothing nonlinear between Linear layer {k + 1} and {k + 2}."
-                               "\nHint: put a ReLU between consecutive Linear layers.")
-                    break
-        if not problem:
-            last = calls[-1][3]
-            if out.shape != (rows, NUM_CLASSES):
-                problem = f"the output should be ({rows}, {NUM_CLASSES}), got {out.shape}"
-            elif np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-5):
-                problem = ("the output rows are probabilities (softmax at the end).\nHint: "
-                           "return the last layer's scores; nn.CrossEntropyLoss applies the "
-                           "softmax itself.")
-            elif not (np.allclose(out, last, atol=1e-5) or np.allclose(
-                    out, last - np.log(np.exp(last).sum(axis=1, keepdims=True)), atol=1e-4)):
-                problem = ("the output is not the last Linear layer's scores (an activation "
-                           "after it?).\nHint: nothing after the last Linear layer.")
-        ok = ok and not problem
-        lines.append(f"hidden_layers={hidden}: " + (problem or f"{built} on input {shape}, scores out"))
-    return ok, "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------
-# 4b.1: the training loop as observed
 
 
 class _Watched:
@@ -224,4 +138,9 @@ def check_training(run):
                   f"learning rate {LR:g} then {LR * DECAY:g}")
 
 
-CHECKS = {"4a.1": check_structure, "4b.1": check_training}
+def public_lists(grading, check, feedback):
+    return structure.grade_structure(grading, check, feedback,
+                                     structure.public_cases(check.value("hidden_layers")))
+
+
+CHECKS = {"4a.1": public_lists, "4b.1": check_training}

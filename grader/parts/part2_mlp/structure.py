@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import settings
 from .probing import IMAGE, INPUT_SIZE, NUM_CLASSES, PROBES
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
-from ...core.engine.judge import Verdict
+from ...core.engine.judge import Feedback, Verdict, failure_verdict
 from ...core.rubric.spec import Check, case_seed
-from ...core.sandbox.runner import ProbeRun
+from ...core.sandbox.probe_run import ProbeRun
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 AFFINE_RTOL = 1e-2  # residual of the best affine fit, relative to the feature's spread
 

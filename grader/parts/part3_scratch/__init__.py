@@ -11,6 +11,8 @@ handcomputed.py 5f and 7a (backprop_answers.py, read with grader/core/submission
 module's global `net`; the probes bind it to the network they train (probes._bind).
 """
 
-# The public self-check the students' archive ships (numpy only, no solution: its own
-# networks, the handout's formulas, and only whether backprop_answers.py is filled in).
-PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part3_scratch.py"}
+# The public self-check the students' archive ships: the part's own checks, since every
+# judge of its public checks computes with netmath.py or handcomputed.py on what the
+# student's code returns (numpy only, no solution: its own networks, the handout's formulas,
+# and only whether backprop_answers.py is filled in).
+PUBLIC_MODULES = ("selfcheck.py",)

@@ -1,5 +1,4 @@
-"""Part 3's public checks for the students' self-check (shipped as selfcheck_files/
-part3_scratch.py; run by selfcheck.py): 5a.1, 5b.1 and 5c.1 on the student's Network with
+"""Part 3's public checks for the students' self-check (run by selfcheck.py): 5a.1, 5b.1 and 5c.1 on the student's Network with
 the rubric's sizes and settings, on the self-check's own random networks (the grader uses
 other numbers), and whether backprop_answers.py answers every question of 5f and 7a with
 plain numbers (whether they are right is graded on Gradescope). Needs numpy only.
@@ -200,7 +199,7 @@ def check_answers(run):
     values = {}
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".ipynb":  # its code cells, as the grader reads them
-        text = shipped("source").notebook_source(text)[0]
+        text = shipped("grader.core.submission.source").notebook_source(text)[0]
     for stmt in ast.parse(text).body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
                 isinstance(stmt.targets[0], ast.Name):

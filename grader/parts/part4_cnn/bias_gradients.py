@@ -3,14 +3,18 @@ network and hidden ones, run in one sandboxed child without torch, against cnnma
 (dL/db1, dL/db2), with a hint for a factor of 2 or a flipped sign."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import cnnmath
-from .cases import Network
+from .figure import Network
 from .probing import PROBES, same_failure
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
-from ...core.engine.judge import Verdict, compare, shaped
+from ...core.engine.judge import Feedback, Verdict, compare, failure_verdict, shaped
 from ...core.rubric.spec import Check
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 
 def _gradient_hint(got: np.ndarray, want: np.ndarray) -> str:

@@ -3,13 +3,17 @@ run in one sandboxed child without torch, against cnnmath's equation (5), with a
 naming the wrong version of the equation a student's sizes follow."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import cnnmath
 from .probing import PROBES, same_failure
-from ...core.engine.context import Feedback, GradingContext, failure_verdict
-from ...core.engine.judge import Verdict, shaped
+from ...core.engine.judge import Feedback, Verdict, failure_verdict, shaped
 from ...core.rubric.spec import Check
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 
 def _formula(h: int, k: int, p: int, s: int) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...core.engine.context import failure_verdict
-from ...core.engine.judge import Verdict
+from ...core.engine.judge import Verdict, failure_verdict
 
 PROBES = Path(__file__).with_name("probes.py")  # the sandbox side of seed 003
 NUM_CLASSES = 10

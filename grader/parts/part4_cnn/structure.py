@@ -18,14 +18,17 @@ can be negative; log-softmax of them is accepted).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .probing import NUM_CLASSES, PROBES, same_failure
-from ...core.engine.context import Feedback, GradingContext, ProbeCall, failure_verdict
-from ...core.engine.judge import Verdict, shaped
+from ...core.engine.judge import Feedback, Verdict, failure_verdict, shaped
 from ...core.rubric.spec import Check, case_seed
-from ...core.sandbox.runner import ProbeRun
+from ...core.sandbox.probe_run import ProbeCall, ProbeRun
+
+if TYPE_CHECKING:  # the grader's context; the self-check hands in its own
+    from ...core.engine.context import GradingContext
 
 KIND, FUNCTION, MODULE, SHAPE_IN, SHAPE_OUT, KERNEL, STRIDE, PADDING = range(8)
 CLOSE = dict(rtol=1e-5, atol=1e-6)

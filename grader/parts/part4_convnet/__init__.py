@@ -9,6 +9,6 @@ logits), all with numpy only: the grader's own process never imports torch. sett
 reads the declared training settings with ast.
 """
 
-# The public self-check the students' archive ships (torch and numpy only, no solution: the
-# rubric's layers, shapes and parameter counts, traced with Part 4's CNN tracer).
-PUBLIC_FILES = {"selfcheck.py": "selfcheck_files/part4_convnet.py"}
+# The public self-check the students' archive ships: the grader's own summary probe and
+# 7b's judges (torch in the probe only; no solution: the rubric's layers, shapes and counts).
+PUBLIC_MODULES = ("selfcheck.py", "layers.py", "settings.py", "probes.py")

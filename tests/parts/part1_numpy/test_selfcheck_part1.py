@@ -1,5 +1,5 @@
-"""Part 1's public self-check (selfcheck_files/part1_numpy.py, run by the archive's
-selfcheck.py) against the grader: the reference passes every check and the template fails
+"""Part 1's public self-check (the part's selfcheck.py as the archive ships it, run by the
+archive's selfcheck.py) against the grader: the reference passes every check and the template fails
 every one kindly, as in the grader; each mutant of the catalogue fails the public checks it
 loses in the grader and passes those of the questions it keeps; a broken submission, a
 hang or an exit costs the checks it touches only. Marked slow: the self-check and the
@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from mutants import BROKEN, MUTANTS, REFERENCE, VARIANTS
-from selfcheck_runs import disagreements, extracted, runner, selfcheck
+from selfcheck_runs import disagreements, extracted, judged_by_the_grader, runner, selfcheck
 
 PUBLIC = ["1a.1", "1b.1", "1c.2", "2d.1", "3a.1", "3a.2"]
 TEMPLATE = REFERENCE.parent / "student_template"
@@ -22,8 +22,13 @@ def test_reference_passes_and_template_fails_kindly():
     found = selfcheck(TEMPLATE, "1")
     assert list(found) == PUBLIC
     for cid, (passed, message) in found.items():
-        assert not passed and message.startswith("Not implemented yet (question "), message
-        assert "TODO block" in message
+        assert not passed
+        if judged_by_the_grader(cid):  # the grader's message (test_..._agree: the same)
+            assert "not implemented yet (NotImplementedError) [two_layernet.py:" in message
+            assert "Hint: this part of the template is still a stub" in message
+        else:
+            assert message.startswith("Not implemented yet (question "), message
+            assert "TODO block" in message
     assert not list(extracted().rglob("__pycache__"))  # nothing written beside the files
 
 
@@ -55,7 +60,9 @@ def test_broken_submission_fails_every_check_with_its_cause(broken, tmp_path):
     found = selfcheck(broken.write(tmp_path / "sub"), "1")
     assert list(found) == PUBLIC
     for cid, (passed, message) in found.items():
-        assert not passed and broken.phrase in message, (cid, message)
+        # a file that does not parse: 1c.2 reads it before it runs anything (the grader's)
+        assert not passed and (broken.phrase in message or "does not parse" in message), \
+            (cid, message)
 
 
 HANGS_AND_EXITS = '''
@@ -86,7 +93,8 @@ def test_one_check_hanging_or_exiting_does_not_stop_the_others(tmp_path, monkeyp
     assert {c: p for c, (p, _) in found.items()} == {
         "1a.1": True, "1b.1": False, "1c.2": True, "2d.1": False, "3a.1": False, "3a.2": False}
     messages = "\n".join(m for _, m in found.values())
-    assert messages.count("called sys.exit() or exit()") == 2
+    assert "called sys.exit(3)" in found["1b.1"][1]  # the grader's words
+    assert "called sys.exit() or exit()" in found["2d.1"][1]
     assert "stopped after 2 s" in messages
 
 
