@@ -89,7 +89,8 @@ def generate(rubric: Rubric | None = None) -> dict:
             "data": {}}
     # the public rubric: every question, with the checks the self-check runs and those
     # whose values their judges read too (a part's RUBRIC_ALSO)
-    also = {c for d in PARTS_DIR.iterdir() for c in literal_value(d / CHECKS_FILE, "RUBRIC_ALSO") or ()}
+    also = {c for d in PARTS_DIR.iterdir()
+            for c in literal_value(d / CHECKS_FILE, "RUBRIC_ALSO") or ()}
     questions = []
     for question in rubric.questions:
         part = spec["parts"].setdefault(str(question.part), {"files": [], "checks": [],
@@ -103,12 +104,11 @@ def generate(rubric: Rubric | None = None) -> dict:
                 continue
             part["checks"].append(check.id)
             checks.append(_fields(check))
-            titles = literal_dict(PARTS_DIR / owner[check.id] / CHECKS_FILE, "TITLES")
+            titles = literal_value(PARTS_DIR / owner[check.id] / CHECKS_FILE, "TITLES") or {}
             spec["checks"][check.id] = {
                 "name": check.name, "question": question.id, "files": list(question.files),
                 "top_level": question.top_level, "module": owner[check.id],
-                "title": ast.literal_eval(titles[check.id]) if check.id in titles
-                else check.name, "values": dict(check.params)}
+                "title": titles.get(check.id, check.name), "values": dict(check.params)}
         questions.append({**_fields(question), "checks": checks})
     spec["rubric"] = {"version": rubric.version, "assignment": rubric.assignment,
                       "limits": _fields(rubric.limits), "questions": questions}

@@ -39,7 +39,7 @@ FILES = HERE / "selfcheck_files"  # the public modules of the grader, and public
 TIME_LIMIT_S = 120  # per check, on POSIX systems (signal.alarm)
 LIBRARIES = ("numpy", "scipy", "matplotlib", "nbformat", "torch", "torchvision")  # requirements
 SEED = 0  # the self-check's own draws (Gradescope's come from the course's secret seed)
-SKIPPED = ("datasets", "plots", "__pycache__")  # folders never copied for a check
+SKIPPED = ("datasets", "plots", "__pycache__", "selfcheck_files")  # folders never copied
 
 
 class Stop(Exception):

@@ -10,7 +10,9 @@ import inspect
 
 import numpy as np
 
-from selfcheck import Stop as Failed, shipped
+from selfcheck import Stop as Failed
+
+from ...core.submission import source
 
 SEED = 2029  # the self-check's own networks (Gradescope uses other numbers)
 TITLES = {"5f.1": "backprop_answers.py answers dL/dw(1)_11 and the updated w(1)_11 with "
@@ -199,7 +201,7 @@ def check_answers(run):
     values = {}
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".ipynb":  # its code cells, as the grader reads them
-        text = shipped("grader.core.submission.source").notebook_source(text)[0]
+        text = source.notebook_source(text)[0]
     for stmt in ast.parse(text).body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
                 isinstance(stmt.targets[0], ast.Name):
