@@ -36,7 +36,8 @@ CORE_MODULES = ("__init__.py", "core/__init__.py", "core/errors.py", "core/engin
                 "core/sandbox/probe_run.py", "core/sandbox/kits/__init__.py",
                 "core/sandbox/kits/output_path.py",
                 "core/sandbox/kits/layer_calls.py", "core/sandbox/kits/training.py",
-                "core/submission/__init__.py", "core/submission/source.py",
+                "core/submission/__init__.py", "core/submission/answers.py",
+                "core/submission/source.py",
                 "core/submission/declared.py", "core/submission/settings.py",
                 "core/handout/__init__.py", "core/handout/recorded.py", "parts/__init__.py")
 CORE_PUBLIC = {PACKAGE / "core" / "handout" / "selfcheck.py": "selfcheck.py",

@@ -5,14 +5,14 @@ plain numbers (whether they are right is graded on Gradescope). Needs numpy only
 """
 from __future__ import annotations
 
-import ast
 import inspect
+from pathlib import Path
 
 import numpy as np
 
 from selfcheck import Stop as Failed
 
-from ...core.submission import source
+from ...core.submission import answers
 
 SEED = 2029  # the self-check's own networks (Gradescope uses other numbers)
 TITLES = {"5f.1": "backprop_answers.py answers dL/dw(1)_11 and the updated w(1)_11 with "
@@ -194,28 +194,15 @@ def check_decay(run):
 
 
 def check_answers(run):
-    """5f.1, 7a.1: every answer of the question a plain number or list of numbers, none None."""
-    path = run.student.path(run.check["files"][0])
-    if path is None:
-        raise Failed(f"{run.check['files'][0]} not found")
-    values = {}
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".ipynb":  # its code cells, as the grader reads them
-        text = source.notebook_source(text)[0]
-    for stmt in ast.parse(text).body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and \
-                isinstance(stmt.targets[0], ast.Name):
-            try:
-                values[stmt.targets[0].id] = ast.literal_eval(stmt.value)
-            except ValueError:
-                values[stmt.targets[0].id] = "unreadable"
+    """5f.1, 7a.1: every answer of the question stated as plain data and none left None, as
+    the grader's reader (grader/core/submission/answers.py) reads the file."""
+    stated = answers.read_answers(run.folder, Path(run.check["files"][0]).stem)
     names = run.data["answers"][run.check["question"]]
-    blank = [n for n in names if values.get(n) is None]
-    odd = [n for n in names if values.get(n) == "unreadable"]
-    if blank or odd:
-        raise Failed("\n".join(([f"not answered yet: {', '.join(blank)}"] if blank else []) + (
-            [f"not plain numbers (the grader reads them without running the file): "
-             f"{', '.join(odd)}"] if odd else [])))
+    problems = list(dict.fromkeys(stated.problem(n) for n in names if stated.problem(n)))
+    blank = [n for n in names if not stated.problem(n) and stated.stated(n) is None]
+    if problems or blank:
+        raise Failed("\n".join(problems + ([f"not answered yet: {', '.join(blank)}"]
+                                           if blank else [])))
     return True, "every answer is filled in (whether it is right is graded on Gradescope)"
 
 
