@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.submission.answers import Answer, Answers, judge_answers, read_answers
-from ...core.engine.judge import Verdict
+from ...core.engine.judge import Feedback, Verdict
+from ...core.rubric.spec import Check, Rubric
 
 MODULE = "backprop_answers"
 
@@ -87,3 +88,22 @@ def reveal(answers: Answers, asked: list[Answer], rtol: float, atol: float) -> V
              "check's): the expected values of the entries that were not right.")
     # passes exactly when every answer is right, so the results page agrees with the public check
     return Verdict(1.0 if verdict.passed else 0.0, intro + "\n" + verdict.message)
+
+
+ASKED = {"5f": seed002_answers, "7a": seed004_answers}  # question -> the answers it asks for
+
+
+def judge_stated(answers: Answers, check: Check, feedback: Feedback) -> Verdict:
+    """5f.1, 7a.1: the question's answers, the wrong entries named without their values;
+    records which are right."""
+    verdict, right = judge(answers, ASKED[check.question](), check.value("rtol"),
+                           check.value("atol"), reveal=False)
+    feedback.record(right=right)
+    return verdict
+
+
+def judge_revealed(answers: Answers, rubric: Rubric, check: Check, feedback: Feedback) -> Verdict:
+    """5f.2, 7a.2: the expected values of the wrong entries, judged with the tolerances of
+    the question's public check (<question>.1)."""
+    public = rubric.check(f"{check.question}.1")
+    return reveal(answers, ASKED[check.question](), public.value("rtol"), public.value("atol"))

@@ -3,7 +3,7 @@ updated weight, stated in backprop_answers.py (handcomputed.py)."""
 import pytest
 
 from . import handcomputed
-from ...core.engine.context import conclude, graded
+from ...core.engine.context import judged
 
 
 @pytest.fixture(scope="module")
@@ -11,16 +11,5 @@ def answers(grading):
     return handcomputed.read(grading.submission)
 
 
-@graded("5f.1")
-def test_stated_answers(answers, check, feedback):
-    verdict, right = handcomputed.judge(answers, handcomputed.seed002_answers(),
-                                        check.value("rtol"), check.value("atol"), reveal=False)
-    feedback.record(right=right)
-    conclude(feedback, verdict)
-
-
-@graded("5f.2")
-def test_expected_values(answers, check, rubric, feedback):
-    public = rubric.check("5f.1")
-    conclude(feedback, handcomputed.reveal(answers, handcomputed.seed002_answers(),
-                                           public.value("rtol"), public.value("atol")))
+test_stated_answers = judged("5f.1", handcomputed.judge_stated, on="answers")
+test_expected_values = judged("5f.2", handcomputed.judge_revealed, on=("answers", "rubric"))
