@@ -39,7 +39,6 @@ from gradescope_utils.autograder_utils.decorators import number
 from ..rubric import budgets
 from ..rubric import spec as rubric_mod
 from .judge import Feedback, Verdict, failure_verdict  # noqa: F401 - the suites' names
-from ..errors import SandboxError
 from ..sandbox.probe_run import ProbeCall, ProbeRun, calls_request, part_of
 from ..sandbox.runner import run_probe
 from ..sandbox.template import Template
