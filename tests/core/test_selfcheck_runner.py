@@ -101,3 +101,15 @@ def test_requirements_cover_every_import_of_the_handout():
         third_party = _imports(path) - set(sys.stdlib_module_names) - local
         assert third_party <= listed, (path.name, third_party - listed)
     assert public_checks.INSTALL in (folder / "README.md").read_text()
+
+
+def test_the_tests_run_the_archives_modules():
+    """selfcheck_runs runs the self-check in-process on the archive's own `grader` modules
+    (the grader's math as recorded stand-ins), not the grader's, and gives those back."""
+    import grader.parts.part4_cnn.output_size  # noqa: F401 - the grader's own, imported
+    import selfcheck_runs
+    assert selfcheck_runs.selfcheck(ROOT / "reference", "4")["6a.1"][0]
+    archive = selfcheck_runs._ARCHIVE_MODULES
+    assert archive["grader.parts.part4_cnn.cnnmath"].__doc__.startswith("Recorded results")
+    assert Path(archive["grader.parts.part4_cnn.output_size"].__file__).is_relative_to(extracted())
+    assert Path(sys.modules["grader.parts.part4_cnn.output_size"].__file__).is_relative_to(ROOT)

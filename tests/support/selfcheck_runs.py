@@ -11,6 +11,7 @@ import re
 import sys
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,13 +42,35 @@ def runner():
     return module
 
 
+_ARCHIVE_MODULES: dict = {}  # the archive's `grader` package, while the grader's is in use
+
+
+@contextmanager
+def archive_modules():
+    """The archive's `grader` package (selfcheck_files/grader/, with the stand-ins of the
+    grader's math) in sys.modules instead of the grader's own, as students run it; the
+    grader's back afterwards, the archive's kept for the next time."""
+    own = {n: m for n, m in sys.modules.items() if n == "grader" or n.startswith("grader.")}
+    for name in own:
+        del sys.modules[name]
+    sys.modules.update(_ARCHIVE_MODULES)
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n == "grader" or n.startswith("grader.")]:
+            _ARCHIVE_MODULES[name] = sys.modules.pop(name)
+        sys.modules.update(own)
+
+
 def selfcheck(folder: Path, part: str) -> dict[str, tuple[bool, str]]:
     """{check id: (passed, message)} of the self-check of one part (1 to 4) on folder."""
     for name in RUBRIC.submission_files:  # no module of a previous folder is reused
         sys.modules.pop(Path(name).stem, None)
     check = runner()
     spec = check.public()
-    results = check.run_part(spec["parts"][part], check.Student(Path(folder).resolve()), spec)
+    with archive_modules():
+        results = check.run_part(spec["parts"][part], check.Student(Path(folder).resolve()),
+                                 spec)
     return {cid: (passed, message) for cid, passed, message in results}
 
 
@@ -74,7 +97,8 @@ def judged_by_the_grader(check_id: str) -> bool:
     selfcheck.py concludes it with func(grading, check, feedback)), so that its message
     must be the grader's."""
     module = runner().public()["checks"][check_id]["module"]
-    func = runner().shipped(f"grader.parts.{module}.selfcheck").CHECKS[check_id]
+    with archive_modules():
+        func = runner().shipped(f"grader.parts.{module}.selfcheck").CHECKS[check_id]
     return len(inspect.signature(func).parameters) == 3
 
 
