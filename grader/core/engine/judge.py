@@ -149,6 +149,11 @@ def compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
             f"{diff.size} entries off)")
 
 
+def rel_error(x: np.ndarray, y: np.ndarray, floor: float = 1e-8) -> float:
+    """The handout's relative error: max |x - y| / max(floor, |x| + |y|) over the entries."""
+    return float(np.max(np.abs(x - y) / np.maximum(floor, np.abs(x) + np.abs(y))))
+
+
 def fraction_of(found: Sequence[str], total: int) -> float:
     """Share of `total` parts with no problem, given the problems found."""
     return max(0.0, (total - len(found)) / total) if total else 1.0

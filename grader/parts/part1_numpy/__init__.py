@@ -8,8 +8,8 @@ training.py (3b); staticcheck.py finds loops over samples, hyperparams.py and
 checkpoint.py read the student's declared settings and weights as data.
 """
 
-# The public self-check the students' archive ships: the grader's own probes, the judges of
-# 1a.1, 1b.1 and 1c.2 and the part's own checks (numpy only; no solution: what netmath.py
-# gives on the toy problem comes recorded in the generated public_checks.json).
-PUBLIC_MODULES = ("selfcheck.py", "forward.py", "loss.py", "vectorised.py", "probing.py",
-                  "cases.py", "staticcheck.py", "sgd.py", "probes.py")
+# The public self-check the students' archive ships: the grader's own probes, the judges
+# of 1a.1, 1b.1, 1c.2 and 2d.1 and the part's own checks (numpy only; no solution: what
+# netmath.py gives on the toy problem comes recorded in the generated public_checks.json).
+PUBLIC_MODULES = ("selfcheck.py", "forward.py", "loss.py", "vectorised.py", "gradients.py",
+                  "hints.py", "probing.py", "cases.py", "staticcheck.py", "sgd.py", "probes.py")

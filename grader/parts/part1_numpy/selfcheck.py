@@ -1,25 +1,22 @@
-"""Part 1's public checks in the students' self-check. 1a.1, 1b.1 and 1c.2 are the
-grader's own judges (forward.py, loss.py, vectorised.py) on its own probes, with the
-results of its math on the toy problem recorded when the handout is built
-(selfcheck_data.py). 2d.1, 3a.1 and 3a.2 judge with the grader's math on what the
-student's code returns, which cannot ship: they run here on the student's TwoLayerNet
-with the rubric's thresholds (run.values), the toy problem's expected values (run.data,
-generated when the handout is built) and sgd.py's rules, and hold no solution.
+"""Part 1's public checks in the students' self-check. 1a.1, 1b.1, 1c.2 and 2d.1 are the
+grader's own judges (forward.py, loss.py, vectorised.py, gradients.py) on its own probes,
+with the results of its math on the toy problem recorded when the handout is built
+(selfcheck_data.py). 3a.1 and 3a.2 judge with the grader's math on the parameters the
+student's train() leaves, which cannot ship: they run here on the student's TwoLayerNet
+with the rubric's settings (run.values), the toy problem's losses (run.data, generated
+when the handout is built) and sgd.py's rules, and hold no solution.
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
 from selfcheck import Stop
 
-from . import forward, loss, sgd, vectorised
+from . import forward, gradients, loss, netmath, probing, sgd, vectorised
 
 CLASS = "TwoLayerNet"
 NAMES = ("W1", "b1", "W2", "b2")
 SGD_DATA_SEED = 2027  # the self-check's own data for 3a.2 (Gradescope uses other numbers)
-BACKPROP_SEED = 2028  # the self-check's own network for 2d.1's cost check
 
 
 def student_class(run):
@@ -86,108 +83,17 @@ def _loss_is_right(run) -> bool:
     return np.allclose(got, [run.data["loss"], run.data["loss_at_zero"]], rtol=1e-9, atol=0)
 
 
-def rel_error(a, b):
-    """The handout's error: largest |a - b| / max(1e-8, |a| + |b|) over all entries."""
-    return float((np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))).max())
+# 2d.1's cost gate times the grader's own forward pass (netmath.time_forward) as loss(X)'s
+# baseline; that code does not ship, so the student's own loss(X) is the baseline here.
+netmath.__file__ = str(probing.PROBES)
 
 
-def _gradient_hint(name, got, want, slips, right):
-    """Why grads[name] may differ from the grader's numerical gradient `want`."""
-    if not np.any(got):
-        return f"{name}'s gradient is all zeros: is it computed and stored in grads?"
-    for wrong, hint in slips:
-        if hint and np.allclose(got, np.array(wrong), rtol=1e-6, atol=1e-10):
-            return hint.rstrip(".")
-    if name in ("W1", "b1"):
-        if {"W2", "b2"} <= set(right):
-            return ("W2 and b2 are right, so look at the step back through the ReLU: the "
-                    "gradient must be zero wherever the hidden pre-activation was <= 0")
-        return "W1 and b1 are computed from the output layer's gradient: fix W2 and b2 first"
-    return f"{name}: sum the upstream gradient over the batch axis (axis=0)" \
-        if name.startswith("b") else ""
-
-
-def check_gradients(run):
-    """2d.1: each gradient against the grader's numerical gradient of the true toy loss."""
-    limit = run.values["max_rel_error"]
-    net, X, y = toy_net(run)
-    loss, grads = loss_and_grads(net, X, y, run.values["reg"])
-    if not isinstance(grads, dict):
-        raise Stop(f"grads should be a dict keyed W1, b1, W2, b2; got {type(grads).__name__}")
-    want = {k: np.array(v) for k, v in run.data["grads"].items()}
-    got, problems, errors = {}, {}, {}
-    for name in NAMES:
-        if name not in grads:
-            problems[name] = f"grads has no {name!r} (keys: {', '.join(map(str, grads))})"
-            continue
-        try:
-            got[name] = as_array(grads[name], want[name].shape, f"grads[{name!r}]")
-            errors[name] = rel_error(got[name], want[name])
-        except Stop as exc:
-            problems[name] = str(exc)
-    right = [n for n in NAMES if n in errors and errors[n] < limit]
-    if len(right) == len(NAMES):
-        summary = "max relative errors: " + ", ".join(f"{n} {errors[n]:.1e}" for n in NAMES)
-        slow = backprop_cost(run, student_class(run))
-        return not slow, summary + (f"\n{slow}" if slow else "")
-    want_loss, (rtol, atol) = run.data["loss_2d"], run.data["loss_tolerance"]  # as 1b judges
-    if abs(loss - want_loss) > atol + rtol * abs(want_loss):
-        return False, (f"{len(right)} of {len(NAMES)} gradients match the numerical ones, and "
-                       f"the loss is wrong too (1b): expected {want_loss:.11f}, got "
-                       f"{loss:.11f}\nHint: fix 1b first: the gradients are the derivatives "
-                       "of the loss, so hints about them would mislead while the loss is wrong.")
-    lines = []
-    for name in (n for n in NAMES if n not in right):
-        if name in problems:
-            lines.append(f"{name}: {problems[name]}")
-            continue
-        lines.append(f"{name}: max relative error {errors[name]:.1e} (needs < {limit:.0e})")
-        hint = _gradient_hint(name, got[name], want[name], run.data["slips"][name], right)
-        lines += [f"Hint: {hint}."] if hint else []
-    if right:
-        lines.append(f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right.")
-    return False, "\n".join(lines)
-
-
-def backprop_cost(run, cls):
-    """'' when loss(X, y) costs at most max_backprop_ratio times loss(X) on a network of
-    backprop_shape (best of backprop_repeats each), else why not: gradients must come
-    from backpropagation, not from finite differences inside loss()."""
-    s = run.values
-    N, D, H, C = s["backprop_shape"]
-    draws = np.random.RandomState(BACKPROP_SEED)
-    net = cls(D, H, C, std=1e-1)
-    for name, shape in (("W1", (D, H)), ("b1", (H,)), ("W2", (H, C)), ("b2", (C,))):
-        net.params[name] = 0.1 * draws.randn(*shape)
-    X, y = 10 * draws.randn(N, D), draws.randint(0, C, size=N)
-    net.loss(X.copy())  # warm-up
-    forward = []
-    for _ in range(s["backprop_repeats"]):
-        data = X.copy()
-        start = time.perf_counter()
-        net.loss(data)
-        forward.append(time.perf_counter() - start)
-    backward = []
-    for _ in range(s["backprop_repeats"] + 1):  # the first is the warm-up
-        data, labels = X.copy(), y.copy()
-        start = time.perf_counter()
-        net.loss(data, y=labels, reg=0.1)
-        backward.append(time.perf_counter() - start)
-        if sum(backward) > s["backprop_seconds"]:
-            break
-    fast, slow = min(forward), min(backward[1:] or backward)
-    ratio = slow / max(fast, 1e-7)
-    if ratio <= s["max_backprop_ratio"]:
-        return ""
-    return (f"gradients must come from backpropagation: loss(X, y) took {ratio:.0f}x the time "
-            f"of loss(X) on a {D} x {H} network (the course allows "
-            f"{s['max_backprop_ratio']:g}x); numerical gradients inside loss() do not count."
-            f"\nloss(X, y): {1000 * slow:.1f} ms, loss(X): {1000 * fast:.2f} ms (best of "
-            f"{len(backward[1:] or backward)} and {len(forward)} calls; {N} samples, {D} "
-            f"inputs, {H} hidden units, {C} classes)."
-            "\nHint: compute the gradients with the chain rule from the forward pass's "
-            "intermediate values (backpropagation, question 2c); numerical gradients are for "
-            "checking them (ex2_FCnet.py gradcheck), not for loss().")
+def toy_gradients(grading, check, feedback):
+    try:
+        backprop = gradients.measure_backprop(grading)
+    except RuntimeError:  # loss(X) failed as the baseline: 2d.1 stops at loss(X, y) first
+        backprop = (None, {})
+    return gradients.judge_toy(grading, backprop, check, feedback)
 
 
 def check_training(run):
@@ -305,4 +211,4 @@ def check_sgd_steps(run):
 
 
 CHECKS = {"1a.1": forward.judge_toy, "1b.1": loss.judge_toy, "1c.2": vectorised.judge_loops,
-          "2d.1": check_gradients, "3a.1": check_training, "3a.2": check_sgd_steps}
+          "2d.1": toy_gradients, "3a.1": check_training, "3a.2": check_sgd_steps}

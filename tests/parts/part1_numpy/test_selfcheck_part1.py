@@ -93,8 +93,8 @@ def test_one_check_hanging_or_exiting_does_not_stop_the_others(tmp_path, monkeyp
     assert {c: p for c, (p, _) in found.items()} == {
         "1a.1": True, "1b.1": False, "1c.2": True, "2d.1": False, "3a.1": False, "3a.2": False}
     messages = "\n".join(m for _, m in found.values())
-    assert "called sys.exit(3)" in found["1b.1"][1]  # the grader's words
-    assert "called sys.exit() or exit()" in found["2d.1"][1]
+    for cid in ("1b.1", "2d.1"):  # the grader's words
+        assert "called sys.exit(3); graded functions must return" in found[cid][1]
     assert "stopped after 2 s" in messages
 
 
