@@ -218,8 +218,8 @@ class Grading:
         self.progress, self.public_only, self.full = False, True, False
         self._memo: dict[str, object] = {}  # call key -> its ProbeRun
         self.made: list = []  # the runs of the current check's own calls (not reused)
-        self._work = Path(tempfile.mkdtemp(prefix="selfcheck_"))
-        self.submission = self._copy(self._work / "files")  # what a judge reads as data
+        self.submission = folder  # what a judge reads as data (declared settings)
+        self._work = Path(tempfile.mkdtemp(prefix="selfcheck_"))  # the calls' copies
 
     def close(self) -> None:
         """Removes the copies of the student's files."""
