@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                        "grader process of its own (default: the cores this machine or "
                        "container gives, one per 1.1 GB of a container's memory limit; "
                        "1: one question after another)")
-    grade.add_argument("--until", type=float, help=argparse.SUPPRESS)  # a lane's deadline
+    # a lane of a grading side by side (grader/core/engine/lanes.py): its deadline as a
+    # time.monotonic(), and run.json alone, which its grader reads
+    grade.add_argument("--until", type=float, help=argparse.SUPPRESS)
+    grade.add_argument("--lane", action="store_true", help=argparse.SUPPRESS)
     check = sub.add_parser("check", help="the public checks only, with expected, got and a hint")
     check.add_argument("submission", type=Path, nargs="?", default=Path("."))
     check.add_argument("--full", action="store_true", help="also run the checks that train on a dataset")
@@ -108,13 +111,13 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
                 data_dir: Path | None, public_only: bool, full: bool, progress: bool,
                 rubric: Rubric | None = None, record: bool = False,
                 deadline: float | None = None, lanes: tuple[tuple[str, ...], ...] = (),
-                rubric_path: Path | None = None):
+                rubric_path: Path | None = None, lane: bool = False):
     """Grades one submission with the rubric (default: grader/rubric.toml; rubric_path:
     the file it was read from); returns the GradingRun (never raises). deadline:
     time.monotonic() by which every sandboxed call has ended (results.json is complete a
     few seconds later). lanes: several groups of questions to grade side by side, each in
     a grader process of its own (grader/core/engine/lanes.py); else in this process, one
-    check after another."""
+    check after another. lane: this grading is such a lane (it writes run.json alone)."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     import pytest
 
@@ -143,7 +146,8 @@ def run_grading(submission: Path, out_dir: Path | None, questions: set[str] | No
         finally:
             context.close()
         return plugin.run()
-    plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record)
+    plugin = ResultsPlugin(context, out_dir, info, questions, on_result, record,
+                           record_only=lane)
     args = [str(PARTS), "-c", str(PARTS / "pytest.ini"), "--rootdir", str(PARTS),
             "-p", "no:cacheprovider", "-p", "pytest_timeout", "-p", "no:terminal",
             "-p", "no:stepwise", "-s", "--timeout", "1800"]
@@ -354,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         # in lanes, each lane claims a sandbox uid slot of its own beside this one's
         run = _in_own_slot(lambda: run_grading(submission, args.out, questions, data_dir,
                                                False, True, not args.quiet, rubric,
-                                               args.record, deadline, lanes, args.rubric))
+                                               args.record, deadline, lanes, args.rubric,
+                                               args.lane))
         report = args.out / "report.html"
         print(f"{run.score:.4g} / {run.max_score:.4g} points; results in "
               f"{args.out / 'results.json'}" + (f", report in {report}"

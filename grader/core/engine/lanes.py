@@ -4,8 +4,8 @@ results.json as they go (`grade --jobs N`).
 A sandboxed call of student code runs on one thread (grader/core/sandbox/runner.py sets
 OMP_NUM_THREADS=1), so a grading that runs its questions one after another keeps one core
 busy however many it is given. Here the questions are dealt into at most N lanes and each
-lane is an ordinary grading of its questions (`python -m grader grade --questions ...
---record`) in a grader process of its own: its own sandbox uid slot, its own template
+lane is an ordinary grading of its questions (`python -m grader grade --questions ...`,
+writing its run.json alone) in a grader process of its own: its own sandbox uid slot, its own template
 process for torch calls, its own checks' budgets, timed where it runs, so a budget taken
 from the reference's cost (a timed reference step, the machine's speed) is measured beside
 the same other lanes as the student's call it bounds.
@@ -149,11 +149,11 @@ class Lane:
 
 def _start(lane_questions: tuple[str, ...], folder: Path, submission: Path,
            data_dir: Path | None, rubric_path: Path | None, deadline: float | None) -> Lane:
-    """Starts one lane's grading (quiet, recording run.json) in its own process group; it
-    dies with this grader, and claims a sandbox uid slot of its own."""
+    """Starts one lane's grading (quiet, writing run.json alone) in its own process group;
+    it dies with this grader, and claims a sandbox uid slot of its own."""
     folder.mkdir(mode=0o700)
     cmd = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(folder),
-           "--questions", ",".join(lane_questions), "--record", "--quiet", "--jobs", "1"]
+           "--questions", ",".join(lane_questions), "--lane", "--quiet", "--jobs", "1"]
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
     if rubric_path is not None:

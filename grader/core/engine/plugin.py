@@ -47,9 +47,11 @@ class ResultsPlugin:
     def __init__(self, context: GradingContext, out_dir: Path | None, info: RunInfo,
                  questions: set[str] | None = None,
                  on_result: Callable[[CheckResult], None] | None = None,
-                 record: bool = False, expiry_margin: float = EXPIRY_MARGIN_S):
+                 record: bool = False, expiry_margin: float = EXPIRY_MARGIN_S,
+                 record_only: bool = False):
         self.context = context
         self.record = record  # also write run.json, the full record (grade-all merges it)
+        self.record_only = record_only  # a lane: run.json alone (its grader writes the rest)
         self.out_dir = out_dir
         self.info = info
         self.questions = questions
@@ -99,7 +101,8 @@ class ResultsPlugin:
         when an output folder was given."""
         if self.out_dir is not None:
             with self._lock:
-                run_files.write(self.run(), self.context.rubric, self.out_dir, self.record)
+                run_files.write(self.run(), self.context.rubric, self.out_dir, self.record,
+                                self.record_only)
 
     def _expire(self, at: float) -> None:
         """At the grading's hard deadline (a little after the sandbox's), if grading still

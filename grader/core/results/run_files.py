@@ -17,8 +17,14 @@ from .records import CheckResult, GradingRun, ManualItem, RunInfo
 RECORD = "run.json"
 
 
-def write(run: GradingRun, rubric, out_dir: Path, record: bool = False) -> None:
-    """Writes results.json and report.html for the run (and run.json when record)."""
+def write(run: GradingRun, rubric, out_dir: Path, record: bool = False,
+          record_only: bool = False) -> None:
+    """Writes results.json and report.html for the run (and run.json when record); only
+    run.json when record_only (a lane of a grading side by side, whose grader writes the
+    others)."""
+    if record_only:
+        gradescope.write_json(out_dir / RECORD, gradescope.plain_data(asdict(run)))
+        return
     markdown = html_report.render_markdown(run, rubric)
     gradescope.write_json(out_dir / "results.json",
                           gradescope.results_json(run, markdown,
