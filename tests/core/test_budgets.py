@@ -195,5 +195,6 @@ def test_backward_pass_past_its_time_budget_is_stopped_with_a_clear_message(tmp_
         assert tests[cid]["score"] == 0
         assert "gradients must come from backpropagation: loss(X, y) on a 200 x 50 " \
                "network" in text, text
-        assert "did not finish within 2 s" in text and "numerical gradients inside " \
-               "loss() do not count" in text
+        # a busy loop may meet the CPU limit of the same 2 s before the wall clock's
+        assert ("did not finish within 2 s" in text or "used more than 2 s of CPU time" in
+                text) and "numerical gradients inside loss() do not count" in text, text
