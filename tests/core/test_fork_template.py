@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.core.rubric import spec as rubric
@@ -292,17 +293,23 @@ def test_a_from_scratch_call_keeps_a_fresh_interpreter(tmp_path, template):
     assert run.failure is None and run.values["ppid"] == os.getpid()
 
 
-def test_a_call_of_a_numpy_probe_ends_the_template(tmp_path, template):
+def test_a_numpy_call_that_trains_on_a_dataset_ends_the_template(tmp_path, template):
     """Its fresh interpreter does not run beside the template (their memory together would
-    outgrow a torch call's); the next torch call starts the template again."""
+    outgrow a torch call's); a small numpy call runs beside it, so the next torch call
+    needs no second start (and no second torch import)."""
     assert _call(tmp_path, "def f(params):\n    return {}\n", template).failure is None
     running = template.pid
     assert _alive(running)
-    template.every_probe = False  # the probe below names no torch
+    numpy_only = "import os\ndef f(params):\n    return {'ppid': os.getppid()}\n"
+    np.save(tmp_path / "rows.npy", np.zeros((4, 3)))
+    template.every_probe = False  # the probes below name no torch
     try:
-        run = _call(tmp_path, "import os\ndef f(params):\n    return {'ppid': os.getppid()}\n",
-                    template, "sub2")
+        small = _call(tmp_path, numpy_only, template, "sub2")
+        assert small.failure is None and small.values["ppid"] == os.getpid()
+        assert _alive(running) and template.pid == running
+        trains = _call(tmp_path, numpy_only, template, "sub3",
+                       data_files={"X_train": tmp_path / "rows.npy"})
     finally:
         template.every_probe = True
-    assert run.failure is None and run.values["ppid"] == os.getpid()
+    assert trains.failure is None and trains.values["ppid"] == os.getpid()
     assert not _alive(running)

@@ -608,9 +608,9 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
     calling it fails at once with that message (kind "hung_function"). A call whose time
     ran out names the student function it was in (ProbeRun.stuck_in). template: the
     grading's template process (template.py): a call of probe functions that use torch
-    (never one under the from-scratch guard) is forked from it (started if need be), with the same isolation as a fresh interpreter's; it is
-    ended while a call of another probe runs (the two together would outgrow a torch
-    call's memory).
+    (never one under the from-scratch guard) is forked from it (started if need be), with
+    the same isolation as a fresh interpreter's; it is ended while a fresh call that trains
+    on a dataset (data_files) runs: the two together would outgrow a torch call's memory.
     Never raises for anything student code does: that comes back as ProbeRun.failure.
     """
     probe_path = Path(probe)
@@ -668,8 +668,11 @@ def run_probe(probe: Path, function: str, *, submission: Path, limits: Limits,
                 # the from-scratch guard watches imports: torch preloaded would slip past it
                 serves = template is not None and not (params or {}).get("from_scratch") \
                     and template.serves(probe_path, functions)
-                if template is not None and not serves:
-                    template.stop()  # not held beside a fresh child: no higher peak memory
+                if template is not None and not serves and data_files:
+                    # not held beside a fresh child that trains on a dataset, which would
+                    # raise the grading's peak memory; beside a small call (5a's networks,
+                    # 6a's formula) it stays, saving a restart's torch import
+                    template.stop()
                 started = _start_child(identity, ctl, work,
                                        _environment(work, token, identity.python),
                                        _rlimits(limits, identity), call, write_fd,
