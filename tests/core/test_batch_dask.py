@@ -16,6 +16,7 @@ import pytest
 
 from grader.core.results import gradescope
 from mutants import ROOT
+from processes import wait_for
 from rubric_copies import SHIPPED, with_setting
 from test_batch import FULL, HANG, QUESTIONS, _copy_reference, gradebook
 
@@ -23,8 +24,11 @@ from test_batch import FULL, HANG, QUESTIONS, _copy_reference, gradebook
 def _grade_all(subs: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "grader", "grade-all", str(subs), "--out", str(out),
            "--questions", QUESTIONS, *extra]
+    # Ctrl-C as a terminal delivers it: a suite started in the background (`... &` in a
+    # script) hands its children SIGINT ignored, and Python then keeps it ignored
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _graders_of(folder: Path) -> dict[int, int]:
@@ -43,16 +47,6 @@ def _graders_of(folder: Path) -> dict[int, int]:
     return found
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _hanging(dest: Path) -> Path:
     sub = _copy_reference(dest)
     text = (sub / "two_layernet.py").read_text()
@@ -67,10 +61,10 @@ def test_a_worker_killed_twice_costs_its_submission_one_retry_then_a_grader_erro
     proc = _grade_all(subs, tmp_path / "out", "--scheduler", "local:2", "--timeout", "200")
     try:
         for attempt in (1, 2):  # the first try, then the retry on a (restarted) worker
-            graders = _wait_for(lambda: _graders_of(hang), 90, f"hal's grader, try {attempt}")
+            graders = wait_for(lambda: _graders_of(hang), 90, f"hal's grader, try {attempt}")
             (pid, worker), = graders.items()
             os.kill(worker, signal.SIGKILL)  # the Dask worker process running the task
-            _wait_for(lambda: pid not in _graders_of(hang), 10, "the orphan grader to die")
+            wait_for(lambda: pid not in _graders_of(hang), 10, "the orphan grader to die")
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -93,7 +87,7 @@ def test_ctrl_c_keeps_what_was_graded_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "out"
     proc = _grade_all(subs, out, "--scheduler", "local:2", "--timeout", "200")
     try:
-        _wait_for(lambda: all((out / s / "results.json").is_file() for s in ("ann", "ben"))
+        wait_for(lambda: all((out / s / "results.json").is_file() for s in ("ann", "ben"))
                   and _graders_of(hang), 120, "ann and ben graded while zed runs")
         time.sleep(1.0)  # their rows reach the client
         proc.send_signal(signal.SIGINT)
@@ -102,7 +96,7 @@ def test_ctrl_c_keeps_what_was_graded_and_a_rerun_resumes(tmp_path):
         proc.kill()
     assert proc.returncode == 130, stderr[-3000:]
     assert "run the same command again to resume" in stderr
-    _wait_for(lambda: not _graders_of(hang), 20, "zed's grader to be stopped")
+    wait_for(lambda: not _graders_of(hang), 20, "zed's grader to be stopped")
 
     # zed mends the file; the rerun grades zed only
     (hang / "two_layernet.py").write_text((ROOT / "reference" / "two_layernet.py").read_text())
@@ -133,7 +127,7 @@ def test_a_scheduler_without_the_grader_stops_the_batch_before_any_grading(tmp_p
          "--preload", str(blocker)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, cwd=tmp_path)
     try:
-        _wait_for(lambda: _port_open(port), 60, "the scheduler to listen")
+        wait_for(lambda: _port_open(port), 60, "the scheduler to listen")
         subs = tmp_path / "subs"
         _copy_reference(subs / "ann")
         proc = _grade_all(subs, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
@@ -176,7 +170,7 @@ def test_gpu_workers_take_the_gpu_questions_and_the_halves_merge(tmp_path):
                  "--no-dashboard", *extra], stdout=subprocess.DEVNULL,
                 stderr=open(logs / name, "w"), cwd=tmp_path))
         # grade-all looks for GPU workers once, when it starts (the README: workers first)
-        _wait_for(lambda: all("Registered to" in (logs / name).read_text()
+        wait_for(lambda: all("Registered to" in (logs / name).read_text()
                               for name in ("gpu0", "cpu0")), 60, "both workers to register")
         proc = _grade_all(subs, tmp_path / "out", "--scheduler", address, "--rubric",
                           str(rubric))

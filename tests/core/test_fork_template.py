@@ -18,6 +18,7 @@ from grader.core.rubric import spec as rubric
 from grader.core.sandbox import isolation
 from grader.core.sandbox.runner import run_probe
 from grader.core.sandbox.template import Template, uses_torch
+from processes import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = rubric.load().limits.replace(wall_seconds=60, cpu_seconds=60, memory_mb=2560)
@@ -46,15 +47,6 @@ def _call(tmp_path: Path, code: str, template: Template | None, name: str = "sub
     probe.write_text(PROBE)
     kwargs.setdefault("limits", LIMITS)
     return run_probe(probe, "run", submission=sub, template=template, **kwargs)
-
-
-def _alive(pid: int) -> bool:
-    """Whether pid runs (a zombie does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 SEEDED = """
@@ -121,9 +113,9 @@ def test_nothing_a_call_leaves_reaches_the_next(tmp_path, template):
     assert first.failure is None, first.failure
     assert first.values["added"] == 0.0 and set(first.values["version"]) == {"X"}
     deadline = time.monotonic() + 5
-    while _alive(int(first.values["daemon"])) and time.monotonic() < deadline:
+    while alive(int(first.values["daemon"])) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(int(first.values["daemon"]))
+    assert not alive(int(first.values["daemon"]))
     second = _call(tmp_path, f"""
         import builtins, os, sys
         import numpy as np
@@ -195,7 +187,7 @@ def test_a_call_cannot_reach_the_template_or_the_grader(tmp_path, template):
     assert v["environ"] != "done" and v["mem"] != "done" and v["maps"] != "done"
     if identity.mounts:  # hidepid: its own processes only
         assert template.pid not in v["visible"] and os.getpid() not in v["visible"]
-    assert _alive(template.pid)
+    assert alive(template.pid)
     again = _call(tmp_path, SEEDED, template, "sub2")
     assert again.failure is None and again.values["ppid"] == template.pid
 
@@ -243,7 +235,7 @@ def test_a_forked_call_is_stopped_for_time_and_memory_like_a_fresh_one(tmp_path,
             return {"sum": np.ones(5 * 1024 ** 3 // 8).sum()}
         """, template, "sub2")
     assert greedy.failure is not None and greedy.failure.kind == "memory", greedy.failure
-    assert _alive(template.pid)
+    assert alive(template.pid)
 
 
 def test_without_a_template_calls_start_a_fresh_interpreter(tmp_path, monkeypatch):
@@ -299,17 +291,17 @@ def test_a_numpy_call_that_trains_on_a_dataset_ends_the_template(tmp_path, templ
     needs no second start (and no second torch import)."""
     assert _call(tmp_path, "def f(params):\n    return {}\n", template).failure is None
     running = template.pid
-    assert _alive(running)
+    assert alive(running)
     numpy_only = "import os\ndef f(params):\n    return {'ppid': os.getppid()}\n"
     np.save(tmp_path / "rows.npy", np.zeros((4, 3)))
     template.every_probe = False  # the probes below name no torch
     try:
         small = _call(tmp_path, numpy_only, template, "sub2")
         assert small.failure is None and small.values["ppid"] == os.getpid()
-        assert _alive(running) and template.pid == running
+        assert alive(running) and template.pid == running
         trains = _call(tmp_path, numpy_only, template, "sub3",
                        data_files={"X_train": tmp_path / "rows.npy"})
     finally:
         template.every_probe = True
     assert trains.failure is None and trains.values["ppid"] == os.getpid()
-    assert not _alive(running)
+    assert not alive(running)

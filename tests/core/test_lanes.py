@@ -17,6 +17,7 @@ from grader.core.results import gradescope
 from grader.core.rubric import budgets
 from grader.core.rubric import spec as rubric_mod
 from grader.core.sandbox.procs import descendants
+from processes import alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RUBRIC = rubric_mod.load()
@@ -128,25 +129,6 @@ def _lane_processes(grader: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    """Whether pid runs (a zombie does not: a test process that made itself a subreaper,
-    as an in-process grading does, inherits the dead lanes and never reaps them)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _wait_for(condition, seconds: float = 120.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
-
-
 def test_a_lane_that_dies_leaves_its_checks_pending_and_the_others_graded(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(ROOT / "reference"),
@@ -154,8 +136,8 @@ def test_a_lane_that_dies_leaves_its_checks_pending_and_the_others_graded(tmp_pa
                              "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        victims = _wait_for(lambda: len(_lane_processes(proc.pid)) == 2
-                            and _lane_processes(proc.pid))
+        victims = wait_for(lambda: len(_lane_processes(proc.pid)) == 2
+                           and _lane_processes(proc.pid), 120, "two lanes")
         part3 = next(p for p in victims if b"5a" in Path(f"/proc/{p}/cmdline").read_bytes())
         os.killpg(part3, signal.SIGKILL)
         _, err = proc.communicate(timeout=300)
@@ -177,15 +159,16 @@ def test_a_killed_grader_leaves_a_valid_results_json_and_no_lane_behind(tmp_path
                              "--out", str(out), "--jobs", "2", "--quiet"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: (out / "results.json").is_file() and any(
+        wait_for(lambda: (out / "results.json").is_file() and any(
             t["extra_data"]["outcome"] == "passed"
-            for t in json.loads((out / "results.json").read_text())["tests"]))
+            for t in json.loads((out / "results.json").read_text())["tests"]), 120,
+            "a check graded")
         everyone = _lane_processes(proc.pid)
         everyone += [d for p in everyone for d in descendants(p)]
         assert everyone
         proc.kill()
         proc.wait()
-        _wait_for(lambda: not any(_alive(p) for p in everyone), 30)
+        wait_for(lambda: not any(alive(p) for p in everyone), 30, "every lane gone")
     finally:
         proc.kill()
     results = json.loads((out / "results.json").read_text())

@@ -3,7 +3,6 @@
 Each test writes a probe file and a tiny submission into tmp_path and runs one probe
 function in the sandbox with small limits (conftest's tiny_limits).
 """
-import os
 import textwrap
 import time
 
@@ -12,6 +11,7 @@ import pytest
 
 from grader.core.sandbox.runner import ProbeRun, copy_submission, run_probe
 from grader.core.rubric import spec as rubric
+from processes import alive
 
 PROBE = '''
 import os
@@ -303,19 +303,6 @@ def test_forked_children_hogging_memory_are_stopped(tmp_path, probe, tiny_limits
     assert "used more than" in run.failure.message
 
 
-def _alive(pid):
-    """Whether a process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_escaped_grandchild_is_killed(tmp_path, probe, tiny_limits):
     pidfile = "grandchild.pid"  # in the child's own working folder: it can write nothing else
     run = run_student(tmp_path, probe, tiny_limits, f"""
@@ -339,9 +326,9 @@ def test_escaped_grandchild_is_killed(tmp_path, probe, tiny_limits):
     assert run.failure is None, run.failure
     pid = int(run.values["result"])
     deadline = time.monotonic() + 1.0
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid), f"grandchild {pid} survived the sandbox"
+    assert not alive(pid), f"grandchild {pid} survived the sandbox"
 
 
 def test_fake_result_files_are_ignored(tmp_path, probe, tiny_limits):
